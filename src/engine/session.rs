@@ -1,0 +1,374 @@
+//! One Engine.IO session: its ready state, its current transport, the outgoing queue and the
+//! events for the Socket.IO layer. This file mirrors engine.io 6.6 `lib/socket.ts` (`sendPacket`,
+//! `flush`, `close`, `onClose`, `onPacket`); the transport sides live in [`polling`],
+//! [`websocket`] and [`upgrade`], the heartbeat in [`heartbeat`].
+//!
+//! Nothing here blocks or reads a clock: every input carries `now`, outputs are pulled
+//! ([`Session::poll_event`], the parked GET's answer, [`Session::drain_ws`]) and the runtime
+//! is told when to call [`Session::on_timeout`] by [`Session::next_deadline`]. The runtime is
+//! woken through the `Waker`s it registers for a parked GET or a WebSocket writer.
+//!
+//! [`polling`]: super::polling
+//! [`websocket`]: super::websocket
+//! [`upgrade`]: super::upgrade
+//! [`heartbeat`]: super::heartbeat
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::Instant;
+
+use bytestring::ByteString;
+
+use super::heartbeat::Heartbeat;
+use super::polling::{PollTicket, PollingSide};
+use super::upgrade::Upgrade;
+use super::websocket::{WsConn, WsId, WsRole};
+use super::{DisconnectReason, EngineConfig};
+use crate::protocol::{Data, EioVersion, Packet, PacketType};
+
+/// What the session tells the Socket.IO layer above.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EngineEvent {
+    /// A message packet's data.
+    Message(Data),
+    /// The session moved from polling to its WebSocket.
+    Upgraded,
+    /// The session ended; nothing more will come. Always the last event.
+    Closed(DisconnectReason),
+}
+
+/// Which transport carries the session now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransportKind {
+    Polling,
+    WebSocket,
+}
+
+/// Node's `readyState` of the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadyState {
+    Open,
+    /// `close()` was called on polling; the close packet waits for the client's next GET.
+    Closing,
+    Closed,
+}
+
+/// A packet [`Session::send`] did not queue, handed back.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    #[error("the outgoing queue is full")]
+    Full(Packet),
+    #[error("the session is closing or closed")]
+    Closed(Packet),
+}
+
+impl SendError {
+    pub fn into_packet(self) -> Packet {
+        match self {
+            SendError::Full(p) | SendError::Closed(p) => p,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum State {
+    Open,
+    Closing {
+        reason: DisconnectReason,
+        stage: Closing,
+    },
+    /// `linger` is when the table may drop the session even if outputs were never collected;
+    /// `None` once that happened.
+    Closed {
+        linger: Option<Instant>,
+    },
+}
+
+/// Node's two steps of a polling close: `close()` waits for the queue to drain (`"drain"`),
+/// then the transport's `shouldClose` waits for a GET to carry the close packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Closing {
+    AwaitDrain,
+    AwaitPoll { deadline: Instant },
+}
+
+/// One Engine.IO session (one sid).
+#[derive(Debug)]
+pub struct Session {
+    pub(super) config: Rc<EngineConfig>,
+    pub(super) version: EioVersion,
+    pub(super) state: State,
+    pub(super) transport: TransportKind,
+    pub(super) upgraded: bool,
+    /// Node's `writeBuffer`: packets not yet handed to a transport.
+    pub(super) queue: Vec<Packet>,
+    pub(super) heartbeat: Heartbeat,
+    pub(super) events: VecDeque<EngineEvent>,
+    pub(super) polling: PollingSide,
+    /// The active WebSocket, a probing one, and ones still to be told to close.
+    pub(super) sockets: Vec<WsConn>,
+    pub(super) upgrade: Option<Upgrade>,
+    next_ws: u32,
+}
+
+impl Session {
+    /// A session opened by a polling handshake (`transport=polling`, no sid). `open` is the
+    /// open packet's JSON ([`Handshake::to_json`]); it is queued, so the handshake GET itself
+    /// is answered by [`Session::on_poll_get`]. `supports_binary` is false when the query
+    /// has `b64`.
+    ///
+    /// [`Handshake::to_json`]: crate::protocol::handshake::Handshake::to_json
+    pub fn polling(
+        config: Rc<EngineConfig>,
+        version: EioVersion,
+        supports_binary: bool,
+        open: ByteString,
+        now: Instant,
+    ) -> Session {
+        let mut session = Session::new(config, version, TransportKind::Polling, now);
+        session.polling.supports_binary = supports_binary;
+        session.queue.push(Packet::text(PacketType::Open, open));
+        session
+    }
+
+    /// A session opened directly on a WebSocket; the open packet is its first frame.
+    pub fn websocket(
+        config: Rc<EngineConfig>,
+        version: EioVersion,
+        supports_binary: bool,
+        open: ByteString,
+        now: Instant,
+    ) -> (Session, WsId) {
+        let mut session = Session::new(config, version, TransportKind::WebSocket, now);
+        let ws = session.add_socket(supports_binary, WsRole::Active);
+        session.queue.push(Packet::text(PacketType::Open, open));
+        (session, ws)
+    }
+
+    fn new(config: Rc<EngineConfig>, version: EioVersion, transport: TransportKind, now: Instant) -> Self {
+        Session {
+            heartbeat: Heartbeat::start(version, &config, now),
+            config,
+            version,
+            state: State::Open,
+            transport,
+            upgraded: false,
+            queue: Vec::new(),
+            events: VecDeque::new(),
+            polling: PollingSide::default(),
+            sockets: Vec::new(),
+            upgrade: None,
+            next_ws: 0,
+        }
+    }
+
+    pub fn version(&self) -> EioVersion {
+        self.version
+    }
+
+    pub fn transport(&self) -> TransportKind {
+        self.transport
+    }
+
+    pub fn ready_state(&self) -> ReadyState {
+        match self.state {
+            State::Open => ReadyState::Open,
+            State::Closing { .. } => ReadyState::Closing,
+            State::Closed { .. } => ReadyState::Closed,
+        }
+    }
+
+    /// A WebSocket is probing and the session may still move to it.
+    pub fn is_upgrading(&self) -> bool {
+        self.upgrade.is_some()
+    }
+
+    /// Number of packets queued and not yet handed to a transport.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Queues a packet for the current transport (Node `sendPacket`): a parked GET is answered
+    /// at once with everything queued; a WebSocket writer is woken.
+    pub fn send(&mut self, packet: Packet) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::Closed(packet));
+        }
+        if self.queue.len() >= self.config.max_buffered_packets {
+            return Err(SendError::Full(packet));
+        }
+        self.queue.push(packet);
+        self.flush();
+        Ok(())
+    }
+
+    /// Queues several packets, then flushes once: they share one polling response, where
+    /// [`Session::send`] in a loop would answer a parked GET with the first one alone (as Node
+    /// does). Stops at the first refused packet and returns it with the ones after it.
+    pub fn send_batch(
+        &mut self,
+        packets: impl IntoIterator<Item = Packet>,
+    ) -> Result<(), (SendError, Vec<Packet>)> {
+        let mut packets = packets.into_iter();
+        let mut refused = None;
+        for packet in packets.by_ref() {
+            if self.state != State::Open {
+                refused = Some(SendError::Closed(packet));
+                break;
+            }
+            if self.queue.len() >= self.config.max_buffered_packets {
+                refused = Some(SendError::Full(packet));
+                break;
+            }
+            self.queue.push(packet);
+        }
+        self.flush();
+        match refused {
+            None => Ok(()),
+            Some(e) => Err((e, packets.collect())),
+        }
+    }
+
+    /// Heartbeat packets: never refused by the bound, dropped unless open (Node `sendPacket`).
+    pub(super) fn send_control(&mut self, packet: Packet) {
+        if self.state == State::Open {
+            self.queue.push(packet);
+            self.flush();
+        }
+    }
+
+    /// Node `flush`: hands the whole queue to the transport if it can take it now.
+    pub(super) fn flush(&mut self) {
+        if self.queue.is_empty() || matches!(self.state, State::Closed { .. }) {
+            return;
+        }
+        match self.transport {
+            TransportKind::Polling => {
+                if let Some(ticket) = self.polling.parked.take() {
+                    let packets = std::mem::take(&mut self.queue);
+                    self.answer_poll(ticket, &packets);
+                }
+            }
+            TransportKind::WebSocket => self.wake_active_socket(),
+        }
+    }
+
+    /// Server-side close (Node `socket.close()`): over polling the queue is delivered first,
+    /// then a close packet (`1`) rides on the next GET; a WebSocket gets the queue and is
+    /// closed. `reason` is what [`EngineEvent::Closed`] reports (engine.io says "forced close";
+    /// the Socket.IO layer passes its own reason).
+    pub fn close(&mut self, reason: DisconnectReason, now: Instant) {
+        if self.state != State::Open {
+            return;
+        }
+        match self.transport {
+            TransportKind::WebSocket => {
+                self.queue_to_active_socket();
+                self.close_with(reason, now);
+            }
+            TransportKind::Polling if !self.queue.is_empty() => {
+                self.state = State::Closing { reason, stage: Closing::AwaitDrain };
+            }
+            TransportKind::Polling => {
+                if let Some(ticket) = self.polling.parked.take() {
+                    self.answer_poll(ticket, &[Packet::empty(PacketType::Close)]);
+                    self.close_with(reason, now);
+                } else {
+                    self.await_closing_poll(reason, now);
+                }
+            }
+        }
+    }
+
+    /// Immediate close for a server shutdown (Node `socket.close(true)`): the queue is dropped,
+    /// a parked GET gets the close packet, a WebSocket is closed.
+    pub fn close_now(&mut self, reason: DisconnectReason, now: Instant) {
+        self.close_with(reason, now);
+    }
+
+    pub(super) fn await_closing_poll(&mut self, reason: DisconnectReason, now: Instant) {
+        let deadline = now + self.config.polling_close_timeout;
+        self.state = State::Closing { reason, stage: Closing::AwaitPoll { deadline } };
+        self.polling.cancel_post();
+    }
+
+    /// Node `onClose` + `clearTransport`: the end of the session, whatever the cause.
+    pub(super) fn close_with(&mut self, reason: DisconnectReason, now: Instant) {
+        if matches!(self.state, State::Closed { .. }) {
+            return;
+        }
+        self.state = State::Closed { linger: Some(now + self.config.closed_linger) };
+        if let Some(ticket) = self.polling.parked.take() {
+            self.answer_poll(ticket, &[Packet::empty(PacketType::Close)]);
+        }
+        self.polling.cancel_post();
+        self.upgrade = None;
+        for conn in &mut self.sockets {
+            conn.role = WsRole::Closing;
+            conn.wake();
+        }
+        self.queue.clear();
+        self.events.push_back(EngineEvent::Closed(reason));
+    }
+
+    /// The next event for the Socket.IO layer. Call after every input.
+    pub fn poll_event(&mut self) -> Option<EngineEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`Session::on_timeout`] must run next.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let closing = match self.state {
+            State::Closed { linger } => return linger,
+            State::Closing { stage: Closing::AwaitPoll { deadline }, .. } => Some(deadline),
+            State::Closing { .. } | State::Open => None,
+        };
+        let upgrade = self.upgrade.as_ref().map(Upgrade::next_deadline);
+        [Some(self.heartbeat.deadline()), closing, upgrade].into_iter().flatten().min()
+    }
+
+    /// Runs whatever is due at `now`: pings, timeouts, the upgrade's noop and timeout.
+    pub fn on_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::Closed { linger: Some(at) } if at <= now => {
+                // Nobody collected the last outputs in time: drop them.
+                self.sockets.clear();
+                self.polling.answered.clear();
+                self.state = State::Closed { linger: None };
+                return;
+            }
+            State::Closed { .. } => return,
+            State::Closing { reason, stage: Closing::AwaitPoll { deadline } } if deadline <= now => {
+                self.close_with(reason, now);
+                return;
+            }
+            State::Closing { .. } | State::Open => {}
+        }
+        if self.heartbeat.deadline() <= now {
+            self.on_heartbeat_due(now);
+        }
+        self.on_upgrade_timers(now);
+    }
+
+    /// Closed, and every output and event collected: the table may forget the session.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, State::Closed { .. })
+            && self.events.is_empty()
+            && self.polling.answered.is_empty()
+            && self.sockets.is_empty()
+    }
+
+    pub(super) fn add_socket(&mut self, supports_binary: bool, role: WsRole) -> WsId {
+        let id = WsId(self.next_ws);
+        self.next_ws = self.next_ws.wrapping_add(1);
+        self.sockets.push(WsConn::new(id, supports_binary, role));
+        id
+    }
+
+    pub(super) fn answer_poll(&mut self, ticket: PollTicket, packets: &[Packet]) {
+        let body = self.polling.encode(self.version, packets);
+        self.polling.answered.push((ticket, body));
+        self.polling.wake();
+    }
+}

@@ -1,0 +1,323 @@
+//! One shard's sessions: a slab of [`Session`]s, an index by sid (the sid already named this
+//! shard, see [`Sid::shard`]), and one [`TimerWheel`] holding each session's next deadline.
+//!
+//! Access goes through [`SessionRef`], a guard that, when dropped, re-arms the session's
+//! timer and forgets the session once it is closed with every output collected
+//! ([`Session::is_finished`]). The timer is only moved when the deadline comes *earlier*:
+//! a later one (each pong postpones the next ping) leaves the old timer armed, which then fires
+//! early, finds nothing due, and is re-armed. That keeps the common case free of wheel traffic.
+//!
+//! [`Sid::shard`]: crate::protocol::sid::Sid::shard
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::ops::{Deref, DerefMut};
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+use super::timers::{TimerId, TimerWheel};
+use super::{DisconnectReason, EngineEvent, Session};
+use crate::protocol::sid::Sid;
+
+#[derive(Debug)]
+struct Slot<K> {
+    sid: K,
+    session: Session,
+    /// The armed timer and the deadline it was armed for.
+    timer: Option<(TimerId, Instant)>,
+}
+
+/// The sessions owned by one shard.
+#[derive(Debug)]
+pub struct SessionTable<K = Sid> {
+    slots: Slab<Slot<K>>,
+    index: HashMap<K, usize>,
+    wheel: TimerWheel<usize>,
+    fired: Vec<usize>,
+}
+
+impl<K: Copy + Eq + Hash> SessionTable<K> {
+    /// An empty table whose timer wheel counts 10 ms ticks from `origin`.
+    pub fn new(origin: Instant) -> Self {
+        Self::with_wheel(TimerWheel::new(origin))
+    }
+
+    /// An empty table with another timer resolution.
+    pub fn with_tick(origin: Instant, tick: Duration) -> Self {
+        Self::with_wheel(TimerWheel::with_tick(origin, tick))
+    }
+
+    fn with_wheel(wheel: TimerWheel<usize>) -> Self {
+        SessionTable { slots: Slab::new(), index: HashMap::new(), wheel, fired: Vec::new() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    pub fn contains(&self, sid: &K) -> bool {
+        self.index.contains_key(sid)
+    }
+
+    /// Adds a new session; hands it back (boxed: the error path stays small) if the sid is taken.
+    pub fn insert(&mut self, sid: K, session: Session) -> Result<SessionRef<'_, K>, Box<Session>> {
+        if self.index.contains_key(&sid) {
+            return Err(Box::new(session));
+        }
+        let key = self.slots.insert(Slot { sid, session, timer: None });
+        self.index.insert(sid, key);
+        Ok(SessionRef { table: self, key })
+    }
+
+    pub fn get_mut(&mut self, sid: &K) -> Option<SessionRef<'_, K>> {
+        let key = *self.index.get(sid)?;
+        Some(SessionRef { table: self, key })
+    }
+
+    /// Takes a session out, whatever its state.
+    pub fn remove(&mut self, sid: &K) -> Option<Session> {
+        let key = self.index.remove(sid)?;
+        let slot = self.slots.remove(key);
+        if let Some((id, _)) = slot.timer {
+            self.wheel.remove(id);
+        }
+        Some(slot.session)
+    }
+
+    /// When [`SessionTable::expire`] must run next: the runtime's one sleep for the shard.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.wheel.next_tick()
+    }
+
+    /// Runs every session whose deadline passed (pings, timeouts, upgrade noops) and collects
+    /// the events that produced, typically `Closed(PingTimeout)`.
+    pub fn expire(&mut self, now: Instant, out: &mut Vec<(K, EngineEvent)>) {
+        let mut fired = std::mem::take(&mut self.fired);
+        self.wheel.expired(now, &mut fired);
+        for key in fired.drain(..) {
+            let Some(slot) = self.slots.get_mut(key) else {
+                continue;
+            };
+            slot.timer = None;
+            slot.session.on_timeout(now);
+            while let Some(event) = slot.session.poll_event() {
+                out.push((slot.sid, event));
+            }
+            self.settle(key);
+        }
+        self.fired = fired;
+    }
+
+    /// Closes every session at once (server shutdown) and collects their events.
+    pub fn close_all(&mut self, reason: DisconnectReason, now: Instant, out: &mut Vec<(K, EngineEvent)>) {
+        let keys: Vec<usize> = self.slots.iter().map(|(key, _)| key).collect();
+        for key in keys {
+            if let Some(slot) = self.slots.get_mut(key) {
+                slot.session.close_now(reason, now);
+                while let Some(event) = slot.session.poll_event() {
+                    out.push((slot.sid, event));
+                }
+            }
+            self.settle(key);
+        }
+    }
+
+    /// After any use of a session: forget it if finished, else make sure its timer fires no
+    /// later than its next deadline.
+    fn settle(&mut self, key: usize) {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        if slot.session.is_finished() {
+            let slot = self.slots.remove(key);
+            self.index.remove(&slot.sid);
+            if let Some((id, _)) = slot.timer {
+                self.wheel.remove(id);
+            }
+            return;
+        }
+        match (slot.timer, slot.session.next_deadline()) {
+            (Some((id, _)), None) => {
+                self.wheel.remove(id);
+                slot.timer = None;
+            }
+            (None, Some(deadline)) => slot.timer = Some((self.wheel.insert(key, deadline), deadline)),
+            (Some((id, armed)), Some(deadline)) if deadline < armed => {
+                slot.timer = Some((self.wheel.reschedule(id, key, deadline), deadline));
+            }
+            (Some(_), Some(_)) | (None, None) => {}
+        }
+    }
+}
+
+/// Mutable access to one session of a [`SessionTable`]; settles the session when dropped.
+#[derive(Debug)]
+pub struct SessionRef<'a, K: Copy + Eq + Hash> {
+    table: &'a mut SessionTable<K>,
+    key: usize,
+}
+
+impl<K: Copy + Eq + Hash> SessionRef<'_, K> {
+    pub fn sid(&self) -> K {
+        self.table.slots[self.key].sid
+    }
+}
+
+impl<K: Copy + Eq + Hash> Deref for SessionRef<'_, K> {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        // The guard is only built for a live key and the table cannot change under it.
+        &self.table.slots[self.key].session
+    }
+}
+
+impl<K: Copy + Eq + Hash> DerefMut for SessionRef<'_, K> {
+    fn deref_mut(&mut self) -> &mut Session {
+        &mut self.table.slots[self.key].session
+    }
+}
+
+impl<K: Copy + Eq + Hash> Drop for SessionRef<'_, K> {
+    fn drop(&mut self) {
+        self.table.settle(self.key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use bytestring::ByteString;
+
+    use super::*;
+    use crate::engine::{EngineConfig, WsId, WsStatus};
+    use crate::protocol::{EioVersion, Frame};
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn ws_session(config: &Rc<EngineConfig>, now: Instant) -> (Session, WsId) {
+        Session::websocket(config.clone(), EioVersion::V4, true, ByteString::from_static("{}"), now)
+    }
+
+    fn drain(table: &mut SessionTable<u32>, sid: u32, ws: WsId) -> (Vec<Frame>, WsStatus) {
+        let mut out = Vec::new();
+        let mut session = table.get_mut(&sid).expect("session");
+        let status = session.drain_ws(ws, &mut out);
+        (out, status)
+    }
+
+    #[test]
+    fn lookup_and_duplicates() {
+        let t0 = Instant::now();
+        let config = Rc::new(EngineConfig::default());
+        let mut table = SessionTable::new(t0);
+        let (a, _) = ws_session(&config, t0);
+        assert_eq!(table.insert(7u32, a).map(|s| s.sid()).ok(), Some(7));
+        let (b, _) = ws_session(&config, t0);
+        assert!(table.insert(7, b).is_err());
+        assert!(table.contains(&7));
+        assert!(table.get_mut(&8).is_none());
+        assert_eq!(table.next_deadline(), Some(t0 + ms(25_000)));
+        assert!(table.remove(&7).is_some());
+        assert!(table.is_empty());
+        assert_eq!(table.next_deadline(), None);
+    }
+
+    #[test]
+    fn heartbeat_through_the_wheel() {
+        let t0 = Instant::now();
+        let config = Rc::new(EngineConfig::default());
+        let mut table = SessionTable::new(t0);
+        let (session, ws) = ws_session(&config, t0);
+        table.insert(1u32, session).ok();
+        drain(&mut table, 1, ws);
+        let mut events = Vec::new();
+
+        table.expire(t0 + ms(24_999), &mut events);
+        assert!(drain(&mut table, 1, ws).0.is_empty(), "pinged early");
+        table.expire(t0 + ms(25_000), &mut events);
+        assert_eq!(drain(&mut table, 1, ws).0, [Frame::Text(ByteString::from_static("2"))]);
+
+        // No pong: the timeout fires at 45 s, not before, within one tick.
+        assert_eq!(table.next_deadline(), Some(t0 + ms(45_000)));
+        table.expire(t0 + ms(44_999), &mut events);
+        assert!(events.is_empty());
+        table.expire(t0 + ms(45_005), &mut events);
+        assert_eq!(events, [(1, EngineEvent::Closed(DisconnectReason::PingTimeout))]);
+        // The session stays until its WebSocket has been told to close.
+        assert!(table.contains(&1));
+        assert_eq!(drain(&mut table, 1, ws).1, WsStatus::Close);
+        assert!(!table.contains(&1));
+    }
+
+    #[test]
+    fn pongs_postpone_without_moving_the_timer() {
+        let t0 = Instant::now();
+        let config = Rc::new(EngineConfig::default());
+        let mut table = SessionTable::new(t0);
+        let (session, ws) = ws_session(&config, t0);
+        table.insert(1u32, session).ok();
+        let mut events = Vec::new();
+        table.expire(t0 + ms(25_000), &mut events);
+        let pong = Frame::Text(ByteString::from_static("3"));
+        table.get_mut(&1).unwrap().on_ws_frame(ws, pong.clone(), t0 + ms(26_000));
+        // The 45 s timer stays armed, fires early, finds nothing due and re-arms at 51 s.
+        assert_eq!(table.next_deadline(), Some(t0 + ms(45_000)));
+        table.expire(t0 + ms(45_000), &mut events);
+        assert!(events.is_empty());
+        assert_eq!(table.next_deadline(), Some(t0 + ms(51_000)));
+        drain(&mut table, 1, ws);
+        table.expire(t0 + ms(51_000), &mut events);
+        assert_eq!(drain(&mut table, 1, ws).0, [Frame::Text(ByteString::from_static("2"))]);
+    }
+
+    #[test]
+    fn uncollected_outputs_are_dropped_after_the_linger() {
+        let t0 = Instant::now();
+        let config = Rc::new(EngineConfig::default());
+        let mut table = SessionTable::new(t0);
+        let (session, _ws) = ws_session(&config, t0);
+        table.insert(1u32, session).ok();
+        let mut events = Vec::new();
+        table.close_all(DisconnectReason::ServerShuttingDown, t0, &mut events);
+        assert_eq!(events, [(1, EngineEvent::Closed(DisconnectReason::ServerShuttingDown))]);
+        assert!(table.contains(&1), "the WebSocket was not told to close yet");
+        table.expire(t0 + config.closed_linger, &mut events);
+        assert!(table.is_empty());
+    }
+
+    #[test]
+    fn thousands_of_sessions_share_the_wheel() {
+        let t0 = Instant::now();
+        let config = Rc::new(EngineConfig::default());
+        let mut table = SessionTable::new(t0);
+        for sid in 0..5000u32 {
+            let (session, _) = ws_session(&config, t0 + ms(u64::from(sid % 50)));
+            table.insert(sid, session).ok();
+        }
+        assert_eq!(table.next_deadline(), Some(t0 + ms(25_000)));
+        let mut events = Vec::new();
+        // The runtime wakes once per tick, not once per session.
+        let mut wakeups = 0;
+        let mut now = t0 + ms(25_000);
+        while now <= t0 + ms(25_050) {
+            table.expire(now, &mut events);
+            wakeups += 1;
+            now = table.next_deadline().expect("timeouts armed");
+        }
+        assert_eq!(wakeups, 6);
+        // Every session pinged (from the tick it fired on); nothing closed.
+        assert!(events.is_empty());
+        assert_eq!(table.next_deadline(), Some(t0 + ms(45_000)));
+        table.expire(t0 + ms(45_050), &mut events);
+        assert_eq!(events.len(), 5000);
+    }
+}

@@ -1,0 +1,299 @@
+//! A hashed timer wheel for one shard: every session's next deadline lives here, so the
+//! runtime sleeps until [`TimerWheel::next_tick`] once for the whole shard instead of keeping
+//! one timer per session.
+//!
+//! Time is cut into ticks of [`DEFAULT_TICK`] (10 ms) counted from an origin. A deadline is
+//! rounded *up* to its tick, so a timer never fires before its deadline, and it fires on the
+//! first [`TimerWheel::expired`] call whose `now` reaches that tick: at most one tick late when
+//! the runtime wakes at `next_tick()`. The ring has 4096 slots (41 s with 10 ms ticks), enough
+//! for a 25 s ping interval; later deadlines stay in their slot for extra turns.
+//!
+//! Removal is O(1) and lazy: entries live in a slab and carry a generation; a slot keeps
+//! `(index, generation)` pairs and skips the ones whose entry is gone or was reused.
+
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+/// The default resolution: deadlines fire at most this late.
+pub const DEFAULT_TICK: Duration = Duration::from_millis(10);
+
+/// Ring size, a power of two so a tick maps to its slot with a mask.
+const SLOTS: usize = 4096;
+
+/// Handle to one armed timer; stale once it fired or was removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TimerId {
+    index: usize,
+    generation: u64,
+}
+
+#[derive(Debug)]
+struct Entry<K> {
+    key: K,
+    tick: u64,
+    generation: u64,
+}
+
+/// A timer wheel keyed by `K` (the session table uses slab keys).
+#[derive(Debug)]
+pub struct TimerWheel<K> {
+    origin: Instant,
+    tick: Duration,
+    entries: Slab<Entry<K>>,
+    slots: Box<[Vec<TimerId>]>,
+    /// Timers armed for a tick that was already processed: they fire on the next `expired`.
+    due: Vec<TimerId>,
+    /// The first tick `expired` has not processed yet.
+    next_tick: u64,
+    next_generation: u64,
+}
+
+impl<K: Copy> TimerWheel<K> {
+    /// A wheel with 10 ms ticks counted from `origin` (usually the shard's start).
+    pub fn new(origin: Instant) -> Self {
+        Self::with_tick(origin, DEFAULT_TICK)
+    }
+
+    /// A wheel with another resolution (at least 1 ms).
+    pub fn with_tick(origin: Instant, tick: Duration) -> Self {
+        TimerWheel {
+            origin,
+            tick: tick.max(Duration::from_millis(1)),
+            entries: Slab::new(),
+            slots: (0..SLOTS).map(|_| Vec::new()).collect(),
+            due: Vec::new(),
+            next_tick: 0,
+            next_generation: 0,
+        }
+    }
+
+    pub fn tick(&self) -> Duration {
+        self.tick
+    }
+
+    /// Number of armed timers.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Arms a timer that fires `key` once `now >= deadline`.
+    pub fn insert(&mut self, key: K, deadline: Instant) -> TimerId {
+        let tick = self.tick_at_or_after(deadline);
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        let index = self.entries.insert(Entry { key, tick, generation });
+        let id = TimerId { index, generation };
+        if tick < self.next_tick {
+            self.due.push(id);
+        } else {
+            self.slots[slot_of(tick)].push(id);
+        }
+        id
+    }
+
+    /// Disarms a timer; `None` if it already fired or was removed.
+    pub fn remove(&mut self, id: TimerId) -> Option<K> {
+        if !self.is_live(id) {
+            return None;
+        }
+        Some(self.entries.remove(id.index).key)
+    }
+
+    /// Moves a live timer to a new deadline, or arms `key` anew if `id` is stale.
+    pub fn reschedule(&mut self, id: TimerId, key: K, deadline: Instant) -> TimerId {
+        self.remove(id);
+        self.insert(key, deadline)
+    }
+
+    /// When a live timer will fire: its deadline rounded up to the tick.
+    pub fn fires_at(&self, id: TimerId) -> Option<Instant> {
+        self.is_live(id).then(|| self.instant_of(self.entries[id.index].tick))
+    }
+
+    /// Collects the keys of every timer whose tick `now` has reached, disarming them.
+    pub fn expired(&mut self, now: Instant, out: &mut Vec<K>) {
+        for id in std::mem::take(&mut self.due) {
+            if let Some(key) = self.remove(id) {
+                out.push(key);
+            }
+        }
+        let now_tick = self.tick_at_or_before(now);
+        if now_tick < self.next_tick {
+            return;
+        }
+        // After a long sleep every slot is visited once: each holds all of its ticks.
+        let span = (now_tick - self.next_tick).min(SLOTS as u64 - 1);
+        for t in now_tick - span..=now_tick {
+            let slot = std::mem::take(&mut self.slots[slot_of(t)]);
+            let mut kept = slot;
+            kept.retain(|&id| match self.entries.get(id.index) {
+                Some(e) if e.generation == id.generation => {
+                    if e.tick <= now_tick {
+                        out.push(self.entries.remove(id.index).key);
+                        false
+                    } else {
+                        true
+                    }
+                }
+                _ => false,
+            });
+            self.slots[slot_of(t)] = kept;
+        }
+        self.next_tick = now_tick.saturating_add(1);
+    }
+
+    /// The earliest instant a timer fires at, if any: the runtime sleeps until then.
+    pub fn next_tick(&self) -> Option<Instant> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let due = self.due.iter().filter(|&&id| self.is_live(id)).map(|id| self.entries[id.index].tick).min();
+        if let Some(tick) = due {
+            return Some(self.instant_of(tick));
+        }
+        for t in self.next_tick..self.next_tick.saturating_add(SLOTS as u64) {
+            let armed_for_t = self.slots[slot_of(t)].iter().any(|&id| {
+                self.entries.get(id.index).is_some_and(|e| e.generation == id.generation && e.tick == t)
+            });
+            if armed_for_t {
+                return Some(self.instant_of(t));
+            }
+        }
+        // Nothing within one turn of the ring: the rare far deadline.
+        self.entries.iter().map(|(_, e)| e.tick).min().map(|t| self.instant_of(t))
+    }
+
+    fn is_live(&self, id: TimerId) -> bool {
+        self.entries.get(id.index).is_some_and(|e| e.generation == id.generation)
+    }
+
+    fn instant_of(&self, tick: u64) -> Instant {
+        let nanos = u128::from(tick) * self.tick.as_nanos();
+        self.origin + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+
+    fn ticks(&self, t: Instant) -> (u128, u128) {
+        let elapsed = t.saturating_duration_since(self.origin).as_nanos();
+        let tick = self.tick.as_nanos();
+        (elapsed / tick, elapsed % tick)
+    }
+
+    fn tick_at_or_after(&self, t: Instant) -> u64 {
+        let (whole, rest) = self.ticks(t);
+        u64::try_from(whole + u128::from(rest != 0)).unwrap_or(u64::MAX)
+    }
+
+    fn tick_at_or_before(&self, t: Instant) -> u64 {
+        u64::try_from(self.ticks(t).0).unwrap_or(u64::MAX)
+    }
+}
+
+fn slot_of(tick: u64) -> usize {
+    // The mask keeps the value below SLOTS, so the cast cannot truncate.
+    (tick & (SLOTS as u64 - 1)) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn never_early_and_within_one_tick() {
+        let t0 = Instant::now();
+        let mut wheel = TimerWheel::new(t0);
+        wheel.insert(1, t0 + ms(25));
+        assert_eq!(wheel.next_tick(), Some(t0 + ms(30)));
+        let mut out = Vec::new();
+        wheel.expired(t0 + ms(24), &mut out);
+        wheel.expired(t0 + ms(29), &mut out);
+        assert!(out.is_empty(), "fired before its tick");
+        wheel.expired(t0 + ms(30), &mut out);
+        assert_eq!(out, [1]);
+        assert_eq!(wheel.next_tick(), None);
+    }
+
+    #[test]
+    fn removed_and_rescheduled_timers() {
+        let t0 = Instant::now();
+        let mut wheel = TimerWheel::new(t0);
+        let a = wheel.insert('a', t0 + ms(10));
+        let b = wheel.insert('b', t0 + ms(10));
+        assert_eq!(wheel.remove(a), Some('a'));
+        assert_eq!(wheel.remove(a), None);
+        let b = wheel.reschedule(b, 'b', t0 + ms(50));
+        assert_eq!(wheel.fires_at(b), Some(t0 + ms(50)));
+        let mut out = Vec::new();
+        wheel.expired(t0 + ms(40), &mut out);
+        assert!(out.is_empty());
+        assert_eq!(wheel.next_tick(), Some(t0 + ms(50)));
+        wheel.expired(t0 + ms(55), &mut out);
+        assert_eq!(out, ['b']);
+        assert!(wheel.is_empty());
+    }
+
+    #[test]
+    fn far_deadlines_wait_their_turn() {
+        let t0 = Instant::now();
+        let mut wheel = TimerWheel::new(t0);
+        // 45 s is more than one turn of the ring (40.96 s).
+        wheel.insert(7, t0 + ms(45_000));
+        assert_eq!(wheel.next_tick(), Some(t0 + ms(45_000)));
+        let mut out = Vec::new();
+        for step in 1..=44 {
+            wheel.expired(t0 + ms(step * 1000), &mut out);
+        }
+        assert!(out.is_empty());
+        wheel.expired(t0 + ms(45_000), &mut out);
+        assert_eq!(out, [7]);
+    }
+
+    #[test]
+    fn past_deadlines_fire_on_the_next_call() {
+        let t0 = Instant::now();
+        let mut wheel = TimerWheel::new(t0);
+        let mut out = Vec::new();
+        wheel.expired(t0 + ms(100), &mut out);
+        wheel.insert(3, t0 + ms(20));
+        assert_eq!(wheel.next_tick(), Some(t0 + ms(20)));
+        wheel.expired(t0 + ms(100), &mut out);
+        assert_eq!(out, [3]);
+    }
+
+    proptest! {
+        #[test]
+        fn fires_in_window(deadlines in proptest::collection::vec(0u64..60_000, 1..50), step in 1u64..10) {
+            let t0 = Instant::now();
+            let mut wheel = TimerWheel::new(t0);
+            for (key, d) in deadlines.iter().enumerate() {
+                wheel.insert(key, t0 + ms(*d));
+            }
+            let mut fired = vec![None; deadlines.len()];
+            let mut out = Vec::new();
+            let mut now = 0;
+            while now <= 61_000 {
+                wheel.expired(t0 + ms(now), &mut out);
+                for key in out.drain(..) {
+                    prop_assert!(fired[key].is_none(), "fired twice");
+                    fired[key] = Some(now);
+                }
+                now += step;
+            }
+            for (key, d) in deadlines.iter().enumerate() {
+                let at = fired[key].expect("every timer fires");
+                prop_assert!(at >= *d, "early: deadline {} fired at {}", d, at);
+                prop_assert!(at < d + 10 + step, "late: deadline {} fired at {}", d, at);
+            }
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! The WebSocket side of a session, as engine.io 6.6 `lib/transports/websocket.ts` and the
+//! WebSocket checks of `lib/server.ts` (`onWebSocket`).
+//!
+//! A session knows each of its WebSockets by a [`WsId`]: the active one, a probing one during
+//! an upgrade, and ones that must still be told to close. Frames arrive de-framed
+//! ([`Session::on_ws_frame`]); outgoing frames are pulled in batches with [`Session::drain_ws`]
+//! (or [`Session::poll_ws`], which registers the writer's `Waker`), so the runtime writes
+//! everything queued with one syscall. A WebSocket is closed by the server with a plain close
+//! frame (Node's `ws.close()`), never with an Engine.IO close packet.
+
+use std::task::{Poll, Waker};
+use std::time::Instant;
+
+use super::DisconnectReason;
+use super::session::{Session, State, TransportKind};
+use super::wsframe;
+use crate::protocol::Frame;
+
+/// Names one WebSocket of a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WsId(pub(super) u32);
+
+/// What the writer of a WebSocket does after sending the drained frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WsStatus {
+    /// Keep the WebSocket open.
+    Open,
+    /// Send a close frame (no status code, as `ws.close()`) and shut it down. The id is dead.
+    Close,
+}
+
+/// Why a WebSocket with a sid is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WsRefusal {
+    /// The session is gone: answer the upgrade request with
+    /// `400 {"code":1,"message":"Session ID unknown"}`.
+    #[error("session ID unknown")]
+    UnknownSession,
+    /// Another WebSocket is probing, or the session already is on a WebSocket: complete the
+    /// WebSocket handshake and close it at once, as Node does.
+    #[error("the session is already upgrading or upgraded")]
+    Busy,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum WsRole {
+    Active,
+    Probe,
+    /// To be closed once its last frames are written.
+    Closing,
+}
+
+#[derive(Debug)]
+pub(super) struct WsConn {
+    pub(super) id: WsId,
+    pub(super) supports_binary: bool,
+    pub(super) role: WsRole,
+    /// Frames for this WebSocket alone (`3probe`, the final packets of a graceful close),
+    /// written before the session queue.
+    pub(super) out: Vec<Frame>,
+    waker: Option<Waker>,
+}
+
+impl WsConn {
+    pub(super) fn new(id: WsId, supports_binary: bool, role: WsRole) -> Self {
+        WsConn { id, supports_binary, role, out: Vec::new(), waker: None }
+    }
+
+    pub(super) fn wake(&mut self) {
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+}
+
+impl Session {
+    /// A WebSocket arrived with this session's sid: it becomes the probe of an upgrade.
+    /// `supports_binary` is false when its query has `b64`. As in Node, `allow_upgrades` is
+    /// not checked here (it only shapes the open packet).
+    pub fn attach_websocket(&mut self, supports_binary: bool, now: Instant) -> Result<WsId, WsRefusal> {
+        if matches!(self.state, State::Closed { .. }) {
+            return Err(WsRefusal::UnknownSession);
+        }
+        // Node also "upgrades" a WebSocket session to a second WebSocket; we refuse it.
+        if self.upgrade.is_some() || self.upgraded || self.transport == TransportKind::WebSocket {
+            return Err(WsRefusal::Busy);
+        }
+        let ws = self.add_socket(supports_binary, WsRole::Probe);
+        self.start_upgrade(ws, now);
+        Ok(ws)
+    }
+
+    /// A text or binary message from a WebSocket.
+    pub fn on_ws_frame(&mut self, ws: WsId, frame: Frame, now: Instant) {
+        let Some(role) = self.socket(ws).map(|c| c.role) else {
+            return;
+        };
+        let len = match &frame {
+            Frame::Text(t) => t.len(),
+            Frame::Binary(b) => b.len(),
+        };
+        match role {
+            WsRole::Closing => {}
+            // `ws` rejects messages over `maxPayload` with an error.
+            WsRole::Probe if len > self.config.max_payload => self.drop_probe(),
+            WsRole::Probe => self.on_probe_frame(wsframe::decode(frame, self.version), now),
+            WsRole::Active if len > self.config.max_payload => {
+                self.close_with(DisconnectReason::TransportError, now);
+            }
+            WsRole::Active => match wsframe::decode(frame, self.version) {
+                Ok(Some(packet)) => self.on_packet(packet, now),
+                // A v3 binary frame with an unknown type byte: Node ignores it.
+                Ok(None) => {}
+                Err(_) => {
+                    if self.state == State::Open {
+                        self.close_with(DisconnectReason::ParseError, now);
+                    }
+                }
+            },
+        }
+    }
+
+    /// The WebSocket closed (close frame or EOF): "transport close" if it was the active one,
+    /// the end of the upgrade if it was probing. The id is dead afterwards.
+    pub fn on_ws_closed(&mut self, ws: WsId, now: Instant) {
+        self.on_ws_gone(ws, DisconnectReason::TransportClose, now);
+    }
+
+    /// The WebSocket failed (protocol error, write error): "transport error" if it was the
+    /// active one. The runtime drops the connection; the id is dead afterwards.
+    pub fn on_ws_error(&mut self, ws: WsId, now: Instant) {
+        self.on_ws_gone(ws, DisconnectReason::TransportError, now);
+    }
+
+    fn on_ws_gone(&mut self, ws: WsId, reason: DisconnectReason, now: Instant) {
+        let Some(i) = self.sockets.iter().position(|c| c.id == ws) else {
+            return;
+        };
+        let conn = self.sockets.swap_remove(i);
+        match conn.role {
+            WsRole::Active => self.close_with(reason, now),
+            WsRole::Probe => self.upgrade = None,
+            WsRole::Closing => {}
+        }
+    }
+
+    /// Appends every frame queued for `ws` to `out`. [`WsStatus::Close`]: after writing them,
+    /// close the WebSocket.
+    pub fn drain_ws(&mut self, ws: WsId, out: &mut Vec<Frame>) -> WsStatus {
+        let Some(i) = self.sockets.iter().position(|c| c.id == ws) else {
+            return WsStatus::Close;
+        };
+        let conn = &mut self.sockets[i];
+        out.append(&mut conn.out);
+        match conn.role {
+            WsRole::Active => {
+                let (version, binary) = (self.version, conn.supports_binary);
+                out.extend(self.queue.drain(..).map(|p| wsframe::encode(&p, version, binary)));
+                WsStatus::Open
+            }
+            WsRole::Probe => WsStatus::Open,
+            WsRole::Closing => {
+                self.sockets.swap_remove(i);
+                WsStatus::Close
+            }
+        }
+    }
+
+    /// [`Session::drain_ws`] for a writer task: `Pending` (with `waker` registered) while
+    /// there is nothing to write.
+    pub fn poll_ws(&mut self, ws: WsId, waker: &Waker, out: &mut Vec<Frame>) -> Poll<WsStatus> {
+        let before = out.len();
+        let status = self.drain_ws(ws, out);
+        if status == WsStatus::Close || out.len() > before {
+            return Poll::Ready(status);
+        }
+        if let Some(conn) = self.sockets.iter_mut().find(|c| c.id == ws) {
+            match &mut conn.waker {
+                Some(w) if w.will_wake(waker) => {}
+                slot => *slot = Some(waker.clone()),
+            }
+        }
+        Poll::Pending
+    }
+
+    pub(super) fn socket(&self, ws: WsId) -> Option<&WsConn> {
+        self.sockets.iter().find(|c| c.id == ws)
+    }
+
+    pub(super) fn socket_mut(&mut self, ws: WsId) -> Option<&mut WsConn> {
+        self.sockets.iter_mut().find(|c| c.id == ws)
+    }
+
+    pub(super) fn wake_active_socket(&mut self) {
+        if let Some(conn) = self.sockets.iter_mut().find(|c| c.role == WsRole::Active) {
+            conn.wake();
+        }
+    }
+
+    /// Encodes the queue into the active WebSocket's own frames, so a graceful close still
+    /// delivers it.
+    pub(super) fn queue_to_active_socket(&mut self) {
+        let version = self.version;
+        if let Some(conn) = self.sockets.iter_mut().find(|c| c.role == WsRole::Active) {
+            let binary = conn.supports_binary;
+            conn.out.extend(self.queue.drain(..).map(|p| wsframe::encode(&p, version, binary)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use bytestring::ByteString;
+
+    use super::*;
+    use crate::engine::EngineEvent;
+    use crate::engine::sim::Sim;
+    use crate::protocol::{Data, EioVersion, Packet};
+
+    #[test]
+    fn direct_websocket_session() {
+        let (mut sim, ws) = Sim::websocket(EioVersion::V4);
+        assert_eq!(sim.drain(ws), (vec![r#"0{"sid":"s"}"#.to_string()], WsStatus::Open));
+        sim.frame(ws, "4hello");
+        sim.session.on_ws_frame(ws, Frame::Binary(Bytes::from_static(&[1, 2])), sim.now);
+        let events = sim.events();
+        assert_eq!(events[0], EngineEvent::Message(Data::Text(ByteString::from_static("hello"))));
+        assert_eq!(events[1], EngineEvent::Message(Data::Binary(Bytes::from_static(&[1, 2]))));
+        sim.ms(25_000);
+        assert_eq!(sim.drain(ws).0, ["2"]);
+        sim.frame(ws, "3");
+        // A close packet over WebSocket is ignored by Node; the socket's closing is what counts.
+        sim.frame(ws, "1");
+        assert!(sim.events().is_empty());
+        sim.session.on_ws_closed(ws, sim.now);
+        assert_eq!(sim.events(), [EngineEvent::Closed(DisconnectReason::TransportClose)]);
+        assert!(sim.session.is_finished());
+    }
+
+    #[test]
+    fn server_close_flushes_then_closes_without_a_close_packet() {
+        let (mut sim, ws) = Sim::websocket(EioVersion::V4);
+        sim.drain(ws);
+        sim.session.send(Packet::message("bye")).unwrap();
+        sim.session.close(DisconnectReason::ForcedServerClose, sim.now);
+        assert_eq!(sim.events(), [EngineEvent::Closed(DisconnectReason::ForcedServerClose)]);
+        assert_eq!(sim.drain(ws), (vec!["4bye".to_string()], WsStatus::Close));
+        assert!(sim.session.is_finished());
+        assert_eq!(sim.drain(ws), (vec![], WsStatus::Close));
+    }
+
+    #[test]
+    fn bad_frames() {
+        let (mut sim, ws) = Sim::websocket(EioVersion::V4);
+        sim.frame(ws, "9");
+        assert_eq!(sim.events(), [EngineEvent::Closed(DisconnectReason::ParseError)]);
+        assert_eq!(sim.drain(ws).1, WsStatus::Close);
+
+        let (mut sim, ws) = Sim::websocket(EioVersion::V4);
+        let big = Bytes::from(vec![0u8; sim.session.config.max_payload + 1]);
+        sim.session.on_ws_frame(ws, Frame::Binary(big), sim.now);
+        assert_eq!(sim.events(), [EngineEvent::Closed(DisconnectReason::TransportError)]);
+
+        // v4 client pings and v3 unknown binary types.
+        let (mut sim, ws) = Sim::websocket(EioVersion::V4);
+        sim.frame(ws, "2");
+        assert_eq!(sim.events(), [EngineEvent::Closed(DisconnectReason::TransportError)]);
+        let (mut sim, ws) = Sim::websocket(EioVersion::V3);
+        sim.session.on_ws_frame(ws, Frame::Binary(Bytes::from_static(&[9, 9])), sim.now);
+        assert!(sim.events().is_empty());
+        sim.frame(ws, "2probe");
+        assert_eq!(sim.drain(ws).0, [r#"0{"sid":"s"}"#, "3"]);
+    }
+
+    #[test]
+    fn base64_clients_get_text_frames() {
+        let now = std::time::Instant::now();
+        let open = ByteString::from_static("{}");
+        let (mut session, ws) = Session::websocket(Sim::config(), EioVersion::V4, false, open, now);
+        session.send(Packet::binary(&[1u8, 2, 3][..])).unwrap();
+        let mut out = Vec::new();
+        session.drain_ws(ws, &mut out);
+        assert_eq!(out[1], Frame::Text(ByteString::from_static("bAQID")));
+    }
+
+    #[test]
+    fn writer_is_woken_by_send() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::task::Wake;
+
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let (mut sim, ws) = Sim::websocket(EioVersion::V4);
+        let mut out = Vec::new();
+        assert_eq!(sim.session.poll_ws(ws, &waker, &mut out), Poll::Ready(WsStatus::Open));
+        assert_eq!(sim.session.poll_ws(ws, &waker, &mut out), Poll::Pending);
+        sim.session.send(Packet::message("x")).unwrap();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(sim.session.poll_ws(ws, &waker, &mut out), Poll::Ready(WsStatus::Open));
+        assert_eq!(out.len(), 2);
+    }
+}

@@ -1,0 +1,3 @@
+//! The ready-made servers the binary runs: each a configuration plus handlers.
+
+pub mod conformance;

@@ -1,0 +1,68 @@
+//! Pure codecs for both protocol layers: no I/O, no runtime, no clock.
+//!
+//! - [`packet`]: one Engine.IO packet and its WebSocket frame (engine.io-protocol v3 and v4).
+//! - [`payload`]: HTTP long-polling bodies, several packets in one (v4 `\x1e`-separated;
+//!   v3 length-prefixed text and v3 binary).
+//! - [`sio`]: Socket.IO packets (socket.io-protocol v5 and v4), namespaces, ack ids.
+//! - [`value`]: JSON values with binary leaves, and the attachment placeholders of binary events.
+//! - [`sid`]: session ids that name their owning shard.
+//! - [`handshake`]: the open packet's JSON.
+//!
+//! Decoders take `Bytes`/`ByteString` and hand back slices of them. A truncated
+//! input reports [`DecodeError::Incomplete`]; anything malformed another typed error.
+
+pub mod handshake;
+pub mod packet;
+pub mod payload;
+pub mod sid;
+pub mod sio;
+pub mod value;
+
+pub use packet::{Data, Frame, Packet, PacketType};
+
+/// The Engine.IO protocol revision a client speaks (`EIO=3` or `EIO=4`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EioVersion {
+    V3 = 3,
+    V4 = 4,
+}
+
+impl EioVersion {
+    /// Parses the `EIO` query value. Anything but `3` or `4` is unsupported.
+    pub fn from_query(value: &str) -> Option<Self> {
+        match value {
+            "3" => Some(EioVersion::V3),
+            "4" => Some(EioVersion::V4),
+            _ => None,
+        }
+    }
+}
+
+/// Why an Engine.IO packet or payload could not be decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The input ends in the middle of a packet.
+    #[error("incomplete input")]
+    Incomplete,
+    /// A packet with no type byte at all.
+    #[error("empty packet")]
+    Empty,
+    /// A packet type outside `0..=6`.
+    #[error("unknown packet type {0:#04x}")]
+    UnknownType(u8),
+    /// Text that is not UTF-8.
+    #[error("invalid UTF-8")]
+    InvalidUtf8,
+    /// A `b`-prefixed packet whose data is not base64.
+    #[error("invalid base64")]
+    InvalidBase64,
+    /// A v3 length prefix that is not a number, or that does not fall on a character boundary.
+    #[error("invalid length prefix")]
+    InvalidLength,
+}
+
+impl DecodeError {
+    pub fn is_incomplete(self) -> bool {
+        self == DecodeError::Incomplete
+    }
+}

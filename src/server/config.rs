@@ -1,0 +1,67 @@
+//! Server options, with Node's defaults. Each shard keeps its own `Rc` copy.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::executors::CpuPlacement;
+use crate::engine::EngineConfig;
+use crate::http::{Cors, Limits, Request};
+
+/// Decides whether a handshake may proceed (Node's `allowRequest`): `Err(message)` refuses it
+/// with `403 {"code":4,"message":…}` (for a WebSocket, the raw 400 Node's `abortUpgrade` sends).
+pub type AllowRequest = Arc<dyn Fn(&Request) -> Result<(), String> + Send + Sync>;
+
+/// Everything the runtime needs to know, set once before start.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Listening address (default `0.0.0.0:3000`).
+    pub addr: SocketAddr,
+    /// Number of shards; `None` means one per CPU in the process's affinity mask.
+    pub shards: Option<usize>,
+    pub placement: CpuPlacement,
+    pub engine: EngineConfig,
+    /// CORS headers; `None` sends none, as Node without the `cors` option.
+    pub cors: Option<Cors>,
+    /// Request head limits; the body limit of Engine.IO requests is `engine.max_payload`.
+    pub limits: Limits,
+    /// Time allowed for a request head to arrive once a connection is idle (Node's `headersTimeout`: 60 s).
+    pub header_timeout: Duration,
+    pub allow_request: Option<AllowRequest>,
+    /// How long shutdown waits for sessions to flush their close packets.
+    pub shutdown_timeout: Duration,
+    /// Capacity of each shard-to-shard channel.
+    pub mesh_capacity: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            addr: SocketAddr::from(([0, 0, 0, 0], 3000)),
+            shards: None,
+            placement: CpuPlacement::PinPerCpu,
+            engine: EngineConfig::default(),
+            cors: None,
+            limits: Limits::default(),
+            header_timeout: Duration::from_secs(60),
+            allow_request: None,
+            shutdown_timeout: Duration::from_secs(5),
+            mesh_capacity: 1024,
+        }
+    }
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("addr", &self.addr)
+            .field("shards", &self.shards)
+            .field("placement", &self.placement)
+            .field("engine", &self.engine)
+            .field("cors", &self.cors)
+            .field("limits", &self.limits)
+            .field("header_timeout", &self.header_timeout)
+            .field("allow_request", &self.allow_request.is_some())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,398 @@
+//! One client connection, from its first byte to its close: read requests,
+//! route each to the session's owner shard, answer polling requests, and hand
+//! an upgraded connection to the WebSocket loop.
+//!
+//! Routing follows Node's `engine.io` `Server.verify` and `handshake`, in order:
+//! path, transport, `sid` (→ owner shard, → known session), handshake method,
+//! protocol revision, `allow_request`.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use futures_lite::{AsyncRead, AsyncWriteExt};
+use glommio::net::TcpStream;
+
+use super::mesh::Mesh;
+use super::shard::{Opening, Shard};
+use super::websocket::run_websocket;
+use crate::engine::{PollGet, PostReply};
+use crate::http::error::{write_http_error, write_upgrade_error, write_upgrade_error_message};
+use crate::http::websocket::write_switching_protocols;
+use crate::http::{self, EngineError, EngineQuery, HttpError, Method, ReplyInfo, Request, Responder};
+use crate::protocol::EioVersion;
+use crate::protocol::sid::Sid;
+use crate::shard::Handoff;
+
+/// Bytes asked of the kernel per read.
+const READ_CHUNK: usize = 8 * 1024;
+
+/// A connection being served on this shard.
+pub(crate) struct Conn {
+    pub(crate) stream: TcpStream,
+    pub(crate) buf: BytesMut,
+    pub(crate) out: BytesMut,
+}
+
+/// What became of the connection after one request.
+enum Next {
+    KeepAlive(Conn),
+    Close(Conn),
+    /// Moved to another shard, or became a WebSocket.
+    Gone,
+}
+
+impl Conn {
+    pub(crate) fn new(stream: TcpStream, buf: BytesMut) -> Self {
+        Conn { stream, buf, out: BytesMut::with_capacity(1024) }
+    }
+
+    /// Reads more bytes; `Ok(0)` at end of stream.
+    pub(crate) async fn read_more(&mut self) -> std::io::Result<usize> {
+        read_into(&mut self.stream, &mut self.buf).await
+    }
+
+    /// Writes what is pending, then closes the connection.
+    pub(crate) async fn finish(mut self) {
+        let _ = self.flush().await;
+        let _ = self.stream.close().await;
+    }
+
+    pub(crate) async fn flush(&mut self) -> std::io::Result<()> {
+        if !self.out.is_empty() {
+            self.stream.write_all(&self.out).await?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Reads into the end of `buf`. Cancel-safe: the buffer is whole again after every poll, so
+/// a read raced against session output and dropped loses nothing.
+pub(crate) async fn read_into(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
+    std::future::poll_fn(|cx| {
+        let len = buf.len();
+        buf.resize(len + READ_CHUNK, 0);
+        let polled = Pin::new(&mut *stream).poll_read(cx, &mut buf[len..]);
+        let n = match &polled {
+            Poll::Ready(Ok(n)) => *n,
+            _ => 0,
+        };
+        buf.truncate(len + n);
+        polled
+    })
+    .await
+}
+
+/// Serves a connection until it closes, moves to another shard, or becomes a WebSocket.
+pub(crate) async fn serve(shard: Rc<Shard>, mesh: Rc<Mesh>, mut conn: Conn, mut first: Option<Request>) {
+    loop {
+        let req = match first.take() {
+            Some(req) => req,
+            None => match next_request(&shard, &mut conn).await {
+                Some(req) => req,
+                None => return,
+            },
+        };
+        conn = match handle(&shard, &mesh, conn, req).await {
+            Next::KeepAlive(mut conn) => {
+                if conn.flush().await.is_err() {
+                    return;
+                }
+                conn
+            }
+            Next::Close(conn) => return conn.finish().await,
+            Next::Gone => return,
+        };
+    }
+}
+
+/// The next whole request, or `None` once the connection is done (EOF, timeout, bad input —
+/// after answering it as Node would).
+async fn next_request(shard: &Shard, conn: &mut Conn) -> Option<Request> {
+    let limits = http::Limits { max_body_bytes: shard.engine.max_payload, ..shard.config.limits };
+    let deadline = Instant::now() + shard.config.header_timeout;
+    loop {
+        match http::parse(&mut conn.buf, &limits) {
+            Ok(Some(req)) => return Some(req),
+            Ok(None) => {}
+            Err(HttpError::PayloadTooLarge { .. }) => {
+                // Node answers 413 before reading the body; the body is not read, so the
+                // connection cannot be reused.
+                let to = ReplyInfo { keep_alive: false, ..ReplyInfo::default() };
+                responder(shard, &mut [0; 29]).empty(&mut conn.out, &to, 413);
+                let _ = conn.flush().await;
+                return None;
+            }
+            Err(e) => {
+                write_http_error(&mut conn.out, e);
+                let _ = conn.flush().await;
+                return None;
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match glommio::timer::timeout(left.max(Duration::from_millis(1)), async {
+            conn.read_more().await.map_err(|e| glommio::GlommioError::IoError(e))
+        })
+        .await
+        {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The server-wide response settings, with the `Date` formatted into `date`.
+fn responder<'a>(shard: &'a Shard, date: &'a mut [u8; 29]) -> Responder<'a> {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    *date = http::date::http_date(secs);
+    Responder { cors: shard.config.cors.as_ref(), date: Some(&date[..]), keep_alive_timeout: Some(5) }
+}
+
+async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request) -> Next {
+    let mut date = [0u8; 29];
+    let resp = responder(shard, &mut date);
+    let to = ReplyInfo::from_request(&req);
+    let keep = |conn| if to.keep_alive { Next::KeepAlive(conn) } else { Next::Close(conn) };
+    let Some(endpoint) = shard.endpoints.iter().position(|(path, _)| req.path() == path.as_bytes()) else {
+        resp.empty(&mut conn.out, &to, 404);
+        return keep(conn);
+    };
+    let upgrade = req.is_websocket_upgrade();
+    let query = EngineQuery::parse(req.query());
+
+    if req.method() == Method::Options && !upgrade && resp.preflight(&mut conn.out, &req) {
+        return keep(conn);
+    }
+    let refuse = |mut conn: Conn, error: EngineError| {
+        if upgrade {
+            write_upgrade_error(&mut conn.out, error);
+            Next::Close(conn)
+        } else {
+            resp.engine_error(&mut conn.out, &to, error);
+            keep(conn)
+        }
+    };
+    let transport = match query.transport() {
+        Some("polling") if !upgrade => Opening::Polling,
+        Some("websocket") => Opening::WebSocket,
+        // Node runs a polling upgrade request through `verify`, then its WebSocket server
+        // refuses the missing upgrade; a plain `polling` request here is just bad.
+        Some("polling") => return refuse(conn, EngineError::BadRequest),
+        _ => return refuse(conn, EngineError::UnknownTransport),
+    };
+    if let Some(raw_sid) = query.sid() {
+        let Some(sid) = Sid::parse(raw_sid.as_bytes()) else {
+            return refuse(conn, EngineError::UnknownSid);
+        };
+        let owner = shard.owner(&sid);
+        if owner != shard.id {
+            return hand_off(mesh, owner, conn, req).await;
+        }
+        let Some(key) = shard.lookup(&sid) else {
+            return refuse(conn, EngineError::UnknownSid);
+        };
+        return match (transport, upgrade) {
+            (Opening::WebSocket, true) => upgrade_session(shard, conn, req, key, sid).await,
+            (Opening::WebSocket, false) => refuse(conn, EngineError::BadRequest),
+            (Opening::Polling, _) => match polling(shard, &mut conn, &req, &to, key, sid).await {
+                true => keep(conn),
+                false => Next::Close(conn),
+            },
+        };
+    }
+    // A handshake.
+    if req.method() != Method::Get {
+        return refuse(conn, EngineError::BadHandshakeMethod);
+    }
+    if transport == Opening::WebSocket && !upgrade {
+        return refuse(conn, EngineError::BadRequest);
+    }
+    let Some(version) = query.eio().and_then(EioVersion::from_query) else {
+        return refuse(conn, EngineError::UnsupportedProtocolVersion);
+    };
+    if let Some(allow) = &shard.config.allow_request {
+        if let Err(message) = allow(&req) {
+            if upgrade {
+                write_upgrade_error_message(&mut conn.out, EngineError::Forbidden, &message);
+                return Next::Close(conn);
+            }
+            resp.engine_error_with_message(&mut conn.out, &to, EngineError::Forbidden, &message);
+            return keep(conn);
+        }
+    }
+    if shard.closing.get() {
+        return refuse(conn, EngineError::BadRequest);
+    }
+    let supports_binary = query.supports_binary();
+    match transport {
+        Opening::Polling => {
+            let (key, sid, _) =
+                shard.open(endpoint, Opening::Polling, version, supports_binary, Instant::now());
+            match polling(shard, &mut conn, &req, &to, key, sid).await {
+                true => keep(conn),
+                false => Next::Close(conn),
+            }
+        }
+        Opening::WebSocket => {
+            let Ok(accept) = http::websocket::check(&req) else {
+                return reject_ws(conn, &req);
+            };
+            write_switching_protocols(
+                &mut conn.out,
+                &accept,
+                shard.config.cors.as_ref(),
+                to.origin.as_deref(),
+                &[],
+            );
+            let (key, sid, ws) =
+                shard.open(endpoint, Opening::WebSocket, version, supports_binary, Instant::now());
+            let ws = ws.expect("a WebSocket session has a socket");
+            run_websocket(shard.clone(), conn, key, sid, ws).await;
+            Next::Gone
+        }
+    }
+}
+
+fn reject_ws(mut conn: Conn, req: &Request) -> Next {
+    if let Err(rejection) = http::websocket::check(req) {
+        http::websocket::write_rejection(&mut conn.out, rejection);
+    }
+    Next::Close(conn)
+}
+
+/// A WebSocket for an existing session: the probe of an upgrade.
+async fn upgrade_session(shard: &Rc<Shard>, mut conn: Conn, req: Request, key: usize, sid: Sid) -> Next {
+    let Ok(accept) = http::websocket::check(&req) else {
+        return reject_ws(conn, &req);
+    };
+    let supports_binary = EngineQuery::parse(req.query()).supports_binary();
+    let origin = req.header("origin");
+    write_switching_protocols(&mut conn.out, &accept, shard.config.cors.as_ref(), origin, &[]);
+    let attached = shard.drive(key, sid, |s| s.attach_websocket(supports_binary, Instant::now()));
+    match attached {
+        Some(Ok(ws)) => run_websocket(shard.clone(), conn, key, sid, ws).await,
+        // Node completes the WebSocket handshake, then closes it at once.
+        _ => {
+            crate::transport::ws_codec::write_close_empty(&mut conn.out);
+            conn.finish().await;
+        }
+    }
+    Next::Gone
+}
+
+/// Answers a polling GET or POST; `false` when the connection must close.
+async fn polling(
+    shard: &Rc<Shard>,
+    conn: &mut Conn,
+    req: &Request,
+    to: &ReplyInfo,
+    key: usize,
+    sid: Sid,
+) -> bool {
+    let mut date = [0u8; 29];
+    let resp = responder(shard, &mut date);
+    match req.method() {
+        Method::Get | Method::Head => {}
+        Method::Post => {
+            let content_type = req.header("content-type");
+            let reply =
+                shard.drive(key, sid, |s| s.on_post(content_type, req.body().clone(), Instant::now()));
+            match reply.unwrap_or(PostReply::UnknownSession) {
+                PostReply::Ok => resp.post_ok(&mut conn.out, to),
+                PostReply::PayloadTooLarge => resp.empty(&mut conn.out, to, 413),
+                PostReply::Rejected => resp.empty(&mut conn.out, to, 400),
+                PostReply::BadRequest => resp.engine_error(&mut conn.out, to, EngineError::BadRequest),
+                PostReply::UnknownSession => resp.engine_error(&mut conn.out, to, EngineError::UnknownSid),
+                PostReply::Aborted => return false,
+            }
+            return true;
+        }
+        // Node's polling transport answers other methods with 500.
+        _ => {
+            resp.empty(&mut conn.out, to, 500);
+            return true;
+        }
+    }
+    let outcome = shard.drive(key, sid, |s| s.on_poll_get(Instant::now())).unwrap_or(PollGet::UnknownSession);
+    let body = match outcome {
+        PollGet::Respond(body) => body,
+        PollGet::Wait(ticket) => match wait_for_poll(shard, conn, key, sid, ticket).await {
+            Some(body) => body,
+            None => return false,
+        },
+        PollGet::Overlap => {
+            resp.empty(&mut conn.out, to, 400);
+            return true;
+        }
+        PollGet::BadRequest => {
+            resp.engine_error(&mut conn.out, to, EngineError::BadRequest);
+            return true;
+        }
+        PollGet::UnknownSession => {
+            resp.engine_error(&mut conn.out, to, EngineError::UnknownSid);
+            return true;
+        }
+    };
+    // The wait may have crossed a second boundary: date the response when it is written.
+    let mut date = [0u8; 29];
+    let resp = responder(shard, &mut date);
+    resp.ok(&mut conn.out, to, body.content_type().as_bytes(), &body.body, &[]);
+    true
+}
+
+/// Parks a long-poll GET until the session has something to send; watches the connection
+/// meanwhile, so a client that goes away closes the session as Node does.
+async fn wait_for_poll(
+    shard: &Rc<Shard>,
+    conn: &mut Conn,
+    key: usize,
+    sid: Sid,
+    ticket: crate::engine::PollTicket,
+) -> Option<crate::engine::PollBody> {
+    enum Woke {
+        Body(Option<crate::engine::PollBody>),
+        Read(std::io::Result<usize>),
+    }
+    loop {
+        let answer =
+            std::future::poll_fn(|cx| match shard.drive(key, sid, |s| s.poll_response(ticket, cx.waker())) {
+                Some(std::task::Poll::Pending) => std::task::Poll::Pending,
+                Some(std::task::Poll::Ready(body)) => std::task::Poll::Ready(Woke::Body(body)),
+                None => std::task::Poll::Ready(Woke::Body(None)),
+            });
+        let Conn { stream, buf, .. } = conn;
+        let read = async { Woke::Read(read_into(stream, buf).await) };
+        match futures_lite::future::or(answer, read).await {
+            Woke::Body(body) => return body,
+            // A pipelined request behind a parked GET: keep it for later.
+            Woke::Read(Ok(n)) if n > 0 => continue,
+            Woke::Read(_) => {
+                shard.drive(key, sid, |s| s.on_poll_aborted(ticket, Instant::now()));
+                return None;
+            }
+        }
+    }
+}
+
+/// Moves the connection, with the request in hand and whatever followed it, to `owner`.
+async fn hand_off(mesh: &Rc<Mesh>, owner: usize, mut conn: Conn, request: Request) -> Next {
+    if conn.flush().await.is_err() {
+        return Next::Gone;
+    }
+    // SAFETY: dup of a descriptor this connection owns; the copy travels to the owner and
+    // ours is closed when `conn` drops.
+    let fd = unsafe { libc::dup(conn.stream.as_raw_fd()) };
+    if fd < 0 {
+        return Next::Close(conn);
+    }
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let rest: Bytes = conn.buf.split().freeze();
+    match mesh.send(owner, Handoff { fd, request, rest }).await {
+        Ok(()) => Next::Gone,
+        Err(_) => Next::Close(conn),
+    }
+}

@@ -1,0 +1,83 @@
+//! Starting the shards: one glommio executor per CPU of the affinity mask, each
+//! pinned, each with its own `SO_REUSEPORT` listener, all joined by one mesh.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::mpsc;
+
+use glommio::channels::channel_mesh::MeshBuilder;
+use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
+
+use crate::shard::{ShardId, ShardMsg, cpus};
+
+/// Where the shards run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CpuPlacement {
+    /// One shard pinned to each CPU the process may use (the default).
+    PinPerCpu,
+    /// Shards pinned to these CPUs, one each, in order.
+    Cpus(Vec<usize>),
+    /// Shards not pinned at all (for tests sharing a machine with their clients).
+    Unpinned,
+}
+
+/// The CPU each shard is pinned to, if any.
+pub(crate) fn plan(shards: Option<usize>, placement: &CpuPlacement) -> Vec<Option<usize>> {
+    let allowed = cpus::allowed_cpus();
+    let (cpus, pin) = match placement {
+        CpuPlacement::PinPerCpu => (allowed, true),
+        CpuPlacement::Cpus(list) if !list.is_empty() => (list.clone(), true),
+        CpuPlacement::Cpus(_) | CpuPlacement::Unpinned => (allowed, false),
+    };
+    let n = shards.unwrap_or(cpus.len()).clamp(1, crate::protocol::sid::MAX_SHARDS);
+    (0..n).map(|i| (pin && !cpus.is_empty()).then(|| cpus[i % cpus.len()])).collect()
+}
+
+/// Runs `body(shard, mesh, listener_addr)` on every shard. Shard 0 binds the requested address
+/// first so that port 0 resolves once; the others then bind the same concrete address.
+pub(crate) fn spawn_shards<F, Fut>(
+    pins: Vec<Option<usize>>,
+    addr: SocketAddr,
+    mesh_capacity: usize,
+    body: F,
+) -> io::Result<(SocketAddr, Vec<ExecutorJoinHandle<()>>)>
+where
+    F: Fn(
+            ShardId,
+            glommio::net::TcpListener,
+            MeshBuilder<ShardMsg, glommio::channels::channel_mesh::Full>,
+        ) -> Fut
+        + Send
+        + Sync
+        + Clone
+        + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let shards = pins.len();
+    let mesh = MeshBuilder::<ShardMsg, _>::full(shards, mesh_capacity);
+    let mut bound = addr;
+    let mut handles = Vec::with_capacity(shards);
+    for (id, pin) in pins.into_iter().enumerate() {
+        let placement = pin.map_or(Placement::Unbound, Placement::Fixed);
+        let (tx, rx) = mpsc::channel::<io::Result<SocketAddr>>();
+        let body = body.clone();
+        let mesh = mesh.clone();
+        let executor = LocalExecutorBuilder::new(placement).name(&format!("tpcio-shard-{id}"));
+        let handle = executor
+            .spawn(move || async move {
+                let listener = match glommio::net::TcpListener::bind(bound) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let _ = tx.send(Err(io::Error::other(e.to_string())));
+                        return;
+                    }
+                };
+                let _ = tx.send(listener.local_addr().map_err(|e| io::Error::other(e.to_string())));
+                body(id, listener, mesh).await;
+            })
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        bound = rx.recv().map_err(|_| io::Error::other("shard exited before binding"))??;
+        handles.push(handle);
+    }
+    Ok((bound, handles))
+}

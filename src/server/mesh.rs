@@ -1,0 +1,58 @@
+//! This shard's ends of the shard mesh: sending typed messages to a peer, and
+//! the loops that receive from each peer.
+
+use std::os::fd::{FromRawFd, IntoRawFd};
+use std::rc::Rc;
+
+use bytes::BytesMut;
+use futures_lite::StreamExt;
+use glommio::channels::channel_mesh::{Receivers, Senders};
+use glommio::net::TcpStream;
+
+use super::conn::{Conn, serve};
+use super::shard::Shard;
+use crate::shard::{ShardId, ShardMsg};
+
+pub(crate) struct Mesh {
+    senders: Senders<ShardMsg>,
+}
+
+impl Mesh {
+    pub(crate) fn new(senders: Senders<ShardMsg>) -> Rc<Mesh> {
+        Rc::new(Mesh { senders })
+    }
+
+    /// Sends to `peer`, waiting while its channel is full. `Err` if the peer is gone (the
+    /// message is dropped: a handed-off connection closes).
+    pub(crate) async fn send(&self, peer: ShardId, msg: impl Into<ShardMsg>) -> Result<(), ()> {
+        self.senders.send_to(peer, msg.into()).await.map_err(|_| ())
+    }
+}
+
+impl From<crate::shard::Handoff> for ShardMsg {
+    fn from(h: crate::shard::Handoff) -> Self {
+        ShardMsg::Handoff(h)
+    }
+}
+
+/// Spawns one loop per peer that serves what the peer sends.
+pub(crate) fn spawn_receivers(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut receivers: Receivers<ShardMsg>) {
+    for (_peer, mut stream) in receivers.streams() {
+        let shard = shard.clone();
+        let mesh = mesh.clone();
+        glommio::spawn_local(async move {
+            while let Some(msg) = stream.next().await {
+                match msg {
+                    ShardMsg::Handoff(h) => {
+                        // SAFETY: the sender dup'ed this descriptor for us alone.
+                        let stream = unsafe { TcpStream::from_raw_fd(h.fd.into_raw_fd()) };
+                        let conn = Conn::new(stream, BytesMut::from(&h.rest[..]));
+                        glommio::spawn_local(serve(shard.clone(), mesh.clone(), conn, Some(h.request)))
+                            .detach();
+                    }
+                }
+            }
+        })
+        .detach();
+    }
+}

@@ -1,0 +1,195 @@
+//! The runtime: the only place that spawns tasks. Executors, listeners,
+//! connections, timers and shutdown live here; everything they drive is pure.
+//!
+//! Each shard runs, on its own pinned glommio executor: an accept loop on its
+//! `SO_REUSEPORT` listener, one task per connection ([`conn`], then
+//! [`websocket`] after an upgrade), one receive loop per peer shard ([`mesh`]),
+//! and one timer task that fires every session deadline of the shard from a
+//! single wheel.
+
+pub mod config;
+mod conn;
+pub mod executors;
+pub mod handler;
+mod mesh;
+mod shard;
+mod websocket;
+
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use glommio::ExecutorJoinHandle;
+use glommio::channels::channel_mesh::{Full, MeshBuilder};
+use glommio::net::TcpListener;
+
+pub use config::{AllowRequest, ServerConfig};
+pub use executors::CpuPlacement;
+pub use handler::{EngineHandler, EngineSocket, HandlerFactory};
+
+use crate::engine::DisconnectReason;
+use crate::shard::{ShardId, ShardMsg};
+use conn::{Conn, serve};
+use mesh::Mesh;
+use shard::Shard;
+
+/// How often an idle shard looks at the shutdown flag.
+const SHUTDOWN_POLL: Duration = Duration::from_millis(50);
+
+type ErasedFactory = Arc<dyn Fn(ShardId) -> Rc<dyn EngineHandler> + Send + Sync>;
+
+/// A server to start: configuration plus the Engine.IO endpoints it serves.
+pub struct Server {
+    config: ServerConfig,
+    endpoints: Vec<(String, ErasedFactory)>,
+}
+
+impl Server {
+    pub fn new(config: ServerConfig) -> Self {
+        Server { config, endpoints: Vec::new() }
+    }
+
+    /// Serves Engine.IO at `path` (e.g. `/engine.io/`), with a handler per shard made by `factory`.
+    pub fn endpoint<F: HandlerFactory>(mut self, path: impl Into<String>, factory: F) -> Self {
+        let erased: ErasedFactory =
+            Arc::new(move |shard| Rc::new(factory.make(shard)) as Rc<dyn EngineHandler>);
+        self.endpoints.push((path.into(), erased));
+        self
+    }
+
+    /// Binds every shard's listener and starts serving.
+    pub fn start(self) -> io::Result<RunningServer> {
+        let Server { config, endpoints } = self;
+        let pins = executors::plan(config.shards, &config.placement);
+        let shards = pins.len();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_in = stop.clone();
+        let config = Arc::new(config);
+        let cfg = config.clone();
+        let body = move |id: ShardId, listener: TcpListener, mesh: MeshBuilder<ShardMsg, Full>| {
+            let config = cfg.clone();
+            let endpoints = endpoints.clone();
+            let stop = stop_in.clone();
+            async move { run_shard(id, shards, config, endpoints, listener, mesh, stop).await }
+        };
+        let (addr, joins) = executors::spawn_shards(pins, config.addr, config.mesh_capacity, body)?;
+        Ok(RunningServer { addr, shards, stop, joins })
+    }
+}
+
+/// A started server.
+pub struct RunningServer {
+    addr: SocketAddr,
+    shards: usize,
+    stop: Arc<AtomicBool>,
+    joins: Vec<ExecutorJoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// The address the listeners are bound to (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn shards(&self) -> usize {
+        self.shards
+    }
+
+    /// The flag that stops the server when set (e.g. from a signal handler).
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// Stops accepting, closes every session with a close packet ("server shutting down"),
+    /// and returns once every shard has exited (bounded by `shutdown_timeout`).
+    pub fn shutdown(self) {
+        self.stop.store(true, Ordering::Release);
+        self.wait();
+    }
+
+    /// Blocks until the server stops (see [`RunningServer::stop_flag`]).
+    pub fn wait(self) {
+        for join in self.joins {
+            let _ = join.join();
+        }
+    }
+}
+
+async fn run_shard(
+    id: ShardId,
+    shards: usize,
+    config: Arc<ServerConfig>,
+    endpoints: Vec<(String, ErasedFactory)>,
+    listener: TcpListener,
+    mesh: MeshBuilder<ShardMsg, Full>,
+    stop: Arc<AtomicBool>,
+) {
+    let endpoints = endpoints.iter().map(|(path, make)| (path.clone().into_boxed_str(), make(id))).collect();
+    let shard = Shard::new(id, shards, Rc::new((*config).clone()), endpoints);
+    let Ok((senders, receivers)) = mesh.join().await else {
+        eprintln!("tpcio: shard {id} could not join the shard mesh");
+        return;
+    };
+    let mesh = Mesh::new(senders);
+    mesh::spawn_receivers(&shard, &mesh, receivers);
+    glommio::spawn_local(run_timers(shard.clone())).detach();
+
+    let accept = accept_loop(&shard, &mesh, &listener);
+    let stopped = async {
+        while !stop.load(Ordering::Acquire) {
+            glommio::timer::sleep(SHUTDOWN_POLL).await;
+        }
+    };
+    futures_lite::future::or(accept, stopped).await;
+    drop(listener);
+
+    // Graceful shutdown: no new sessions, a close packet to every open one.
+    shard.closing.set(true);
+    shard.close_all(DisconnectReason::ServerShuttingDown);
+    let deadline = Instant::now() + config.shutdown_timeout;
+    while shard.len() > 0 && Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn accept_loop(shard: &Rc<Shard>, mesh: &Rc<Mesh>, listener: &TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                let conn = Conn::new(stream, BytesMut::new());
+                glommio::spawn_local(serve(shard.clone(), mesh.clone(), conn, None)).detach();
+            }
+            // Out of descriptors or a connection reset before accept: back off briefly.
+            Err(_) => glommio::timer::sleep(Duration::from_millis(5)).await,
+        }
+    }
+}
+
+/// Fires the shard's session deadlines from one wheel: one sleep per shard, not one timer per session.
+async fn run_timers(shard: Rc<Shard>) {
+    loop {
+        let next = shard.fire_timers(Instant::now());
+        let mut parked = false;
+        let woken = std::future::poll_fn(|cx| {
+            if parked {
+                return Poll::Ready(());
+            }
+            parked = true;
+            shard.park_timer(cx.waker());
+            Poll::Pending
+        });
+        match next {
+            Some(at) => {
+                let sleep = glommio::timer::sleep(at.saturating_duration_since(Instant::now()));
+                futures_lite::future::or(sleep, woken).await;
+            }
+            None => woken.await,
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The loop of one WebSocket connection: frames in to its session, the
+//! session's queued packets out — all of them in one write.
+
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Instant;
+
+use super::conn::{Conn, read_into};
+use super::shard::Shard;
+use crate::engine::{WsId, WsStatus};
+use crate::protocol::Frame;
+use crate::protocol::sid::Sid;
+use crate::transport::ws_codec::{self, WsDecoder, WsMessage};
+
+/// What woke the loop.
+enum Woke {
+    Output(WsStatus),
+    Read(std::io::Result<usize>),
+}
+
+/// Serves the WebSocket `ws` of session `sid` until either side closes it.
+/// `conn.out` may already hold the `101 Switching Protocols` head.
+pub(crate) async fn run_websocket(shard: Rc<Shard>, mut conn: Conn, key: usize, sid: Sid, ws: WsId) {
+    let mut decoder = WsDecoder::new(shard.engine.max_payload);
+    let mut frames: Vec<Frame> = Vec::new();
+    let mut status = WsStatus::Open;
+    loop {
+        // Everything already received, in order.
+        loop {
+            match decoder.decode(&mut conn.buf) {
+                Ok(Some(WsMessage::Text(text))) => {
+                    shard.drive(key, sid, |s| s.on_ws_frame(ws, Frame::Text(text), Instant::now()));
+                }
+                Ok(Some(WsMessage::Binary(data))) => {
+                    shard.drive(key, sid, |s| s.on_ws_frame(ws, Frame::Binary(data), Instant::now()));
+                }
+                Ok(Some(WsMessage::Ping(data))) => ws_codec::write_pong(&data, &mut conn.out),
+                Ok(Some(WsMessage::Pong(_))) => {}
+                Ok(Some(WsMessage::Close(_))) => {
+                    // Answer the close handshake, then the session learns the transport closed.
+                    ws_codec::write_close(1000, "", &mut conn.out);
+                    conn.finish().await;
+                    shard.drive(key, sid, |s| s.on_ws_closed(ws, Instant::now()));
+                    return;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    ws_codec::write_close(e.close_code(), "", &mut conn.out);
+                    conn.finish().await;
+                    shard.drive(key, sid, |s| s.on_ws_error(ws, Instant::now()));
+                    return;
+                }
+            }
+        }
+        // What the session has for this socket, in one write.
+        if status == WsStatus::Open {
+            status = shard.drive(key, sid, |s| s.drain_ws(ws, &mut frames)).unwrap_or(WsStatus::Close);
+        }
+        encode(&mut frames, &mut conn);
+        if status == WsStatus::Close {
+            // Node's `ws.close()`: a close frame without a status code.
+            ws_codec::write_close_empty(&mut conn.out);
+            conn.finish().await;
+            return;
+        }
+        if conn.flush().await.is_err() {
+            shard.drive(key, sid, |s| s.on_ws_error(ws, Instant::now()));
+            return;
+        }
+        let output = std::future::poll_fn(|cx| {
+            match shard.drive(key, sid, |s| s.poll_ws(ws, cx.waker(), &mut frames)) {
+                Some(Poll::Ready(status)) => Poll::Ready(Woke::Output(status)),
+                Some(Poll::Pending) => Poll::Pending,
+                None => Poll::Ready(Woke::Output(WsStatus::Close)),
+            }
+        });
+        let Conn { stream, buf, .. } = &mut conn;
+        let read = async { Woke::Read(read_into(stream, buf).await) };
+        match futures_lite::future::or(output, read).await {
+            Woke::Output(s) => status = s,
+            Woke::Read(Ok(n)) if n > 0 => {}
+            Woke::Read(Ok(_)) => {
+                shard.drive(key, sid, |s| s.on_ws_closed(ws, Instant::now()));
+                return;
+            }
+            Woke::Read(Err(_)) => {
+                shard.drive(key, sid, |s| s.on_ws_error(ws, Instant::now()));
+                return;
+            }
+        }
+    }
+}
+
+fn encode(frames: &mut Vec<Frame>, conn: &mut Conn) {
+    for frame in frames.drain(..) {
+        match frame {
+            Frame::Text(text) => ws_codec::write_text(&text, &mut conn.out),
+            Frame::Binary(data) => ws_codec::write_binary(&data, &mut conn.out),
+        }
+    }
+}

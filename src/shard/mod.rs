@@ -1,0 +1,36 @@
+//! Thread-per-core plumbing: shard ids, the placement of shards on CPUs, and the
+//! typed messages shards exchange over glommio's channel mesh.
+//!
+//! A session lives on exactly one shard, named by its sid. A connection that the
+//! kernel's `SO_REUSEPORT` balancing hands to another shard is passed to the
+//! owner whole: its file descriptor, the parsed request and the bytes read after it
+//! travel as one [`ShardMsg::Handoff`], and the owner serves it from then on. Nothing is
+//! shared between shards but these messages.
+
+pub mod cpus;
+
+use std::os::fd::OwnedFd;
+
+use bytes::Bytes;
+
+use crate::http::Request;
+
+/// Index of a shard, `0..shards`.
+pub type ShardId = usize;
+
+/// What one shard sends another.
+#[derive(Debug)]
+pub enum ShardMsg {
+    /// A client connection whose next request belongs to a session on the receiving shard.
+    Handoff(Handoff),
+}
+
+/// A connection moved to the shard that owns the session it asked for.
+#[derive(Debug)]
+pub struct Handoff {
+    pub fd: OwnedFd,
+    /// The request that named the other shard's session, already parsed.
+    pub request: Request,
+    /// Bytes read from the connection after that request, not yet parsed.
+    pub rest: Bytes,
+}

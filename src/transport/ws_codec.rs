@@ -1,0 +1,313 @@
+//! WebSocket framing (RFC 6455 §5) over the connection's own buffers.
+//!
+//! Headers are parsed and written by `tungstenite`'s [`FrameHeader`]; what it
+//! does not expose without its stream wrapper — unmasking, reassembling
+//! fragmented messages, answering control frames — is done here, in place, so a
+//! read costs no zero-filled scratch buffer and a message is handed on as a
+//! slice of the bytes received.
+
+use std::io::Cursor;
+
+use bytes::{Buf, Bytes, BytesMut};
+use bytestring::ByteString;
+use tungstenite::protocol::frame::FrameHeader;
+use tungstenite::protocol::frame::coding::{CloseCode, Control, Data as DataOp, OpCode};
+
+/// One complete message or control frame received from the client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WsMessage {
+    Text(ByteString),
+    Binary(Bytes),
+    Ping(Bytes),
+    Pong(Bytes),
+    /// The close code the client sent, if any.
+    Close(Option<u16>),
+}
+
+/// Why the client's frames cannot be read; each maps to a close code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WsError {
+    #[error("protocol error")]
+    Protocol,
+    #[error("message too big")]
+    TooBig,
+    #[error("invalid UTF-8 in a text message")]
+    InvalidUtf8,
+}
+
+impl WsError {
+    /// The close code sent to the client before the connection is dropped.
+    pub fn close_code(self) -> u16 {
+        match self {
+            WsError::Protocol => CloseCode::Protocol.into(),
+            WsError::TooBig => CloseCode::Size.into(),
+            WsError::InvalidUtf8 => CloseCode::Invalid.into(),
+        }
+    }
+}
+
+/// Incremental decoder of client frames.
+#[derive(Debug)]
+pub struct WsDecoder {
+    max_message: usize,
+    /// A fragmented message being reassembled: whether it is text, and its data so far.
+    partial: Option<(bool, BytesMut)>,
+}
+
+impl WsDecoder {
+    pub fn new(max_message: usize) -> Self {
+        WsDecoder { max_message, partial: None }
+    }
+
+    /// Takes the next complete message off the front of `buf`; `Ok(None)` when more bytes are needed.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<WsMessage>, WsError> {
+        loop {
+            let mut cursor = Cursor::new(&buf[..]);
+            let Some((header, len)) = FrameHeader::parse(&mut cursor).map_err(|_| WsError::Protocol)? else {
+                return Ok(None);
+            };
+            let head_len = usize::try_from(cursor.position()).map_err(|_| WsError::Protocol)?;
+            let len = usize::try_from(len).map_err(|_| WsError::TooBig)?;
+            if len > self.max_message {
+                return Err(WsError::TooBig);
+            }
+            // Clients must mask (RFC 6455 §5.1); reserved bits need an extension we did not negotiate.
+            let mask = header.mask.ok_or(WsError::Protocol)?;
+            if header.rsv1 || header.rsv2 || header.rsv3 {
+                return Err(WsError::Protocol);
+            }
+            if buf.len() < head_len + len {
+                buf.reserve(head_len + len - buf.len());
+                return Ok(None);
+            }
+            buf.advance(head_len);
+            let mut payload = buf.split_to(len);
+            unmask(&mut payload, mask);
+            if let Some(msg) = self.on_frame(header.is_final, header.opcode, payload)? {
+                return Ok(Some(msg));
+            }
+        }
+    }
+
+    fn on_frame(&mut self, fin: bool, op: OpCode, payload: BytesMut) -> Result<Option<WsMessage>, WsError> {
+        match op {
+            OpCode::Control(c) => {
+                // Control frames are never fragmented and carry at most 125 bytes (§5.5).
+                if !fin || payload.len() > 125 {
+                    return Err(WsError::Protocol);
+                }
+                match c {
+                    Control::Ping => Ok(Some(WsMessage::Ping(payload.freeze()))),
+                    Control::Pong => Ok(Some(WsMessage::Pong(payload.freeze()))),
+                    Control::Close => {
+                        let code = (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+                        Ok(Some(WsMessage::Close(code)))
+                    }
+                    Control::Reserved(_) => Err(WsError::Protocol),
+                }
+            }
+            OpCode::Data(DataOp::Continue) => {
+                let (is_text, mut data) = self.partial.take().ok_or(WsError::Protocol)?;
+                if data.len() + payload.len() > self.max_message {
+                    return Err(WsError::TooBig);
+                }
+                data.extend_from_slice(&payload);
+                if fin {
+                    complete(is_text, data).map(Some)
+                } else {
+                    self.partial = Some((is_text, data));
+                    Ok(None)
+                }
+            }
+            OpCode::Data(DataOp::Text | DataOp::Binary) if self.partial.is_some() => Err(WsError::Protocol),
+            OpCode::Data(DataOp::Text) if fin => complete(true, payload).map(Some),
+            OpCode::Data(DataOp::Binary) if fin => complete(false, payload).map(Some),
+            OpCode::Data(DataOp::Text) => {
+                self.partial = Some((true, payload));
+                Ok(None)
+            }
+            OpCode::Data(DataOp::Binary) => {
+                self.partial = Some((false, payload));
+                Ok(None)
+            }
+            OpCode::Data(DataOp::Reserved(_)) => Err(WsError::Protocol),
+        }
+    }
+}
+
+fn complete(is_text: bool, data: BytesMut) -> Result<WsMessage, WsError> {
+    let data = data.freeze();
+    if is_text {
+        ByteString::try_from(data).map(WsMessage::Text).map_err(|_| WsError::InvalidUtf8)
+    } else {
+        Ok(WsMessage::Binary(data))
+    }
+}
+
+/// XORs the client's mask out of the payload, eight bytes at a time.
+fn unmask(payload: &mut [u8], mask: [u8; 4]) {
+    let wide = u64::from_ne_bytes([mask[0], mask[1], mask[2], mask[3], mask[0], mask[1], mask[2], mask[3]]);
+    let mut chunks = payload.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        let word = u64::from_ne_bytes(chunk.try_into().expect("chunks of 8")) ^ wide;
+        chunk.copy_from_slice(&word.to_ne_bytes());
+    }
+    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
+        *b ^= mask[i % 4];
+    }
+}
+
+/// Appends one unmasked, final server frame.
+pub fn write_frame(opcode: OpCode, payload: &[u8], out: &mut BytesMut) {
+    let header = FrameHeader { is_final: true, opcode, ..FrameHeader::default() };
+    let len = payload.len() as u64;
+    out.reserve(header.len(len) + payload.len());
+    let mut w = BytesMutWriter(out);
+    header.format(len, &mut w).expect("writing to memory cannot fail");
+    out.extend_from_slice(payload);
+}
+
+pub fn write_text(text: &str, out: &mut BytesMut) {
+    write_frame(OpCode::Data(DataOp::Text), text.as_bytes(), out);
+}
+
+pub fn write_binary(data: &[u8], out: &mut BytesMut) {
+    write_frame(OpCode::Data(DataOp::Binary), data, out);
+}
+
+pub fn write_pong(data: &[u8], out: &mut BytesMut) {
+    write_frame(OpCode::Control(Control::Pong), data, out);
+}
+
+/// A close frame without a status code, as Node's `ws.close()` sends.
+pub fn write_close_empty(out: &mut BytesMut) {
+    write_frame(OpCode::Control(Control::Close), &[], out);
+}
+
+/// A close frame with a status code and a short reason.
+pub fn write_close(code: u16, reason: &str, out: &mut BytesMut) {
+    let mut payload = Vec::with_capacity(2 + reason.len());
+    payload.extend_from_slice(&code.to_be_bytes());
+    payload.extend_from_slice(&reason.as_bytes()[..reason.len().min(123)]);
+    write_frame(OpCode::Control(Control::Close), &payload, out);
+}
+
+struct BytesMutWriter<'a>(&'a mut BytesMut);
+
+impl std::io::Write for BytesMutWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A client frame, masked as a browser would.
+    fn client_frame(first: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
+        let mut out = vec![first];
+        match payload.len() {
+            n if n < 126 => out.push(0x80 | n as u8),
+            n if n < 65536 => {
+                out.push(0x80 | 126);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                out.push(0x80 | 127);
+                out.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(&mask);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        out
+    }
+
+    #[test]
+    fn decodes_text_binary_and_controls() {
+        let mut dec = WsDecoder::new(1 << 20);
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&client_frame(0x81, b"2probe", [1, 2, 3, 4]));
+        buf.extend_from_slice(&client_frame(0x82, &[4, 1, 2, 3], [9, 9, 9, 9]));
+        buf.extend_from_slice(&client_frame(0x89, b"hi", [7, 0, 7, 0]));
+        buf.extend_from_slice(&client_frame(0x88, &[0x03, 0xe8], [5, 6, 7, 8]));
+        assert_eq!(dec.decode(&mut buf), Ok(Some(WsMessage::Text(ByteString::from_static("2probe")))));
+        assert_eq!(dec.decode(&mut buf), Ok(Some(WsMessage::Binary(Bytes::from_static(&[4, 1, 2, 3])))));
+        assert_eq!(dec.decode(&mut buf), Ok(Some(WsMessage::Ping(Bytes::from_static(b"hi")))));
+        assert_eq!(dec.decode(&mut buf), Ok(Some(WsMessage::Close(Some(1000)))));
+        assert_eq!(dec.decode(&mut buf), Ok(None));
+    }
+
+    #[test]
+    fn reassembles_fragments_around_a_ping() {
+        let mut dec = WsDecoder::new(1 << 20);
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&client_frame(0x01, "4hé".as_bytes(), [1, 2, 3, 4]));
+        buf.extend_from_slice(&client_frame(0x89, b"", [1, 2, 3, 4]));
+        buf.extend_from_slice(&client_frame(0x80, "llo".as_bytes(), [4, 3, 2, 1]));
+        assert_eq!(dec.decode(&mut buf), Ok(Some(WsMessage::Ping(Bytes::new()))));
+        assert_eq!(dec.decode(&mut buf), Ok(Some(WsMessage::Text(ByteString::from_static("4héllo")))));
+    }
+
+    #[test]
+    fn waits_for_whole_frames_at_every_split() {
+        let frame = client_frame(0x81, &[b'4'; 300], [1, 2, 3, 4]);
+        for split in 0..frame.len() {
+            let mut dec = WsDecoder::new(1 << 20);
+            let mut buf = BytesMut::from(&frame[..split]);
+            assert_eq!(dec.decode(&mut buf), Ok(None), "split at {split}");
+            buf.extend_from_slice(&frame[split..]);
+            assert!(matches!(dec.decode(&mut buf), Ok(Some(WsMessage::Text(t))) if t.len() == 300));
+        }
+    }
+
+    #[test]
+    fn rejects_what_rfc6455_forbids() {
+        let cases: [(Vec<u8>, WsError); 5] = [
+            (vec![0x81, 0x02, b'h', b'i'], WsError::Protocol), // unmasked
+            (client_frame(0xC1, b"x", [1, 1, 1, 1]), WsError::Protocol), // rsv1 without deflate
+            (client_frame(0x80, b"x", [1, 1, 1, 1]), WsError::Protocol), // continuation of nothing
+            (client_frame(0x81, &[0xff, 0xfe], [1, 1, 1, 1]), WsError::InvalidUtf8),
+            (client_frame(0x82, &[0; 2000], [1, 1, 1, 1]), WsError::TooBig),
+        ];
+        for (bytes, err) in cases {
+            let mut dec = WsDecoder::new(1000);
+            assert_eq!(dec.decode(&mut BytesMut::from(&bytes[..])), Err(err));
+        }
+    }
+
+    #[test]
+    fn server_frames_are_unmasked_and_sized() {
+        let mut out = BytesMut::new();
+        write_text("3probe", &mut out);
+        assert_eq!(&out[..], b"\x81\x063probe");
+        out.clear();
+        write_binary(&[0u8; 200], &mut out);
+        assert_eq!(&out[..4], &[0x82, 126, 0, 200]);
+        assert_eq!(out.len(), 204);
+        out.clear();
+        write_close(1000, "", &mut out);
+        assert_eq!(&out[..], &[0x88, 2, 0x03, 0xe8]);
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let mut dec = WsDecoder::new(128);
+            let mut buf = BytesMut::from(&bytes[..]);
+            while let Ok(Some(_)) = dec.decode(&mut buf) {}
+        }
+
+        #[test]
+        fn masked_round_trip(data in proptest::collection::vec(any::<u8>(), 0..70000), mask in any::<[u8; 4]>()) {
+            let mut dec = WsDecoder::new(1 << 20);
+            let mut buf = BytesMut::from(&client_frame(0x82, &data, mask)[..]);
+            prop_assert_eq!(dec.decode(&mut buf), Ok(Some(WsMessage::Binary(Bytes::from(data)))));
+        }
+    }
+}
