@@ -7,11 +7,17 @@ cd "$(dirname "$0")/.."
 need_cmd() { command -v "$1" >/dev/null 2>&1 || { echo "error: '$1' is required: $2" >&2; exit 1; }; }
 need_cmd cargo "install Rust (rustup) 1.88 or newer"
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "node/npm missing: installing Debian's nodejs and npm" >&2
+  apt-get update && apt-get install -y nodejs npm
+fi
+# The official npm clients the integration tests drive, from the committed lockfile.
+(cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 
 # --- static checks -------------------------------------------------------------
 # The pure layers never touch the runtime: keep them free of glommio.
-if grep -rn 'glommio' src/protocol src/engine src/http 2>/dev/null; then
-  echo "error: src/protocol, src/engine and src/http must not depend on glommio" >&2
+if grep -rnE 'glommio::|use glommio' src/protocol src/engine src/http src/transport 2>/dev/null; then
+  echo "error: src/protocol, src/engine, src/http and src/transport must not depend on glommio" >&2
   exit 1
 fi
 cargo fmt --all -- --check

@@ -372,3 +372,115 @@ impl Session {
         self.polling.wake();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::task::Waker;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::engine::sim::Sim;
+    use crate::engine::{PollGet, WsId};
+    use crate::protocol::Frame;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Get,
+        Post(Vec<u8>, bool),
+        Attach,
+        Frame(u8, Vec<u8>, bool),
+        WsGone(u8, bool),
+        Drain(u8),
+        Send,
+        Close(bool),
+        Advance(u16),
+        Abort,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let bytes = || proptest::collection::vec(any::<u8>(), 0..24);
+        let text =
+            || proptest::sample::select(vec!["2probe", "5", "3", "2", "4hi", "1", "6", "bAQID", "3probe"]);
+        prop_oneof![
+            Just(Op::Get),
+            (bytes(), any::<bool>()).prop_map(|(b, bin)| Op::Post(b, bin)),
+            text().prop_map(|t| Op::Post(t.as_bytes().to_vec(), false)),
+            Just(Op::Attach),
+            (0u8..3, bytes(), any::<bool>()).prop_map(|(w, b, t)| Op::Frame(w, b, t)),
+            (0u8..3, text()).prop_map(|(w, t)| Op::Frame(w, t.as_bytes().to_vec(), true)),
+            (0u8..3, any::<bool>()).prop_map(|(w, e)| Op::WsGone(w, e)),
+            (0u8..3).prop_map(Op::Drain),
+            Just(Op::Send),
+            any::<bool>().prop_map(Op::Close),
+            any::<u16>().prop_map(Op::Advance),
+            Just(Op::Abort),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_inputs_never_panic(v3 in any::<bool>(), ops in proptest::collection::vec(op(), 0..40)) {
+            let version = if v3 { EioVersion::V3 } else { EioVersion::V4 };
+            let mut sim = Sim::polling(version);
+            let mut tickets = Vec::new();
+            let mut closed = 0;
+            for op in ops {
+                let now = sim.now;
+                let s = &mut sim.session;
+                match op {
+                    Op::Get => {
+                        if let PollGet::Wait(t) = s.on_poll_get(now) {
+                            tickets.push(t);
+                        }
+                    }
+                    Op::Post(body, bin) => {
+                        let ct = bin.then_some(&b"application/octet-stream"[..]);
+                        s.on_post(ct, Bytes::from(body), now);
+                    }
+                    Op::Attach => {
+                        let _ = s.attach_websocket(true, now);
+                    }
+                    Op::Frame(w, b, text) => {
+                        let frame = match String::from_utf8(b) {
+                            Ok(t) if text => Frame::Text(t.into()),
+                            Ok(t) => Frame::Binary(Bytes::from(t.into_bytes())),
+                            Err(e) => Frame::Binary(Bytes::from(e.into_bytes())),
+                        };
+                        s.on_ws_frame(WsId(w.into()), frame, now);
+                    }
+                    Op::WsGone(w, true) => s.on_ws_error(WsId(w.into()), now),
+                    Op::WsGone(w, false) => s.on_ws_closed(WsId(w.into()), now),
+                    Op::Drain(w) => {
+                        s.drain_ws(WsId(w.into()), &mut Vec::new());
+                    }
+                    Op::Send => {
+                        let _ = s.send(Packet::message("x"));
+                    }
+                    Op::Close(true) => s.close(DisconnectReason::ForcedClose, now),
+                    Op::Close(false) => s.close_now(DisconnectReason::ServerShuttingDown, now),
+                    Op::Advance(ms) => sim.advance(Duration::from_millis(u64::from(ms) * 10)),
+                    Op::Abort => {
+                        if let Some(t) = tickets.pop() {
+                            s.on_poll_aborted(t, now);
+                        }
+                    }
+                }
+                for t in &tickets {
+                    let _ = sim.session.poll_response(*t, Waker::noop());
+                }
+                for event in sim.events() {
+                    prop_assert_eq!(closed, 0, "an event after Closed");
+                    if matches!(event, EngineEvent::Closed(_)) {
+                        closed += 1;
+                    }
+                }
+                if let Some(deadline) = sim.session.next_deadline() {
+                    prop_assert!(deadline > sim.now, "a deadline left in the past");
+                }
+            }
+        }
+    }
+}

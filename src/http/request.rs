@@ -99,6 +99,9 @@ pub enum Version {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeadInfo {
     pub head_len: usize,
+    /// Where the request-target lies in the buffer that was peeked (see [`HeadInfo::target`]).
+    target_start: usize,
+    target_end: usize,
     pub body: BodyLength,
     /// `Expect: 100-continue`: Node answers `HTTP/1.1 100 Continue` before reading the body.
     pub expect_continue: bool,
@@ -114,6 +117,13 @@ struct Span {
 struct Field {
     name: Span,
     value: Span,
+}
+
+impl HeadInfo {
+    /// The request-target (path and query) within the buffer given to [`peek_head`].
+    pub fn target<'b>(&self, buf: &'b [u8]) -> &'b [u8] {
+        buf.get(self.target_start..self.target_end).unwrap_or_default()
+    }
 }
 
 /// One whole request. Everything but the body points into the frozen head.
@@ -176,7 +186,16 @@ pub fn peek_head(buf: &[u8], limits: &Limits) -> Result<Option<HeadInfo>, HttpEr
     let Some((req, head_len)) = scan_head(buf, limits, slots)? else { return Ok(None) };
     let version = if req.version == Some(0) { Version::Http10 } else { Version::Http11 };
     let facts = facts(version, req.headers)?;
-    Ok(Some(HeadInfo { head_len, body: facts.body, expect_continue: facts.expect_continue }))
+    let target = req.path.unwrap_or_default();
+    // httparse hands out slices of `buf`: their offset is their distance from its start.
+    let target_start = target.as_ptr() as usize - buf.as_ptr() as usize;
+    Ok(Some(HeadInfo {
+        head_len,
+        target_start,
+        target_end: target_start + target.len(),
+        body: facts.body,
+        expect_continue: facts.expect_continue,
+    }))
 }
 
 /// Heads up to this size are handed to httparse on every call.

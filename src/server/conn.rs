@@ -19,13 +19,13 @@ use glommio::net::TcpStream;
 use super::mesh::Mesh;
 use super::shard::{Opening, Shard};
 use super::websocket::run_websocket;
-use crate::engine::{PollGet, PostReply};
+use crate::engine::{DisconnectReason, PollGet, PostReply};
 use crate::http::error::{write_http_error, write_upgrade_error, write_upgrade_error_message};
 use crate::http::websocket::write_switching_protocols;
 use crate::http::{self, EngineError, EngineQuery, HttpError, Method, ReplyInfo, Request, Responder};
 use crate::protocol::EioVersion;
 use crate::protocol::sid::Sid;
-use crate::shard::Handoff;
+use crate::shard::{Handoff, ShardMsg};
 
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 8 * 1024;
@@ -92,7 +92,7 @@ pub(crate) async fn serve(shard: Rc<Shard>, mesh: Rc<Mesh>, mut conn: Conn, mut 
     loop {
         let req = match first.take() {
             Some(req) => req,
-            None => match next_request(&shard, &mut conn).await {
+            None => match next_request(&shard, &mesh, &mut conn).await {
                 Some(req) => req,
                 None => return,
             },
@@ -112,7 +112,7 @@ pub(crate) async fn serve(shard: Rc<Shard>, mesh: Rc<Mesh>, mut conn: Conn, mut 
 
 /// The next whole request, or `None` once the connection is done (EOF, timeout, bad input —
 /// after answering it as Node would).
-async fn next_request(shard: &Shard, conn: &mut Conn) -> Option<Request> {
+async fn next_request(shard: &Rc<Shard>, mesh: &Mesh, conn: &mut Conn) -> Option<Request> {
     let limits = http::Limits { max_body_bytes: shard.engine.max_payload, ..shard.config.limits };
     let deadline = Instant::now() + shard.config.header_timeout;
     loop {
@@ -120,8 +120,11 @@ async fn next_request(shard: &Shard, conn: &mut Conn) -> Option<Request> {
             Ok(Some(req)) => return Some(req),
             Ok(None) => {}
             Err(HttpError::PayloadTooLarge { .. }) => {
-                // Node answers 413 before reading the body; the body is not read, so the
-                // connection cannot be reused.
+                // 413 before the body is read, so the connection cannot be reused; the session
+                // is closed, as the client closes it on this answer anyway.
+                if let Some(sid) = sid_of_head(&conn.buf, &limits) {
+                    close_session(shard, mesh, sid, DisconnectReason::TransportError).await;
+                }
                 let to = ReplyInfo { keep_alive: false, ..ReplyInfo::default() };
                 responder(shard, &mut [0; 29]).empty(&mut conn.out, &to, 413);
                 let _ = conn.flush().await;
@@ -134,13 +137,28 @@ async fn next_request(shard: &Shard, conn: &mut Conn) -> Option<Request> {
             }
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        match glommio::timer::timeout(left.max(Duration::from_millis(1)), async {
-            conn.read_more().await.map_err(|e| glommio::GlommioError::IoError(e))
-        })
-        .await
-        {
+        let read = async { conn.read_more().await.map_err(glommio::GlommioError::IoError) };
+        match glommio::timer::timeout(left.max(Duration::from_millis(1)), read).await {
             Ok(0) | Err(_) => return None,
             Ok(_) => {}
+        }
+    }
+}
+
+/// The sid named by the request head at the front of `buf`, if any.
+fn sid_of_head(buf: &[u8], limits: &http::Limits) -> Option<Sid> {
+    let head = http::request::peek_head(buf, limits).ok()??;
+    let target = head.target(buf);
+    let query = target.iter().position(|&b| b == b'?').map_or(&[][..], |i| &target[i + 1..]);
+    Sid::parse(EngineQuery::parse(query).sid()?.as_bytes())
+}
+
+/// Closes a session wherever it lives.
+async fn close_session(shard: &Rc<Shard>, mesh: &Mesh, sid: Sid, reason: DisconnectReason) {
+    match shard.owner(&sid) {
+        owner if owner == shard.id => shard.close(sid, reason),
+        owner => {
+            let _ = mesh.send(owner, ShardMsg::Close { sid, reason }).await;
         }
     }
 }
@@ -192,13 +210,13 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
         if owner != shard.id {
             return hand_off(mesh, owner, conn, req).await;
         }
-        let Some(key) = shard.lookup(&sid) else {
+        if !shard.contains(&sid) {
             return refuse(conn, EngineError::UnknownSid);
-        };
+        }
         return match (transport, upgrade) {
-            (Opening::WebSocket, true) => upgrade_session(shard, conn, req, key, sid).await,
+            (Opening::WebSocket, true) => upgrade_session(shard, conn, req, sid).await,
             (Opening::WebSocket, false) => refuse(conn, EngineError::BadRequest),
-            (Opening::Polling, _) => match polling(shard, &mut conn, &req, &to, key, sid).await {
+            (Opening::Polling, _) => match polling(shard, &mut conn, &req, &to, sid).await {
                 true => keep(conn),
                 false => Next::Close(conn),
             },
@@ -230,9 +248,8 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
     let supports_binary = query.supports_binary();
     match transport {
         Opening::Polling => {
-            let (key, sid, _) =
-                shard.open(endpoint, Opening::Polling, version, supports_binary, Instant::now());
-            match polling(shard, &mut conn, &req, &to, key, sid).await {
+            let (sid, _) = shard.open(endpoint, Opening::Polling, version, supports_binary, Instant::now());
+            match polling(shard, &mut conn, &req, &to, sid).await {
                 true => keep(conn),
                 false => Next::Close(conn),
             }
@@ -248,10 +265,10 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
                 to.origin.as_deref(),
                 &[],
             );
-            let (key, sid, ws) =
+            let (sid, ws) =
                 shard.open(endpoint, Opening::WebSocket, version, supports_binary, Instant::now());
             let ws = ws.expect("a WebSocket session has a socket");
-            run_websocket(shard.clone(), conn, key, sid, ws).await;
+            run_websocket(shard.clone(), conn, sid, ws).await;
             Next::Gone
         }
     }
@@ -265,16 +282,16 @@ fn reject_ws(mut conn: Conn, req: &Request) -> Next {
 }
 
 /// A WebSocket for an existing session: the probe of an upgrade.
-async fn upgrade_session(shard: &Rc<Shard>, mut conn: Conn, req: Request, key: usize, sid: Sid) -> Next {
+async fn upgrade_session(shard: &Rc<Shard>, mut conn: Conn, req: Request, sid: Sid) -> Next {
     let Ok(accept) = http::websocket::check(&req) else {
         return reject_ws(conn, &req);
     };
     let supports_binary = EngineQuery::parse(req.query()).supports_binary();
     let origin = req.header("origin");
     write_switching_protocols(&mut conn.out, &accept, shard.config.cors.as_ref(), origin, &[]);
-    let attached = shard.drive(key, sid, |s| s.attach_websocket(supports_binary, Instant::now()));
+    let attached = shard.drive(sid, |s| s.attach_websocket(supports_binary, Instant::now()));
     match attached {
-        Some(Ok(ws)) => run_websocket(shard.clone(), conn, key, sid, ws).await,
+        Some(Ok(ws)) => run_websocket(shard.clone(), conn, sid, ws).await,
         // Node completes the WebSocket handshake, then closes it at once.
         _ => {
             crate::transport::ws_codec::write_close_empty(&mut conn.out);
@@ -285,25 +302,20 @@ async fn upgrade_session(shard: &Rc<Shard>, mut conn: Conn, req: Request, key: u
 }
 
 /// Answers a polling GET or POST; `false` when the connection must close.
-async fn polling(
-    shard: &Rc<Shard>,
-    conn: &mut Conn,
-    req: &Request,
-    to: &ReplyInfo,
-    key: usize,
-    sid: Sid,
-) -> bool {
+async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyInfo, sid: Sid) -> bool {
     let mut date = [0u8; 29];
     let resp = responder(shard, &mut date);
     match req.method() {
         Method::Get | Method::Head => {}
         Method::Post => {
             let content_type = req.header("content-type");
-            let reply =
-                shard.drive(key, sid, |s| s.on_post(content_type, req.body().clone(), Instant::now()));
+            let reply = shard.drive(sid, |s| s.on_post(content_type, req.body().clone(), Instant::now()));
             match reply.unwrap_or(PostReply::UnknownSession) {
                 PostReply::Ok => resp.post_ok(&mut conn.out, to),
-                PostReply::PayloadTooLarge => resp.empty(&mut conn.out, to, 413),
+                PostReply::PayloadTooLarge => {
+                    shard.close(sid, DisconnectReason::TransportError);
+                    resp.empty(&mut conn.out, to, 413);
+                }
                 PostReply::Rejected => resp.empty(&mut conn.out, to, 400),
                 PostReply::BadRequest => resp.engine_error(&mut conn.out, to, EngineError::BadRequest),
                 PostReply::UnknownSession => resp.engine_error(&mut conn.out, to, EngineError::UnknownSid),
@@ -317,10 +329,10 @@ async fn polling(
             return true;
         }
     }
-    let outcome = shard.drive(key, sid, |s| s.on_poll_get(Instant::now())).unwrap_or(PollGet::UnknownSession);
+    let outcome = shard.drive(sid, |s| s.on_poll_get(Instant::now())).unwrap_or(PollGet::UnknownSession);
     let body = match outcome {
         PollGet::Respond(body) => body,
-        PollGet::Wait(ticket) => match wait_for_poll(shard, conn, key, sid, ticket).await {
+        PollGet::Wait(ticket) => match wait_for_poll(shard, conn, sid, ticket).await {
             Some(body) => body,
             None => return false,
         },
@@ -349,7 +361,6 @@ async fn polling(
 async fn wait_for_poll(
     shard: &Rc<Shard>,
     conn: &mut Conn,
-    key: usize,
     sid: Sid,
     ticket: crate::engine::PollTicket,
 ) -> Option<crate::engine::PollBody> {
@@ -359,7 +370,7 @@ async fn wait_for_poll(
     }
     loop {
         let answer =
-            std::future::poll_fn(|cx| match shard.drive(key, sid, |s| s.poll_response(ticket, cx.waker())) {
+            std::future::poll_fn(|cx| match shard.drive(sid, |s| s.poll_response(ticket, cx.waker())) {
                 Some(std::task::Poll::Pending) => std::task::Poll::Pending,
                 Some(std::task::Poll::Ready(body)) => std::task::Poll::Ready(Woke::Body(body)),
                 None => std::task::Poll::Ready(Woke::Body(None)),
@@ -371,7 +382,7 @@ async fn wait_for_poll(
             // A pipelined request behind a parked GET: keep it for later.
             Woke::Read(Ok(n)) if n > 0 => continue,
             Woke::Read(_) => {
-                shard.drive(key, sid, |s| s.on_poll_aborted(ticket, Instant::now()));
+                shard.drive(sid, |s| s.on_poll_aborted(ticket, Instant::now()));
                 return None;
             }
         }

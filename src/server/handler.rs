@@ -49,7 +49,6 @@ where
 #[derive(Clone)]
 pub struct EngineSocket {
     pub(super) shard: Rc<Shard>,
-    pub(super) key: usize,
     pub(super) sid: Sid,
 }
 
@@ -64,17 +63,17 @@ impl EngineSocket {
 
     /// The protocol revision of the client (`EIO=3` or `EIO=4`).
     pub fn version(&self) -> Option<EioVersion> {
-        self.shard.with_session(self.key, self.sid, |s| s.version())
+        self.shard.with_session(self.sid, |s| s.version())
     }
 
     /// The transport in use now.
     pub fn transport(&self) -> Option<TransportKind> {
-        self.shard.with_session(self.key, self.sid, |s| s.transport())
+        self.shard.with_session(self.sid, |s| s.transport())
     }
 
     /// Queues a packet. `Err` hands the packet back when the session is closed or its queue is full.
     pub fn send(&self, packet: Packet) -> Result<(), SendError> {
-        self.shard.send(self.key, self.sid, packet)
+        self.shard.send(self.sid, packet)
     }
 
     pub fn send_text(&self, text: impl Into<ByteString>) -> Result<(), SendError> {
@@ -87,7 +86,7 @@ impl EngineSocket {
 
     /// Closes the session ("forced close"): queued packets are flushed first, then a close packet.
     pub fn close(&self) {
-        self.shard.close(self.key, self.sid, DisconnectReason::ForcedClose);
+        self.shard.close(self.sid, DisconnectReason::ForcedClose);
     }
 }
 

@@ -3,12 +3,15 @@
 
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use bytes::BytesMut;
 use futures_lite::StreamExt;
 use glommio::channels::channel_mesh::{Receivers, Senders};
 use glommio::net::TcpStream;
 
+use super::Stats;
 use super::conn::{Conn, serve};
 use super::shard::Shard;
 use crate::shard::{ShardId, ShardMsg};
@@ -36,20 +39,28 @@ impl From<crate::shard::Handoff> for ShardMsg {
 }
 
 /// Spawns one loop per peer that serves what the peer sends.
-pub(crate) fn spawn_receivers(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut receivers: Receivers<ShardMsg>) {
+pub(crate) fn spawn_receivers(
+    shard: &Rc<Shard>,
+    mesh: &Rc<Mesh>,
+    mut receivers: Receivers<ShardMsg>,
+    stats: Arc<Stats>,
+) {
     for (_peer, mut stream) in receivers.streams() {
         let shard = shard.clone();
         let mesh = mesh.clone();
+        let stats = stats.clone();
         glommio::spawn_local(async move {
             while let Some(msg) = stream.next().await {
                 match msg {
                     ShardMsg::Handoff(h) => {
+                        stats.handoffs.fetch_add(1, Ordering::Relaxed);
                         // SAFETY: the sender dup'ed this descriptor for us alone.
                         let stream = unsafe { TcpStream::from_raw_fd(h.fd.into_raw_fd()) };
                         let conn = Conn::new(stream, BytesMut::from(&h.rest[..]));
                         glommio::spawn_local(serve(shard.clone(), mesh.clone(), conn, Some(h.request)))
                             .detach();
                     }
+                    ShardMsg::Close { sid, reason } => shard.close(sid, reason),
                 }
             }
         })

@@ -19,7 +19,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -69,17 +69,27 @@ impl Server {
         let shards = pins.len();
         let stop = Arc::new(AtomicBool::new(false));
         let stop_in = stop.clone();
+        let stats = Arc::new(Stats::default());
+        let stats_in = stats.clone();
         let config = Arc::new(config);
         let cfg = config.clone();
         let body = move |id: ShardId, listener: TcpListener, mesh: MeshBuilder<ShardMsg, Full>| {
             let config = cfg.clone();
             let endpoints = endpoints.clone();
             let stop = stop_in.clone();
-            async move { run_shard(id, shards, config, endpoints, listener, mesh, stop).await }
+            let stats = stats_in.clone();
+            async move { run_shard(id, shards, config, endpoints, listener, mesh, stop, stats).await }
         };
         let (addr, joins) = executors::spawn_shards(pins, config.addr, config.mesh_capacity, body)?;
-        Ok(RunningServer { addr, shards, stop, joins })
+        Ok(RunningServer { addr, shards, stop, stats, joins })
     }
+}
+
+/// Counters shared by all shards, read from any thread.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Connections moved to the shard owning their session (see [`crate::shard::Handoff`]).
+    pub handoffs: AtomicU64,
 }
 
 /// A started server.
@@ -87,6 +97,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     shards: usize,
     stop: Arc<AtomicBool>,
+    stats: Arc<Stats>,
     joins: Vec<ExecutorJoinHandle<()>>,
 }
 
@@ -98,6 +109,10 @@ impl RunningServer {
 
     pub fn shards(&self) -> usize {
         self.shards
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
     }
 
     /// The flag that stops the server when set (e.g. from a signal handler).
@@ -128,6 +143,7 @@ async fn run_shard(
     listener: TcpListener,
     mesh: MeshBuilder<ShardMsg, Full>,
     stop: Arc<AtomicBool>,
+    stats: Arc<Stats>,
 ) {
     let endpoints = endpoints.iter().map(|(path, make)| (path.clone().into_boxed_str(), make(id))).collect();
     let shard = Shard::new(id, shards, Rc::new((*config).clone()), endpoints);
@@ -136,7 +152,7 @@ async fn run_shard(
         return;
     };
     let mesh = Mesh::new(senders);
-    mesh::spawn_receivers(&shard, &mesh, receivers);
+    mesh::spawn_receivers(&shard, &mesh, receivers, stats);
     glommio::spawn_local(run_timers(shard.clone())).detach();
 
     let accept = accept_loop(&shard, &mesh, &listener);

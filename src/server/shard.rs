@@ -11,11 +11,9 @@ use std::rc::Rc;
 use std::task::Waker;
 use std::time::Instant;
 
-use slab::Slab;
-
 use super::config::ServerConfig;
 use super::handler::{EngineHandler, EngineSocket};
-use crate::engine::{DisconnectReason, EngineConfig, EngineEvent, SendError, Session, TimerId, TimerWheel};
+use crate::engine::{DisconnectReason, EngineConfig, EngineEvent, SendError, Session, SessionTable, WsId};
 use crate::protocol::EioVersion;
 use crate::protocol::Packet;
 use crate::protocol::handshake::Handshake;
@@ -29,25 +27,14 @@ pub(crate) struct Shard {
     pub(crate) engine: Rc<EngineConfig>,
     /// Engine.IO paths served here and the handler of each.
     pub(crate) endpoints: Vec<(Box<str>, Rc<dyn EngineHandler>)>,
-    table: RefCell<Table>,
+    table: RefCell<SessionTable>,
+    /// The endpoint of each open session, while more than one endpoint is served.
+    endpoint_of: RefCell<HashMap<Sid, usize>>,
     /// The timer task's waker, and the tick it sleeps until.
     timer_waker: Cell<Option<Waker>>,
     timer_armed: Cell<Option<Instant>>,
     /// Set once shutdown begins: no new sessions.
     pub(crate) closing: Cell<bool>,
-}
-
-struct Entry {
-    sid: Sid,
-    endpoint: usize,
-    session: Session,
-    timer: Option<TimerId>,
-}
-
-struct Table {
-    slab: Slab<Entry>,
-    by_sid: HashMap<Sid, usize>,
-    wheel: TimerWheel<usize>,
 }
 
 /// How a new session starts.
@@ -71,11 +58,8 @@ impl Shard {
             config,
             engine,
             endpoints,
-            table: RefCell::new(Table {
-                slab: Slab::new(),
-                by_sid: HashMap::new(),
-                wheel: TimerWheel::new(Instant::now()),
-            }),
+            table: RefCell::new(SessionTable::new(Instant::now())),
+            endpoint_of: RefCell::new(HashMap::new()),
             timer_waker: Cell::new(None),
             timer_armed: Cell::new(None),
             closing: Cell::new(false),
@@ -83,7 +67,7 @@ impl Shard {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.table.borrow().slab.len()
+        self.table.borrow().len()
     }
 
     /// The shard that owns `sid`.
@@ -91,8 +75,8 @@ impl Shard {
         sid.shard(self.shards)
     }
 
-    pub(crate) fn lookup(&self, sid: &Sid) -> Option<usize> {
-        self.table.borrow().by_sid.get(sid).copied()
+    pub(crate) fn contains(&self, sid: &Sid) -> bool {
+        self.table.borrow().contains(sid)
     }
 
     /// Opens a session; for a WebSocket also returns the id of its socket.
@@ -103,159 +87,145 @@ impl Shard {
         version: EioVersion,
         supports_binary: bool,
         now: Instant,
-    ) -> (usize, Sid, Option<crate::engine::WsId>) {
-        let sid = Sid::generate(self.id, self.shards);
-        let handshake = Handshake {
+    ) -> (Sid, Option<WsId>) {
+        let handshake = |sid| Handshake {
             sid,
             upgrade_to_websocket: opening == Opening::Polling && self.engine.allow_upgrades,
             ping_interval_ms: self.engine.ping_interval.as_millis() as u64,
             ping_timeout_ms: self.engine.ping_timeout.as_millis() as u64,
             max_payload: self.engine.max_payload as u64,
         };
-        let open = handshake.to_json();
-        let (session, ws) = match opening {
-            Opening::Polling => {
-                (Session::polling(self.engine.clone(), version, supports_binary, open, now), None)
+        loop {
+            let sid = Sid::generate(self.id, self.shards);
+            let open = handshake(sid).to_json();
+            let (session, ws) = match opening {
+                Opening::Polling => {
+                    (Session::polling(self.engine.clone(), version, supports_binary, open, now), None)
+                }
+                Opening::WebSocket => {
+                    let (s, ws) =
+                        Session::websocket(self.engine.clone(), version, supports_binary, open, now);
+                    (s, Some(ws))
+                }
+            };
+            let deadline = session.next_deadline();
+            // 117 random bits: a collision is a broken random source, but costs only a retry.
+            if self.table.borrow_mut().insert(sid, session).is_err() {
+                continue;
             }
-            Opening::WebSocket => {
-                let (s, ws) = Session::websocket(self.engine.clone(), version, supports_binary, open, now);
-                (s, Some(ws))
+            if self.endpoints.len() > 1 {
+                self.endpoint_of.borrow_mut().insert(sid, endpoint);
             }
-        };
-        let key = {
-            let mut table = self.table.borrow_mut();
-            let key = table.slab.insert(Entry { sid, endpoint, session, timer: None });
-            table.by_sid.insert(sid, key);
-            key
-        };
-        self.endpoints[endpoint].1.on_open(&self.socket(key, sid));
-        self.settle(key, sid);
-        (key, sid, ws)
+            self.wake_timer_for(deadline);
+            self.endpoints[endpoint].1.on_open(&self.socket(sid));
+            return (sid, ws);
+        }
     }
 
-    pub(crate) fn socket(self: &Rc<Self>, key: usize, sid: Sid) -> EngineSocket {
-        EngineSocket { shard: self.clone(), key, sid }
+    pub(crate) fn socket(self: &Rc<Self>, sid: Sid) -> EngineSocket {
+        EngineSocket { shard: self.clone(), sid }
     }
 
     /// Reads the session without changing it.
-    pub(crate) fn with_session<R>(&self, key: usize, sid: Sid, f: impl FnOnce(&Session) -> R) -> Option<R> {
-        let table = self.table.borrow();
-        table.slab.get(key).filter(|e| e.sid == sid).map(|e| f(&e.session))
+    pub(crate) fn with_session<R>(&self, sid: Sid, f: impl FnOnce(&Session) -> R) -> Option<R> {
+        let mut table = self.table.borrow_mut();
+        table.get_mut(&sid).map(|s| f(&s))
     }
 
     /// Applies an input to the session, then delivers what it caused. `None` if the session is gone.
-    pub(crate) fn drive<R>(
-        self: &Rc<Self>,
-        key: usize,
-        sid: Sid,
-        f: impl FnOnce(&mut Session) -> R,
-    ) -> Option<R> {
-        let r = {
+    pub(crate) fn drive<R>(self: &Rc<Self>, sid: Sid, f: impl FnOnce(&mut Session) -> R) -> Option<R> {
+        let mut events = Vec::new();
+        let (r, deadline) = {
             let mut table = self.table.borrow_mut();
-            let entry = table.slab.get_mut(key).filter(|e| e.sid == sid)?;
-            f(&mut entry.session)
+            let mut session = table.get_mut(&sid)?;
+            let r = f(&mut session);
+            while let Some(ev) = session.poll_event() {
+                events.push(ev);
+            }
+            (r, session.next_deadline())
+            // Dropping the guard re-arms the session's timer, or forgets a finished session.
         };
-        self.settle(key, sid);
+        self.wake_timer_for(deadline);
+        self.deliver(sid, events);
         Some(r)
     }
 
-    pub(crate) fn send(self: &Rc<Self>, key: usize, sid: Sid, packet: Packet) -> Result<(), SendError> {
-        match self.drive(key, sid, |s| s.send(packet.clone())) {
-            Some(r) => r,
-            None => Err(SendError::Closed(packet)),
+    pub(crate) fn send(self: &Rc<Self>, sid: Sid, packet: Packet) -> Result<(), SendError> {
+        let mut packet = Some(packet);
+        let sent = self.drive(sid, |s| s.send(packet.take().expect("the closure runs once")));
+        match (sent, packet) {
+            (Some(result), _) => result,
+            (None, Some(packet)) => Err(SendError::Closed(packet)),
+            (None, None) => unreachable!("the packet is taken only when the session exists"),
         }
     }
 
-    pub(crate) fn close(self: &Rc<Self>, key: usize, sid: Sid, reason: DisconnectReason) {
-        self.drive(key, sid, |s| s.close(reason, Instant::now()));
+    pub(crate) fn close(self: &Rc<Self>, sid: Sid, reason: DisconnectReason) {
+        self.drive(sid, |s| s.close(reason, Instant::now()));
     }
 
-    /// After any input: re-arm the session's timer, drop it if finished, deliver its events.
-    fn settle(self: &Rc<Self>, key: usize, sid: Sid) {
-        let mut events = Vec::new();
-        let mut wake_timer = false;
-        let endpoint;
-        {
-            let mut table = self.table.borrow_mut();
-            let table = &mut *table;
-            let Some(entry) = table.slab.get_mut(key).filter(|e| e.sid == sid) else { return };
-            endpoint = entry.endpoint;
-            while let Some(ev) = entry.session.poll_event() {
-                events.push(ev);
-            }
-            if entry.session.is_finished() {
-                if let Some(t) = entry.timer.take() {
-                    table.wheel.remove(t);
-                }
-                table.slab.remove(key);
-                table.by_sid.remove(&sid);
-            } else {
-                match (entry.session.next_deadline(), entry.timer) {
-                    (Some(at), Some(t)) => entry.timer = Some(table.wheel.reschedule(t, key, at)),
-                    (Some(at), None) => entry.timer = Some(table.wheel.insert(key, at)),
-                    (None, Some(t)) => {
-                        table.wheel.remove(t);
-                        entry.timer = None;
-                    }
-                    (None, None) => {}
-                }
-                if let Some(at) = entry.timer.and_then(|t| table.wheel.fires_at(t)) {
-                    wake_timer = self.timer_armed.get().is_none_or(|armed| at < armed);
-                }
-            }
-        }
-        if wake_timer {
+    /// The timer task sleeps until `timer_armed`: wake it if a deadline now comes earlier.
+    fn wake_timer_for(&self, deadline: Option<Instant>) {
+        let Some(at) = deadline else { return };
+        if self.timer_armed.get().is_none_or(|armed| at < armed) {
+            self.timer_armed.set(Some(at));
             if let Some(w) = self.timer_waker.take() {
                 w.wake();
             }
         }
-        if events.is_empty() {
+    }
+
+    fn deliver(self: &Rc<Self>, sid: Sid, events: impl IntoIterator<Item = EngineEvent>) {
+        let mut events = events.into_iter().peekable();
+        if events.peek().is_none() {
             return;
         }
-        let socket = self.socket(key, sid);
+        let endpoint = match self.endpoints.len() {
+            1 => 0,
+            _ => match self.endpoint_of.borrow().get(&sid) {
+                Some(&e) => e,
+                None => return,
+            },
+        };
         let handler = &self.endpoints[endpoint].1;
+        let socket = self.socket(sid);
         for ev in events {
             match ev {
                 EngineEvent::Message(data) => handler.on_message(&socket, data),
                 EngineEvent::Upgraded => handler.on_upgrade(&socket),
-                EngineEvent::Closed(reason) => handler.on_close(&socket, reason),
+                EngineEvent::Closed(reason) => {
+                    self.endpoint_of.borrow_mut().remove(&sid);
+                    handler.on_close(&socket, reason);
+                }
             }
         }
     }
 
     /// Fires every deadline that has passed; returns the next tick to wake at.
     pub(crate) fn fire_timers(self: &Rc<Self>, now: Instant) -> Option<Instant> {
-        let mut due = Vec::new();
-        self.table.borrow_mut().wheel.expired(now, &mut due);
-        for key in due {
-            let sid = {
-                let mut table = self.table.borrow_mut();
-                match table.slab.get_mut(key) {
-                    Some(e) => {
-                        e.timer = None;
-                        e.session.on_timeout(now);
-                        e.sid
-                    }
-                    None => continue,
-                }
-            };
-            self.settle(key, sid);
-        }
-        let next = self.table.borrow().wheel.next_tick();
+        let mut fired = Vec::new();
+        self.table.borrow_mut().expire(now, &mut fired);
+        self.deliver_all(fired);
+        let next = self.table.borrow().next_deadline();
         self.timer_armed.set(next);
         next
+    }
+
+    fn deliver_all(self: &Rc<Self>, events: Vec<(Sid, EngineEvent)>) {
+        for (sid, ev) in events {
+            self.deliver(sid, [ev]);
+        }
     }
 
     pub(crate) fn park_timer(&self, waker: &Waker) {
         self.timer_waker.set(Some(waker.clone()));
     }
 
-    /// Closes every session with `reason` (shutdown).
+    /// Closes every session at once with `reason` (shutdown, Node's `close(true)`): a parked
+    /// GET gets a close packet, a WebSocket a close frame.
     pub(crate) fn close_all(self: &Rc<Self>, reason: DisconnectReason) {
-        let all: Vec<(usize, Sid)> = self.table.borrow().slab.iter().map(|(k, e)| (k, e.sid)).collect();
-        let now = Instant::now();
-        for (key, sid) in all {
-            self.drive(key, sid, |s| s.close(reason, now));
-        }
+        let mut events = Vec::new();
+        self.table.borrow_mut().close_all(reason, Instant::now(), &mut events);
+        self.deliver_all(events);
     }
 }

@@ -20,7 +20,7 @@ enum Woke {
 
 /// Serves the WebSocket `ws` of session `sid` until either side closes it.
 /// `conn.out` may already hold the `101 Switching Protocols` head.
-pub(crate) async fn run_websocket(shard: Rc<Shard>, mut conn: Conn, key: usize, sid: Sid, ws: WsId) {
+pub(crate) async fn run_websocket(shard: Rc<Shard>, mut conn: Conn, sid: Sid, ws: WsId) {
     let mut decoder = WsDecoder::new(shard.engine.max_payload);
     let mut frames: Vec<Frame> = Vec::new();
     let mut status = WsStatus::Open;
@@ -29,10 +29,10 @@ pub(crate) async fn run_websocket(shard: Rc<Shard>, mut conn: Conn, key: usize, 
         loop {
             match decoder.decode(&mut conn.buf) {
                 Ok(Some(WsMessage::Text(text))) => {
-                    shard.drive(key, sid, |s| s.on_ws_frame(ws, Frame::Text(text), Instant::now()));
+                    shard.drive(sid, |s| s.on_ws_frame(ws, Frame::Text(text), Instant::now()));
                 }
                 Ok(Some(WsMessage::Binary(data))) => {
-                    shard.drive(key, sid, |s| s.on_ws_frame(ws, Frame::Binary(data), Instant::now()));
+                    shard.drive(sid, |s| s.on_ws_frame(ws, Frame::Binary(data), Instant::now()));
                 }
                 Ok(Some(WsMessage::Ping(data))) => ws_codec::write_pong(&data, &mut conn.out),
                 Ok(Some(WsMessage::Pong(_))) => {}
@@ -40,21 +40,21 @@ pub(crate) async fn run_websocket(shard: Rc<Shard>, mut conn: Conn, key: usize, 
                     // Answer the close handshake, then the session learns the transport closed.
                     ws_codec::write_close(1000, "", &mut conn.out);
                     conn.finish().await;
-                    shard.drive(key, sid, |s| s.on_ws_closed(ws, Instant::now()));
+                    shard.drive(sid, |s| s.on_ws_closed(ws, Instant::now()));
                     return;
                 }
                 Ok(None) => break,
                 Err(e) => {
                     ws_codec::write_close(e.close_code(), "", &mut conn.out);
                     conn.finish().await;
-                    shard.drive(key, sid, |s| s.on_ws_error(ws, Instant::now()));
+                    shard.drive(sid, |s| s.on_ws_error(ws, Instant::now()));
                     return;
                 }
             }
         }
         // What the session has for this socket, in one write.
         if status == WsStatus::Open {
-            status = shard.drive(key, sid, |s| s.drain_ws(ws, &mut frames)).unwrap_or(WsStatus::Close);
+            status = shard.drive(sid, |s| s.drain_ws(ws, &mut frames)).unwrap_or(WsStatus::Close);
         }
         encode(&mut frames, &mut conn);
         if status == WsStatus::Close {
@@ -64,27 +64,26 @@ pub(crate) async fn run_websocket(shard: Rc<Shard>, mut conn: Conn, key: usize, 
             return;
         }
         if conn.flush().await.is_err() {
-            shard.drive(key, sid, |s| s.on_ws_error(ws, Instant::now()));
+            shard.drive(sid, |s| s.on_ws_error(ws, Instant::now()));
             return;
         }
-        let output = std::future::poll_fn(|cx| {
-            match shard.drive(key, sid, |s| s.poll_ws(ws, cx.waker(), &mut frames)) {
+        let output =
+            std::future::poll_fn(|cx| match shard.drive(sid, |s| s.poll_ws(ws, cx.waker(), &mut frames)) {
                 Some(Poll::Ready(status)) => Poll::Ready(Woke::Output(status)),
                 Some(Poll::Pending) => Poll::Pending,
                 None => Poll::Ready(Woke::Output(WsStatus::Close)),
-            }
-        });
+            });
         let Conn { stream, buf, .. } = &mut conn;
         let read = async { Woke::Read(read_into(stream, buf).await) };
         match futures_lite::future::or(output, read).await {
             Woke::Output(s) => status = s,
             Woke::Read(Ok(n)) if n > 0 => {}
             Woke::Read(Ok(_)) => {
-                shard.drive(key, sid, |s| s.on_ws_closed(ws, Instant::now()));
+                shard.drive(sid, |s| s.on_ws_closed(ws, Instant::now()));
                 return;
             }
             Woke::Read(Err(_)) => {
-                shard.drive(key, sid, |s| s.on_ws_error(ws, Instant::now()));
+                shard.drive(sid, |s| s.on_ws_error(ws, Instant::now()));
                 return;
             }
         }

@@ -13,7 +13,9 @@ use std::os::fd::OwnedFd;
 
 use bytes::Bytes;
 
+use crate::engine::DisconnectReason;
 use crate::http::Request;
+use crate::protocol::sid::Sid;
 
 /// Index of a shard, `0..shards`.
 pub type ShardId = usize;
@@ -23,6 +25,9 @@ pub type ShardId = usize;
 pub enum ShardMsg {
     /// A client connection whose next request belongs to a session on the receiving shard.
     Handoff(Handoff),
+    /// Close a session of the receiving shard (e.g. its client sent a body over `maxPayload`
+    /// on a connection another shard accepted).
+    Close { sid: Sid, reason: DisconnectReason },
 }
 
 /// A connection moved to the shard that owns the session it asked for.
