@@ -9,6 +9,7 @@
 //! - [`response`]: the responses Node's `engine.io` 6.6 writes for polling, in its header order.
 //! - [`error`]: Node's handshake error table (`Server.errors`) and its two renderings
 //!   (`abortRequest` JSON, `abortUpgrade` raw bytes).
+//! - [`compression`]: gzip/deflate of large polling responses, as Node's `httpCompression`.
 //! - [`cors`]: the npm `cors` package's headers, applied only when configured.
 //! - [`websocket`]: the `ws` package's upgrade checks and its `101 Switching Protocols`.
 //! - [`date`]: the IMF-fixdate of the `Date` header.
@@ -17,6 +18,7 @@
 //! by `res.end(..)`: the JSON errors, 404, 413) we send the same headers and body with a
 //! `Content-Length` in the place Node puts `Transfer-Encoding`: what a client reads is identical.
 
+pub mod compression;
 pub mod cors;
 pub mod date;
 pub mod error;

@@ -83,10 +83,27 @@ impl Responder<'_> {
         body: &[u8],
         extra: &[(&str, &[u8])],
     ) {
+        self.ok_encoded(out, to, content_type, None, body, extra);
+    }
+
+    /// [`Responder::ok`] with a `Content-Encoding` (a compressed polling payload), in the place
+    /// Node's polling transport puts it: between `Content-Type` and `Content-Length`.
+    pub fn ok_encoded(
+        &self,
+        out: &mut BytesMut,
+        to: &ReplyInfo,
+        content_type: &[u8],
+        content_encoding: Option<&[u8]>,
+        body: &[u8],
+        extra: &[(&str, &[u8])],
+    ) {
         // The head is ~150 bytes without CORS: one reservation for head and body.
         out.reserve(256 + body.len());
         self.start(out, 200, to);
         header(out, b"Content-Type", content_type);
+        if let Some(encoding) = content_encoding {
+            header(out, b"Content-Encoding", encoding);
+        }
         length(out, body.len());
         if to.legacy_ie {
             header(out, b"X-XSS-Protection", b"0");

@@ -28,6 +28,9 @@ pub struct ServerConfig {
     /// Time allowed for a request head to arrive once a connection is idle (Node's `headersTimeout`: 60 s).
     pub header_timeout: Duration,
     pub allow_request: Option<AllowRequest>,
+    /// Node's `httpCompression`: polling responses of at least this many bytes are gzip- or
+    /// deflate-compressed when the client accepts it (default 1 KiB); `None` turns it off.
+    pub http_compression: Option<usize>,
     /// How long shutdown waits for sessions to flush their close packets.
     pub shutdown_timeout: Duration,
     /// Capacity of each shard-to-shard channel.
@@ -45,6 +48,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             header_timeout: Duration::from_secs(60),
             allow_request: None,
+            http_compression: Some(crate::http::compression::DEFAULT_THRESHOLD),
             shutdown_timeout: Duration::from_secs(5),
             mesh_capacity: 1024,
         }
@@ -62,6 +66,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("limits", &self.limits)
             .field("header_timeout", &self.header_timeout)
             .field("allow_request", &self.allow_request.is_some())
+            .field("http_compression", &self.http_compression)
             .finish_non_exhaustive()
     }
 }

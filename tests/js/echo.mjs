@@ -13,7 +13,6 @@ import {
   assertEchoed,
   burstMessages,
   closeAndWait,
-  once,
   openSocket,
   opened,
   parseArgs,
@@ -21,6 +20,7 @@ import {
   sampleMessages,
   sendAll,
   within,
+  wire,
 } from "./harness.mjs";
 
 const args = parseArgs();
@@ -70,6 +70,15 @@ runScript("echo", 10_000, async () => {
 
   assert.equal(socket.transport.name, expected, "transport still in use after the burst");
   assert.equal(socket.readyState, "open");
+  assert.equal(inbox.messages.length, inbox.read, "no message beyond the echoes");
+  // How binary travelled: base64 text when b64=1, binary WebSocket frames otherwise. Polling in
+  // Node is text either way: v4 payloads are always text, and the v3 client finds no XHR2
+  // `responseType` in xmlhttprequest-ssl, so it always polls with b64=1.
+  if (b64 || mode === "polling") {
+    assert.equal(wire.polling.binary + wire.websocket.binary, 0, "no raw binary on the wire");
+  } else {
+    assert.ok(wire[expected].binary > 0, `raw binary on ${expected}: ${JSON.stringify(wire)}`);
+  }
   const [reason] = await closeAndWait(socket);
   assert.equal(reason, "forced close");
 
@@ -78,9 +87,6 @@ runScript("echo", 10_000, async () => {
     transport: expected,
     upgrade,
     echoed: sent.length + samples.length + burst.length,
-    extraMessages: inbox.messages.length - inbox.read,
+    wire,
   };
 });
-
-// `once` is re-exported for symmetry with the other scripts; keep the import used.
-void once;

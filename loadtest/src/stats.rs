@@ -1,0 +1,111 @@
+//! What a run measures: per-thread counters the main thread reads for progress, per-thread
+//! latency histograms merged at the end, and the final JSON report line.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::error::LoadError;
+
+/// Errors printed to stderr per thread; the rest are only counted.
+const ERRORS_SHOWN: u64 = 3;
+
+/// Counters one load thread writes and the main thread reads once a second.
+#[derive(Default)]
+pub struct Counters {
+    pub messages: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+/// Latencies in microseconds, 1 µs to 60 s at three significant digits.
+pub fn new_histogram() -> Histogram<u64> {
+    // The bounds are constants that satisfy hdrhistogram's preconditions (low >= 1, high >= 2 * low).
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("constant histogram bounds are valid")
+}
+
+/// The recording end every client task of one thread shares.
+#[derive(Clone)]
+pub struct Recorder {
+    counters: Arc<Counters>,
+    latencies: Rc<RefCell<Histogram<u64>>>,
+}
+
+impl Recorder {
+    pub fn new(counters: Arc<Counters>) -> Self {
+        Recorder { counters, latencies: Rc::new(RefCell::new(new_histogram())) }
+    }
+
+    /// One message came back after `rtt`.
+    pub fn echo(&self, rtt: Duration) {
+        let us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX).max(1);
+        self.latencies.borrow_mut().saturating_record(us);
+        // Single writer per counter: relaxed ordering is enough for a progress display.
+        self.counters.messages.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn error(&self, what: &str, e: &LoadError) {
+        let n = self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        if n < ERRORS_SHOWN {
+            eprintln!("tpcio-loadtest: {what}: {e}");
+        }
+    }
+
+    pub fn take_histogram(&self) -> Histogram<u64> {
+        self.latencies.replace(new_histogram())
+    }
+}
+
+/// The final line, one JSON object, what `scripts/bench-engine.sh` reads.
+#[derive(Serialize, Debug)]
+pub struct Report {
+    pub scenario: &'static str,
+    pub transport: &'static str,
+    pub clients: usize,
+    pub connected: usize,
+    pub size: usize,
+    pub pipeline: usize,
+    pub threads: usize,
+    pub messages: u64,
+    pub seconds: f64,
+    pub rate_per_s: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    pub errors: u64,
+    pub loadgen_cpu_s: f64,
+    pub server_cpu_s: Option<f64>,
+}
+
+/// The latency percentiles of `h` as (p50, p99, p99.9); zeros for an empty histogram.
+pub fn percentiles(h: &Histogram<u64>) -> (u64, u64, u64) {
+    if h.is_empty() {
+        return (0, 0, 0);
+    }
+    (h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.value_at_quantile(0.999))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_microseconds_and_counts() {
+        let counters = Arc::new(Counters::default());
+        let rec = Recorder::new(counters.clone());
+        for us in [100, 200, 300] {
+            rec.echo(Duration::from_micros(us));
+        }
+        assert_eq!(counters.messages.load(Ordering::Relaxed), 3);
+        let h = rec.take_histogram();
+        assert_eq!(h.len(), 3);
+        let (p50, _, p999) = percentiles(&h);
+        assert!((199..=201).contains(&p50), "{p50}");
+        assert!((299..=301).contains(&p999), "{p999}");
+        assert_eq!(percentiles(&new_histogram()), (0, 0, 0));
+    }
+}

@@ -1,0 +1,18 @@
+//! Shared harness of the Engine.IO integration tests: a real server on 127.0.0.1:0 with
+//! two shards ([`server`]), a blocking HTTP/1.1 client that speaks raw bytes ([`http`]),
+//! Engine.IO polling sessions and payload framing on top of it ([`engine`]), and a
+//! WebSocket client on `tungstenite` ([`ws`]). Every read has a timeout: a test waits for
+//! an event or fails, it never sleeps.
+
+// Each test binary uses its own subset of the harness.
+#![allow(dead_code)]
+
+pub mod engine;
+pub mod http;
+pub mod server;
+pub mod ws;
+
+use std::time::Duration;
+
+/// The longest a test waits for anything the server is expected to send.
+pub const TIMEOUT: Duration = Duration::from_secs(5);

@@ -1,0 +1,58 @@
+//! Starting and stopping the conformance server (`/engine.io/` echoes every message) for one
+//! test: 127.0.0.1:0, two unpinned shards, settings changed by the test before start.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tpcio::modes::conformance;
+use tpcio::server::{CpuPlacement, RunningServer, ServerConfig};
+
+/// A running server, stopped (without waiting for it) when dropped.
+pub struct TestServer {
+    running: Option<RunningServer>,
+    pub addr: SocketAddr,
+}
+
+impl TestServer {
+    /// The conformance server (pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1e6).
+    pub fn start() -> TestServer {
+        Self::start_with(|_| {})
+    }
+
+    /// The conformance server with `configure` applied to its configuration first.
+    pub fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        let addr = "127.0.0.1:0".parse().expect("a socket address");
+        let mut config = conformance::config(addr, Some(2), CpuPlacement::Unpinned);
+        // Sessions a test leaves open must not hold its server's threads for long.
+        config.shutdown_timeout = Duration::from_secs(1);
+        configure(&mut config);
+        let running = conformance::server(config).start().expect("the server starts");
+        assert_eq!(running.shards(), 2);
+        let addr = running.local_addr();
+        TestServer { running: Some(running), addr }
+    }
+
+    /// Connections moved to the shard owning their session so far.
+    pub fn handoffs(&self) -> u64 {
+        self.running().stats().handoffs.load(Ordering::Relaxed)
+    }
+
+    pub fn running(&self) -> &RunningServer {
+        self.running.as_ref().expect("the server is running")
+    }
+
+    /// The server, for a test that shuts it down itself.
+    pub fn take(mut self) -> RunningServer {
+        self.running.take().expect("the server is running")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // Stop without joining: a failing test should not also wait for sessions to close.
+        if let Some(running) = self.running.take() {
+            running.stop_flag().store(true, Ordering::Release);
+        }
+    }
+}
