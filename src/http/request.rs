@@ -631,7 +631,10 @@ mod tests {
     fn peek_sees_the_head_before_the_body() {
         let wire = b"POST /engine.io/?sid=x HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 5\r\n\r\n";
         let info = peek_head(wire, &Limits::default()).unwrap().unwrap();
-        assert_eq!((info.head_len, info.body, info.expect_continue), (wire.len(), BodyLength::Length(5), true));
+        assert_eq!(
+            (info.head_len, info.body, info.expect_continue),
+            (wire.len(), BodyLength::Length(5), true)
+        );
         assert_eq!(info.target(wire), b"/engine.io/?sid=x");
         assert_eq!(one(wire), Ok(None));
         assert_eq!(peek_head(&wire[..10], &Limits::default()), Ok(None));

@@ -233,15 +233,13 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
     let Some(version) = query.eio().and_then(EioVersion::from_query) else {
         return refuse(conn, EngineError::UnsupportedProtocolVersion);
     };
-    if let Some(allow) = &shard.config.allow_request {
-        if let Err(message) = allow(&req) {
-            if upgrade {
-                write_upgrade_error_message(&mut conn.out, EngineError::Forbidden, &message);
-                return Next::Close(conn);
-            }
-            resp.engine_error_with_message(&mut conn.out, &to, EngineError::Forbidden, &message);
-            return keep(conn);
+    if let Some(Err(message)) = shard.config.allow_request.as_ref().map(|allow| allow(&req)) {
+        if upgrade {
+            write_upgrade_error_message(&mut conn.out, EngineError::Forbidden, &message);
+            return Next::Close(conn);
         }
+        resp.engine_error_with_message(&mut conn.out, &to, EngineError::Forbidden, &message);
+        return keep(conn);
     }
     if shard.closing.get() {
         return refuse(conn, EngineError::BadRequest);

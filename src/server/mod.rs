@@ -2,8 +2,8 @@
 //! connections, timers and shutdown live here; everything they drive is pure.
 //!
 //! Each shard runs, on its own pinned glommio executor: an accept loop on its
-//! `SO_REUSEPORT` listener, one task per connection ([`conn`], then
-//! [`websocket`] after an upgrade), one receive loop per peer shard ([`mesh`]),
+//! `SO_REUSEPORT` listener, one task per connection (`conn`, then
+//! `websocket` after an upgrade), one receive loop per peer shard (`mesh`),
 //! and one timer task that fires every session deadline of the shard from a
 //! single wheel.
 
@@ -74,11 +74,15 @@ impl Server {
         let config = Arc::new(config);
         let cfg = config.clone();
         let body = move |id: ShardId, listener: TcpListener, mesh: MeshBuilder<ShardMsg, Full>| {
-            let config = cfg.clone();
-            let endpoints = endpoints.clone();
-            let stop = stop_in.clone();
-            let stats = stats_in.clone();
-            async move { run_shard(id, shards, config, endpoints, listener, mesh, stop, stats).await }
+            let start = ShardStart {
+                id,
+                shards,
+                config: cfg.clone(),
+                endpoints: endpoints.clone(),
+                stop: stop_in.clone(),
+                stats: stats_in.clone(),
+            };
+            run_shard(start, listener, mesh)
         };
         let (addr, joins) = executors::spawn_shards(pins, config.addr, config.mesh_capacity, body)?;
         Ok(RunningServer { addr, shards, stop, stats, joins })
@@ -135,16 +139,18 @@ impl RunningServer {
     }
 }
 
-async fn run_shard(
+/// What one shard starts from, sent to its thread.
+struct ShardStart {
     id: ShardId,
     shards: usize,
     config: Arc<ServerConfig>,
     endpoints: Vec<(String, ErasedFactory)>,
-    listener: TcpListener,
-    mesh: MeshBuilder<ShardMsg, Full>,
     stop: Arc<AtomicBool>,
     stats: Arc<Stats>,
-) {
+}
+
+async fn run_shard(start: ShardStart, listener: TcpListener, mesh: MeshBuilder<ShardMsg, Full>) {
+    let ShardStart { id, shards, config, endpoints, stop, stats } = start;
     let endpoints = endpoints.iter().map(|(path, make)| (path.clone().into_boxed_str(), make(id))).collect();
     let shard = Shard::new(id, shards, Rc::new((*config).clone()), endpoints);
     let Ok((senders, receivers)) = mesh.join().await else {

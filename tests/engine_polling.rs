@@ -1,0 +1,205 @@
+//! Engine.IO over HTTP long-polling against a real two-shard server: handshakes, echo with
+//! batching, v3 payload framing (UTF-16 lengths, binary payloads, `b64`), the body limit,
+//! overlapping GETs, client close packets, and sessions whose requests land on both shards.
+
+mod common;
+
+use std::time::Duration;
+
+use common::engine::{
+    BOTH, Eio, OCTETS, Session, TEXT, assert_engine_error, assert_ok, open_json, parked_packets, sid_of,
+};
+use common::http::{Conn, ReadEnd};
+use common::server::TestServer;
+
+#[test]
+fn polling_handshake_sends_the_exact_open_packet() {
+    let server = TestServer::start();
+    for eio in BOTH {
+        let target = format!("/engine.io/?{}&transport=polling", eio.query());
+        let response = Conn::connect(server.addr).get(&target);
+        let body = String::from_utf8(response.ok_body(TEXT).to_vec()).expect("UTF-8");
+        let open = match eio {
+            Eio::V4 => body.clone(),
+            Eio::V3 => {
+                let (len, open) = body.split_once(':').expect("a v3 length prefix");
+                assert_eq!(len.parse::<usize>().ok(), Some(open.len()), "{body:?}");
+                open.to_string()
+            }
+        };
+        let sid = sid_of(&open);
+        assert_eq!(open, format!("0{}", open_json(&sid, true, 300, 200, 1_000_000)), "{eio:?}");
+        assert_eq!(response.header("cache-control"), Some("no-store"));
+        assert_eq!(response.header("content-length"), Some(body.len().to_string().as_str()));
+    }
+}
+
+#[test]
+fn polling_echoes_a_batch_in_one_body() {
+    let server = TestServer::start();
+    for (eio, expected) in [
+        (Eio::V4, "4a\x1e4hello world\x1e4third"),
+        (Eio::V3, "2:4a12:4hello world6:4third"),
+    ] {
+        let session = Session::handshake(server.addr, eio);
+        // POST and GET on one keep-alive connection, whichever shard it first lands on.
+        let mut conn = Conn::connect(server.addr);
+        let body = eio.payload(&["4a", "4hello world", "4third"]);
+        assert_ok(&conn.post(&session.target(), body.as_bytes()));
+        let response = conn.get(&session.target());
+        assert_eq!(response.ok_body(TEXT), expected.as_bytes(), "{eio:?}");
+        // Nothing is left over: the next GET waits.
+        let mut parked = session.park();
+        session.send(&["4later"]);
+        assert_eq!(parked_packets(&mut parked, eio), ["4later"]);
+    }
+}
+
+#[test]
+fn v3_lengths_count_utf16_units() {
+    let server = TestServer::start();
+    let session = Session::handshake(server.addr, Eio::V3);
+    // é is one UTF-16 unit (two UTF-8 bytes), 😀 two units (four bytes).
+    let body = "2:4é3:4😀14:4éééééééééé😀";
+    assert_ok(&session.post(body.as_bytes()));
+    let response = session.get();
+    assert_eq!(response.ok_body(TEXT), body.as_bytes());
+    assert_eq!(response.header("content-length"), Some(body.len().to_string().as_str()));
+
+    let v4 = Session::handshake(server.addr, Eio::V4);
+    v4.send(&["4é", "4😀"]);
+    assert_eq!(v4.get().ok_body(TEXT), "4é\x1e4😀".as_bytes());
+}
+
+/// A v3 binary payload: text packets as `\x00<digits>\xff<UTF-8>`, binary ones as
+/// `\x01<digits>\xff\x04<bytes>`, lengths in bytes as one byte per decimal digit.
+fn v3_binary_body() -> (Vec<u8>, Vec<u8>) {
+    let big: Vec<u8> = (0..300u32).map(|i| (i % 251) as u8).collect();
+    let mut body = b"\x00\x03\xff4\xc3\xa9".to_vec();
+    body.extend_from_slice(b"\x01\x04\xff\x04\x01\x02\x03");
+    body.extend_from_slice(b"\x00\x05\xff4\xf0\x9f\x98\x80");
+    body.extend_from_slice(b"\x01\x03\x00\x01\xff\x04");
+    body.extend_from_slice(&big);
+    (body, big)
+}
+
+#[test]
+fn v3_binary_payloads() {
+    let server = TestServer::start();
+    let (body, big) = v3_binary_body();
+    let octets = [("Content-Type", OCTETS)];
+
+    // Without b64 the echoes come back as the same binary payload.
+    let session = Session::handshake(server.addr, Eio::V3);
+    let response = Conn::connect(server.addr).request("POST", &session.target(), &octets, &body);
+    assert_ok(&response);
+    assert_eq!(session.get().ok_body(OCTETS), &body[..]);
+
+    // With b64=1 binary packets are base64 text (`b4…`) in a text payload.
+    let session = Session::handshake_with(server.addr, Eio::V3, "&b64=1");
+    let response = Conn::connect(server.addr).request("POST", &session.target(), &octets, &body);
+    assert_ok(&response);
+    let b64 = format!("b4{}", base64_encode(&big));
+    let expected = format!("2:4é6:b4AQID3:4😀{}:{b64}", b64.len());
+    assert_eq!(std::str::from_utf8(session.get().ok_body(TEXT)), Ok(expected.as_str()));
+
+    // A text-only queue of a binary-capable session stays a text payload.
+    let session = Session::handshake(server.addr, Eio::V3);
+    session.send(&["4plain"]);
+    assert_eq!(session.recv(), ["4plain"]);
+}
+
+#[test]
+fn v4_binary_travels_as_base64_over_polling() {
+    let server = TestServer::start();
+    let session = Session::handshake(server.addr, Eio::V4);
+    session.send(&["bAQID", "4text", "b"]);
+    assert_eq!(session.recv(), ["bAQID", "4text", "b"]);
+}
+
+#[test]
+fn a_body_over_max_payload_gets_413_and_the_session_lives_on() {
+    let server = TestServer::start_with(|c| c.engine.max_payload = 100);
+    for eio in BOTH {
+        let session = Session::handshake(server.addr, eio);
+        assert!(session.open.ends_with(r#""maxPayload":100}"#), "{}", session.open);
+        // Exactly 100 bytes: accepted.
+        let fits = match eio {
+            Eio::V4 => format!("4{}", "x".repeat(99)),
+            Eio::V3 => format!("97:4{}", "x".repeat(96)),
+        };
+        assert_eq!(fits.len(), 100);
+        assert_ok(&session.post(fits.as_bytes()));
+        // 101 bytes: 413, answered before the body is read, so the connection closes.
+        let over = match eio {
+            Eio::V4 => format!("4{}", "y".repeat(100)),
+            Eio::V3 => format!("98:4{}", "y".repeat(97)),
+        };
+        let mut conn = Conn::connect(server.addr);
+        let response = conn.post(&session.target(), over.as_bytes());
+        assert_eq!(response.status, 413, "{eio:?} {response:?}");
+        assert!(response.body.is_empty());
+        assert_eq!(conn.try_response(Duration::from_secs(2)).err(), Some(ReadEnd::Closed));
+        // The session is still open and only the first message was delivered.
+        session.send(&["4after"]);
+        assert_eq!(session.recv(), [&fits[fits.find('4').unwrap_or(0)..], "4after"], "{eio:?}");
+    }
+}
+
+#[test]
+fn a_second_get_is_400_and_the_parked_one_gets_a_close_packet() {
+    let server = TestServer::start();
+    for eio in BOTH {
+        let session = Session::handshake(server.addr, eio);
+        let mut first = session.park();
+        let second = session.get();
+        assert_eq!(second.status, 400, "{eio:?} {second:?}");
+        assert!(second.body.is_empty(), "{second:?}");
+        assert_eq!(parked_packets(&mut first, eio), ["1"], "{eio:?}");
+        assert_engine_error(&session.get(), 1);
+    }
+}
+
+#[test]
+fn a_close_packet_from_the_client_ends_the_session() {
+    let server = TestServer::start();
+    for eio in BOTH {
+        // Messages before the close are delivered; the session is gone after it.
+        let session = Session::handshake(server.addr, eio);
+        session.send(&["4bye", "1", "4ignored"]);
+        assert_engine_error(&session.get(), 1);
+        assert_engine_error(&session.post(eio.payload(&["4late"]).as_bytes()), 1);
+
+        // A parked GET is released with a noop.
+        let session = Session::handshake(server.addr, eio);
+        let mut parked = session.park();
+        session.send(&["1"]);
+        assert_eq!(parked_packets(&mut parked, eio), ["6"], "{eio:?}");
+        assert_engine_error(&session.get(), 1);
+    }
+}
+
+#[test]
+fn requests_for_one_session_are_served_whichever_shard_accepts_them() {
+    let server = TestServer::start();
+    let before = server.handoffs();
+    for eio in BOTH {
+        let session = Session::handshake(server.addr, eio);
+        for i in 0..16 {
+            // Each request on a fresh connection: the kernel spreads them over both shards.
+            let message = format!("4m{i}é");
+            session.send(&[&message]);
+            assert_eq!(session.recv(), [message], "{eio:?} round {i}");
+        }
+        // A long-poll moved to the owner still gets its answer.
+        let mut parked = session.park();
+        session.send(&["4parked"]);
+        assert_eq!(parked_packets(&mut parked, eio), ["4parked"]);
+    }
+    assert!(server.handoffs() > before, "64 fresh connections never landed on a non-owner shard");
+}
+
+fn base64_encode(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
