@@ -17,7 +17,6 @@ mod table;
 pub mod timers;
 mod upgrade;
 mod websocket;
-mod wsframe;
 
 pub use config::EngineConfig;
 pub use polling::{PollBody, PollGet, PollTicket, PostReply};

@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use super::DisconnectReason;
 use super::session::{Session, State, TransportKind};
-use super::wsframe;
 use crate::protocol::Frame;
+use crate::protocol::ws_message;
 
 /// Names one WebSocket of a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -103,11 +103,11 @@ impl Session {
             WsRole::Closing => {}
             // `ws` rejects messages over `maxPayload` with an error.
             WsRole::Probe if len > self.config.max_payload => self.drop_probe(),
-            WsRole::Probe => self.on_probe_frame(wsframe::decode(frame, self.version), now),
+            WsRole::Probe => self.on_probe_frame(ws_message::decode(frame, self.version), now),
             WsRole::Active if len > self.config.max_payload => {
                 self.close_with(DisconnectReason::TransportError, now);
             }
-            WsRole::Active => match wsframe::decode(frame, self.version) {
+            WsRole::Active => match ws_message::decode(frame, self.version) {
                 Ok(Some(packet)) => self.on_packet(packet, now),
                 // A v3 binary frame with an unknown type byte: Node ignores it.
                 Ok(None) => {}
@@ -155,7 +155,7 @@ impl Session {
         match conn.role {
             WsRole::Active => {
                 let (version, binary) = (self.version, conn.supports_binary);
-                out.extend(self.queue.drain(..).map(|p| wsframe::encode(&p, version, binary)));
+                out.extend(self.queue.drain(..).map(|p| ws_message::encode(&p, version, binary)));
                 WsStatus::Open
             }
             WsRole::Probe => WsStatus::Open,
@@ -203,7 +203,7 @@ impl Session {
         let version = self.version;
         if let Some(conn) = self.sockets.iter_mut().find(|c| c.role == WsRole::Active) {
             let binary = conn.supports_binary;
-            conn.out.extend(self.queue.drain(..).map(|p| wsframe::encode(&p, version, binary)));
+            conn.out.extend(self.queue.drain(..).map(|p| ws_message::encode(&p, version, binary)));
         }
     }
 }

@@ -5,18 +5,21 @@
 //!   v3 length-prefixed text and v3 binary).
 //! - [`sio`]: Socket.IO packets (socket.io-protocol v5 and v4), namespaces, ack ids.
 //! - [`value`]: JSON values with binary leaves, and the attachment placeholders of binary events.
+//! - [`ws_message`]: one packet per WebSocket message, including the base64 form (`b64=1`).
 //! - [`sid`]: session ids that name their owning shard.
 //! - [`handshake`]: the open packet's JSON.
 //!
 //! Decoders take `Bytes`/`ByteString` and hand back slices of them. A truncated
 //! input reports [`DecodeError::Incomplete`]; anything malformed another typed error.
 
+mod base64;
 pub mod handshake;
 pub mod packet;
 pub mod payload;
 pub mod sid;
 pub mod sio;
 pub mod value;
+pub mod ws_message;
 
 pub use packet::{Data, Frame, Packet, PacketType};
 

@@ -11,10 +11,6 @@
 //! then closes the session with "parse error" (for a v3 binary body whose framing is broken it
 //! processes none; [`decode`], all or nothing, is the simple way to get that).
 
-use base64::Engine;
-use base64::alphabet;
-use base64::engine::DecodePaddingMode;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 
@@ -105,34 +101,6 @@ pub fn decode(format: PayloadFormat, body: Bytes) -> Result<Vec<Packet>, DecodeE
 fn text_body(body: Bytes) -> ByteString {
     ByteString::try_from(body.clone())
         .unwrap_or_else(|_| ByteString::from(String::from_utf8_lossy(&body).into_owned()))
-}
-
-/// Node's `Buffer.from(s, "base64")` accepts missing padding and stray low bits; so do we.
-/// (It also skips characters outside the alphabet, which we reject.)
-const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(true),
-);
-
-/// Length of the padded standard base64 of `n` bytes.
-fn base64_len(n: usize) -> usize {
-    n.div_ceil(3) * 4
-}
-
-/// Appends padded standard base64, as Node's `buffer.toString("base64")` writes it.
-fn write_base64(data: &[u8], out: &mut BytesMut) {
-    let start = out.len();
-    out.resize(start + base64_len(data.len()), 0);
-    let written = STANDARD
-        .encode_slice(data, &mut out[start..])
-        .expect("the buffer was sized with base64_len, the exact padded length");
-    out.truncate(start + written);
-}
-
-fn read_base64(text: &[u8]) -> Result<Bytes, DecodeError> {
-    BASE64_LENIENT.decode(text).map(Bytes::from).map_err(|_| DecodeError::InvalidBase64)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use std::iter::FusedIterator;
 use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
 
-use super::{base64_len, read_base64, write_base64};
+use crate::protocol::base64::{base64_len, read_base64, write_base64};
 use crate::protocol::{Data, DecodeError, EioVersion, Packet, PacketType};
 
 /// The longest length prefix the binary format accepts: the reference gives up past 310

@@ -11,7 +11,7 @@ use std::iter::FusedIterator;
 use bytes::{BufMut, BytesMut};
 use bytestring::ByteString;
 
-use super::{base64_len, read_base64, write_base64};
+use crate::protocol::base64::{base64_len, read_base64, write_base64};
 use crate::protocol::{Data, DecodeError, Packet};
 
 /// The byte between two packets (ASCII "record separator").

@@ -7,33 +7,22 @@
 //! the `b` prefix in both directions, and Node's leniency for v3 binary frames whose type byte
 //! is unknown (ignored, not a parse error).
 
-use base64::Engine as _;
-use base64::alphabet;
-use base64::engine::DecodePaddingMode;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 use bytestring::ByteString;
 
-use crate::protocol::{Data, DecodeError, EioVersion, Frame, Packet, PacketType};
-
-/// Node's `Buffer.from(s, "base64")` accepts missing padding and stray low bits.
-const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(true),
-);
+use super::base64::{base64_len, read_base64, write_base64};
+use super::{Data, DecodeError, EioVersion, Frame, Packet, PacketType};
 
 /// The WebSocket message for `packet` on a WebSocket whose client may not support binary.
-pub(super) fn encode(packet: &Packet, version: EioVersion, supports_binary: bool) -> Frame {
+pub fn encode(packet: &Packet, version: EioVersion, supports_binary: bool) -> Frame {
     match &packet.data {
         Data::Binary(data) if !supports_binary => {
-            let mut out = BytesMut::with_capacity(2 + data.len().div_ceil(3) * 4);
+            let mut out = BytesMut::with_capacity(2 + base64_len(data.len()));
             out.put_u8(b'b');
             if version == EioVersion::V3 {
                 out.put_u8(packet.kind.digit());
             }
-            out.put_slice(STANDARD.encode(data).as_bytes());
+            write_base64(data, &mut out);
             // `b`, a digit and base64 are ASCII.
             Frame::Text(ByteString::try_from(out.freeze()).expect("ASCII is UTF-8"))
         }
@@ -42,7 +31,7 @@ pub(super) fn encode(packet: &Packet, version: EioVersion, supports_binary: bool
 }
 
 /// The packet in a WebSocket message. `Ok(None)`: a message Node silently ignores.
-pub(super) fn decode(frame: Frame, version: EioVersion) -> Result<Option<Packet>, DecodeError> {
+pub fn decode(frame: Frame, version: EioVersion) -> Result<Option<Packet>, DecodeError> {
     match frame {
         Frame::Text(text) if text.starts_with('b') => decode_base64(text, version),
         Frame::Text(text) => Packet::decode_text(text).map(Some),
@@ -67,13 +56,14 @@ fn decode_base64(text: ByteString, version: EioVersion) -> Result<Option<Packet>
     let Some(kind) = kind else {
         return Ok(None);
     };
-    let data = BASE64_LENIENT.decode(encoded).map_err(|_| DecodeError::InvalidBase64)?;
-    Ok(Some(Packet { kind, data: Data::Binary(Bytes::from(data)) }))
+    Ok(Some(Packet { kind, data: Data::Binary(read_base64(encoded)?) }))
 }
 
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+
+    use bytes::Bytes;
 
     use super::*;
 
