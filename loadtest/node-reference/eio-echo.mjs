@@ -23,7 +23,7 @@ engine.on("connection", (socket) => {
 });
 
 httpServer.listen(port, "127.0.0.1", () => {
-  console.log(`engine.io ${process.versions.node} echo listening on http://127.0.0.1:${port}/engine.io/`);
+  console.log(`engine.io echo (node ${process.version}) listening on http://127.0.0.1:${port}/engine.io/`);
 });
 
 for (const signal of ["SIGINT", "SIGTERM"]) {

@@ -169,9 +169,7 @@ fn load_thread<S: Scenario>(
         let connected: Vec<S::Client> = futures_util::stream::iter(0..clients)
             .map(|_| connect_one(&scenario, connect_timeout))
             .buffer_unordered(CONNECTS_IN_FLIGHT)
-            .filter_map(|r| async {
-                r.map_err(|e| rec.error("connect", &e)).ok()
-            })
+            .filter_map(|r| async { r.map_err(|e| rec.error("connect", &e)).ok() })
             .collect()
             .await;
         let _ = ready.send(connected.len());

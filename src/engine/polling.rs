@@ -11,8 +11,9 @@
 //! POST: [`Session::begin_post`] when the headers arrive, [`Session::finish_post`] with the body
 //! (or [`Session::on_post`] for both at once). Packets before a malformed one are delivered,
 //! then the session closes with "parse error" and the POST still gets `ok`, as in Node. A body
-//! over `max_payload` gets 413 and leaves the session open (Node answers 413 and only drops
-//! the body).
+//! over `max_payload` gets 413 and closes the session ("transport error"): Node answers 413 and
+//! only drops the body, but its client closes the session on that answer, so both ends agree
+//! at once instead of after a ping timeout.
 
 use std::task::{Poll, Waker};
 use std::time::Instant;
@@ -63,7 +64,7 @@ pub enum PollGet {
 pub enum PostReply {
     /// `200`, `Content-Type: text/html`, `Content-Length: 2`, body `ok` (see [`PostReply::OK_BODY`]).
     Ok,
-    /// `413` with an empty body; the session stays open.
+    /// `413` with an empty body; the session is closed ("transport error").
     PayloadTooLarge,
     /// `400` with an empty body: a POST was already in flight, or a v4 binary body. The
     /// session is closed ("transport error").
@@ -222,6 +223,7 @@ impl Session {
             PostState::Cancelled | PostState::Idle => return PostReply::Aborted,
         };
         if body.len() > self.config.max_payload {
+            self.close_now(DisconnectReason::TransportError, now);
             return PostReply::PayloadTooLarge;
         }
         for item in PostPackets::new(format, body) {
@@ -392,13 +394,14 @@ mod tests {
     }
 
     #[test]
-    fn oversized_post_is_413_and_keeps_the_session() {
+    fn oversized_post_is_413_and_closes_the_session() {
         let config = Rc::new(EngineConfig { max_payload: 8, ..EngineConfig::default() });
-        let mut sim = Sim::polling_with(EioVersion::V4, config);
-        assert_eq!(sim.post("4abcdefgh"), PostReply::PayloadTooLarge);
+        let mut sim = Sim::polling_with(EioVersion::V4, config.clone());
         assert_eq!(sim.post("4abcdefg"), PostReply::Ok);
         assert_eq!(sim.events(), [msg("abcdefg")]);
-        assert_eq!(sim.session.ready_state(), ReadyState::Open);
+        assert_eq!(sim.post("4abcdefgh"), PostReply::PayloadTooLarge);
+        assert_eq!(sim.session.ready_state(), ReadyState::Closed);
+        assert_eq!(sim.events(), [EngineEvent::Closed(DisconnectReason::TransportError)]);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! its `101 Switching Protocols` head. Engine.IO's own refusals of an upgrade are
 //! [`super::error::write_upgrade_error`]; `ws` only runs once those have passed.
 //!
-//! No extension is negotiated: engine.io's `perMessageDeflate` is off by default.
+//! `permessage-deflate`, when the server enables it (engine.io's `perMessageDeflate`, off by
+//! default), is negotiated by `crate::transport::deflate` after these checks, as `ws` orders
+//! them; its refusal is [`WsRejection::Extensions`], its acceptance a header of the `101`.
 
 use bytes::{BufMut, BytesMut};
 
@@ -24,6 +26,8 @@ pub enum WsRejection {
     Version,
     #[error("Invalid Sec-WebSocket-Protocol header")]
     Protocol,
+    #[error("Invalid or unacceptable Sec-WebSocket-Extensions header")]
+    Extensions,
 }
 
 impl WsRejection {
@@ -76,11 +80,13 @@ pub fn write_rejection(out: &mut BytesMut, rejection: WsRejection) {
     out.put_slice(message.as_bytes());
 }
 
-/// `101 Switching Protocols`, then the headers the middlewares set (CORS, when configured, with
-/// the request's `Origin`) and any `extra` ones (the `headers` event), as engine.io appends them.
+/// `101 Switching Protocols` with the negotiated `extensions` (`Sec-WebSocket-Extensions`), then
+/// the headers the middlewares set (CORS, when configured, with the request's `Origin`) and any
+/// `extra` ones (the `headers` event), as engine.io appends them.
 pub fn write_switching_protocols(
     out: &mut BytesMut,
     accept: &Accept<'_>,
+    extensions: Option<&str>,
     cors: Option<&Cors>,
     origin: Option<&[u8]>,
     extra: &[(&str, &[u8])],
@@ -90,6 +96,9 @@ pub fn write_switching_protocols(
     header(out, b"Sec-WebSocket-Accept", tungstenite::handshake::derive_accept_key(accept.key).as_bytes());
     if let Some(protocol) = accept.protocol {
         header(out, b"Sec-WebSocket-Protocol", protocol);
+    }
+    if let Some(extensions) = extensions {
+        header(out, b"Sec-WebSocket-Extensions", extensions.as_bytes());
     }
     if let Some(cors) = cors {
         cors.write_headers(out, origin);
@@ -173,7 +182,7 @@ mod tests {
             request(&format!("{UPGRADE}Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: a, b\r\n\r\n"));
         let accept = check(&req).unwrap();
         let mut out = BytesMut::new();
-        write_switching_protocols(&mut out, &accept, None, None, &[]);
+        write_switching_protocols(&mut out, &accept, None, None, None, &[]);
         assert_eq!(
             &out[..],
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -182,18 +191,47 @@ mod tests {
         let req = request(&format!("{UPGRADE}Sec-WebSocket-Version: 13\r\nOrigin: http://a.com\r\n\r\n"));
         let accept = check(&req).unwrap();
         out.clear();
-        write_switching_protocols(&mut out, &accept, Some(&reflect_credentials()), req.header("origin"), &[]);
+        write_switching_protocols(
+            &mut out,
+            &accept,
+            None,
+            Some(&reflect_credentials()),
+            req.header("origin"),
+            &[],
+        );
         assert_eq!(
             &out[..],
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
               Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nAccess-Control-Allow-Origin: http://a.com\r\n\
               Vary: Origin\r\nAccess-Control-Allow-Credentials: true\r\n\r\n"
         );
+        // `ws` puts the extension after the subprotocol, before engine.io's headers.
+        let req = request(&format!(
+            "{UPGRADE}Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: a\r\nOrigin: http://a.com\r\n\r\n"
+        ));
+        let accept = check(&req).unwrap();
+        out.clear();
+        let cors = reflect_credentials();
+        write_switching_protocols(
+            &mut out,
+            &accept,
+            Some("permessage-deflate"),
+            Some(&cors),
+            req.header("origin"),
+            &[],
+        );
+        assert_eq!(
+            &out[..],
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: a\r\n\
+              Sec-WebSocket-Extensions: permessage-deflate\r\nAccess-Control-Allow-Origin: http://a.com\r\n\
+              Vary: Origin\r\nAccess-Control-Allow-Credentials: true\r\n\r\n"
+        );
     }
 
     #[test]
     fn rejections_match_ws() {
-        let cases: [(WsRejection, &[u8]); 3] = [
+        let cases: [(WsRejection, &[u8]); 4] = [
             (
                 WsRejection::Key,
                 b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: 43\r\n\r\n\
@@ -203,6 +241,11 @@ mod tests {
                 WsRejection::Version,
                 b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: 47\r\n\
                   Sec-WebSocket-Version: 13, 8\r\n\r\nMissing or invalid Sec-WebSocket-Version header",
+            ),
+            (
+                WsRejection::Extensions,
+                b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: 55\r\n\r\n\
+                  Invalid or unacceptable Sec-WebSocket-Extensions header",
             ),
             (
                 WsRejection::Method,

@@ -31,6 +31,11 @@ pub struct ServerConfig {
     /// Node's `httpCompression`: polling responses of at least this many bytes are gzip- or
     /// deflate-compressed when the client accepts it (default 1 KiB); `None` turns it off.
     pub http_compression: Option<usize>,
+    /// Node's `perMessageDeflate`: WebSocket `permessage-deflate` (RFC 7692) is negotiated when a
+    /// client offers it; `Some(threshold)` is engine.io's `{ threshold }` (1024 for `true`). `ws`
+    /// compresses every data message, except those under the threshold when the client asked for
+    /// `server_no_context_takeover`. `None` (the default, as Node's) ignores the offers.
+    pub per_message_deflate: Option<usize>,
     /// How long shutdown waits for sessions to flush their close packets.
     pub shutdown_timeout: Duration,
     /// Capacity of each shard-to-shard channel.
@@ -49,6 +54,7 @@ impl Default for ServerConfig {
             header_timeout: Duration::from_secs(60),
             allow_request: None,
             http_compression: Some(crate::http::compression::DEFAULT_THRESHOLD),
+            per_message_deflate: None,
             shutdown_timeout: Duration::from_secs(5),
             mesh_capacity: 1024,
         }
@@ -67,6 +73,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("header_timeout", &self.header_timeout)
             .field("allow_request", &self.allow_request.is_some())
             .field("http_compression", &self.http_compression)
+            .field("per_message_deflate", &self.per_message_deflate)
             .finish_non_exhaustive()
     }
 }

@@ -27,6 +27,7 @@ use crate::http::{self, EngineError, EngineQuery, HttpError, Method, ReplyInfo, 
 use crate::protocol::EioVersion;
 use crate::protocol::sid::Sid;
 use crate::shard::{Handoff, ShardMsg};
+use crate::transport::deflate::{self, DeflateParams, ExtensionError};
 
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 8 * 1024;
@@ -124,7 +125,7 @@ async fn next_request(shard: &Rc<Shard>, mesh: &Mesh, conn: &mut Conn) -> Option
                 // 413 before the body is read, so the connection cannot be reused; the session
                 // is closed, as the client closes it on this answer anyway.
                 if let Some(sid) = sid_of_head(&conn.buf, &limits) {
-                    close_session(shard, mesh, sid, DisconnectReason::TransportError).await;
+                    abort_session(shard, mesh, sid, DisconnectReason::TransportError).await;
                 }
                 let to = ReplyInfo { keep_alive: false, ..ReplyInfo::default() };
                 responder(shard, &mut [0; 29]).empty(&mut conn.out, &to, 413);
@@ -140,8 +141,21 @@ async fn next_request(shard: &Rc<Shard>, mesh: &Mesh, conn: &mut Conn) -> Option
         let left = deadline.saturating_duration_since(Instant::now());
         let read = async { conn.read_more().await.map_err(glommio::GlommioError::IoError) };
         match glommio::timer::timeout(left.max(Duration::from_millis(1)), read).await {
-            Ok(0) | Err(_) => return None,
+            Ok(0) | Err(_) => {
+                abandon_partial_post(shard, mesh, conn, &limits).await;
+                return None;
+            }
             Ok(_) => {}
+        }
+    }
+}
+
+/// A POST whose body never fully arrived: Node's "data request connection closed
+/// prematurely", a transport error for its session.
+async fn abandon_partial_post(shard: &Rc<Shard>, mesh: &Mesh, conn: &Conn, limits: &http::Limits) {
+    if conn.buf.starts_with(b"POST ") {
+        if let Some(sid) = sid_of_head(&conn.buf, limits) {
+            abort_session(shard, mesh, sid, DisconnectReason::TransportError).await;
         }
     }
 }
@@ -154,12 +168,12 @@ fn sid_of_head(buf: &[u8], limits: &http::Limits) -> Option<Sid> {
     Sid::parse(EngineQuery::parse(query).sid()?.as_bytes())
 }
 
-/// Closes a session wherever it lives.
-async fn close_session(shard: &Rc<Shard>, mesh: &Mesh, sid: Sid, reason: DisconnectReason) {
+/// Closes a session at once, wherever it lives.
+async fn abort_session(shard: &Rc<Shard>, mesh: &Mesh, sid: Sid, reason: DisconnectReason) {
     match shard.owner(&sid) {
-        owner if owner == shard.id => shard.close(sid, reason),
+        owner if owner == shard.id => shard.abort(sid, reason),
         owner => {
-            let _ = mesh.send(owner, ShardMsg::Close { sid, reason }).await;
+            let _ = mesh.send(owner, ShardMsg::Abort { sid, reason }).await;
         }
     }
 }
@@ -230,9 +244,6 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
     if transport == Opening::WebSocket && !upgrade {
         return refuse(conn, EngineError::BadRequest);
     }
-    let Some(version) = query.eio().and_then(EioVersion::from_query) else {
-        return refuse(conn, EngineError::UnsupportedProtocolVersion);
-    };
     if let Some(Err(message)) = shard.config.allow_request.as_ref().map(|allow| allow(&req)) {
         if upgrade {
             write_upgrade_error_message(&mut conn.out, EngineError::Forbidden, &message);
@@ -241,6 +252,10 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
         resp.engine_error_with_message(&mut conn.out, &to, EngineError::Forbidden, &message);
         return keep(conn);
     }
+    // Node asks `allowRequest` in `verify`, before `handshake` looks at the protocol revision.
+    let Some(version) = query.eio().and_then(EioVersion::from_query) else {
+        return refuse(conn, EngineError::UnsupportedProtocolVersion);
+    };
     if shard.closing.get() {
         return refuse(conn, EngineError::BadRequest);
     }
@@ -257,9 +272,13 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
             let Ok(accept) = http::websocket::check(&req) else {
                 return reject_ws(conn, &req);
             };
+            let Ok(deflate) = negotiate_deflate(shard, &req) else {
+                return reject_extensions(conn);
+            };
             write_switching_protocols(
                 &mut conn.out,
                 &accept,
+                deflate.as_ref().map(DeflateParams::response),
                 shard.config.cors.as_ref(),
                 to.origin.as_deref(),
                 &[],
@@ -267,7 +286,7 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
             let (sid, ws) =
                 shard.open(endpoint, Opening::WebSocket, version, supports_binary, Instant::now());
             let ws = ws.expect("a WebSocket session has a socket");
-            run_websocket(shard.clone(), conn, sid, ws).await;
+            run_websocket(shard.clone(), conn, sid, ws, deflate).await;
             Next::Gone
         }
     }
@@ -280,17 +299,34 @@ fn reject_ws(mut conn: Conn, req: &Request) -> Next {
     Next::Close(conn)
 }
 
+/// `ws` negotiates `permessage-deflate` only when enabled, and then refuses a malformed offer.
+fn negotiate_deflate(shard: &Shard, req: &Request) -> Result<Option<DeflateParams>, ExtensionError> {
+    match shard.config.per_message_deflate {
+        Some(_) => deflate::negotiate(req.header_values("sec-websocket-extensions")),
+        None => Ok(None),
+    }
+}
+
+fn reject_extensions(mut conn: Conn) -> Next {
+    http::websocket::write_rejection(&mut conn.out, http::websocket::WsRejection::Extensions);
+    Next::Close(conn)
+}
+
 /// A WebSocket for an existing session: the probe of an upgrade.
 async fn upgrade_session(shard: &Rc<Shard>, mut conn: Conn, req: Request, sid: Sid) -> Next {
     let Ok(accept) = http::websocket::check(&req) else {
         return reject_ws(conn, &req);
     };
+    let Ok(deflate) = negotiate_deflate(shard, &req) else {
+        return reject_extensions(conn);
+    };
     let supports_binary = EngineQuery::parse(req.query()).supports_binary();
     let origin = req.header("origin");
-    write_switching_protocols(&mut conn.out, &accept, shard.config.cors.as_ref(), origin, &[]);
+    let extensions = deflate.as_ref().map(DeflateParams::response);
+    write_switching_protocols(&mut conn.out, &accept, extensions, shard.config.cors.as_ref(), origin, &[]);
     let attached = shard.drive(sid, |s| s.attach_websocket(supports_binary, Instant::now()));
     match attached {
-        Some(Ok(ws)) => run_websocket(shard.clone(), conn, sid, ws).await,
+        Some(Ok(ws)) => run_websocket(shard.clone(), conn, sid, ws, deflate).await,
         // Node completes the WebSocket handshake, then closes it at once.
         _ => {
             crate::transport::ws_codec::write_close_empty(&mut conn.out);
@@ -311,10 +347,7 @@ async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyIn
             let reply = shard.drive(sid, |s| s.on_post(content_type, req.body().clone(), Instant::now()));
             match reply.unwrap_or(PostReply::UnknownSession) {
                 PostReply::Ok => resp.post_ok(&mut conn.out, to),
-                PostReply::PayloadTooLarge => {
-                    shard.close(sid, DisconnectReason::TransportError);
-                    resp.empty(&mut conn.out, to, 413);
-                }
+                PostReply::PayloadTooLarge => resp.empty(&mut conn.out, to, 413),
                 PostReply::Rejected => resp.empty(&mut conn.out, to, 400),
                 PostReply::BadRequest => resp.engine_error(&mut conn.out, to, EngineError::BadRequest),
                 PostReply::UnknownSession => resp.engine_error(&mut conn.out, to, EngineError::UnknownSid),

@@ -60,7 +60,7 @@ pub(crate) fn spawn_receivers(
                         glommio::spawn_local(serve(shard.clone(), mesh.clone(), conn, Some(h.request)))
                             .detach();
                     }
-                    ShardMsg::Close { sid, reason } => shard.close(sid, reason),
+                    ShardMsg::Abort { sid, reason } => shard.abort(sid, reason),
                 }
             }
         })

@@ -160,8 +160,14 @@ impl Shard {
         }
     }
 
+    /// Closes gracefully: queued packets go out first, then a close packet.
     pub(crate) fn close(self: &Rc<Self>, sid: Sid, reason: DisconnectReason) {
         self.drive(sid, |s| s.close(reason, Instant::now()));
+    }
+
+    /// Closes at once, as Node's `onError`/`onClose` do for transport failures.
+    pub(crate) fn abort(self: &Rc<Self>, sid: Sid, reason: DisconnectReason) {
+        self.drive(sid, |s| s.close_now(reason, Instant::now()));
     }
 
     /// The timer task sleeps until `timer_armed`: wake it if a deadline now comes earlier.

@@ -1,5 +1,6 @@
 //! The loop of one WebSocket connection: frames in to its session, the
-//! session's queued packets out — all of them in one write.
+//! session's queued packets out — all of them in one write, data frames
+//! compressed when `permessage-deflate` was negotiated.
 
 use std::rc::Rc;
 use std::task::Poll;
@@ -10,7 +11,8 @@ use super::shard::Shard;
 use crate::engine::{WsId, WsStatus};
 use crate::protocol::Frame;
 use crate::protocol::sid::Sid;
-use crate::transport::ws_codec::{self, WsDecoder, WsMessage};
+use crate::transport::deflate::{DeflateParams, Deflater, Inflater};
+use crate::transport::ws_codec::{self, WsDecoder, WsMessage, WsWriter};
 
 /// What woke the loop.
 enum Woke {
@@ -19,9 +21,22 @@ enum Woke {
 }
 
 /// Serves the WebSocket `ws` of session `sid` until either side closes it.
-/// `conn.out` may already hold the `101 Switching Protocols` head.
-pub(crate) async fn run_websocket(shard: Rc<Shard>, mut conn: Conn, sid: Sid, ws: WsId) {
-    let mut decoder = WsDecoder::new(shard.engine.max_payload);
+/// `conn.out` may already hold the `101 Switching Protocols` head, which accepted `deflate`.
+pub(crate) async fn run_websocket(
+    shard: Rc<Shard>,
+    mut conn: Conn,
+    sid: Sid,
+    ws: WsId,
+    deflate: Option<DeflateParams>,
+) {
+    let max_payload = shard.engine.max_payload;
+    let (mut decoder, mut writer) = match (&deflate, shard.config.per_message_deflate) {
+        (Some(params), Some(threshold)) => (
+            WsDecoder::with_deflate(max_payload, Inflater::new(params)),
+            WsWriter::new(Some(Deflater::new(params, threshold))),
+        ),
+        _ => (WsDecoder::new(max_payload), WsWriter::new(None)),
+    };
     let mut frames: Vec<Frame> = Vec::new();
     let mut status = WsStatus::Open;
     loop {
@@ -56,7 +71,7 @@ pub(crate) async fn run_websocket(shard: Rc<Shard>, mut conn: Conn, sid: Sid, ws
         if status == WsStatus::Open {
             status = shard.drive(sid, |s| s.drain_ws(ws, &mut frames)).unwrap_or(WsStatus::Close);
         }
-        encode(&mut frames, &mut conn);
+        encode(&mut frames, &mut writer, &mut conn);
         if status == WsStatus::Close {
             // Node's `ws.close()`: a close frame without a status code.
             ws_codec::write_close_empty(&mut conn.out);
@@ -90,11 +105,11 @@ pub(crate) async fn run_websocket(shard: Rc<Shard>, mut conn: Conn, sid: Sid, ws
     }
 }
 
-fn encode(frames: &mut Vec<Frame>, conn: &mut Conn) {
+fn encode(frames: &mut Vec<Frame>, writer: &mut WsWriter, conn: &mut Conn) {
     for frame in frames.drain(..) {
         match frame {
-            Frame::Text(text) => ws_codec::write_text(&text, &mut conn.out),
-            Frame::Binary(data) => ws_codec::write_binary(&data, &mut conn.out),
+            Frame::Text(text) => writer.text(&text, &mut conn.out),
+            Frame::Binary(data) => writer.binary(&data, &mut conn.out),
         }
     }
 }

@@ -25,9 +25,9 @@ pub type ShardId = usize;
 pub enum ShardMsg {
     /// A client connection whose next request belongs to a session on the receiving shard.
     Handoff(Handoff),
-    /// Close a session of the receiving shard (e.g. its client sent a body over `maxPayload`
-    /// on a connection another shard accepted).
-    Close { sid: Sid, reason: DisconnectReason },
+    /// Close a session of the receiving shard at once (e.g. its client sent a body over
+    /// `maxPayload`, or cut a POST short, on a connection another shard accepted).
+    Abort { sid: Sid, reason: DisconnectReason },
 }
 
 /// A connection moved to the shard that owns the session it asked for.

@@ -5,6 +5,10 @@
 //! fragmented messages, answering control frames — is done here, in place, so a
 //! read costs no zero-filled scratch buffer and a message is handed on as a
 //! slice of the bytes received.
+//!
+//! With `permessage-deflate` negotiated (RFC 7692 §6), RSV1 on the first frame of a data message
+//! marks it compressed: the whole message is inflated once complete. [`WsWriter`] compresses
+//! outgoing data messages by the same agreement.
 
 use std::io::Cursor;
 
@@ -12,6 +16,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use bytestring::ByteString;
 use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::frame::coding::{CloseCode, Control, Data as DataOp, OpCode};
+
+use super::deflate::{Deflater, InflateError, Inflater};
 
 /// One complete message or control frame received from the client.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +39,9 @@ pub enum WsError {
     TooBig,
     #[error("invalid UTF-8 in a text message")]
     InvalidUtf8,
+    /// A compressed message that does not inflate (`ws` closes with 1007 too).
+    #[error("invalid compressed data")]
+    BadCompression,
 }
 
 impl WsError {
@@ -41,7 +50,7 @@ impl WsError {
         match self {
             WsError::Protocol => CloseCode::Protocol.into(),
             WsError::TooBig => CloseCode::Size.into(),
-            WsError::InvalidUtf8 => CloseCode::Invalid.into(),
+            WsError::InvalidUtf8 | WsError::BadCompression => CloseCode::Invalid.into(),
         }
     }
 }
@@ -49,14 +58,29 @@ impl WsError {
 /// Incremental decoder of client frames.
 #[derive(Debug)]
 pub struct WsDecoder {
+    /// The limit on a message's payload, compressed and (`ws` checks both) inflated.
     max_message: usize,
-    /// A fragmented message being reassembled: whether it is text, and its data so far.
-    partial: Option<(bool, BytesMut)>,
+    partial: Option<Partial>,
+    /// Present when `permessage-deflate` was negotiated.
+    inflater: Option<Inflater>,
+}
+
+/// A fragmented message being reassembled.
+#[derive(Debug)]
+struct Partial {
+    text: bool,
+    compressed: bool,
+    data: BytesMut,
 }
 
 impl WsDecoder {
     pub fn new(max_message: usize) -> Self {
-        WsDecoder { max_message, partial: None }
+        WsDecoder { max_message, partial: None, inflater: None }
+    }
+
+    /// A decoder for a connection that negotiated `permessage-deflate`.
+    pub fn with_deflate(max_message: usize, inflater: Inflater) -> Self {
+        WsDecoder { max_message, partial: None, inflater: Some(inflater) }
     }
 
     /// Takes the next complete message off the front of `buf`; `Ok(None)` when more bytes are needed.
@@ -67,14 +91,16 @@ impl WsDecoder {
                 return Ok(None);
             };
             let head_len = usize::try_from(cursor.position()).map_err(|_| WsError::Protocol)?;
+            // `ws`'s order: reserved bits, then the mask clients must set (RFC 6455 §5.1), then size.
+            // RSV1 means "compressed", on the first frame of a data message only (RFC 7692 §6).
+            let first_data = matches!(header.opcode, OpCode::Data(DataOp::Text | DataOp::Binary));
+            if header.rsv2 || header.rsv3 || (header.rsv1 && (self.inflater.is_none() || !first_data)) {
+                return Err(WsError::Protocol);
+            }
+            let mask = header.mask.ok_or(WsError::Protocol)?;
             let len = usize::try_from(len).map_err(|_| WsError::TooBig)?;
             if len > self.max_message {
                 return Err(WsError::TooBig);
-            }
-            // Clients must mask (RFC 6455 §5.1); reserved bits need an extension we did not negotiate.
-            let mask = header.mask.ok_or(WsError::Protocol)?;
-            if header.rsv1 || header.rsv2 || header.rsv3 {
-                return Err(WsError::Protocol);
             }
             if buf.len() < head_len + len {
                 buf.reserve(head_len + len - buf.len());
@@ -83,13 +109,19 @@ impl WsDecoder {
             buf.advance(head_len);
             let mut payload = buf.split_to(len);
             unmask(&mut payload, mask);
-            if let Some(msg) = self.on_frame(header.is_final, header.opcode, payload)? {
+            if let Some(msg) = self.on_frame(header.is_final, header.rsv1, header.opcode, payload)? {
                 return Ok(Some(msg));
             }
         }
     }
 
-    fn on_frame(&mut self, fin: bool, op: OpCode, payload: BytesMut) -> Result<Option<WsMessage>, WsError> {
+    fn on_frame(
+        &mut self,
+        fin: bool,
+        compressed: bool,
+        op: OpCode,
+        payload: BytesMut,
+    ) -> Result<Option<WsMessage>, WsError> {
         match op {
             OpCode::Control(c) => {
                 // Control frames are never fragmented and carry at most 125 bytes (§5.5).
@@ -107,36 +139,46 @@ impl WsDecoder {
                 }
             }
             OpCode::Data(DataOp::Continue) => {
-                let (is_text, mut data) = self.partial.take().ok_or(WsError::Protocol)?;
-                if data.len() + payload.len() > self.max_message {
+                let mut partial = self.partial.take().ok_or(WsError::Protocol)?;
+                if partial.data.len() + payload.len() > self.max_message {
                     return Err(WsError::TooBig);
                 }
-                data.extend_from_slice(&payload);
+                partial.data.extend_from_slice(&payload);
                 if fin {
-                    complete(is_text, data).map(Some)
+                    self.complete(partial).map(Some)
                 } else {
-                    self.partial = Some((is_text, data));
+                    self.partial = Some(partial);
                     Ok(None)
                 }
             }
             OpCode::Data(DataOp::Text | DataOp::Binary) if self.partial.is_some() => Err(WsError::Protocol),
-            OpCode::Data(DataOp::Text) if fin => complete(true, payload).map(Some),
-            OpCode::Data(DataOp::Binary) if fin => complete(false, payload).map(Some),
-            OpCode::Data(DataOp::Text) => {
-                self.partial = Some((true, payload));
-                Ok(None)
-            }
-            OpCode::Data(DataOp::Binary) => {
-                self.partial = Some((false, payload));
-                Ok(None)
+            OpCode::Data(data @ (DataOp::Text | DataOp::Binary)) => {
+                let partial = Partial { text: data == DataOp::Text, compressed, data: payload };
+                if fin {
+                    self.complete(partial).map(Some)
+                } else {
+                    self.partial = Some(partial);
+                    Ok(None)
+                }
             }
             OpCode::Data(DataOp::Reserved(_)) => Err(WsError::Protocol),
         }
     }
+
+    fn complete(&mut self, partial: Partial) -> Result<WsMessage, WsError> {
+        let Partial { text, compressed, data } = partial;
+        match (&mut self.inflater, compressed) {
+            (Some(inflater), true) => match inflater.inflate(&data, self.max_message) {
+                Ok(inflated) => complete(text, Bytes::from(inflated)),
+                Err(InflateError::TooBig) => Err(WsError::TooBig),
+                Err(InflateError::Corrupt) => Err(WsError::BadCompression),
+            },
+            _ => complete(text, data.freeze()),
+        }
+    }
 }
 
-fn complete(is_text: bool, data: BytesMut) -> Result<WsMessage, WsError> {
-    let data = data.freeze();
+fn complete(is_text: bool, data: Bytes) -> Result<WsMessage, WsError> {
     if is_text {
         ByteString::try_from(data).map(WsMessage::Text).map_err(|_| WsError::InvalidUtf8)
     } else {
@@ -159,7 +201,12 @@ fn unmask(payload: &mut [u8], mask: [u8; 4]) {
 
 /// Appends one unmasked, final server frame.
 pub fn write_frame(opcode: OpCode, payload: &[u8], out: &mut BytesMut) {
-    let header = FrameHeader { is_final: true, opcode, ..FrameHeader::default() };
+    write_frame_rsv1(opcode, false, payload, out);
+}
+
+/// Appends one unmasked, final server frame, RSV1 set for a compressed payload.
+fn write_frame_rsv1(opcode: OpCode, rsv1: bool, payload: &[u8], out: &mut BytesMut) {
+    let header = FrameHeader { is_final: true, rsv1, opcode, ..FrameHeader::default() };
     let len = payload.len() as u64;
     out.reserve(header.len(len) + payload.len());
     let mut w = BytesMutWriter(out);
@@ -190,6 +237,35 @@ pub fn write_close(code: u16, reason: &str, out: &mut BytesMut) {
     payload.extend_from_slice(&code.to_be_bytes());
     payload.extend_from_slice(&reason.as_bytes()[..reason.len().min(123)]);
     write_frame(OpCode::Control(Control::Close), &payload, out);
+}
+
+/// Writes a connection's data messages, compressing them as `permessage-deflate` was agreed.
+#[derive(Debug, Default)]
+pub struct WsWriter {
+    deflater: Option<Deflater>,
+}
+
+impl WsWriter {
+    /// `None`: no extension, every frame as [`write_text`] and [`write_binary`] write it.
+    pub fn new(deflater: Option<Deflater>) -> Self {
+        WsWriter { deflater }
+    }
+
+    pub fn text(&mut self, text: &str, out: &mut BytesMut) {
+        self.data(DataOp::Text, text.as_bytes(), out);
+    }
+
+    pub fn binary(&mut self, data: &[u8], out: &mut BytesMut) {
+        self.data(DataOp::Binary, data, out);
+    }
+
+    fn data(&mut self, op: DataOp, payload: &[u8], out: &mut BytesMut) {
+        let opcode = OpCode::Data(op);
+        match self.deflater.as_mut().filter(|d| d.wants(payload.len())).and_then(|d| d.compress(payload)) {
+            Some(compressed) => write_frame_rsv1(opcode, true, compressed, out),
+            None => write_frame(opcode, payload, out),
+        }
+    }
 }
 
 struct BytesMutWriter<'a>(&'a mut BytesMut);
@@ -295,7 +371,131 @@ mod tests {
         assert_eq!(&out[..], &[0x88, 2, 0x03, 0xe8]);
     }
 
+    fn deflate(header: &str) -> crate::transport::deflate::DeflateParams {
+        crate::transport::deflate::negotiate([header.as_bytes()]).unwrap().unwrap()
+    }
+
+    fn inflating(max: usize) -> WsDecoder {
+        WsDecoder::with_deflate(max, Inflater::new(&deflate("permessage-deflate")))
+    }
+
+    /// A server frame, masked again as the client would have sent it.
+    fn as_client(frame: &[u8], mask: [u8; 4]) -> Vec<u8> {
+        let (head, len) = match frame[1] {
+            126 => (4, usize::from(u16::from_be_bytes([frame[2], frame[3]]))),
+            127 => (10, usize::try_from(u64::from_be_bytes(frame[2..10].try_into().unwrap())).unwrap()),
+            n => (2, usize::from(n)),
+        };
+        assert_eq!(frame.len(), head + len);
+        client_frame(frame[0], &frame[head..], mask)
+    }
+
+    /// RFC 7692 §7.2.3.1 ("Hello" in one frame, then in two) and §7.2.3.2 (the shared window).
+    #[test]
+    fn inflates_compressed_messages() {
+        let mut dec = inflating(1 << 20);
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&client_frame(0xc1, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], [1, 2, 3, 4]));
+        buf.extend_from_slice(&client_frame(0x41, &[0xf2, 0x48, 0xcd], [1, 2, 3, 4]));
+        buf.extend_from_slice(&client_frame(0x89, b"", [1, 2, 3, 4]));
+        buf.extend_from_slice(&client_frame(0x80, &[0xc9, 0xc9, 0x07, 0x00], [5, 6, 7, 8]));
+        buf.extend_from_slice(&client_frame(0xc2, &[0xf2, 0x00, 0x11, 0x00, 0x00], [9, 9, 9, 9]));
+        buf.extend_from_slice(&client_frame(0x81, b"4plain", [9, 9, 9, 9]));
+        let hello = || WsMessage::Text(ByteString::from_static("Hello"));
+        assert_eq!(dec.decode(&mut buf), Ok(Some(hello())));
+        assert_eq!(dec.decode(&mut buf), Ok(Some(WsMessage::Ping(Bytes::new()))));
+        assert_eq!(dec.decode(&mut buf), Ok(Some(hello())));
+        assert_eq!(dec.decode(&mut buf), Ok(Some(WsMessage::Binary(Bytes::from_static(b"Hello")))));
+        assert_eq!(dec.decode(&mut buf), Ok(Some(WsMessage::Text(ByteString::from_static("4plain")))));
+        assert_eq!(dec.decode(&mut buf), Ok(None));
+    }
+
+    #[test]
+    fn rsv_bits_where_rfc7692_forbids_them() {
+        let hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        let cases: [(Vec<u8>, WsError); 5] = [
+            (client_frame(0xc9, b"", [1, 1, 1, 1]), WsError::Protocol), // RSV1 on a ping
+            (client_frame(0xa1, b"x", [1, 1, 1, 1]), WsError::Protocol), // RSV2
+            (client_frame(0x91, b"x", [1, 1, 1, 1]), WsError::Protocol), // RSV3
+            (client_frame(0xc1, &[0xff, 0xff], [1, 1, 1, 1]), WsError::BadCompression),
+            (
+                client_frame(0xc1, &[0x01, 0x02, 0x00, 0xfd, 0xff, 0xff, 0xfe], [1, 1, 1, 1]),
+                WsError::InvalidUtf8,
+            ),
+        ];
+        for (bytes, err) in cases {
+            assert_eq!(inflating(1000).decode(&mut BytesMut::from(&bytes[..])), Err(err), "{bytes:02x?}");
+        }
+        // RSV1 on a continuation frame.
+        let mut buf = BytesMut::from(&client_frame(0x41, &hello[..3], [1, 1, 1, 1])[..]);
+        buf.extend_from_slice(&client_frame(0xc0, &hello[3..], [1, 1, 1, 1]));
+        assert_eq!(inflating(1000).decode(&mut buf), Err(WsError::Protocol));
+        assert_eq!(WsError::BadCompression.close_code(), 1007);
+    }
+
+    #[test]
+    fn inflated_size_is_bounded() {
+        let agreed = deflate("permessage-deflate");
+        let mut writer = WsWriter::new(Some(Deflater::new(&agreed, 1024)));
+        let mut out = BytesMut::new();
+        writer.binary(&vec![0u8; 4 << 20], &mut out);
+        assert!(out.len() < 16 << 10, "{}", out.len());
+        let bomb = as_client(&out, [3, 1, 4, 1]);
+        assert_eq!(inflating(1 << 20).decode(&mut BytesMut::from(&bomb[..])), Err(WsError::TooBig));
+    }
+
+    #[test]
+    fn writer_compresses_by_ws_rules() {
+        // Context kept: every data message is compressed (RFC 7692 §7.2.3.1's bytes).
+        let mut writer = WsWriter::new(Some(Deflater::new(&deflate("permessage-deflate"), 1024)));
+        let mut out = BytesMut::new();
+        writer.text("Hello", &mut out);
+        assert_eq!(&out[..], &[0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        // No context: under the threshold goes out plain.
+        let forget = deflate("permessage-deflate; server_no_context_takeover");
+        let mut writer = WsWriter::new(Some(Deflater::new(&forget, 1024)));
+        out.clear();
+        writer.text("Hello", &mut out);
+        assert_eq!(&out[..], b"\x81\x05Hello");
+        out.clear();
+        let big = "4".repeat(1024);
+        writer.text(&big, &mut out);
+        assert_eq!(out[0], 0xc1);
+        assert!(out.len() < 100);
+        let mut dec = inflating(1 << 20);
+        let frame = as_client(&out, [1, 2, 3, 4]);
+        assert_eq!(dec.decode(&mut BytesMut::from(&frame[..])), Ok(Some(WsMessage::Text(big.into()))));
+        // No extension: the plain writers' bytes.
+        out.clear();
+        WsWriter::default().binary(&[1, 2, 3], &mut out);
+        assert_eq!(&out[..], &[0x82, 3, 1, 2, 3]);
+    }
+
     proptest! {
+        #[test]
+        fn compressed_round_trip(
+            messages in proptest::collection::vec(proptest::collection::vec(0u8..8, 0..3000), 1..5),
+            forget in any::<bool>(),
+        ) {
+            let header = if forget { "permessage-deflate; server_no_context_takeover" } else { "permessage-deflate" };
+            let mut writer = WsWriter::new(Some(Deflater::new(&deflate(header), 100)));
+            let mut dec = inflating(1 << 20);
+            for message in messages {
+                let mut out = BytesMut::new();
+                writer.binary(&message, &mut out);
+                prop_assert_eq!(out[0] & 0x40 != 0, !forget || message.len() >= 100);
+                let mut buf = BytesMut::from(&as_client(&out, [7, 7, 1, 2])[..]);
+                prop_assert_eq!(dec.decode(&mut buf), Ok(Some(WsMessage::Binary(Bytes::from(message)))));
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_inflating(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let mut dec = inflating(128);
+            let mut buf = BytesMut::from(&bytes[..]);
+            while let Ok(Some(_)) = dec.decode(&mut buf) {}
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
             let mut dec = WsDecoder::new(128);

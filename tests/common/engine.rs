@@ -74,7 +74,13 @@ fn decode_v3(body: &str) -> Vec<String> {
 }
 
 /// The JSON of an open packet, exactly as Node's engine.io 6.6 writes it.
-pub fn open_json(sid: &str, websocket_upgrade: bool, ping_interval: u64, ping_timeout: u64, max: u64) -> String {
+pub fn open_json(
+    sid: &str,
+    websocket_upgrade: bool,
+    ping_interval: u64,
+    ping_timeout: u64,
+    max: u64,
+) -> String {
     let upgrades = if websocket_upgrade { r#"["websocket"]"# } else { "[]" };
     format!(
         r#"{{"sid":"{sid}","upgrades":{upgrades},"pingInterval":{ping_interval},"pingTimeout":{ping_timeout},"maxPayload":{max}}}"#
@@ -83,10 +89,15 @@ pub fn open_json(sid: &str, websocket_upgrade: bool, ping_interval: u64, ping_ti
 
 /// Takes the sid out of an open packet (`0{"sid":"…",…`), checking its shape.
 pub fn sid_of(open_packet: &str) -> String {
-    let rest = open_packet.strip_prefix(r#"0{"sid":""#).unwrap_or_else(|| panic!("not an open packet: {open_packet:?}"));
+    let rest = open_packet
+        .strip_prefix(r#"0{"sid":""#)
+        .unwrap_or_else(|| panic!("not an open packet: {open_packet:?}"));
     let sid = &rest[..rest.find('"').expect("a closing quote")];
     assert_eq!(sid.len(), 20, "a 20-character sid: {sid:?}");
-    assert!(sid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "base64url sid {sid:?}");
+    assert!(
+        sid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "base64url sid {sid:?}"
+    );
     sid.to_string()
 }
 

@@ -88,7 +88,9 @@ impl Conn {
     pub fn response(&mut self) -> Response {
         match self.try_response(TIMEOUT) {
             Ok(response) => response,
-            Err(end) => panic!("no response ({end:?}); received so far: {:?}", String::from_utf8_lossy(&self.buf)),
+            Err(end) => {
+                panic!("no response ({end:?}); received so far: {:?}", String::from_utf8_lossy(&self.buf))
+            }
         }
     }
 
@@ -144,7 +146,9 @@ impl Conn {
                 self.buf.extend_from_slice(&chunk[..n]);
                 Ok(())
             }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Err(ReadEnd::Timeout),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                Err(ReadEnd::Timeout)
+            }
             Err(e) if e.kind() == ErrorKind::Interrupted => Ok(()),
             Err(_) => Err(ReadEnd::Closed),
         }

@@ -1,5 +1,8 @@
 //! Starting and stopping the conformance server (`/engine.io/` echoes every message) for one
 //! test: 127.0.0.1:0, two unpinned shards, settings changed by the test before start.
+//!
+//! The conformance heartbeat (300 ms + 200 ms) would close a silent v3 session half a second
+//! after its handshake, so tests that are not about the heartbeat run with Node's defaults.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -8,6 +11,11 @@ use std::time::Duration;
 use tpcio::modes::conformance;
 use tpcio::server::{CpuPlacement, RunningServer, ServerConfig};
 
+/// Node's default `pingInterval`, used unless a test changes it.
+pub const PING_INTERVAL: Duration = Duration::from_millis(25_000);
+/// Node's default `pingTimeout`.
+pub const PING_TIMEOUT: Duration = Duration::from_millis(20_000);
+
 /// A running server, stopped (without waiting for it) when dropped.
 pub struct TestServer {
     running: Option<RunningServer>,
@@ -15,13 +23,26 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// The conformance server (pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1e6).
+    /// The conformance server as shipped (pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1e6).
+    pub fn conformance() -> TestServer {
+        Self::configured(|_| {})
+    }
+
+    /// The conformance server with Node's default heartbeat (25 s + 20 s).
     pub fn start() -> TestServer {
         Self::start_with(|_| {})
     }
 
-    /// The conformance server with `configure` applied to its configuration first.
+    /// [`TestServer::start`] with `configure` applied to its configuration first.
     pub fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        Self::configured(|config| {
+            config.engine.ping_interval = PING_INTERVAL;
+            config.engine.ping_timeout = PING_TIMEOUT;
+            configure(config);
+        })
+    }
+
+    fn configured(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let addr = "127.0.0.1:0".parse().expect("a socket address");
         let mut config = conformance::config(addr, Some(2), CpuPlacement::Unpinned);
         // Sessions a test leaves open must not hold its server's threads for long.

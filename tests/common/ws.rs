@@ -70,10 +70,14 @@ impl Ws {
                 Ok(Message::Text(text)) => return Event::Text(text.to_string()),
                 Ok(Message::Binary(data)) => return Event::Binary(data.to_vec()),
                 Ok(Message::Close(frame)) => {
-                    return Event::Close(frame.map(|f: CloseFrame| (u16::from(f.code), f.reason.to_string())));
+                    return Event::Close(
+                        frame.map(|f: CloseFrame| (u16::from(f.code), f.reason.to_string())),
+                    );
                 }
                 Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
-                Err(tungstenite::Error::Io(e)) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                Err(tungstenite::Error::Io(e))
+                    if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+                {
                     return Event::Timeout;
                 }
                 Err(_) => return Event::Eof,

@@ -12,6 +12,7 @@ import {
   assertEchoed,
   burstMessages,
   closeAndWait,
+  describe,
   once,
   openSocket,
   opened,
@@ -24,8 +25,38 @@ import {
 const args = parseArgs();
 const clients = Number(args.rest[0] ?? 20);
 
+const t0 = Date.now();
+
+/** Records a client's lifecycle, so that a failure says what the client went through. */
+function trace(socket, i) {
+  const log = [];
+  const note = (what) => log.push(`${Date.now() - t0}ms ${what}`);
+  socket.on("open", () => {
+    socket.__sid = socket.id;
+    note(`open sid=${socket.id} via ${socket.transport.name}`);
+  });
+  socket.on("upgrading", () => note("upgrading"));
+  socket.on("upgrade", () => note("upgrade"));
+  socket.on("upgradeError", (e) => note(`upgradeError ${describe(e)}`));
+  socket.on("error", (e) => note(`error ${describe(e)}`));
+  socket.on("close", (reason, desc) => note(`close ${reason} ${describe(desc)}`));
+  const show = (p) => `${p.type}${typeof p.data === "string" ? ` ${JSON.stringify(p.data.slice(0, 24))}` : p.data ? " <binary>" : ""}`;
+  socket.on("packet", (p) => note(`<- ${show(p)} [${socket.transport.name}]`));
+  socket.on("packetCreate", (p) => note(`-> ${show(p)}`));
+  return (err) => {
+    const http = (globalThis.__httpLog || []).filter((e) => e.sid === socket.__sid).map((e) => `${e.t}ms http ${e.w}`);
+    err.message = `client ${i}: ${err.message}\n  ${log.join("\n  ")}\n  ${http.join("\n  ")}`;
+    throw err;
+  };
+}
+
 async function client(i) {
   const socket = openSocket(args, "upgrade");
+  const explain = trace(socket, i);
+  return clientSteps(i, socket).catch(explain);
+}
+
+async function clientSteps(i, socket) {
   const inbox = new Inbox(socket);
   const upgraded = once(socket, "upgrade");
   await opened(socket, 5000);

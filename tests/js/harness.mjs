@@ -210,7 +210,9 @@ export function describe(x) {
   if (x instanceof Error) return x.message;
   if (typeof x === "object") {
     try {
-      return JSON.stringify(x, (k, v) => (v instanceof Error ? v.message : k === "context" ? undefined : v));
+      // A WebSocket close's `context` is the CloseEvent: only its code and reason matter.
+      const ctx = x.context && typeof x.context.code === "number" ? { code: x.context.code, reason: String(x.context.reason) } : undefined;
+      return JSON.stringify({ ...x, context: ctx }, (k, v) => (v instanceof Error ? v.message : v));
     } catch {
       return String(x);
     }

@@ -78,7 +78,13 @@ pub struct EchoConfig {
 }
 
 impl Echo {
-    pub fn new(target: Target, transport: Transport, size: usize, pipeline: usize, op_timeout: Duration) -> Self {
+    pub fn new(
+        target: Target,
+        transport: Transport,
+        size: usize,
+        pipeline: usize,
+        op_timeout: Duration,
+    ) -> Self {
         let packet = format!("4{}", payload(size));
         Echo(Arc::new(EchoConfig { target, transport, packet: packet.into(), pipeline, op_timeout }))
     }

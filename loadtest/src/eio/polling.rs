@@ -104,7 +104,8 @@ pub async fn echo_loop(
                 }
             }
             if pong_due {
-                let Some(response) = bounded(client.post.request(&client.post_pong), end, timeout).await? else {
+                let Some(response) = bounded(client.post.request(&client.post_pong), end, timeout).await?
+                else {
                     return Ok(());
                 };
                 expect_ok(&response)?;

@@ -7,7 +7,8 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{WebSocketStream, client_async};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 
 use super::{EchoConfig, bounded, parse_open};
 use crate::error::{LoadError, excerpt};
@@ -23,7 +24,11 @@ pub async fn connect(config: &EchoConfig) -> Result<WsClient, LoadError> {
     let tcp = TcpStream::connect(target.addr).await?;
     tcp.set_nodelay(true)?;
     let url = format!("ws://{}{}?EIO=4&transport=websocket", target.authority, target.path);
-    let (mut ws, _response) = client_async(url, tcp).await?;
+    // tungstenite zero-fills its read buffer up to `read_buffer_size` before every read; at
+    // the 128 KiB default that memset was most of the load generator's CPU.
+    let read_buffer = (config.packet.len() + 64).next_power_of_two().clamp(4 << 10, 128 << 10);
+    let ws_config = WebSocketConfig::default().read_buffer_size(read_buffer);
+    let (mut ws, _response) = client_async_with_config(url, tcp, Some(ws_config)).await?;
     match ws.next().await {
         Some(Ok(Message::Text(open))) => parse_open(open.as_bytes())?,
         Some(Ok(other)) => return Err(LoadError::UnexpectedPacket(format!("{other:?}"))),

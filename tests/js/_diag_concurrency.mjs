@@ -1,0 +1,22 @@
+import http from "node:http";
+const t0 = Date.now();
+const httpLog = [];
+const orig = http.request;
+http.request = function (...args) {
+  const opts = typeof args[0] === "object" && !(args[0] instanceof URL) ? args[0] : args[1] || {};
+  const path = opts.path || (args[0] instanceof URL ? args[0].pathname + args[0].search : String(args[0]));
+  const sid = (/sid=([^&]+)/.exec(path) || [])[1] || "-";
+  const tr = (/transport=([a-z]+)/.exec(path) || [])[1];
+  const id = httpLog.length;
+  const note = (w) => httpLog.push({ sid, t: Date.now() - t0, w: `#${id} ${opts.method || "GET"} ${tr} ${w}` });
+  note("start");
+  const req = orig.apply(this, args);
+  req.on("socket", (s) => s.on("connect", () => note(`connected lport=${s.localPort}`)));
+  req.on("response", (res) => { let n = 0; let body = ""; res.on("data", (c) => { n += c.length; body += c.toString("latin1").slice(0, 40) }); res.on("end", () => note(`end ${res.statusCode} ${n}B ${JSON.stringify(body.slice(0, 40))}`)); });
+  req.on("upgrade", (res, s) => { note(`upgrade ${res.statusCode} lport=${s.localPort}`); s.on("close", () => note("ws socket close")); s.on("end", () => note("ws socket end(FIN from server)")); });
+  req.on("error", (e) => note(`error ${e.message}`));
+  return req;
+};
+globalThis.__httpLog = httpLog;
+process.on("exit", () => {});
+await import("./concurrency.mjs");

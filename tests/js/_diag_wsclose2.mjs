@@ -1,0 +1,11 @@
+import { WebSocket } from "ws";
+const [port, eio] = process.argv.slice(2);
+const t0 = Date.now();
+const ws = new WebSocket(`ws://127.0.0.1:${port}/engine.io/?EIO=${eio}&transport=websocket`);
+let timer;
+ws.on("open", () => { timer = setInterval(() => { if (ws.readyState === 1) for (let k = 0; k < 50; k++) ws.send("4" + "x".repeat(1000)); }, 1); });
+let frames = 0;
+let pings = 0; ws.on("message", (d) => { frames++; if (String(d) === "2") pings++; });
+ws.on("close", (code, reason) => { clearInterval(timer); console.log(Date.now() - t0, "close", code, String(reason), "frames", frames, "pings", pings); process.exit(0); });
+ws.on("error", (e) => console.log("error", e.message));
+setTimeout(() => { console.log("no close after 3 s; frames", frames, "pings", pings); process.exit(1); }, 3000);
