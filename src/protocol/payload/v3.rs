@@ -79,6 +79,10 @@ fn encoded_data_len(data: &Data) -> usize {
 /// JavaScript's `.length` of a string: one unit per character, two for those outside the BMP
 /// (whose UTF-8 starts with a byte `>= 0xF0`).
 fn utf16_len(s: &str) -> usize {
+    // Most Socket.IO traffic is ASCII: one unit per byte, checked a word at a time.
+    if s.is_ascii() {
+        return s.len();
+    }
     s.bytes().map(|b| usize::from(b & 0xC0 != 0x80) + usize::from(b >= 0xF0)).sum()
 }
 
