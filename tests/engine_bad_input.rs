@@ -192,7 +192,6 @@ fn an_engine_parse_error_over_websocket_closes_it() {
 }
 
 #[test]
-#[ignore = "bug: the server answers every client close frame with 1000; ws echoes the client's code and reason"]
 fn the_close_handshake_echoes_the_clients_frame_as_ws_does() {
     use tungstenite::protocol::CloseFrame;
     use tungstenite::protocol::frame::coding::CloseCode;

@@ -71,12 +71,14 @@ fn node_echo(addr: SocketAddr, mode: &str) {
 }
 
 /// Sends one upgrade request for a new session, with one `Sec-WebSocket-Extensions` field per
-/// `|`-separated part of `extensions`, and returns the response head (and body, for a refusal).
+/// `|`-separated part of `extensions` (none if it is empty), and returns the response head (and body, for a refusal).
 fn upgrade_head(addr: SocketAddr, extensions: &str) -> String {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(Duration::from_secs(5))).expect("a read timeout");
-    let fields: String =
-        extensions.split('|').map(|e| format!("Sec-WebSocket-Extensions: {e}\r\n")).collect();
+    let fields: String = match extensions {
+        "" => String::new(),
+        _ => extensions.split('|').map(|e| format!("Sec-WebSocket-Extensions: {e}\r\n")).collect(),
+    };
     let request = format!(
         "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n\
          Upgrade: websocket\r\n{KEY_HEADERS}{fields}\r\n"
@@ -130,7 +132,8 @@ fn handshake_bytes_match_ws() {
     // The conformance server's CORS header comes after, as engine.io adds it on `ws`'s `headers` event.
     let cors = "Access-Control-Allow-Origin: *\r\n\r\n";
     assert_eq!(head, format!("{ACCEPT_101}{accepted}{cors}"));
-    // An offer of another extension only: no extension, no error.
+    // No offer, or an offer of another extension only: no extension, no error.
+    assert_eq!(upgrade_head(on.local_addr(), ""), format!("{ACCEPT_101}{cors}"));
     assert_eq!(upgrade_head(on.local_addr(), "x-webkit-deflate-frame"), format!("{ACCEPT_101}{cors}"));
     // Node joins repeated fields with ", " (and trims each).
     let joined = upgrade_head(on.local_addr(), "foo|  permessage-deflate; server_no_context_takeover ");

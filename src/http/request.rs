@@ -374,6 +374,12 @@ impl Request {
             && self.header_values("upgrade").any(|v| v.trim_ascii().eq_ignore_ascii_case(b"websocket"))
     }
 
+    /// This request without its body, its head copied out of the read buffer: worth keeping
+    /// for a session's lifetime without pinning the connection's buffer.
+    pub fn to_owned_head(&self) -> Request {
+        Request { head: Bytes::copy_from_slice(&self.head), body: Bytes::new(), fields: self.fields.clone(), ..*self }
+    }
+
     /// The request line and header fields, terminating blank line included.
     pub fn head(&self) -> &Bytes {
         &self.head

@@ -6,6 +6,7 @@
 //! path, transport, `sid` (→ owner shard, → known session), handshake method,
 //! protocol revision, `allow_request`.
 
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -16,6 +17,7 @@ use bytes::{Bytes, BytesMut};
 use futures_lite::{AsyncRead, AsyncWriteExt};
 use glommio::net::TcpStream;
 
+use super::handler::Handshake;
 use super::mesh::Mesh;
 use super::shard::{Opening, Shard};
 use super::websocket::run_websocket;
@@ -37,6 +39,8 @@ pub(crate) struct Conn {
     pub(crate) stream: TcpStream,
     pub(crate) buf: BytesMut,
     pub(crate) out: BytesMut,
+    /// The client's address, for handshakes.
+    pub(crate) peer: Option<SocketAddr>,
 }
 
 /// What became of the connection after one request.
@@ -49,7 +53,8 @@ enum Next {
 
 impl Conn {
     pub(crate) fn new(stream: TcpStream, buf: BytesMut) -> Self {
-        Conn { stream, buf, out: BytesMut::with_capacity(1024) }
+        let peer = stream.peer_addr().ok();
+        Conn { stream, buf, out: BytesMut::with_capacity(1024), peer }
     }
 
     /// Reads more bytes; `Ok(0)` at end of stream.
@@ -153,10 +158,8 @@ async fn next_request(shard: &Rc<Shard>, mesh: &Mesh, conn: &mut Conn) -> Option
 /// A POST whose body never fully arrived: Node's "data request connection closed
 /// prematurely", a transport error for its session.
 async fn abandon_partial_post(shard: &Rc<Shard>, mesh: &Mesh, conn: &Conn, limits: &http::Limits) {
-    if conn.buf.starts_with(b"POST ") {
-        if let Some(sid) = sid_of_head(&conn.buf, limits) {
-            abort_session(shard, mesh, sid, DisconnectReason::TransportError).await;
-        }
+    if let Some(sid) = conn.buf.starts_with(b"POST ").then(|| sid_of_head(&conn.buf, limits)).flatten() {
+        abort_session(shard, mesh, sid, DisconnectReason::TransportError).await;
     }
 }
 
@@ -262,7 +265,8 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
     let supports_binary = query.supports_binary();
     match transport {
         Opening::Polling => {
-            let (sid, _) = shard.open(endpoint, Opening::Polling, version, supports_binary, Instant::now());
+            let handshake = Handshake { request: req.to_owned_head(), remote: conn.peer };
+            let (sid, _) = shard.open(endpoint, Opening::Polling, version, supports_binary, handshake, Instant::now());
             match polling(shard, &mut conn, &req, &to, sid).await {
                 true => keep(conn),
                 false => Next::Close(conn),
@@ -283,8 +287,9 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
                 to.origin.as_deref(),
                 &[],
             );
+            let handshake = Handshake { request: req.to_owned_head(), remote: conn.peer };
             let (sid, ws) =
-                shard.open(endpoint, Opening::WebSocket, version, supports_binary, Instant::now());
+                shard.open(endpoint, Opening::WebSocket, version, supports_binary, handshake, Instant::now());
             let ws = ws.expect("a WebSocket session has a socket");
             run_websocket(shard.clone(), conn, sid, ws, deflate).await;
             Next::Gone

@@ -5,12 +5,18 @@
 //! it may hold `Rc` state. Callbacks run on the shard that owns the session and
 //! must not block; [`EngineSocket`] sends and closes from inside them or later.
 
+use std::any::Any;
+use std::net::SocketAddr;
 use std::rc::Rc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use bytestring::ByteString;
 
+use super::mesh::Mesh;
 use super::shard::Shard;
+use crate::http::Request;
+use crate::shard::ShardMsg;
 use crate::engine::{DisconnectReason, SendError, TransportKind};
 use crate::protocol::sid::Sid;
 use crate::protocol::{Data, EioVersion, Packet};
@@ -18,6 +24,10 @@ use crate::shard::ShardId;
 
 /// What an application does with Engine.IO sessions.
 pub trait EngineHandler: 'static {
+    /// The shard started; `shard` sends to this endpoint's handlers on other shards and spawns tasks.
+    fn on_start(&self, _shard: ShardContext) {}
+    /// A message from this endpoint's handler on shard `from` (see [`ShardContext::send_to_peer`]).
+    fn on_peer_message(&self, _from: ShardId, _msg: Box<dyn Any + Send>) {}
     /// A session opened (its open packet is queued).
     fn on_open(&self, _socket: &EngineSocket) {}
     /// A message packet arrived, text or binary.
@@ -66,6 +76,11 @@ impl EngineSocket {
         self.shard.with_session(self.sid, |s| s.version())
     }
 
+    /// The request that opened the session (head only) and the client's address.
+    pub fn handshake(&self) -> Option<Rc<Handshake>> {
+        self.shard.handshake(self.sid)
+    }
+
     /// The transport in use now.
     pub fn transport(&self) -> Option<TransportKind> {
         self.shard.with_session(self.sid, |s| s.transport())
@@ -88,10 +103,63 @@ impl EngineSocket {
     pub fn close(&self) {
         self.shard.close(self.sid, DisconnectReason::ForcedClose);
     }
+
+    /// Closes the session at once with `reason`, as Node's `onError` does.
+    pub fn abort(&self, reason: DisconnectReason) {
+        self.shard.abort(self.sid, reason);
+    }
 }
 
 impl std::fmt::Debug for EngineSocket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EngineSocket").field("sid", &self.sid).field("shard", &self.shard.id).finish()
     }
+}
+
+/// What a session's handler may know of the request that opened it.
+#[derive(Debug)]
+pub struct Handshake {
+    /// The handshake request, head only (headers, path, query).
+    pub request: Request,
+    /// The client's address, when the socket still knew it.
+    pub remote: Option<SocketAddr>,
+}
+
+/// A handler's view of its shard, given once in [`EngineHandler::on_start`].
+#[derive(Clone)]
+pub struct ShardContext {
+    pub(super) shard: Rc<Shard>,
+    pub(super) mesh: Rc<Mesh>,
+    pub(super) endpoint: usize,
+}
+
+impl ShardContext {
+    pub fn id(&self) -> ShardId {
+        self.shard.id
+    }
+
+    pub fn shards(&self) -> usize {
+        self.shard.shards
+    }
+
+    /// Sends `msg` to this endpoint's handler on shard `peer`, waiting while its channel is full.
+    /// `Err` if the peer is gone.
+    pub async fn send_to_peer(&self, peer: ShardId, msg: Box<dyn Any + Send>) -> Result<(), ()> {
+        self.mesh.send(peer, ShardMsg::Peer { endpoint: self.endpoint, from: self.shard.id, msg }).await
+    }
+
+    /// Runs `task` on this shard, detached.
+    pub fn spawn(&self, task: impl Future<Output = ()> + 'static) {
+        glommio::spawn_local(task).detach();
+    }
+
+    /// A handle to a session of this shard (it may be gone: sends then fail).
+    pub fn socket(&self, sid: Sid) -> EngineSocket {
+        self.shard.socket(sid)
+    }
+}
+
+/// Waits `duration` on the current shard's timer.
+pub async fn sleep(duration: Duration) {
+    glommio::timer::sleep(duration).await;
 }

@@ -61,6 +61,11 @@ pub(crate) fn spawn_receivers(
                             .detach();
                     }
                     ShardMsg::Abort { sid, reason } => shard.abort(sid, reason),
+                    ShardMsg::Peer { endpoint, from, msg } => {
+                        if let Some((_, handler)) = shard.endpoints.get(endpoint) {
+                            handler.on_peer_message(from, msg);
+                        }
+                    }
                 }
             }
         })

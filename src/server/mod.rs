@@ -30,7 +30,7 @@ use glommio::net::TcpListener;
 
 pub use config::{AllowRequest, ServerConfig};
 pub use executors::CpuPlacement;
-pub use handler::{EngineHandler, EngineSocket, HandlerFactory};
+pub use handler::{EngineHandler, EngineSocket, HandlerFactory, Handshake, ShardContext, sleep};
 
 use crate::engine::DisconnectReason;
 use crate::shard::{ShardId, ShardMsg};
@@ -159,6 +159,9 @@ async fn run_shard(start: ShardStart, listener: TcpListener, mesh: MeshBuilder<S
     };
     let mesh = Mesh::new(senders);
     mesh::spawn_receivers(&shard, &mesh, receivers, stats);
+    for (endpoint, (_, handler)) in shard.endpoints.iter().enumerate() {
+        handler.on_start(ShardContext { shard: shard.clone(), mesh: mesh.clone(), endpoint });
+    }
     glommio::spawn_local(run_timers(shard.clone())).detach();
 
     let accept = accept_loop(&shard, &mesh, &listener);

@@ -12,11 +12,11 @@ use std::task::Waker;
 use std::time::Instant;
 
 use super::config::ServerConfig;
-use super::handler::{EngineHandler, EngineSocket};
+use super::handler::{EngineHandler, EngineSocket, Handshake};
 use crate::engine::{DisconnectReason, EngineConfig, EngineEvent, SendError, Session, SessionTable, WsId};
 use crate::protocol::EioVersion;
 use crate::protocol::Packet;
-use crate::protocol::handshake::Handshake;
+use crate::protocol::handshake::Handshake as OpenPacket;
 use crate::protocol::sid::Sid;
 use crate::shard::ShardId;
 
@@ -28,13 +28,18 @@ pub(crate) struct Shard {
     /// Engine.IO paths served here and the handler of each.
     pub(crate) endpoints: Vec<(Box<str>, Rc<dyn EngineHandler>)>,
     table: RefCell<SessionTable>,
-    /// The endpoint of each open session, while more than one endpoint is served.
-    endpoint_of: RefCell<HashMap<Sid, usize>>,
+    /// What each open session was opened with: its endpoint and handshake.
+    meta: RefCell<HashMap<Sid, Meta>>,
     /// The timer task's waker, and the tick it sleeps until.
     timer_waker: Cell<Option<Waker>>,
     timer_armed: Cell<Option<Instant>>,
     /// Set once shutdown begins: no new sessions.
     pub(crate) closing: Cell<bool>,
+}
+
+struct Meta {
+    endpoint: usize,
+    handshake: Rc<Handshake>,
 }
 
 /// How a new session starts.
@@ -59,7 +64,7 @@ impl Shard {
             engine,
             endpoints,
             table: RefCell::new(SessionTable::new(Instant::now())),
-            endpoint_of: RefCell::new(HashMap::new()),
+            meta: RefCell::new(HashMap::new()),
             timer_waker: Cell::new(None),
             timer_armed: Cell::new(None),
             closing: Cell::new(false),
@@ -86,9 +91,11 @@ impl Shard {
         opening: Opening,
         version: EioVersion,
         supports_binary: bool,
+        handshake: Handshake,
         now: Instant,
     ) -> (Sid, Option<WsId>) {
-        let handshake = |sid| Handshake {
+        let handshake = Rc::new(handshake);
+        let open_packet = |sid| OpenPacket {
             sid,
             upgrade_to_websocket: opening == Opening::Polling && self.engine.allow_upgrades,
             ping_interval_ms: self.engine.ping_interval.as_millis() as u64,
@@ -97,7 +104,7 @@ impl Shard {
         };
         loop {
             let sid = Sid::generate(self.id, self.shards);
-            let open = handshake(sid).to_json();
+            let open = open_packet(sid).to_json();
             let (session, ws) = match opening {
                 Opening::Polling => {
                     (Session::polling(self.engine.clone(), version, supports_binary, open, now), None)
@@ -113,13 +120,15 @@ impl Shard {
             if self.table.borrow_mut().insert(sid, session).is_err() {
                 continue;
             }
-            if self.endpoints.len() > 1 {
-                self.endpoint_of.borrow_mut().insert(sid, endpoint);
-            }
+            self.meta.borrow_mut().insert(sid, Meta { endpoint, handshake });
             self.wake_timer_for(deadline);
             self.endpoints[endpoint].1.on_open(&self.socket(sid));
             return (sid, ws);
         }
+    }
+
+    pub(crate) fn handshake(&self, sid: Sid) -> Option<Rc<Handshake>> {
+        self.meta.borrow().get(&sid).map(|m| m.handshake.clone())
     }
 
     pub(crate) fn socket(self: &Rc<Self>, sid: Sid) -> EngineSocket {
@@ -186,13 +195,7 @@ impl Shard {
         if events.peek().is_none() {
             return;
         }
-        let endpoint = match self.endpoints.len() {
-            1 => 0,
-            _ => match self.endpoint_of.borrow().get(&sid) {
-                Some(&e) => e,
-                None => return,
-            },
-        };
+        let Some(endpoint) = self.meta.borrow().get(&sid).map(|m| m.endpoint) else { return };
         let handler = &self.endpoints[endpoint].1;
         let socket = self.socket(sid);
         for ev in events {
@@ -200,7 +203,7 @@ impl Shard {
                 EngineEvent::Message(data) => handler.on_message(&socket, data),
                 EngineEvent::Upgraded => handler.on_upgrade(&socket),
                 EngineEvent::Closed(reason) => {
-                    self.endpoint_of.borrow_mut().remove(&sid);
+                    self.meta.borrow_mut().remove(&sid);
                     handler.on_close(&socket, reason);
                 }
             }

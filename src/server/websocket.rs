@@ -51,9 +51,10 @@ pub(crate) async fn run_websocket(
                 }
                 Ok(Some(WsMessage::Ping(data))) => ws_codec::write_pong(&data, &mut conn.out),
                 Ok(Some(WsMessage::Pong(_))) => {}
-                Ok(Some(WsMessage::Close(_))) => {
-                    // Answer the close handshake, then the session learns the transport closed.
-                    ws_codec::write_close(1000, "", &mut conn.out);
+                Ok(Some(WsMessage::Close(payload))) => {
+                    // Answer the close handshake with the client's own code and reason, as `ws`
+                    // does, then the session learns the transport closed.
+                    ws_codec::write_close_payload(&payload, &mut conn.out);
                     conn.finish().await;
                     shard.drive(sid, |s| s.on_ws_closed(ws, Instant::now()));
                     return;

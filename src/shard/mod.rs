@@ -9,6 +9,7 @@
 
 pub mod cpus;
 
+use std::any::Any;
 use std::os::fd::OwnedFd;
 
 use bytes::Bytes;
@@ -21,13 +22,27 @@ use crate::protocol::sid::Sid;
 pub type ShardId = usize;
 
 /// What one shard sends another.
-#[derive(Debug)]
 pub enum ShardMsg {
     /// A client connection whose next request belongs to a session on the receiving shard.
     Handoff(Handoff),
     /// Close a session of the receiving shard at once (e.g. its client sent a body over
     /// `maxPayload`, or cut a POST short, on a connection another shard accepted).
     Abort { sid: Sid, reason: DisconnectReason },
+    /// A message from one endpoint's handler to the same endpoint's handler on the receiving
+    /// shard (the Socket.IO layer's broadcasts and requests ride here, one per batch).
+    Peer { endpoint: usize, from: ShardId, msg: Box<dyn Any + Send> },
+}
+
+impl std::fmt::Debug for ShardMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ShardMsg::Handoff(h) => f.debug_tuple("Handoff").field(h).finish(),
+            ShardMsg::Abort { sid, reason } => f.debug_struct("Abort").field("sid", sid).field("reason", reason).finish(),
+            ShardMsg::Peer { endpoint, from, .. } => {
+                f.debug_struct("Peer").field("endpoint", endpoint).field("from", from).finish_non_exhaustive()
+            }
+        }
+    }
 }
 
 /// A connection moved to the shard that owns the session it asked for.

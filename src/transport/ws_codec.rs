@@ -26,8 +26,9 @@ pub enum WsMessage {
     Binary(Bytes),
     Ping(Bytes),
     Pong(Bytes),
-    /// The close code the client sent, if any.
-    Close(Option<u16>),
+    /// The close frame's payload: empty, or a valid status code and a UTF-8 reason. The
+    /// server echoes it back, as `ws` does.
+    Close(Bytes),
 }
 
 /// Why the client's frames cannot be read; each maps to a close code.
@@ -131,10 +132,7 @@ impl WsDecoder {
                 match c {
                     Control::Ping => Ok(Some(WsMessage::Ping(payload.freeze()))),
                     Control::Pong => Ok(Some(WsMessage::Pong(payload.freeze()))),
-                    Control::Close => {
-                        let code = (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
-                        Ok(Some(WsMessage::Close(code)))
-                    }
+                    Control::Close => check_close(payload.freeze()).map(|p| Some(WsMessage::Close(p))),
                     Control::Reserved(_) => Err(WsError::Protocol),
                 }
             }
@@ -176,6 +174,20 @@ impl WsDecoder {
             _ => complete(text, data.freeze()),
         }
     }
+}
+
+/// RFC 6455 §5.5.1 and §7.4, as `ws` checks them: no payload, or a code a peer may send and a
+/// UTF-8 reason.
+fn check_close(payload: Bytes) -> Result<Bytes, WsError> {
+    let Some(code) = payload.get(..2).map(|c| u16::from_be_bytes([c[0], c[1]])) else {
+        return if payload.is_empty() { Ok(payload) } else { Err(WsError::Protocol) };
+    };
+    let sendable = matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999);
+    if !sendable {
+        return Err(WsError::Protocol);
+    }
+    std::str::from_utf8(&payload[2..]).map_err(|_| WsError::InvalidUtf8)?;
+    Ok(payload)
 }
 
 fn complete(is_text: bool, data: Bytes) -> Result<WsMessage, WsError> {
@@ -224,6 +236,11 @@ pub fn write_binary(data: &[u8], out: &mut BytesMut) {
 
 pub fn write_pong(data: &[u8], out: &mut BytesMut) {
     write_frame(OpCode::Control(Control::Pong), data, out);
+}
+
+/// A close frame with a payload as received (the close handshake's echo).
+pub fn write_close_payload(payload: &[u8], out: &mut BytesMut) {
+    write_frame(OpCode::Control(Control::Close), payload, out);
 }
 
 /// A close frame without a status code, as Node's `ws.close()` sends.
@@ -315,7 +332,7 @@ mod tests {
         assert_eq!(dec.decode(&mut buf), Ok(Some(WsMessage::Text(ByteString::from_static("2probe")))));
         assert_eq!(dec.decode(&mut buf), Ok(Some(WsMessage::Binary(Bytes::from_static(&[4, 1, 2, 3])))));
         assert_eq!(dec.decode(&mut buf), Ok(Some(WsMessage::Ping(Bytes::from_static(b"hi")))));
-        assert_eq!(dec.decode(&mut buf), Ok(Some(WsMessage::Close(Some(1000)))));
+        assert_eq!(dec.decode(&mut buf), Ok(Some(WsMessage::Close(Bytes::from_static(&[0x03, 0xe8])))));
         assert_eq!(dec.decode(&mut buf), Ok(None));
     }
 
@@ -344,8 +361,11 @@ mod tests {
 
     #[test]
     fn rejects_what_rfc6455_forbids() {
-        let cases: [(Vec<u8>, WsError); 5] = [
+        let cases: [(Vec<u8>, WsError); 8] = [
             (vec![0x81, 0x02, b'h', b'i'], WsError::Protocol), // unmasked
+            (client_frame(0x88, &[0x03], [1, 1, 1, 1]), WsError::Protocol), // close with half a code
+            (client_frame(0x88, &[0x03, 0xed], [1, 1, 1, 1]), WsError::Protocol), // 1005 is never sent
+            (client_frame(0x88, &[0x03, 0xe8, 0xff], [1, 1, 1, 1]), WsError::InvalidUtf8), // bad reason
             (client_frame(0xC1, b"x", [1, 1, 1, 1]), WsError::Protocol), // rsv1 without deflate
             (client_frame(0x80, b"x", [1, 1, 1, 1]), WsError::Protocol), // continuation of nothing
             (client_frame(0x81, &[0xff, 0xfe], [1, 1, 1, 1]), WsError::InvalidUtf8),
