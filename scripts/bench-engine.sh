@@ -56,6 +56,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A server we did not start must not answer in place of ours.
+port_free() {
+  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+    echo "error: port $1 is already in use (set TPCIO_PORT / NODE_PORT)" >&2
+    exit 1
+  fi
+}
+
 # Waits (at most 10 s) until something accepts on 127.0.0.1:$1, while process $2 lives.
 wait_port() {
   for _ in $(seq 100); do
@@ -82,6 +90,8 @@ measure() {
 }
 
 # --- tpcio -------------------------------------------------------------------------
+port_free "$TPCIO_PORT"
+port_free "$NODE_PORT"
 taskset -c "$SERVER_CPU" target/release/tpcio --host 127.0.0.1 --port "$TPCIO_PORT" --shards 1 \
   >"$OUT/tpcio.log" 2>&1 &
 TPCIO_PID=$!

@@ -29,10 +29,12 @@
 //! session. The pure layers (`protocol`, `http`, `engine`, `transport`) take `now` as an
 //! argument and never import glommio; `server` is the only module that spawns tasks.
 
+pub mod adapter;
 pub mod engine;
 pub mod http;
 pub mod modes;
 pub mod protocol;
 pub mod server;
 pub mod shard;
+pub mod socket;
 pub mod transport;

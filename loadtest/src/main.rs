@@ -128,7 +128,7 @@ fn eio_echo(args: &EchoArgs) -> Result<Report, String> {
         threads: args.threads.min(args.clients),
         messages: outcome.messages,
         seconds: outcome.seconds,
-        rate_per_s: outcome.messages as f64 / outcome.seconds,
+        rate_per_s: if outcome.seconds > 0.0 { outcome.messages as f64 / outcome.seconds } else { 0.0 },
         p50_us,
         p99_us,
         p999_us,

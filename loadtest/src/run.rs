@@ -98,6 +98,19 @@ pub fn run<S: Scenario>(scenario: S, config: &RunConfig) -> Outcome {
         }
     }
     eprintln!("{}: {connected}/{} clients connected", config.label, config.clients);
+    if connected == 0 {
+        // Nothing to measure; dropping `start_tx` on return tells the threads to stop.
+        let errors = counters.iter().map(|c| c.errors.load(Ordering::Relaxed)).sum();
+        return Outcome {
+            connected,
+            messages: 0,
+            errors,
+            seconds: 0.0,
+            latencies: new_histogram(),
+            loadgen_cpu_s: 0.0,
+            server_cpu_s: None,
+        };
+    }
 
     let loadgen_before = cpu_seconds(None).unwrap_or(0.0);
     let server_before = config.server_pid.map(|pid| cpu_seconds(Some(pid)));

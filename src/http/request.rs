@@ -377,7 +377,12 @@ impl Request {
     /// This request without its body, its head copied out of the read buffer: worth keeping
     /// for a session's lifetime without pinning the connection's buffer.
     pub fn to_owned_head(&self) -> Request {
-        Request { head: Bytes::copy_from_slice(&self.head), body: Bytes::new(), fields: self.fields.clone(), ..*self }
+        Request {
+            head: Bytes::copy_from_slice(&self.head),
+            body: Bytes::new(),
+            fields: self.fields.clone(),
+            ..*self
+        }
     }
 
     /// The request line and header fields, terminating blank line included.

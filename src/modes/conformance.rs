@@ -1,7 +1,12 @@
-//! Conformance mode: what the official Engine.IO test suites expect of a server.
-//! `/engine.io/` echoes every message (text or binary) back on its session, with
-//! pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1 000 000, CORS `*`, and
-//! both `EIO=3` and `EIO=4` on the same port.
+//! Conformance mode: what the official Engine.IO and Socket.IO test suites expect of
+//! a server, with pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1 000 000,
+//! CORS `*`, and both `EIO=3` and `EIO=4` on the same port.
+//!
+//! - `/engine.io/` echoes every message (text or binary) back on its session.
+//! - `/socket.io/` serves the namespaces `/` and `/custom` (others are refused), with a
+//!   1 s connect timeout. On every connect it emits `auth` with the CONNECT payload; on
+//!   `/`, `message` is answered with `message-back` and the same arguments, and
+//!   `message-with-ack` is acknowledged with its own arguments.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,6 +14,7 @@ use std::time::Duration;
 use crate::http::{Cors, Origins};
 use crate::protocol::Data;
 use crate::server::{CpuPlacement, EngineHandler, EngineSocket, Server, ServerConfig};
+use crate::socket::{Event, Handler, RawArgs, Socket, SocketIo};
 
 /// Sends every message back where it came from.
 #[derive(Clone, Copy, Debug, Default)]
@@ -34,7 +40,48 @@ pub fn config(addr: SocketAddr, shards: Option<usize>, placement: CpuPlacement) 
     config
 }
 
+/// The Socket.IO conformance behaviour of a namespace.
+#[derive(Clone, Copy, Debug)]
+pub struct SioConformance {
+    /// Whether `message` and `message-with-ack` are answered (the main namespace only).
+    pub echo: bool,
+}
+
+impl Handler for SioConformance {
+    type Data = ();
+
+    async fn on_connect(&self, socket: Socket<()>) {
+        let auth = RawArgs { json: vec![socket.auth_json()], attachments: Vec::new() };
+        let _ = socket.emit_raw("auth", &auth);
+    }
+
+    async fn on_event(&self, socket: Socket<()>, mut event: Event) {
+        if !self.echo {
+            return;
+        }
+        match event.name() {
+            "message" => {
+                let _ = socket.emit_raw("message-back", &event.raw_args());
+            }
+            "message-with-ack" => {
+                if let Some(ack) = event.take_ack() {
+                    let _ = ack.send_raw(&event.raw_args());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The conformance Socket.IO endpoint.
+pub fn socket_io() -> SocketIo {
+    SocketIo::new()
+        .connect_timeout(Duration::from_millis(1000))
+        .namespace("/", |_shard| SioConformance { echo: true })
+        .namespace("/custom", |_shard| SioConformance { echo: false })
+}
+
 /// The conformance server, ready to start.
 pub fn server(config: ServerConfig) -> Server {
-    Server::new(config).endpoint("/engine.io/", |_shard| Echo)
+    socket_io().attach(Server::new(config).endpoint("/engine.io/", |_shard| Echo))
 }

@@ -32,7 +32,7 @@ use crate::shard::{Handoff, ShardMsg};
 use crate::transport::deflate::{self, DeflateParams, ExtensionError};
 
 /// Bytes asked of the kernel per read.
-const READ_CHUNK: usize = 8 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
 
 /// A connection being served on this shard.
 pub(crate) struct Conn {
@@ -77,19 +77,24 @@ impl Conn {
     }
 }
 
-/// Reads into the end of `buf`. Cancel-safe: the buffer is whole again after every poll, so
-/// a read raced against session output and dropped loses nothing.
+thread_local! {
+    /// One read buffer per shard, zeroed once: every read lands here and only the bytes
+    /// received are copied to the connection. (Zero-filling each connection's spare room
+    /// before every read cost more than the copy; a buffer per connection would cost memory.)
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_CHUNK]);
+}
+
+/// Reads into the end of `buf`. Cancel-safe: the bytes are appended within the poll that
+/// received them, so a read raced against session output and dropped loses nothing.
 pub(crate) async fn read_into(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
     std::future::poll_fn(|cx| {
-        let len = buf.len();
-        buf.resize(len + READ_CHUNK, 0);
-        let polled = Pin::new(&mut *stream).poll_read(cx, &mut buf[len..]);
-        let n = match &polled {
-            Poll::Ready(Ok(n)) => *n,
-            _ => 0,
-        };
-        buf.truncate(len + n);
-        polled
+        SCRATCH.with_borrow_mut(|scratch| {
+            let polled = Pin::new(&mut *stream).poll_read(cx, scratch);
+            if let Poll::Ready(Ok(n)) = polled {
+                buf.extend_from_slice(&scratch[..n]);
+            }
+            polled
+        })
     })
     .await
 }
@@ -266,7 +271,8 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
     match transport {
         Opening::Polling => {
             let handshake = Handshake { request: req.to_owned_head(), remote: conn.peer };
-            let (sid, _) = shard.open(endpoint, Opening::Polling, version, supports_binary, handshake, Instant::now());
+            let (sid, _) =
+                shard.open(endpoint, Opening::Polling, version, supports_binary, handshake, Instant::now());
             match polling(shard, &mut conn, &req, &to, sid).await {
                 true => keep(conn),
                 false => Next::Close(conn),

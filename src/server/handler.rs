@@ -15,12 +15,12 @@ use bytestring::ByteString;
 
 use super::mesh::Mesh;
 use super::shard::Shard;
-use crate::http::Request;
-use crate::shard::ShardMsg;
 use crate::engine::{DisconnectReason, SendError, TransportKind};
+use crate::http::Request;
 use crate::protocol::sid::Sid;
 use crate::protocol::{Data, EioVersion, Packet};
 use crate::shard::ShardId;
+use crate::shard::ShardMsg;
 
 /// What an application does with Engine.IO sessions.
 pub trait EngineHandler: 'static {

@@ -37,7 +37,9 @@ impl std::fmt::Debug for ShardMsg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ShardMsg::Handoff(h) => f.debug_tuple("Handoff").field(h).finish(),
-            ShardMsg::Abort { sid, reason } => f.debug_struct("Abort").field("sid", sid).field("reason", reason).finish(),
+            ShardMsg::Abort { sid, reason } => {
+                f.debug_struct("Abort").field("sid", sid).field("reason", reason).finish()
+            }
             ShardMsg::Peer { endpoint, from, .. } => {
                 f.debug_struct("Peer").field("endpoint", endpoint).field("from", from).finish_non_exhaustive()
             }

@@ -1,0 +1,313 @@
+//! The Socket.IO API an application implements and calls: the [`Handler`] trait
+//! of a namespace, the [`Socket`] handle it receives, the [`Event`]s it handles.
+//!
+//! Handlers are made per shard by a factory, so they may hold `Rc` state; their
+//! callbacks are `async` and run as tasks on the shard that owns the connection.
+
+use std::any::Any;
+use std::cell::{Ref, RefCell, RefMut};
+use std::future::Future;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use super::layer::Layer;
+use super::namespace::NamespaceState;
+use crate::engine::DisconnectReason;
+use crate::protocol::sid::Sid;
+use crate::protocol::sio::{Packet, ParseError};
+use crate::protocol::value::{self, Value};
+use crate::server::EngineSocket;
+
+/// What a namespace does with its sockets. Only `on_event` is required.
+pub trait Handler: 'static {
+    /// Per-socket state, created with `Default` when a socket connects.
+    type Data: Default + 'static;
+
+    /// Connect middleware (Node's `namespace.use`): `Err` refuses the socket with a `CONNECT_ERROR`.
+    fn authorize(&self, _connect: &ConnectInfo) -> impl Future<Output = Result<(), ConnectError>> {
+        async { Ok(()) }
+    }
+
+    /// A socket joined the namespace (its connect ack is already queued).
+    fn on_connect(&self, _socket: Socket<Self::Data>) -> impl Future<Output = ()> {
+        async {}
+    }
+
+    /// An event from the client.
+    fn on_event(&self, socket: Socket<Self::Data>, event: Event) -> impl Future<Output = ()>;
+
+    /// The socket left, with Node's reason (`client namespace disconnect`, `transport close`, …).
+    fn on_disconnect(
+        &self,
+        _socket: Socket<Self::Data>,
+        _reason: DisconnectReason,
+    ) -> impl Future<Output = ()> {
+        async {}
+    }
+}
+
+/// What the connect middleware sees.
+#[derive(Debug)]
+pub struct ConnectInfo {
+    pub namespace: ByteString,
+    /// The CONNECT payload (v5 `auth`; for v4 clients the namespace's query), `{}` when none.
+    pub auth: Value,
+    /// The Engine.IO handshake request (headers, query) and the client's address.
+    pub handshake: Option<Rc<crate::server::Handshake>>,
+}
+
+/// A refusal from the connect middleware: `44{"message":…,"data":…}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnectError {
+    pub message: String,
+    pub data: Option<Value>,
+}
+
+impl ConnectError {
+    pub fn new(message: impl Into<String>) -> Self {
+        ConnectError { message: message.into(), data: None }
+    }
+
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+}
+
+/// Why an emit with an ack got no answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AckError {
+    #[error("operation has timed out")]
+    Timeout,
+    #[error("the socket disconnected before acknowledging")]
+    Disconnected,
+}
+
+/// Why a packet could not be sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmitError {
+    #[error("the socket is disconnected")]
+    Disconnected,
+    #[error("the socket's outgoing queue is full")]
+    Full,
+    #[error("reserved event name")]
+    Reserved,
+}
+
+/// An event received from a client.
+#[derive(Debug)]
+pub struct Event {
+    pub(crate) packet: Packet,
+    pub(crate) attachments: Vec<Bytes>,
+    pub(crate) name: ByteString,
+    pub(crate) args: Vec<ByteString>,
+    pub(crate) ack: Option<AckSender>,
+}
+
+impl Event {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The arguments as values, binary attachments put back in place of their placeholders.
+    pub fn values(&self) -> Result<Vec<Value>, ParseError> {
+        self.args.iter().map(|raw| value::reconstruct(raw, &self.attachments)).collect()
+    }
+
+    /// The arguments deserialized into `T` (a tuple, a `Vec`, …) with simd-json; for events without binary.
+    pub fn args<T: serde::de::DeserializeOwned>(&self) -> Result<T, value::JsonError> {
+        value::from_json_args(&self.args)
+    }
+
+    /// The arguments exactly as received, for forwarding without parsing them.
+    pub fn raw_args(&self) -> RawArgs {
+        RawArgs { json: self.args.clone(), attachments: self.attachments.clone() }
+    }
+
+    /// Whether the client asked for an acknowledgement.
+    pub fn wants_ack(&self) -> bool {
+        self.ack.is_some()
+    }
+
+    /// Takes the acknowledgement to answer (once).
+    pub fn take_ack(&mut self) -> Option<AckSender> {
+        self.ack.take()
+    }
+
+    /// The packet as decoded, for inspection.
+    pub fn packet(&self) -> &Packet {
+        &self.packet
+    }
+}
+
+/// Arguments kept as received: JSON texts and the binary attachments their placeholders name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RawArgs {
+    pub json: Vec<ByteString>,
+    pub attachments: Vec<Bytes>,
+}
+
+/// Answers one client ack request (`socket.emit("ev", data, callback)` in the client).
+#[derive(Debug)]
+pub struct AckSender {
+    pub(crate) engine: EngineSocket,
+    pub(crate) nsp: ByteString,
+    pub(crate) id: u64,
+}
+
+impl AckSender {
+    pub fn send(self, args: &[Value]) -> Result<(), EmitError> {
+        let (packet, attachments) = Packet::ack_values(self.nsp.clone(), self.id, args);
+        super::layer::send_packet(&self.engine, &packet, &attachments)
+    }
+
+    /// Acknowledges with arguments exactly as received elsewhere (no re-encoding).
+    pub fn send_raw(self, args: &RawArgs) -> Result<(), EmitError> {
+        let packet = super::layer::raw_packet(true, self.nsp.clone(), None, Some(self.id), args);
+        super::layer::send_packet(&self.engine, &packet, &args.attachments)
+    }
+}
+
+/// A connected socket of a namespace, as its handler sees it. Cheap to clone.
+pub struct Socket<D> {
+    pub(crate) inner: SocketRef,
+    pub(crate) data: Rc<RefCell<D>>,
+}
+
+impl<D> Clone for Socket<D> {
+    fn clone(&self) -> Self {
+        Socket { inner: self.inner.clone(), data: self.data.clone() }
+    }
+}
+
+impl<D: 'static> Socket<D> {
+    pub(crate) fn from_ref(inner: SocketRef, data: Rc<dyn Any>) -> Option<Self> {
+        let data = data.downcast::<RefCell<D>>().ok()?;
+        Some(Socket { inner, data })
+    }
+}
+
+impl<D> std::ops::Deref for Socket<D> {
+    type Target = SocketRef;
+    fn deref(&self) -> &SocketRef {
+        &self.inner
+    }
+}
+
+impl<D> Socket<D> {
+    pub fn data(&self) -> Ref<'_, D> {
+        self.data.borrow()
+    }
+
+    pub fn data_mut(&self) -> RefMut<'_, D> {
+        self.data.borrow_mut()
+    }
+}
+
+/// A socket without its typed data: what every operation needs.
+#[derive(Clone)]
+pub struct SocketRef {
+    pub(crate) layer: Rc<Layer>,
+    pub(crate) ns: Rc<NamespaceState>,
+    pub(crate) id: Sid,
+    pub(crate) engine: EngineSocket,
+}
+
+impl std::fmt::Debug for SocketRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket").field("id", &self.id).field("nsp", &self.ns.name).finish()
+    }
+}
+
+impl SocketRef {
+    /// The socket's id (distinct from the Engine.IO session id, as in Node).
+    pub fn id(&self) -> Sid {
+        self.id
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.ns.name
+    }
+
+    /// The CONNECT payload (Node's `socket.handshake.auth`) as received: a JSON object, `{}` when none.
+    pub fn auth_json(&self) -> ByteString {
+        self.ns.auth_of(self.id).unwrap_or_else(|| ByteString::from_static("{}"))
+    }
+
+    /// The CONNECT payload as a value.
+    pub fn auth(&self) -> Value {
+        value::from_json(&self.auth_json()).unwrap_or(Value::Object(Vec::new()))
+    }
+
+    /// The Engine.IO handshake: headers, query, remote address.
+    pub fn handshake(&self) -> Option<Rc<crate::server::Handshake>> {
+        self.engine.handshake()
+    }
+
+    /// Emits an event to this socket.
+    pub fn emit(&self, event: &str, args: &[Value]) -> Result<(), EmitError> {
+        if super::layer::is_reserved(event) {
+            return Err(EmitError::Reserved);
+        }
+        let (packet, attachments) = Packet::event_values(self.ns.name.clone(), event, args, None);
+        super::layer::send_packet(&self.engine, &packet, &attachments)
+    }
+
+    /// Emits an event with arguments exactly as received (no re-encoding).
+    pub fn emit_raw(&self, event: &str, args: &RawArgs) -> Result<(), EmitError> {
+        let packet = super::layer::raw_packet(false, self.ns.name.clone(), Some(event), None, args);
+        super::layer::send_packet(&self.engine, &packet, &args.attachments)
+    }
+
+    /// Emits an event and waits for the client's acknowledgement, at most `timeout`.
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        args: &[Value],
+        timeout: Duration,
+    ) -> Result<Vec<Value>, AckError> {
+        self.layer.emit_with_ack(self, event, args, timeout).await
+    }
+
+    /// Joins a room.
+    pub fn join(&self, room: impl Into<ByteString>) {
+        self.ns.join(self.id, room.into());
+    }
+
+    /// Leaves a room.
+    pub fn leave(&self, room: &str) {
+        self.ns.leave(self.id, room);
+    }
+
+    /// The rooms this socket is in, its own id's room included.
+    pub fn rooms(&self) -> Vec<ByteString> {
+        self.ns.rooms_of(self.id)
+    }
+
+    /// A broadcast to everyone in `room` except this socket (Node's `socket.to(room)`).
+    pub fn to(&self, room: impl Into<ByteString>) -> super::broadcast::Broadcast {
+        self.broadcast().to(room)
+    }
+
+    /// A broadcast to every socket of the namespace except this one (Node's `socket.broadcast`).
+    pub fn broadcast(&self) -> super::broadcast::Broadcast {
+        super::broadcast::Broadcast::new(self.layer.clone(), self.ns.clone())
+            .except(ByteString::from(self.id.as_str()))
+    }
+
+    /// A broadcast from the namespace (Node's `io.of(nsp)`), this socket included.
+    pub fn namespace_ops(&self) -> super::broadcast::Broadcast {
+        super::broadcast::Broadcast::new(self.layer.clone(), self.ns.clone())
+    }
+
+    /// Disconnects the socket from its namespace ("server namespace disconnect"); with `close`,
+    /// the whole Engine.IO connection too.
+    pub fn disconnect(&self, close: bool) {
+        self.layer.disconnect_socket(&self.ns, self.id, close);
+    }
+}

@@ -1,0 +1,112 @@
+//! Building a Socket.IO server: namespaces and their handler factories, options,
+//! then an engine endpoint on the runtime.
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytestring::ByteString;
+
+use super::api::Handler;
+use super::client::ClientOptions;
+use super::layer::{Layer, LayerHandler};
+use super::namespace::{ErasedHandler, Predicate, Registry, Typed};
+use crate::server::{RunningServer, Server, ServerConfig};
+use crate::shard::ShardId;
+
+type Factory = Arc<dyn Fn(ShardId) -> Rc<dyn ErasedHandler> + Send + Sync>;
+
+#[derive(Clone)]
+enum NamespaceDef {
+    Static(ByteString, Factory),
+    Dynamic(Predicate, Factory),
+}
+
+/// A Socket.IO server to start: Node's `new Server(options)` and `io.of(…)`.
+#[derive(Clone)]
+pub struct SocketIo {
+    path: String,
+    options: ClientOptions,
+    namespaces: Vec<NamespaceDef>,
+}
+
+impl Default for SocketIo {
+    fn default() -> Self {
+        SocketIo { path: "/socket.io/".into(), options: ClientOptions::default(), namespaces: Vec::new() }
+    }
+}
+
+fn erase<H: Handler, F: Fn(ShardId) -> H + Send + Sync + 'static>(factory: F) -> Factory {
+    Arc::new(move |shard| Rc::new(Typed(Rc::new(factory(shard)))) as Rc<dyn ErasedHandler>)
+}
+
+impl SocketIo {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The HTTP path (Node's `path`, default `/socket.io/`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// Node's `connectTimeout` (default 45 s): a connection that joins no namespace by then is closed.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.options.connect_timeout = timeout;
+        self
+    }
+
+    /// The most binary attachments one packet may announce (default 10).
+    pub fn max_attachments(mut self, max: usize) -> Self {
+        self.options.max_attachments = max;
+        self
+    }
+
+    /// A namespace (`"/"` is the main one), with a handler made on each shard by `factory`.
+    pub fn namespace<H, F>(mut self, name: &str, factory: F) -> Self
+    where
+        H: Handler,
+        F: Fn(ShardId) -> H + Send + Sync + 'static,
+    {
+        self.namespaces.push(NamespaceDef::Static(ByteString::from(name), erase(factory)));
+        self
+    }
+
+    /// Namespaces created on demand for every name `matches` accepts (Node's `io.of(regex)`),
+    /// all sharing one handler per shard.
+    pub fn dynamic_namespace<H, F>(
+        mut self,
+        matches: impl Fn(&str) -> bool + Send + Sync + 'static,
+        factory: F,
+    ) -> Self
+    where
+        H: Handler,
+        F: Fn(ShardId) -> H + Send + Sync + 'static,
+    {
+        self.namespaces.push(NamespaceDef::Dynamic(Arc::new(matches), erase(factory)));
+        self
+    }
+
+    /// Adds this Socket.IO endpoint to a server (which may serve other endpoints too).
+    pub fn attach(self, server: Server) -> Server {
+        let path = self.path.clone();
+        server.endpoint(path, move |shard: ShardId| {
+            let mut registry = Registry::default();
+            for def in &self.namespaces {
+                match def {
+                    NamespaceDef::Static(name, make) => registry.add_static(name.clone(), make(shard)),
+                    NamespaceDef::Dynamic(matches, make) => {
+                        registry.add_dynamic(matches.clone(), make(shard))
+                    }
+                }
+            }
+            LayerHandler(Layer::new(registry, self.options))
+        })
+    }
+
+    /// Starts a server serving only this endpoint.
+    pub fn start(self, config: ServerConfig) -> std::io::Result<RunningServer> {
+        self.attach(Server::new(config)).start()
+    }
+}

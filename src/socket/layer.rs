@@ -1,0 +1,422 @@
+//! The Socket.IO layer of one shard: the engine handler that turns Engine.IO
+//! messages into namespace connections, events and acks (through each session's
+//! [`SioClient`]), runs the application's handlers as tasks, and fans broadcasts
+//! out to this shard's sockets and to the same layer on every other shard.
+
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use super::api::{AckError, AckSender, ConnectInfo, EmitError, Event, RawArgs, SocketRef};
+use super::client::{Action, ClientOptions, ConnectRefusal, EnginePayload, SioClient};
+use super::namespace::{NamespaceState, Registry};
+use crate::adapter::{BroadcastOptions, EncodedPacket, Room};
+use crate::engine::{DisconnectReason, SendError};
+use crate::protocol::sid::Sid;
+use crate::protocol::sio::{Packet, PacketKind, SioVersion};
+use crate::protocol::value::{self, Value};
+use crate::protocol::{Data, EioVersion};
+use crate::server::{EngineHandler, EngineSocket, ShardContext, sleep};
+use crate::shard::ShardId;
+
+/// Event names a client may not send and a server may not emit (socket.io's `RESERVED_EVENTS`).
+pub(crate) fn is_reserved(name: &str) -> bool {
+    matches!(
+        name,
+        "connect" | "connect_error" | "disconnect" | "disconnecting" | "newListener" | "removeListener"
+    )
+}
+
+/// Hands a Socket.IO packet and its attachments to the engine session.
+pub(crate) fn send_packet(
+    engine: &EngineSocket,
+    packet: &Packet,
+    attachments: &[Bytes],
+) -> Result<(), EmitError> {
+    send_text(engine, packet.to_text(), attachments)
+}
+
+fn send_text(engine: &EngineSocket, text: ByteString, attachments: &[Bytes]) -> Result<(), EmitError> {
+    engine.send_text(text).map_err(emit_error)?;
+    for attachment in attachments {
+        engine.send_binary(attachment.clone()).map_err(emit_error)?;
+    }
+    Ok(())
+}
+
+fn emit_error(e: SendError) -> EmitError {
+    match e {
+        SendError::Full(_) => EmitError::Full,
+        SendError::Closed(_) => EmitError::Disconnected,
+    }
+}
+
+/// An EVENT (or ACK) whose arguments are JSON texts as received: `["name",a,b]` (or `[a,b]`).
+pub(crate) fn raw_packet(
+    ack: bool,
+    nsp: ByteString,
+    name: Option<&str>,
+    id: Option<u64>,
+    args: &RawArgs,
+) -> Packet {
+    let mut data = String::with_capacity(
+        2 + name.map_or(0, str::len) + args.json.iter().map(|a| a.len() + 1).sum::<usize>(),
+    );
+    data.push('[');
+    if let Some(name) = name {
+        // serde_json escapes as JSON.stringify does.
+        data.push_str(&serde_json::to_string(name).unwrap_or_else(|_| "\"\"".into()));
+    }
+    for (i, arg) in args.json.iter().enumerate() {
+        if i > 0 || name.is_some() {
+            data.push(',');
+        }
+        data.push_str(arg);
+    }
+    data.push(']');
+    let kind = match (ack, args.attachments.is_empty()) {
+        (false, true) => PacketKind::Event,
+        (false, false) => PacketKind::BinaryEvent,
+        (true, true) => PacketKind::Ack,
+        (true, false) => PacketKind::BinaryAck,
+    };
+    Packet {
+        kind,
+        nsp,
+        query: None,
+        id,
+        attachments: args.attachments.len(),
+        data: Some(ByteString::from(data)),
+    }
+}
+
+/// What the layer of one shard sends the layer of another.
+pub(crate) enum PeerMsg {
+    Broadcast { nsp: ByteString, opts: BroadcastOptions, packet: Arc<EncodedPacket> },
+    Rooms { nsp: ByteString, opts: BroadcastOptions, rooms: Vec<Room>, join: bool },
+    Disconnect { nsp: ByteString, opts: BroadcastOptions, close: bool },
+}
+
+pub(crate) struct Layer {
+    pub(crate) registry: Registry,
+    opts: ClientOptions,
+    ctx: OnceCell<ShardContext>,
+    clients: RefCell<HashMap<Sid, SioClient>>,
+    me: std::rc::Weak<Layer>,
+}
+
+/// The engine handler registered at the Socket.IO path.
+pub(crate) struct LayerHandler(pub(crate) Rc<Layer>);
+
+impl Layer {
+    pub(crate) fn new(registry: Registry, opts: ClientOptions) -> Rc<Layer> {
+        Rc::new_cyclic(|me| Layer {
+            registry,
+            opts,
+            ctx: OnceCell::new(),
+            clients: RefCell::new(HashMap::new()),
+            me: me.clone(),
+        })
+    }
+
+    fn rc(&self) -> Rc<Layer> {
+        self.me.upgrade().expect("the layer outlives its own calls")
+    }
+
+    fn ctx(&self) -> &ShardContext {
+        self.ctx.get().expect("on_start runs before any session opens")
+    }
+
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + 'static) {
+        self.ctx().spawn(task);
+    }
+
+    /// Feeds the session's client, then carries out everything it asked for.
+    fn drive(&self, engine: &EngineSocket, f: impl FnOnce(&mut SioClient)) {
+        if let Some(client) = self.clients.borrow_mut().get_mut(&engine.sid()) {
+            f(client);
+        }
+        self.run_actions(engine);
+    }
+
+    fn run_actions(&self, engine: &EngineSocket) {
+        loop {
+            let action = match self.clients.borrow_mut().get_mut(&engine.sid()) {
+                Some(client) => client.poll_action(),
+                None => None,
+            };
+            let Some(action) = action else { return };
+            self.run(engine, action);
+        }
+    }
+
+    fn run(&self, engine: &EngineSocket, action: Action) {
+        match action {
+            Action::Send(EnginePayload::Text(text)) => {
+                let _ = engine.send_text(text);
+            }
+            Action::Send(EnginePayload::Binary(data)) => {
+                let _ = engine.send_binary(data);
+            }
+            Action::CloseEngine(_) => engine.close(),
+            Action::Connect { nsp, auth } => self.connect(engine, nsp, auth),
+            Action::Event { nsp, socket, packet, attachments } => {
+                self.event(engine, nsp, socket, packet, attachments)
+            }
+            Action::Ack { nsp, socket, id, packet, attachments } => {
+                if let Some(ns) = self.registry.get(&nsp) {
+                    let args = packet.ack_args().unwrap_or_default();
+                    let values = args
+                        .iter()
+                        .map(|a| value::reconstruct(a, &attachments).unwrap_or_default())
+                        .collect();
+                    ns.resolve_ack(socket, id, values);
+                }
+            }
+            Action::Disconnect { nsp, socket, reason } => {
+                let Some(ns) = self.registry.get(&nsp) else { return };
+                let Some(entry) = ns.remove(socket) else { return };
+                let socket_ref =
+                    SocketRef { layer: self.rc(), ns: ns.clone(), id: socket, engine: entry.engine };
+                self.spawn(ns.handler.on_disconnect(socket_ref, entry.data, reason));
+            }
+            // Node emits the socket's "error" event; the connection is closing already.
+            Action::Error { .. } => {}
+        }
+    }
+
+    fn connect(&self, engine: &EngineSocket, nsp: ByteString, auth: ByteString) {
+        let Some(ns) = self.registry.resolve(&nsp) else {
+            self.drive(engine, |c| {
+                c.refuse(&nsp, ConnectRefusal::InvalidNamespace);
+            });
+            return;
+        };
+        let info = ConnectInfo {
+            namespace: nsp.clone(),
+            auth: value::from_json(&auth).unwrap_or(Value::Object(Vec::new())),
+            handshake: engine.handshake(),
+        };
+        let layer = self.rc();
+        let engine = engine.clone();
+        self.spawn(async move {
+            let verdict = ns.handler.authorize(info).await;
+            layer.finish_connect(&engine, ns, auth, verdict);
+        });
+    }
+
+    fn finish_connect(
+        &self,
+        engine: &EngineSocket,
+        ns: Rc<NamespaceState>,
+        auth: ByteString,
+        verdict: Result<(), super::api::ConnectError>,
+    ) {
+        if !self.clients.borrow().contains_key(&engine.sid()) {
+            return;
+        }
+        match verdict {
+            Err(e) => {
+                let data = e.data.as_ref().map(|d| {
+                    let mut json = String::new();
+                    value::write_json(d, &mut json, &mut Vec::new());
+                    json
+                });
+                let refusal = ConnectRefusal::Middleware { message: e.message, data };
+                self.drive(engine, |c| {
+                    c.refuse(&ns.name, refusal);
+                });
+            }
+            Ok(()) => {
+                let id = Sid::generate(self.ctx().id(), self.ctx().shards());
+                let data = ns.handler.new_data();
+                let mut accepted = false;
+                self.drive(engine, |c| accepted = c.accept(&ns.name, id, Instant::now()));
+                if accepted {
+                    ns.insert(id, engine.clone(), data.clone(), auth);
+                    let socket = SocketRef { layer: self.rc(), ns: ns.clone(), id, engine: engine.clone() };
+                    self.spawn(ns.handler.on_connect(socket, data));
+                }
+            }
+        }
+    }
+
+    fn event(
+        &self,
+        engine: &EngineSocket,
+        nsp: ByteString,
+        socket: Sid,
+        packet: Packet,
+        attachments: Vec<Bytes>,
+    ) {
+        let Some(ns) = self.registry.get(&nsp) else { return };
+        let Some(data) = ns.data_of(socket) else { return };
+        let Some(event) = packet.event() else { return };
+        let ack = packet.id.map(|id| AckSender { engine: engine.clone(), nsp: nsp.clone(), id });
+        let event = Event { name: event.name, args: event.args, packet, attachments, ack };
+        let socket_ref = SocketRef { layer: self.rc(), ns: ns.clone(), id: socket, engine: engine.clone() };
+        self.spawn(ns.handler.on_event(socket_ref, data, event));
+    }
+
+    /// Emits to one socket and waits for its ack, at most `timeout`.
+    pub(crate) async fn emit_with_ack(
+        &self,
+        socket: &SocketRef,
+        event: &str,
+        args: &[Value],
+        timeout: Duration,
+    ) -> Result<Vec<Value>, AckError> {
+        let (ack_id, rx) = socket.ns.register_ack(socket.id).ok_or(AckError::Disconnected)?;
+        let (packet, attachments) = Packet::event_values(socket.ns.name.clone(), event, args, Some(ack_id));
+        if send_packet(&socket.engine, &packet, &attachments).is_err() {
+            socket.ns.forget_ack(socket.id, ack_id);
+            return Err(AckError::Disconnected);
+        }
+        let answer = async { rx.await.map_err(|_| AckError::Disconnected) };
+        let expire = async {
+            sleep(timeout).await;
+            Err(AckError::Timeout)
+        };
+        let result = futures_lite::future::or(answer, expire).await;
+        socket.ns.forget_ack(socket.id, ack_id);
+        result
+    }
+
+    /// Server-side disconnect of one socket ("server namespace disconnect").
+    pub(crate) fn disconnect_socket(&self, ns: &NamespaceState, id: Sid, close: bool) {
+        let Some(engine) =
+            ns.select(&BroadcastOptions::new().to(ByteString::from(id.as_str()))).pop().map(|(_, e)| e)
+        else {
+            return;
+        };
+        self.drive(&engine, |c| {
+            c.disconnect_socket(&ns.name, Instant::now());
+        });
+        if close {
+            engine.close();
+        }
+    }
+
+    /// Delivers an encoded packet to the sockets `opts` selects here, then to every other shard
+    /// unless the broadcast is `local`: one message per peer carrying the same bytes.
+    pub(crate) fn broadcast(&self, ns: &NamespaceState, opts: BroadcastOptions, packet: Arc<EncodedPacket>) {
+        self.deliver(ns, &opts, &packet);
+        if !opts.flags.local {
+            self.to_peers(|| PeerMsg::Broadcast {
+                nsp: ns.name.clone(),
+                opts: opts.clone(),
+                packet: packet.clone(),
+            });
+        }
+    }
+
+    fn deliver(&self, ns: &NamespaceState, opts: &BroadcastOptions, packet: &EncodedPacket) {
+        for (_, engine) in ns.select(opts) {
+            let sent = send_text(&engine, packet.text().clone(), packet.attachments());
+            // A full queue: volatile packets are dropped; otherwise the slow consumer goes.
+            if sent == Err(EmitError::Full) && !opts.flags.volatile {
+                engine.abort(DisconnectReason::TransportError);
+            }
+        }
+    }
+
+    pub(crate) fn rooms(&self, ns: &NamespaceState, opts: BroadcastOptions, rooms: Vec<Room>, join: bool) {
+        ns.select_rooms(&opts, &rooms, join);
+        if !opts.flags.local {
+            self.to_peers(|| PeerMsg::Rooms {
+                nsp: ns.name.clone(),
+                opts: opts.clone(),
+                rooms: rooms.clone(),
+                join,
+            });
+        }
+    }
+
+    pub(crate) fn disconnect_sockets(&self, ns: &NamespaceState, opts: BroadcastOptions, close: bool) {
+        for (id, _) in ns.select(&opts) {
+            self.disconnect_socket(ns, id, close);
+        }
+        if !opts.flags.local {
+            self.to_peers(|| PeerMsg::Disconnect { nsp: ns.name.clone(), opts: opts.clone(), close });
+        }
+    }
+
+    fn to_peers(&self, msg: impl Fn() -> PeerMsg) {
+        let ctx = self.ctx().clone();
+        for peer in (0..ctx.shards()).filter(|&p| p != ctx.id()) {
+            let msg: Box<dyn std::any::Any + Send> = Box::new(msg());
+            let sender = ctx.clone();
+            ctx.spawn(async move {
+                let _ = sender.send_to_peer(peer, msg).await;
+            });
+        }
+    }
+}
+
+impl EngineHandler for LayerHandler {
+    fn on_start(&self, shard: ShardContext) {
+        let _ = self.0.ctx.set(shard);
+    }
+
+    fn on_peer_message(&self, _from: ShardId, msg: Box<dyn std::any::Any + Send>) {
+        let Ok(msg) = msg.downcast::<PeerMsg>() else { return };
+        let layer = &self.0;
+        match *msg {
+            PeerMsg::Broadcast { nsp, opts, packet } => {
+                if let Some(ns) = layer.registry.get(&nsp) {
+                    layer.deliver(&ns, &opts, &packet);
+                }
+            }
+            PeerMsg::Rooms { nsp, opts, rooms, join } => {
+                if let Some(ns) = layer.registry.get(&nsp) {
+                    ns.select_rooms(&opts, &rooms, join);
+                }
+            }
+            PeerMsg::Disconnect { nsp, opts, close } => {
+                if let Some(ns) = layer.registry.get(&nsp) {
+                    for (id, _) in ns.select(&opts) {
+                        layer.disconnect_socket(&ns, id, close);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_open(&self, engine: &EngineSocket) {
+        let layer = &self.0;
+        let version = SioVersion::for_eio(engine.version().unwrap_or(EioVersion::V4));
+        let now = Instant::now();
+        let mut client = SioClient::new(version, engine.sid(), &layer.opts, now);
+        client.on_open(now);
+        let deadline = client.next_deadline();
+        layer.clients.borrow_mut().insert(engine.sid(), client);
+        layer.run_actions(engine);
+        // connectTimeout: a connection that joins no namespace in time is closed.
+        if let Some(at) = deadline {
+            let layer2 = layer.clone();
+            let engine = engine.clone();
+            layer.spawn(async move {
+                sleep(at.saturating_duration_since(Instant::now())).await;
+                layer2.drive(&engine, |c| c.on_timeout(Instant::now()));
+            });
+        }
+    }
+
+    fn on_message(&self, engine: &EngineSocket, data: Data) {
+        let now = Instant::now();
+        match data {
+            Data::Text(text) => self.0.drive(engine, |c| c.on_text(text, now)),
+            Data::Binary(bytes) => self.0.drive(engine, |c| c.on_binary(bytes, now)),
+        }
+    }
+
+    fn on_close(&self, engine: &EngineSocket, reason: DisconnectReason) {
+        self.0.drive(engine, |c| c.on_engine_close(reason));
+        self.0.clients.borrow_mut().remove(&engine.sid());
+    }
+}

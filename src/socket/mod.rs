@@ -1,0 +1,42 @@
+//! The Socket.IO layer on top of Engine.IO sessions (socket.io-protocol v5, and v4 for Engine.IO
+//! v3 clients): namespaces, sockets, events, acks, rooms and broadcasts.
+//!
+//! - [`client`]: the pure per-connection state machine (Node socket.io 4.8 `lib/client.ts` and
+//!   the protocol half of `lib/socket.ts`): text and binary messages in, packets routed to
+//!   namespace sockets out, with an explicit clock for the connect timeout.
+//! - [`api`]: what an application implements ([`Handler`]) and uses ([`Socket`], [`Event`]).
+//! - [`broadcast`]: room selections and what they emit, across every shard.
+//! - `namespace` and `layer`: one shard's namespaces and the engine handler that drives them.
+//!
+//! ```no_run
+//! use tpcio::socket::{Event, Handler, Socket, SocketIo};
+//! use tpcio::server::ServerConfig;
+//!
+//! struct Chat;
+//! impl Handler for Chat {
+//!     type Data = ();
+//!     async fn on_event(&self, socket: Socket<()>, event: Event) {
+//!         if event.name() == "chat message" {
+//!             // Everyone else in the namespace gets the same arguments, encoded once.
+//!             let _ = socket.broadcast().emit_raw("chat message", &event.raw_args());
+//!         }
+//!     }
+//! }
+//!
+//! let running = SocketIo::new().namespace("/", |_shard| Chat).start(ServerConfig::default())?;
+//! running.wait();
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+pub mod api;
+pub mod broadcast;
+mod builder;
+pub mod client;
+mod layer;
+mod namespace;
+
+pub use api::{
+    AckError, AckSender, ConnectError, ConnectInfo, EmitError, Event, Handler, RawArgs, Socket, SocketRef,
+};
+pub use broadcast::Broadcast;
+pub use builder::SocketIo;
