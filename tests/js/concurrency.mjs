@@ -13,13 +13,12 @@ import {
   burstMessages,
   closeAndWait,
   describe,
-  once,
   openSocket,
   opened,
   parseArgs,
   runScript,
   sendAll,
-  within,
+  untilEvent,
 } from "./harness.mjs";
 
 const args = parseArgs();
@@ -31,10 +30,7 @@ const t0 = Date.now();
 function trace(socket, i) {
   const log = [];
   const note = (what) => log.push(`${Date.now() - t0}ms ${what}`);
-  socket.on("open", () => {
-    socket.__sid = socket.id;
-    note(`open sid=${socket.id} via ${socket.transport.name}`);
-  });
+  socket.on("open", () => note(`open sid=${socket.id} via ${socket.transport.name}`));
   socket.on("upgrading", () => note("upgrading"));
   socket.on("upgrade", () => note("upgrade"));
   socket.on("upgradeError", (e) => note(`upgradeError ${describe(e)}`));
@@ -44,8 +40,7 @@ function trace(socket, i) {
   socket.on("packet", (p) => note(`<- ${show(p)} [${socket.transport.name}]`));
   socket.on("packetCreate", (p) => note(`-> ${show(p)}`));
   return (err) => {
-    const http = (globalThis.__httpLog || []).filter((e) => e.sid === socket.__sid).map((e) => `${e.t}ms http ${e.w}`);
-    err.message = `client ${i}: ${err.message}\n  ${log.join("\n  ")}\n  ${http.join("\n  ")}`;
+    err.message = `client ${i}: ${err.message}\n  ${log.join("\n  ")}`;
     throw err;
   };
 }
@@ -58,10 +53,11 @@ async function client(i) {
 
 async function clientSteps(i, socket) {
   const inbox = new Inbox(socket);
-  const upgraded = once(socket, "upgrade");
+  const upgraded = untilEvent(socket, "upgrade", 8000);
+  upgraded.catch(() => {}); // awaited below, after open
   await opened(socket, 5000);
   const before = sendAll(socket, burstMessages(10, `c${i}-before`));
-  await within(5000, `client ${i} upgrade`, upgraded);
+  await upgraded;
   assert.equal(socket.transport.name, "websocket", `client ${i} transport`);
   const after = sendAll(socket, burstMessages(10, `c${i}-after`));
   const sent = [...before, ...after];

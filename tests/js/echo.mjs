@@ -13,6 +13,7 @@ import {
   assertEchoed,
   burstMessages,
   closeAndWait,
+  describe,
   openSocket,
   opened,
   parseArgs,
@@ -45,8 +46,10 @@ runScript("echo", 10_000, async () => {
         sent.push(...sendAll(socket, burstMessages(20, "after")));
         resolve();
       });
-      socket.once("upgradeError", (e) => reject(new Error(`upgradeError: ${e && e.message}`)));
+      socket.once("upgradeError", (e) => reject(new Error(`upgradeError: ${describe(e)}`)));
+      socket.once("close", (r, d) => reject(new Error(`closed (${r} ${describe(d)}) before the upgrade`)));
     });
+    upgraded.catch(() => {}); // awaited below, after open
     socket.once("open", () => {
       assert.equal(socket.transport.name, "polling", "an upgrade starts on polling");
       sent.push(...sendAll(socket, burstMessages(20, "before")));

@@ -107,6 +107,22 @@ export function openSocket({ port, eio }, mode, extra = {}) {
   return eio === 4 ? new SocketV6(url, opts) : new SocketV3(url, opts);
 }
 
+/**
+ * Resolves with the arguments of the next `event` on `socket` within `ms`; rejects if the socket
+ * closes first (or, waiting for `upgrade`, if the upgrade fails).
+ */
+export function untilEvent(socket, event, ms) {
+  return within(
+    ms,
+    `the ${event} event`,
+    new Promise((resolve, reject) => {
+      socket.once(event, (...args) => resolve(args));
+      socket.once("close", (r, d) => reject(new Error(`closed (${r} ${describe(d)}) before ${event}`)));
+      if (event === "upgrade") socket.once("upgradeError", (e) => reject(new Error(`upgradeError: ${describe(e)}`)));
+    }),
+  );
+}
+
 /** Resolves once `socket` is open; rejects on an error or close first. */
 export function opened(socket, ms = 3000) {
   return within(
