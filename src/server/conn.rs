@@ -101,6 +101,7 @@ pub(crate) async fn read_into(stream: &mut TcpStream, buf: &mut BytesMut) -> std
 
 /// Serves a connection until it closes, moves to another shard, or becomes a WebSocket.
 pub(crate) async fn serve(shard: Rc<Shard>, mesh: Rc<Mesh>, mut conn: Conn, mut first: Option<Request>) {
+    let _open = shard.conn_opened();
     loop {
         let req = match first.take() {
             Some(req) => req,
@@ -149,7 +150,19 @@ async fn next_request(shard: &Rc<Shard>, mesh: &Mesh, conn: &mut Conn) -> Option
             }
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        let read = async { conn.read_more().await.map_err(glommio::GlommioError::IoError) };
+        let read = async {
+            // At shutdown an idle connection closes; one with a request under way finishes it.
+            let idle = conn.buf.is_empty();
+            let drained = async {
+                if idle {
+                    shard.drained().await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+                Ok(0)
+            };
+            futures_lite::future::or(conn.read_more(), drained).await.map_err(glommio::GlommioError::IoError)
+        };
         match glommio::timer::timeout(left.max(Duration::from_millis(1)), read).await {
             Ok(0) | Err(_) => {
                 abandon_partial_post(shard, mesh, conn, &limits).await;

@@ -171,13 +171,19 @@ async fn run_shard(start: ShardStart, listener: TcpListener, mesh: MeshBuilder<S
         }
     };
     futures_lite::future::or(accept, stopped).await;
-    drop(listener);
 
-    // Graceful shutdown: no new sessions, a close packet to every open one.
+    // Graceful shutdown, in Node's order: a close packet to every session while the listener
+    // still stands (a client's last POST is not refused), then the listener goes, then every
+    // connection left idle closes.
     shard.closing.set(true);
     shard.close_all(DisconnectReason::ServerShuttingDown);
     let deadline = Instant::now() + config.shutdown_timeout;
     while shard.len() > 0 && Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(10)).await;
+    }
+    drop(listener);
+    shard.drain();
+    while shard.open_conns() > 0 && Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(10)).await;
     }
 }

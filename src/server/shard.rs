@@ -35,6 +35,55 @@ pub(crate) struct Shard {
     timer_armed: Cell<Option<Instant>>,
     /// Set once shutdown begins: no new sessions.
     pub(crate) closing: Cell<bool>,
+    /// Connections served by this shard right now.
+    open_conns: Cell<usize>,
+    /// Set once every session is closed: idle connections close too.
+    draining: Cell<bool>,
+    /// Connections waiting for their next request, woken when draining starts.
+    idle: RefCell<slab::Slab<Option<Waker>>>,
+}
+
+/// Counts a connection as open while it lives.
+pub(crate) struct ConnGuard(Rc<Shard>);
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.0.open_conns.set(self.0.open_conns.get() - 1);
+    }
+}
+
+/// Resolves once the shard drains (see [`Shard::drained`]); deregisters itself when dropped.
+pub(crate) struct Drained<'a> {
+    shard: &'a Shard,
+    key: Option<usize>,
+}
+
+impl std::future::Future for Drained<'_> {
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.shard.draining.get() {
+            return std::task::Poll::Ready(());
+        }
+        let mut idle = self.shard.idle.borrow_mut();
+        match self.key {
+            Some(key) => idle[key] = Some(cx.waker().clone()),
+            None => {
+                let key = idle.insert(Some(cx.waker().clone()));
+                drop(idle);
+                self.key = Some(key);
+            }
+        }
+        std::task::Poll::Pending
+    }
+}
+
+impl Drop for Drained<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            self.shard.idle.borrow_mut().try_remove(key);
+        }
+    }
 }
 
 struct Meta {
@@ -68,7 +117,34 @@ impl Shard {
             timer_waker: Cell::new(None),
             timer_armed: Cell::new(None),
             closing: Cell::new(false),
+            open_conns: Cell::new(0),
+            draining: Cell::new(false),
+            idle: RefCell::new(slab::Slab::new()),
         })
+    }
+
+    /// Counts a new connection until the guard drops.
+    pub(crate) fn conn_opened(self: &Rc<Self>) -> ConnGuard {
+        self.open_conns.set(self.open_conns.get() + 1);
+        ConnGuard(self.clone())
+    }
+
+    pub(crate) fn open_conns(&self) -> usize {
+        self.open_conns.get()
+    }
+
+    /// Resolves when shutdown reaches idle connections; an idle connection races its read against it.
+    pub(crate) fn drained(&self) -> Drained<'_> {
+        Drained { shard: self, key: None }
+    }
+
+    /// Shutdown's last step: wake every idle connection so it closes.
+    pub(crate) fn drain(&self) {
+        self.draining.set(true);
+        let wakers: Vec<Waker> = self.idle.borrow_mut().drain().flatten().collect();
+        for waker in wakers {
+            waker.wake();
+        }
     }
 
     pub(crate) fn len(&self) -> usize {

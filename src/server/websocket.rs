@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 use std::task::Poll;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::conn::{Conn, read_into};
 use super::shard::Shard;
@@ -74,8 +74,12 @@ pub(crate) async fn run_websocket(
         }
         encode(&mut frames, &mut writer, &mut conn);
         if status == WsStatus::Close {
-            // Node's `ws.close()`: a close frame without a status code.
+            // Node's `ws.close()`: a close frame without a status code, then the client's own
+            // close frame is awaited (briefly) so the TCP close does not reset frames in flight.
             ws_codec::write_close_empty(&mut conn.out);
+            if conn.flush().await.is_ok() {
+                let _ = glommio::timer::timeout(CLOSE_WAIT, await_close(&mut conn, &mut decoder)).await;
+            }
             conn.finish().await;
             return;
         }
@@ -102,6 +106,25 @@ pub(crate) async fn run_websocket(
                 shard.drive(sid, |s| s.on_ws_error(ws, Instant::now()));
                 return;
             }
+        }
+    }
+}
+
+/// How long a server-initiated close waits for the client's close frame (`ws` waits 30 s).
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// Reads until the client's close frame, the end of the stream, or bad input.
+async fn await_close(conn: &mut Conn, decoder: &mut WsDecoder) -> glommio::Result<(), ()> {
+    loop {
+        loop {
+            match decoder.decode(&mut conn.buf) {
+                Ok(Some(WsMessage::Close(_))) | Err(_) => return Ok(()),
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+            }
+        }
+        if !matches!(conn.read_more().await, Ok(n) if n > 0) {
+            return Ok(());
         }
     }
 }
