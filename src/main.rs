@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
 
-use tpcio::modes::conformance;
+use tpcio::modes::{bench, conformance};
 use tpcio::server::{CpuPlacement, RunningServer, Server, ServerConfig};
 
 #[global_allocator]
@@ -41,10 +41,15 @@ struct Common {
 
 #[derive(Subcommand, Debug)]
 enum Mode {
-    /// Serve raw Engine.IO echo at /engine.io/ with Node's default timings (the default mode).
+    /// The default: Socket.IO at /socket.io/ (`echo` answered, `broadcast` re-emitted to all)
+    /// and a raw Engine.IO echo at /engine.io/, with Node's default timings.
     Serve,
-    /// The conformance server: /engine.io/ echoes every message; pingInterval 300 ms,
-    /// pingTimeout 200 ms, maxPayload 1e6, CORS *, EIO=3 and EIO=4.
+    /// The load tester's target: /socket.io/ where `echo` is emitted back (or acked when the
+    /// client asks) and `broadcast` is re-emitted to every socket; pingInterval 25 s, pingTimeout 20 s.
+    Bench,
+    /// The conformance server: /engine.io/ echoes every message; /socket.io/ serves `/` and
+    /// `/custom` (emits `auth`, answers `message` and `message-with-ack`); pingInterval 300 ms,
+    /// pingTimeout 200 ms, connectTimeout 1 s, maxPayload 1e6, CORS *, EIO=3 and EIO=4.
     Conformance,
 }
 
@@ -56,7 +61,10 @@ fn main() -> ExitCode {
     let server = match cli.mode.unwrap_or(Mode::Serve) {
         Mode::Serve => {
             let config = ServerConfig { addr, shards: c.shards, placement, ..ServerConfig::default() };
-            Server::new(config).endpoint("/engine.io/", |_shard| conformance::Echo)
+            bench::socket_io().attach(Server::new(config).endpoint("/engine.io/", |_shard| conformance::Echo))
+        }
+        Mode::Bench => {
+            bench::server(ServerConfig { addr, shards: c.shards, placement, ..ServerConfig::default() })
         }
         Mode::Conformance => conformance::server(conformance::config(addr, c.shards, placement)),
     };

@@ -1,3 +1,4 @@
 //! The ready-made servers the binary runs: each a configuration plus handlers.
 
+pub mod bench;
 pub mod conformance;
