@@ -13,6 +13,8 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 fi
 # The official npm clients the integration tests drive, from the committed lockfile.
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+# The official Socket.IO browser client the server serves (what scripts/setup.sh installs).
+(cd client && npm ci --no-audit --no-fund --loglevel=error)
 
 # --- static checks -------------------------------------------------------------
 # The pure layers never touch the runtime: keep them free of glommio.

@@ -17,7 +17,7 @@ use bytes::{Bytes, BytesMut};
 use futures_lite::{AsyncRead, AsyncWriteExt};
 use glommio::net::TcpStream;
 
-use super::handler::Handshake;
+use super::handler::{Handshake, PlainHttp};
 use super::mesh::Mesh;
 use super::shard::{Opening, Shard};
 use super::websocket::run_websocket;
@@ -30,6 +30,9 @@ use crate::protocol::EioVersion;
 use crate::protocol::sid::Sid;
 use crate::shard::{Handoff, ShardMsg};
 use crate::transport::deflate::{self, DeflateParams, ExtensionError};
+
+/// Output buffer capacity kept between writes; a larger one is given back.
+const OUT_KEEP: usize = 64 * 1024;
 
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 64 * 1024;
@@ -72,6 +75,10 @@ impl Conn {
         if !self.out.is_empty() {
             self.stream.write_all(&self.out).await?;
             self.out.clear();
+            // One large response (the client bundle, a big poll) must not pin its buffer.
+            if self.out.capacity() > OUT_KEEP {
+                self.out = BytesMut::with_capacity(1024);
+            }
         }
         Ok(())
     }
@@ -212,7 +219,9 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
     let to = ReplyInfo::from_request(&req);
     let keep = |conn| if to.keep_alive { Next::KeepAlive(conn) } else { Next::Close(conn) };
     let Some(endpoint) = shard.endpoints.iter().position(|(path, _)| req.path() == path.as_bytes()) else {
-        resp.empty(&mut conn.out, &to, 404);
+        if !plain_http(shard, &req, resp, &to, &mut conn.out) {
+            resp.empty(&mut conn.out, &to, 404);
+        }
         return keep(conn);
     };
     let upgrade = req.is_websocket_upgrade();
@@ -314,6 +323,25 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
             Next::Gone
         }
     }
+}
+
+/// A request below an endpoint's path that the endpoint answers itself, as Node's `serveClient`
+/// listener does before engine.io sees it; `false` when none does. Upgrades go to Node's
+/// `upgrade` event, never to that listener.
+fn plain_http(
+    shard: &Shard,
+    req: &Request,
+    responder: Responder<'_>,
+    reply: &ReplyInfo,
+    out: &mut BytesMut,
+) -> bool {
+    if req.is_upgrade() {
+        return false;
+    }
+    shard.endpoints.iter().any(|(path, handler)| {
+        let Some(subpath) = req.path().strip_prefix(path.as_bytes()) else { return false };
+        handler.on_http(&mut PlainHttp { request: req, subpath, responder, reply, out: &mut *out })
+    })
 }
 
 fn reject_ws(mut conn: Conn, req: &Request) -> Next {

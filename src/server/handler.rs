@@ -10,13 +10,13 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 
 use super::mesh::Mesh;
 use super::shard::Shard;
 use crate::engine::{DisconnectReason, SendError, TransportKind};
-use crate::http::Request;
+use crate::http::{ReplyInfo, Request, Responder};
 use crate::protocol::sid::Sid;
 use crate::protocol::{Data, EioVersion, Packet};
 use crate::shard::ShardId;
@@ -36,6 +36,23 @@ pub trait EngineHandler: 'static {
     fn on_upgrade(&self, _socket: &EngineSocket) {}
     /// The session closed; `socket` can no longer send.
     fn on_close(&self, _socket: &EngineSocket, _reason: DisconnectReason) {}
+    /// A plain HTTP request under this endpoint's path that is not Engine.IO's (Socket.IO's
+    /// `socket.io.js`): write a whole response into `http.out` and return `true`, or return
+    /// `false` to leave it to the router (a 404). Runs on the shard that read it; must not block.
+    fn on_http(&self, _http: &mut PlainHttp<'_>) -> bool {
+        false
+    }
+}
+
+/// What [`EngineHandler::on_http`] answers from, and where its response goes.
+pub struct PlainHttp<'a> {
+    pub request: &'a Request,
+    /// The path after the endpoint's own (`socket.io.js` for `/socket.io/socket.io.js`).
+    pub subpath: &'a [u8],
+    /// The server's CORS, `Date` and keep-alive settings.
+    pub responder: Responder<'a>,
+    pub reply: &'a ReplyInfo,
+    pub out: &'a mut BytesMut,
 }
 
 /// Makes the handler of each shard.

@@ -30,7 +30,7 @@ use glommio::net::TcpListener;
 
 pub use config::{AllowRequest, ServerConfig};
 pub use executors::CpuPlacement;
-pub use handler::{EngineHandler, EngineSocket, HandlerFactory, Handshake, ShardContext, sleep};
+pub use handler::{EngineHandler, EngineSocket, HandlerFactory, Handshake, PlainHttp, ShardContext, sleep};
 
 use crate::engine::DisconnectReason;
 use crate::shard::{ShardId, ShardMsg};
@@ -42,16 +42,25 @@ use shard::Shard;
 const SHUTDOWN_POLL: Duration = Duration::from_millis(50);
 
 type ErasedFactory = Arc<dyn Fn(ShardId) -> Rc<dyn EngineHandler> + Send + Sync>;
+type StartCheck = Box<dyn FnOnce() -> io::Result<()> + Send>;
 
 /// A server to start: configuration plus the Engine.IO endpoints it serves.
 pub struct Server {
     config: ServerConfig,
     endpoints: Vec<(String, ErasedFactory)>,
+    checks: Vec<StartCheck>,
 }
 
 impl Server {
     pub fn new(config: ServerConfig) -> Self {
-        Server { config, endpoints: Vec::new() }
+        Server { config, endpoints: Vec::new(), checks: Vec::new() }
+    }
+
+    /// Runs `check` when the server starts, before anything binds; an `Err` refuses the start
+    /// (an endpoint that cannot serve, e.g. without its client bundle).
+    pub fn before_start(mut self, check: impl FnOnce() -> io::Result<()> + Send + 'static) -> Self {
+        self.checks.push(Box::new(check));
+        self
     }
 
     /// Serves Engine.IO at `path` (e.g. `/engine.io/`), with a handler per shard made by `factory`.
@@ -64,7 +73,10 @@ impl Server {
 
     /// Binds every shard's listener and starts serving.
     pub fn start(self) -> io::Result<RunningServer> {
-        let Server { config, endpoints } = self;
+        let Server { config, endpoints, checks } = self;
+        for check in checks {
+            check()?;
+        }
         let pins = executors::plan(config.shards, &config.placement);
         let shards = pins.len();
         let stop = Arc::new(AtomicBool::new(false));

@@ -1,13 +1,15 @@
 //! Building a Socket.IO server: namespaces and their handler factories, options,
 //! then an engine endpoint on the runtime.
 
+use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytestring::ByteString;
 
 use super::api::Handler;
+use super::bundle::ClientBundle;
 use super::client::ClientOptions;
 use super::layer::{Layer, LayerHandler};
 use super::namespace::{ErasedHandler, Predicate, Registry, Typed};
@@ -28,11 +30,19 @@ pub struct SocketIo {
     path: String,
     options: ClientOptions,
     namespaces: Vec<NamespaceDef>,
+    serve_client: bool,
+    client_bundle_dir: Option<PathBuf>,
 }
 
 impl Default for SocketIo {
     fn default() -> Self {
-        SocketIo { path: "/socket.io/".into(), options: ClientOptions::default(), namespaces: Vec::new() }
+        SocketIo {
+            path: "/socket.io/".into(),
+            options: ClientOptions::default(),
+            namespaces: Vec::new(),
+            serve_client: true,
+            client_bundle_dir: None,
+        }
     }
 }
 
@@ -60,6 +70,23 @@ impl SocketIo {
     /// The most binary attachments one packet may announce (default 10).
     pub fn max_attachments(mut self, max: usize) -> Self {
         self.options.max_attachments = max;
+        self
+    }
+
+    /// Node's `serveClient` (default `true`): serves the official browser client at
+    /// `<path>socket.io.js`, `socket.io.min.js`, `socket.io.esm.min.js` and their `.map`s (see
+    /// [`super::bundle`]). The files are read once when the server starts, from
+    /// [`SocketIo::client_bundle_dir`], else `$TPCIO_CLIENT_DIR`, else this crate's
+    /// `client/node_modules/socket.io-client/dist` (`npm ci --prefix client`); without them the
+    /// server refuses to start.
+    pub fn serve_client(mut self, serve: bool) -> Self {
+        self.serve_client = serve;
+        self
+    }
+
+    /// Where the client files are: a `socket.io-client/dist` directory.
+    pub fn client_bundle_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.client_bundle_dir = Some(dir.into());
         self
     }
 
@@ -91,6 +118,18 @@ impl SocketIo {
     /// Adds this Socket.IO endpoint to a server (which may serve other endpoints too).
     pub fn attach(self, server: Server) -> Server {
         let path = self.path.clone();
+        // Loaded at start, before the shards make their handlers.
+        let bundle: Arc<OnceLock<Arc<ClientBundle>>> = Arc::default();
+        let server = if self.serve_client {
+            let (slot, dir) = (bundle.clone(), self.client_bundle_dir.clone());
+            server.before_start(move || {
+                let loaded = ClientBundle::load(&ClientBundle::dir(dir.as_deref()))?;
+                let _ = slot.set(Arc::new(loaded));
+                Ok(())
+            })
+        } else {
+            server
+        };
         server.endpoint(path, move |shard: ShardId| {
             let mut registry = Registry::default();
             for def in &self.namespaces {
@@ -101,7 +140,7 @@ impl SocketIo {
                     }
                 }
             }
-            LayerHandler(Layer::new(registry, self.options))
+            LayerHandler(Layer::new(registry, self.options), bundle.get().cloned())
         })
     }
 

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 
 use super::api::{AckError, AckSender, ConnectInfo, EmitError, Event, RawArgs, SocketRef};
+use super::bundle::ClientBundle;
 use super::client::{Action, ClientOptions, ConnectRefusal, EnginePayload, SioClient};
 use super::namespace::{NamespaceState, Registry};
 use crate::adapter::{BroadcastOptions, EncodedPacket, Room};
@@ -21,7 +22,7 @@ use crate::protocol::sid::Sid;
 use crate::protocol::sio::{Packet, PacketKind, SioVersion};
 use crate::protocol::value::{self, Value};
 use crate::protocol::{Data, EioVersion};
-use crate::server::{EngineHandler, EngineSocket, ShardContext, sleep};
+use crate::server::{EngineHandler, EngineSocket, PlainHttp, ShardContext, sleep};
 use crate::shard::ShardId;
 
 /// Event names a client may not send and a server may not emit (socket.io's `RESERVED_EVENTS`).
@@ -110,8 +111,8 @@ pub(crate) struct Layer {
     me: std::rc::Weak<Layer>,
 }
 
-/// The engine handler registered at the Socket.IO path.
-pub(crate) struct LayerHandler(pub(crate) Rc<Layer>);
+/// The engine handler registered at the Socket.IO path, with the client bundle it serves (if any).
+pub(crate) struct LayerHandler(pub(crate) Rc<Layer>, pub(crate) Option<Arc<ClientBundle>>);
 
 impl Layer {
     pub(crate) fn new(registry: Registry, opts: ClientOptions) -> Rc<Layer> {
@@ -294,12 +295,13 @@ impl Layer {
         else {
             return;
         };
-        self.drive(&engine, |c| {
-            c.disconnect_socket(&ns.name, Instant::now());
+        // Node's `socket.disconnect(true)` takes every namespace of the connection with it.
+        self.drive(&engine, |c| match close {
+            true => c.disconnect_all(Instant::now()),
+            false => {
+                c.disconnect_socket(&ns.name, Instant::now());
+            }
         });
-        if close {
-            engine.close();
-        }
     }
 
     /// Delivers an encoded packet to the sockets `opts` selects here, then to every other shard
@@ -418,5 +420,10 @@ impl EngineHandler for LayerHandler {
     fn on_close(&self, engine: &EngineSocket, reason: DisconnectReason) {
         self.0.drive(engine, |c| c.on_engine_close(reason));
         self.0.clients.borrow_mut().remove(&engine.sid());
+    }
+
+    fn on_http(&self, http: &mut PlainHttp<'_>) -> bool {
+        let Some(bundle) = &self.1 else { return false };
+        bundle.respond(http.subpath, http.request, &http.responder, http.reply, http.out)
     }
 }

@@ -6,6 +6,8 @@
 //!   namespace sockets out, with an explicit clock for the connect timeout.
 //! - [`api`]: what an application implements ([`Handler`]) and uses ([`Socket`], [`Event`]).
 //! - [`broadcast`]: room selections and what they emit, across every shard.
+//! - [`bundle`]: the official browser client (`socket.io.js`, …) served under the path, as Node's
+//!   `serveClient`.
 //! - `namespace` and `layer`: one shard's namespaces and the engine handler that drives them.
 //!
 //! ```no_run
@@ -31,6 +33,7 @@
 pub mod api;
 pub mod broadcast;
 mod builder;
+pub mod bundle;
 pub mod client;
 mod layer;
 mod namespace;

@@ -10,6 +10,7 @@
 pub mod engine;
 pub mod http;
 pub mod server;
+pub mod sio;
 pub mod ws;
 
 use std::time::Duration;

@@ -1,0 +1,375 @@
+//! The official Socket.IO clients against the Socket.IO layer: socket.io-client 4.8 (`EIO=4`,
+//! protocol v5) and 2.5 (`EIO=3`, protocol v4, npm alias `socket.io-client-v2`) run as
+//! `node tests/js/sio_<scenario>.mjs <port> <4|3> <args>` against the application of
+//! tests/npm_sio/app.rs, started in-process per test (2 shards on 127.0.0.1). The scripts assert
+//! with `node:assert` and end with one JSON line `{"ok":true,"verified":"..."}`; this file
+//! checks that line and the exit code, then what the server's handlers recorded (disconnect
+//! reasons), and restarts the server under the reconnection scenario. Same conventions as
+//! tests/npm_clients.rs. A missing `node` or `node_modules` fails the tests, never skips them.
+
+#[path = "npm_sio/app.rs"]
+mod app;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use app::Record;
+use serde_json::Value;
+use tpcio::server::RunningServer;
+
+/// How long one node script may run (each bounds itself at 15 s).
+const NODE_TIMEOUT: Duration = Duration::from_secs(25);
+/// How long the server's handlers may take to record a disconnect the client already saw.
+const RECORD_TIMEOUT: Duration = Duration::from_secs(5);
+const INSTALL_HINT: &str = "run `npm ci` in tests/js (scripts/test.sh does it)";
+
+fn js_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("js")
+}
+
+fn require_node() {
+    match Command::new("node").arg("--version").output() {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!("`node --version` failed ({}): Node.js is required; {INSTALL_HINT}", out.status),
+        Err(e) => panic!("`node` not found ({e}): Node.js is required; {INSTALL_HINT}"),
+    }
+    for package in ["socket.io-client", "socket.io-client-v2"] {
+        let manifest = js_dir().join("node_modules").join(package).join("package.json");
+        assert!(manifest.is_file(), "{} is missing: {INSTALL_HINT}", manifest.display());
+    }
+}
+
+/// At most one node process per CPU (two on a single CPU), as in tests/npm_clients.rs.
+struct Permit;
+
+static RUNNING: Mutex<usize> = Mutex::new(0);
+static FREED: Condvar = Condvar::new();
+
+fn running_count() -> MutexGuard<'static, usize> {
+    RUNNING.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Permit {
+    fn acquire() -> Self {
+        let limit = thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        let mut running = running_count();
+        while *running >= limit {
+            running = FREED.wait(running).unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        *running += 1;
+        Permit
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        *running_count() -= 1;
+        FREED.notify_one();
+    }
+}
+
+/// A running node script: stdout line by line, stderr collected whole.
+struct NodeRun {
+    what: String,
+    child: Child,
+    lines: Receiver<String>,
+    stdout: Vec<String>,
+    stderr: Option<JoinHandle<String>>,
+    deadline: Instant,
+    _permit: Permit,
+}
+
+impl NodeRun {
+    fn start(script: &str, port: u16, eio: u8, args: &[&str]) -> Self {
+        require_node();
+        let permit = Permit::acquire();
+        let what = format!("node tests/js/{script} {port} {eio} {}", args.join(" "));
+        let mut child = Command::new("node")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(eio.to_string())
+            .args(args)
+            .current_dir(js_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{what}: cannot start node: {e}"));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let stderr = thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        let deadline = Instant::now() + NODE_TIMEOUT;
+        NodeRun { what, child, lines, stdout: Vec::new(), stderr: Some(stderr), deadline, _permit: permit }
+    }
+
+    fn next_line(&mut self) -> Option<String> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        match self.lines.recv_timeout(left) {
+            Ok(line) => {
+                self.stdout.push(line.clone());
+                Some(line)
+            }
+            Err(RecvTimeoutError::Disconnected) => None,
+            Err(RecvTimeoutError::Timeout) => self.fail(&format!("killed after {NODE_TIMEOUT:?}")),
+        }
+    }
+
+    fn expect_line(&mut self, want: &str) {
+        while let Some(line) = self.next_line() {
+            if line == want {
+                return;
+            }
+        }
+        let status = self.child.wait().ok();
+        self.fail(&format!("exited ({status:?}) before printing `{want}`"))
+    }
+
+    /// Waits for exit 0 and a last line `{"ok":true,"verified":<verified>,...}`, which it returns.
+    fn finish(mut self, verified: &str) -> Value {
+        while self.next_line().is_some() {}
+        let status = match self.child.wait() {
+            Ok(status) => status,
+            Err(e) => self.fail(&format!("cannot wait for node: {e}")),
+        };
+        let last = self.stdout.last().cloned().unwrap_or_default();
+        let summary: Value = serde_json::from_str(&last).unwrap_or(Value::Null);
+        if !status.success() || summary["ok"] != Value::Bool(true) || summary["verified"] != verified {
+            self.fail(&format!("exit status {status}, expected a last line verifying `{verified}`"));
+        }
+        println!("{}: {last}", self.what);
+        summary
+    }
+
+    fn fail(&mut self, why: &str) -> ! {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let stderr = self.stderr.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+        panic!("{}: {why}\n--- stdout ---\n{}\n--- stderr ---\n{stderr}", self.what, self.stdout.join("\n"));
+    }
+}
+
+impl Drop for NodeRun {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The test application on a port of its own, with its record.
+struct App {
+    running: Option<RunningServer>,
+    record: Record,
+    addr: SocketAddr,
+}
+
+impl App {
+    fn start() -> App {
+        let record = Record::default();
+        let addr = "127.0.0.1:0".parse().expect("a literal socket address");
+        let running = app::start(addr, &record).expect("the Socket.IO server starts");
+        assert_eq!(running.shards(), 2);
+        let addr = running.local_addr();
+        App { running: Some(running), record, addr }
+    }
+
+    fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Stops the server (graceful: every session gets its close packet).
+    fn shutdown(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown();
+        }
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop_flag().store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+}
+
+fn basic(eio: u8, mode: &str) {
+    let app = App::start();
+    let mut want = vec![
+        "/ b0 client namespace disconnect",
+        "/ b1 server namespace disconnect",
+        "/ b2 server namespace disconnect",
+        "/ b3 transport close",
+        "/admin mx-admin client namespace disconnect",
+        "/ mx client namespace disconnect",
+        "/dyn-7 mx-dyn client namespace disconnect",
+    ];
+    if eio == 4 {
+        // Refused, then connected with new credentials on the same connection.
+        want.push("/ bad-then-good client namespace disconnect");
+    }
+    let summary = NodeRun::start("sio_basic.mjs", app.port(), eio, &[mode])
+        .finish(&format!("sio basic eio={eio} {mode}"));
+    let reasons = &summary["reasons"];
+    assert_eq!(reasons["disconnect"], "io client disconnect");
+    assert_eq!(reasons["bye"], "io server disconnect");
+    assert_eq!(reasons["closeMe"], "io server disconnect");
+    // The client's own name for closing its Engine.IO connection.
+    assert_eq!(reasons["engineClose"], "forced close");
+    app.record.wait_for(&want, RECORD_TIMEOUT);
+}
+
+#[test]
+fn v4_basic_polling() {
+    basic(4, "polling");
+}
+
+#[test]
+fn v4_basic_websocket() {
+    basic(4, "websocket");
+}
+
+#[test]
+fn v4_basic_upgrade() {
+    basic(4, "upgrade");
+}
+
+#[test]
+fn v2_basic_polling() {
+    basic(3, "polling");
+}
+
+#[test]
+fn v2_basic_websocket() {
+    basic(3, "websocket");
+}
+
+#[test]
+fn v2_basic_upgrade() {
+    basic(3, "upgrade");
+}
+
+fn rooms(eio: u8, mixed: bool) {
+    let app = App::start();
+    let args: &[&str] = if mixed { &["mixed"] } else { &[] };
+    let verified = format!("sio rooms eio={eio}{}", if mixed { " mixed" } else { "" });
+    let summary = NodeRun::start("sio_rooms.mjs", app.port(), eio, args).finish(&verified);
+    let both = serde_json::json!([0, 1]);
+    assert_eq!(summary["memberShards"], both, "room members on both shards: {summary}");
+    assert_eq!(summary["otherShards"], both, "non-members on both shards: {summary}");
+    assert!(summary["clients"].as_u64() >= Some(8), "{summary}");
+}
+
+#[test]
+fn v4_rooms_broadcast_except_volatile() {
+    rooms(4, false);
+}
+
+#[test]
+fn v2_rooms_broadcast_except_volatile() {
+    rooms(3, false);
+}
+
+#[test]
+fn mixed_versions_in_rooms() {
+    rooms(4, true);
+}
+
+/// `disconnect(true)` from one namespace of a multiplexed connection: as Node's
+/// `client._disconnect()`, every namespace of the connection gets a DISCONNECT first.
+///
+/// Bug (both client versions, every transport): tpcio's `Layer::disconnect_socket(.., close)`
+/// disconnects only the calling namespace (`SioClient::disconnect_socket`), then closes the
+/// engine. The other namespaces get no `1/nsp,`: their client sockets report "transport close"
+/// (and the manager starts reconnecting) instead of "io server disconnect", and their server
+/// handlers see "forced close" instead of "server namespace disconnect".
+/// `SioClient::disconnect_all` does what Node does but the layer never calls it.
+fn close_multiplexed(eio: u8, mode: &str) {
+    let app = App::start();
+    let summary = NodeRun::start("sio_close.mjs", app.port(), eio, &[mode])
+        .finish(&format!("sio close eio={eio} {mode}"));
+    let server = app.record.wait_lines(|l| l.contains(" cl"), 3, RECORD_TIMEOUT);
+    let client = &summary["reasons"];
+    let want_server = [
+        "/ cl server namespace disconnect",
+        "/admin cl-admin server namespace disconnect",
+        "/dyn-1 cl-dyn server namespace disconnect",
+    ];
+    let ok = *client
+        == serde_json::json!(["io server disconnect", "io server disconnect", "io server disconnect"])
+        && want_server.iter().all(|w| server.iter().any(|l| l == w));
+    assert!(ok, "client sockets (/, /admin, /dyn-1) saw {client}; server handlers saw {server:?}");
+}
+
+#[test]
+fn v4_close_multiplexed_websocket() {
+    close_multiplexed(4, "websocket");
+}
+
+#[test]
+fn v2_close_multiplexed_polling() {
+    close_multiplexed(3, "polling");
+}
+
+/// The client prints `ready`; the server stops under it and a new one starts on the same port.
+fn reconnect(eio: u8) {
+    let mut app = App::start();
+    let mut node = NodeRun::start("sio_reconnect.mjs", app.port(), eio, &[]);
+    node.expect_line("ready");
+    app.shutdown();
+    // The shard threads are gone: the first server's record is complete.
+    let mut before = app.record.snapshot();
+    before.sort();
+    let second = restart_on(app.addr);
+    let summary = node.finish(&format!("sio reconnect eio={eio}"));
+    assert_eq!(
+        summary["reasons"],
+        serde_json::json!(["transport close", "transport close", "transport close"])
+    );
+    // Node's `io.close()` reason.
+    let want: Vec<String> = ["polling", "upgrade", "websocket"]
+        .iter()
+        .map(|m| format!("/ re-{m} server shutting down"))
+        .collect();
+    assert_eq!(before, want);
+    drop(second);
+}
+
+/// A new server on `addr`, the port a stopped one just released.
+fn restart_on(addr: SocketAddr) -> App {
+    let record = Record::default();
+    let running = app::start(addr, &record).unwrap_or_else(|e| panic!("cannot bind {addr} again: {e}"));
+    App { running: Some(running), record, addr }
+}
+
+#[test]
+fn v4_reconnect_after_restart() {
+    reconnect(4);
+}
+
+#[test]
+fn v2_reconnect_after_restart() {
+    reconnect(3);
+}
