@@ -488,8 +488,6 @@ fn server_binary_emits_are_split_into_attachments() {
 }
 
 #[test]
-#[ignore = "bug: an EIO=3 polling handshake answers `<open>2:40` (and the conformance `auth` \
-            event) in one payload; Node answers the open packet alone and `40` with the next GET"]
 fn v4_polling_handshake_carries_the_open_packet_alone() {
     let server = TestServer::start();
     let mut session = Polling::handshake(server.addr, Eio::V3);

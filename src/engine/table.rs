@@ -60,6 +60,11 @@ impl<K: Copy + Eq + Hash> SessionTable<K> {
         self.slots.is_empty()
     }
 
+    /// The sid of every session in the table.
+    pub fn sids(&self) -> impl Iterator<Item = K> + '_ {
+        self.slots.iter().map(|(_, slot)| slot.sid)
+    }
+
     pub fn contains(&self, sid: &K) -> bool {
         self.index.contains_key(sid)
     }
@@ -111,20 +116,6 @@ impl<K: Copy + Eq + Hash> SessionTable<K> {
             self.settle(key);
         }
         self.fired = fired;
-    }
-
-    /// Closes every session at once (server shutdown) and collects their events.
-    pub fn close_all(&mut self, reason: DisconnectReason, now: Instant, out: &mut Vec<(K, EngineEvent)>) {
-        let keys: Vec<usize> = self.slots.iter().map(|(key, _)| key).collect();
-        for key in keys {
-            if let Some(slot) = self.slots.get_mut(key) {
-                slot.session.close_now(reason, now);
-                while let Some(event) = slot.session.poll_event() {
-                    out.push((slot.sid, event));
-                }
-            }
-            self.settle(key);
-        }
     }
 
     /// After any use of a session: forget it if finished, else make sure its timer fires no
@@ -287,8 +278,10 @@ mod tests {
         let (session, _ws) = ws_session(&config, t0);
         table.insert(1u32, session).ok();
         let mut events = Vec::new();
-        table.close_all(DisconnectReason::ServerShuttingDown, t0, &mut events);
-        assert_eq!(events, [(1, EngineEvent::Closed(DisconnectReason::ServerShuttingDown))]);
+        let mut session = table.get_mut(&1).unwrap();
+        session.close_now(DisconnectReason::ServerShuttingDown, t0);
+        assert_eq!(session.poll_event(), Some(EngineEvent::Closed(DisconnectReason::ServerShuttingDown)));
+        drop(session);
         assert!(table.contains(&1), "the WebSocket was not told to close yet");
         table.expire(t0 + config.closed_linger, &mut events);
         assert!(table.is_empty());

@@ -295,7 +295,9 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
             let handshake = Handshake { request: req.to_owned_head(), remote: conn.peer };
             let (sid, _) =
                 shard.open(endpoint, Opening::Polling, version, supports_binary, handshake, Instant::now());
-            match polling(shard, &mut conn, &req, &to, sid).await {
+            let answered = polling(shard, &mut conn, &req, &to, sid).await;
+            shard.announce(sid);
+            match answered {
                 true => keep(conn),
                 false => Next::Close(conn),
             }
@@ -319,6 +321,7 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
             let (sid, ws) =
                 shard.open(endpoint, Opening::WebSocket, version, supports_binary, handshake, Instant::now());
             let ws = ws.expect("a WebSocket session has a socket");
+            shard.announce(sid);
             run_websocket(shard.clone(), conn, sid, ws, deflate).await;
             Next::Gone
         }

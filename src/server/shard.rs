@@ -160,7 +160,8 @@ impl Shard {
         self.table.borrow().contains(sid)
     }
 
-    /// Opens a session; for a WebSocket also returns the id of its socket.
+    /// Opens a session; for a WebSocket also returns the id of its socket. Its handler hears of
+    /// it with [`Shard::announce`].
     pub(crate) fn open(
         self: &Rc<Self>,
         endpoint: usize,
@@ -198,9 +199,16 @@ impl Shard {
             }
             self.meta.borrow_mut().insert(sid, Meta { endpoint, handshake });
             self.wake_timer_for(deadline);
-            self.endpoints[endpoint].1.on_open(&self.socket(sid));
             return (sid, ws);
         }
+    }
+
+    /// Tells the session's handler it opened. Called once the open packet is on its way (for
+    /// polling: taken by the handshake GET), so whatever the handler sends at once goes out
+    /// after it, with the next poll, as in Node.
+    pub(crate) fn announce(self: &Rc<Self>, sid: Sid) {
+        let Some(endpoint) = self.meta.borrow().get(&sid).map(|m| m.endpoint) else { return };
+        self.endpoints[endpoint].1.on_open(&self.socket(sid));
     }
 
     pub(crate) fn handshake(&self, sid: Sid) -> Option<Rc<Handshake>> {
@@ -306,11 +314,15 @@ impl Shard {
         self.timer_waker.set(Some(waker.clone()));
     }
 
-    /// Closes every session at once with `reason` (shutdown, Node's `close(true)`): a parked
-    /// GET gets a close packet, a WebSocket a close frame.
+    /// Closes every session with `reason` (shutdown). Unlike Node's `close(true)`, which
+    /// discards a polling session caught between two GETs (its client then sees a transport
+    /// error), each session closes gracefully: the close packet waits for the next GET, within
+    /// the shutdown timeout. A WebSocket gets a close frame.
     pub(crate) fn close_all(self: &Rc<Self>, reason: DisconnectReason) {
-        let mut events = Vec::new();
-        self.table.borrow_mut().close_all(reason, Instant::now(), &mut events);
-        self.deliver_all(events);
+        let sids: Vec<Sid> = self.table.borrow().sids().collect();
+        let now = Instant::now();
+        for sid in sids {
+            self.drive(sid, |s| s.close(reason, now));
+        }
     }
 }

@@ -34,7 +34,9 @@ runScript("sio_reconnect", 15000, async () => {
   process.stdout.write("ready\n");
 
   const reasons = await Promise.all(clients.map((c) => c.col.disconnected(0, 10000)));
-  for (const r of reasons) assert.equal(r, "transport close");
+  // A polling client caught between two polls (no GET parked) finds its session gone on the
+  // next request: "transport error", as against Node, whose `close(true)` discards it alike.
+  for (const r of reasons) assert.ok(["transport close", "transport error"].includes(r), r);
   await Promise.all(
     clients.map(async (c) => {
       const [again] = await c.col.wait("the new server's welcome", () => c.col.got.welcome[1], 10000, false);
