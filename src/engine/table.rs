@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use super::timers::{TimerId, TimerWheel};
-use super::{DisconnectReason, EngineEvent, Session};
+use super::{EngineEvent, Session};
 use crate::protocol::sid::Sid;
 
 #[derive(Debug)]
@@ -187,7 +187,7 @@ mod tests {
     use bytestring::ByteString;
 
     use super::*;
-    use crate::engine::{EngineConfig, WsId, WsStatus};
+    use crate::engine::{DisconnectReason, EngineConfig, WsId, WsStatus};
     use crate::protocol::{EioVersion, Frame};
 
     fn ms(n: u64) -> Duration {
