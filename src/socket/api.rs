@@ -1,53 +1,22 @@
-//! The Socket.IO API an application implements and calls: the [`Handler`] trait
-//! of a namespace, the [`Socket`] handle it receives, the [`Event`]s it handles.
-//!
-//! Handlers are made per shard by a factory, so they may hold `Rc` state; their
-//! callbacks are `async` and run as tasks on the shard that owns the connection.
+//! The Socket.IO API an application calls: the [`Socket`] handle its [`Handler`] receives,
+//! the [`Event`]s it handles, acks, and the errors of emitting.
 
 use std::any::Any;
 use std::cell::{Ref, RefCell, RefMut};
-use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use bytestring::ByteString;
 
+pub use super::handler::Handler;
+use super::io::Io;
 use super::layer::Layer;
 use super::namespace::NamespaceState;
-use crate::engine::DisconnectReason;
 use crate::protocol::sid::Sid;
 use crate::protocol::sio::{Packet, ParseError};
 use crate::protocol::value::{self, Value};
 use crate::server::EngineSocket;
-
-/// What a namespace does with its sockets. Only `on_event` is required.
-pub trait Handler: 'static {
-    /// Per-socket state, created with `Default` when a socket connects.
-    type Data: Default + 'static;
-
-    /// Connect middleware (Node's `namespace.use`): `Err` refuses the socket with a `CONNECT_ERROR`.
-    fn authorize(&self, _connect: &ConnectInfo) -> impl Future<Output = Result<(), ConnectError>> {
-        async { Ok(()) }
-    }
-
-    /// A socket joined the namespace (its connect ack is already queued).
-    fn on_connect(&self, _socket: Socket<Self::Data>) -> impl Future<Output = ()> {
-        async {}
-    }
-
-    /// An event from the client.
-    fn on_event(&self, socket: Socket<Self::Data>, event: Event) -> impl Future<Output = ()>;
-
-    /// The socket left, with Node's reason (`client namespace disconnect`, `transport close`, …).
-    fn on_disconnect(
-        &self,
-        _socket: Socket<Self::Data>,
-        _reason: DisconnectReason,
-    ) -> impl Future<Output = ()> {
-        async {}
-    }
-}
 
 /// What the connect middleware sees.
 #[derive(Debug)]
@@ -85,6 +54,21 @@ pub enum AckError {
     Timeout,
     #[error("the socket disconnected before acknowledging")]
     Disconnected,
+    #[error("reserved event name")]
+    Reserved,
+}
+
+/// Why a broadcast's acks ([`Broadcast::emit_with_ack`](super::Broadcast::emit_with_ack))
+/// did not all come.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BroadcastAckError {
+    #[error("reserved event name")]
+    Reserved,
+    /// Node's `new Error("operation has timed out")`; `responses` are the acks that did come
+    /// (Node's second callback argument, `err.responses` of `emitWithAck`), in arrival order.
+    #[error("operation has timed out")]
+    Timeout { responses: Vec<Value> },
 }
 
 /// Why a packet could not be sent.
@@ -249,17 +233,27 @@ impl SocketRef {
         self.engine.handshake()
     }
 
+    /// The server of this shard, to emit from outside the socket's callbacks.
+    pub fn io(&self) -> Io {
+        Io::new(self.layer.clone())
+    }
+
     /// Emits an event to this socket.
     pub fn emit(&self, event: &str, args: &[Value]) -> Result<(), EmitError> {
         if super::layer::is_reserved(event) {
             return Err(EmitError::Reserved);
         }
+        self.ns.handler.on_outgoing(self, event);
         let (packet, attachments) = Packet::event_values(self.ns.name.clone(), event, args, None);
         super::layer::send_packet(&self.engine, &packet, &attachments)
     }
 
     /// Emits an event with arguments exactly as received (no re-encoding).
     pub fn emit_raw(&self, event: &str, args: &RawArgs) -> Result<(), EmitError> {
+        if super::layer::is_reserved(event) {
+            return Err(EmitError::Reserved);
+        }
+        self.ns.handler.on_outgoing(self, event);
         let packet = super::layer::raw_packet(false, self.ns.name.clone(), Some(event), None, args);
         super::layer::send_packet(&self.engine, &packet, &args.attachments)
     }
@@ -296,13 +290,13 @@ impl SocketRef {
 
     /// A broadcast to every socket of the namespace except this one (Node's `socket.broadcast`).
     pub fn broadcast(&self) -> super::broadcast::Broadcast {
-        super::broadcast::Broadcast::new(self.layer.clone(), self.ns.clone())
+        super::broadcast::Broadcast::new(self.layer.clone(), self.ns.name.clone())
             .except(ByteString::from(self.id.as_str()))
     }
 
     /// A broadcast from the namespace (Node's `io.of(nsp)`), this socket included.
     pub fn namespace_ops(&self) -> super::broadcast::Broadcast {
-        super::broadcast::Broadcast::new(self.layer.clone(), self.ns.clone())
+        super::broadcast::Broadcast::new(self.layer.clone(), self.ns.name.clone())
     }
 
     /// Disconnects the socket from its namespace ("server namespace disconnect"); with `close`,

@@ -1,17 +1,21 @@
 //! Broadcast operators (Node's `BroadcastOperator`): choose sockets by rooms, then
-//! emit to them, or make them join, leave or disconnect — on every shard.
+//! emit to them (with or without acks), fetch them, or make them join, leave or disconnect —
+//! on every shard.
 //!
 //! A broadcast is encoded once; this shard's recipients and each peer shard get the
 //! same refcounted bytes, and a peer gets the room selector, never a list of sockets.
 
+use std::future::Future;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytestring::ByteString;
 
-use super::api::{EmitError, RawArgs};
+use super::api::{BroadcastAckError, EmitError, RawArgs};
 use super::layer::{Layer, is_reserved, raw_packet};
-use super::namespace::NamespaceState;
+use super::peer::Reach;
+use super::remote::RemoteSocket;
 use crate::adapter::{BroadcastOptions, EncodedPacket};
 use crate::protocol::value::Value;
 
@@ -19,13 +23,19 @@ use crate::protocol::value::Value;
 #[derive(Clone)]
 pub struct Broadcast {
     layer: Rc<Layer>,
-    ns: Rc<NamespaceState>,
+    nsp: ByteString,
     opts: BroadcastOptions,
 }
 
+impl std::fmt::Debug for Broadcast {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broadcast").field("nsp", &self.nsp).field("opts", &self.opts).finish()
+    }
+}
+
 impl Broadcast {
-    pub(crate) fn new(layer: Rc<Layer>, ns: Rc<NamespaceState>) -> Self {
-        Broadcast { layer, ns, opts: BroadcastOptions::new() }
+    pub(crate) fn new(layer: Rc<Layer>, nsp: ByteString) -> Self {
+        Broadcast { layer, nsp, opts: BroadcastOptions::new() }
     }
 
     /// Only sockets in `room` (several calls make a union).
@@ -63,16 +73,32 @@ impl Broadcast {
         self
     }
 
+    /// How long [`Broadcast::emit_with_ack`] and [`Broadcast::fetch_sockets`] wait (Node's
+    /// `timeout`); 5 s when not set.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.opts = self.opts.timeout(timeout);
+        self
+    }
+
     pub fn options(&self) -> &BroadcastOptions {
         &self.opts
+    }
+
+    /// The namespace it selects from.
+    pub fn namespace(&self) -> &str {
+        &self.nsp
+    }
+
+    fn reach(&self) -> Reach {
+        Reach::of(&self.opts)
     }
 
     pub fn emit(&self, event: &str, args: &[Value]) -> Result<(), EmitError> {
         if is_reserved(event) {
             return Err(EmitError::Reserved);
         }
-        let packet = EncodedPacket::event(self.ns.name.clone(), event, args, None);
-        self.layer.broadcast(&self.ns, self.opts.clone(), Arc::new(packet));
+        let packet = EncodedPacket::event(self.nsp.clone(), event, args, None);
+        self.layer.broadcast(self.reach(), &self.nsp, self.opts.clone(), Arc::new(packet));
         Ok(())
     }
 
@@ -81,25 +107,64 @@ impl Broadcast {
         if is_reserved(event) {
             return Err(EmitError::Reserved);
         }
-        let packet = raw_packet(false, self.ns.name.clone(), Some(event), None, args);
+        let packet = raw_packet(false, self.nsp.clone(), Some(event), None, args);
         let encoded = EncodedPacket::new(&packet, args.attachments.clone());
-        self.layer.broadcast(&self.ns, self.opts.clone(), Arc::new(encoded));
+        self.layer.broadcast(self.reach(), &self.nsp, self.opts.clone(), Arc::new(encoded));
         Ok(())
+    }
+
+    /// Emits to every selected socket, on every shard, one ack id for all, and collects each
+    /// client's answer (its first argument, as Node's adapter keeps it), in arrival order.
+    /// Node's `io.timeout(ms).emit(ev, …args, (err, responses) => …)` / `emitWithAck`.
+    ///
+    /// The packet is sent when this is called; the future only waits. It resolves once every
+    /// shard said how many clients it reached and each of them answered, or with
+    /// [`BroadcastAckError::Timeout`] (and the answers that came) when [`Broadcast::timeout`]
+    /// passes first. Without `timeout` the wait is 5 s (Node's operator, given no timeout,
+    /// times out at its next timer tick, `setTimeout(…, undefined)`).
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        args: &[Value],
+    ) -> impl Future<Output = Result<Vec<Value>, BroadcastAckError>> + 'static {
+        let started = match is_reserved(event) {
+            true => Err(BroadcastAckError::Reserved),
+            false => Ok(self.layer.start_broadcast_with_ack(
+                self.reach(),
+                &self.nsp,
+                self.opts.clone(),
+                event,
+                args,
+            )),
+        };
+        async move { started?.wait().await.map_err(|responses| BroadcastAckError::Timeout { responses }) }
+    }
+
+    /// The selected sockets of every shard (Node's `fetchSockets`), this shard's included, as
+    /// [`RemoteSocket`]s. A shard that does not answer within [`Broadcast::timeout`] (5 s when
+    /// not set) is left out, where Node's cluster adapters reject the whole fetch.
+    pub fn fetch_sockets(&self) -> impl Future<Output = Vec<RemoteSocket>> + 'static {
+        let wait = self.layer.start_fetch(self.reach(), &self.nsp, self.opts.clone());
+        let (layer, nsp) = (self.layer.clone(), self.nsp.clone());
+        async move {
+            let details = wait.wait().await;
+            details.into_iter().filter_map(|d| RemoteSocket::new(layer.clone(), nsp.clone(), d)).collect()
+        }
     }
 
     /// The selected sockets join `room` (Node's `socketsJoin`).
     pub fn sockets_join(&self, room: impl Into<ByteString>) {
-        self.layer.rooms(&self.ns, self.opts.clone(), vec![room.into()], true);
+        self.layer.rooms(self.reach(), &self.nsp, self.opts.clone(), vec![room.into()], true);
     }
 
     /// The selected sockets leave `room` (Node's `socketsLeave`).
     pub fn sockets_leave(&self, room: impl Into<ByteString>) {
-        self.layer.rooms(&self.ns, self.opts.clone(), vec![room.into()], false);
+        self.layer.rooms(self.reach(), &self.nsp, self.opts.clone(), vec![room.into()], false);
     }
 
     /// Disconnects the selected sockets (Node's `disconnectSockets`); with `close`, their
     /// Engine.IO connections too.
     pub fn disconnect_sockets(&self, close: bool) {
-        self.layer.disconnect_sockets(&self.ns, self.opts.clone(), close);
+        self.layer.disconnect_sockets(self.reach(), &self.nsp, self.opts.clone(), close);
     }
 }

@@ -11,8 +11,9 @@ use bytestring::ByteString;
 use super::api::Handler;
 use super::bundle::ClientBundle;
 use super::client::ClientOptions;
+use super::handler::{ErasedHandler, Typed};
 use super::layer::{Layer, LayerHandler};
-use super::namespace::{ErasedHandler, Predicate, Registry, Typed};
+use super::namespace::{Predicate, Registry};
 use crate::server::{RunningServer, Server, ServerConfig};
 use crate::shard::ShardId;
 
@@ -47,7 +48,7 @@ impl Default for SocketIo {
 }
 
 fn erase<H: Handler, F: Fn(ShardId) -> H + Send + Sync + 'static>(factory: F) -> Factory {
-    Arc::new(move |shard| Rc::new(Typed(Rc::new(factory(shard)))) as Rc<dyn ErasedHandler>)
+    Arc::new(move |shard| Rc::new(Typed::new(factory(shard))) as Rc<dyn ErasedHandler>)
 }
 
 impl SocketIo {

@@ -1,7 +1,7 @@
 //! The Socket.IO layer of one shard: the engine handler that turns Engine.IO
 //! messages into namespace connections, events and acks (through each session's
-//! [`SioClient`]), runs the application's handlers as tasks, and fans broadcasts
-//! out to this shard's sockets and to the same layer on every other shard.
+//! [`SioClient`]) and runs the application's handlers as tasks. What it does across
+//! shards (broadcasts, fetches, acks of broadcasts) is in `peer` and `requests`.
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
@@ -15,8 +15,11 @@ use bytestring::ByteString;
 use super::api::{AckError, AckSender, ConnectInfo, EmitError, Event, RawArgs, SocketRef};
 use super::bundle::ClientBundle;
 use super::client::{Action, ClientOptions, ConnectRefusal, EnginePayload, SioClient};
+use super::io::Io;
 use super::namespace::{NamespaceState, Registry};
-use crate::adapter::{BroadcastOptions, EncodedPacket, Room};
+use super::peer::PeerMsg;
+use super::requests::Requests;
+use crate::adapter::BroadcastOptions;
 use crate::engine::{DisconnectReason, SendError};
 use crate::protocol::sid::Sid;
 use crate::protocol::sio::{Packet, PacketKind, SioVersion};
@@ -42,7 +45,11 @@ pub(crate) fn send_packet(
     send_text(engine, packet.to_text(), attachments)
 }
 
-fn send_text(engine: &EngineSocket, text: ByteString, attachments: &[Bytes]) -> Result<(), EmitError> {
+pub(crate) fn send_text(
+    engine: &EngineSocket,
+    text: ByteString,
+    attachments: &[Bytes],
+) -> Result<(), EmitError> {
     engine.send_text(text).map_err(emit_error)?;
     for attachment in attachments {
         engine.send_binary(attachment.clone()).map_err(emit_error)?;
@@ -96,18 +103,13 @@ pub(crate) fn raw_packet(
     }
 }
 
-/// What the layer of one shard sends the layer of another.
-pub(crate) enum PeerMsg {
-    Broadcast { nsp: ByteString, opts: BroadcastOptions, packet: Arc<EncodedPacket> },
-    Rooms { nsp: ByteString, opts: BroadcastOptions, rooms: Vec<Room>, join: bool },
-    Disconnect { nsp: ByteString, opts: BroadcastOptions, close: bool },
-}
-
 pub(crate) struct Layer {
     pub(crate) registry: Registry,
     opts: ClientOptions,
     ctx: OnceCell<ShardContext>,
     clients: RefCell<HashMap<Sid, SioClient>>,
+    /// This shard's requests waiting for other shards' answers.
+    pub(crate) requests: Requests,
     me: std::rc::Weak<Layer>,
 }
 
@@ -121,19 +123,22 @@ impl Layer {
             opts,
             ctx: OnceCell::new(),
             clients: RefCell::new(HashMap::new()),
+            requests: Requests::default(),
             me: me.clone(),
         })
     }
 
-    fn rc(&self) -> Rc<Layer> {
+    pub(crate) fn rc(&self) -> Rc<Layer> {
         self.me.upgrade().expect("the layer outlives its own calls")
     }
 
-    fn ctx(&self) -> &ShardContext {
+    /// The shard. Every handle that reaches the layer (a socket, an `Io`) exists only after
+    /// `on_start` set it.
+    pub(crate) fn ctx(&self) -> &ShardContext {
         self.ctx.get().expect("on_start runs before any session opens")
     }
 
-    fn spawn(&self, task: impl std::future::Future<Output = ()> + 'static) {
+    pub(crate) fn spawn(&self, task: impl std::future::Future<Output = ()> + 'static) {
         self.ctx().spawn(task);
     }
 
@@ -181,10 +186,14 @@ impl Layer {
             }
             Action::Disconnect { nsp, socket, reason } => {
                 let Some(ns) = self.registry.get(&nsp) else { return };
-                let Some(entry) = ns.remove(socket) else { return };
+                let Some(data) = ns.data_of(socket) else { return };
                 let socket_ref =
-                    SocketRef { layer: self.rc(), ns: ns.clone(), id: socket, engine: entry.engine };
-                self.spawn(ns.handler.on_disconnect(socket_ref, entry.data, reason));
+                    SocketRef { layer: self.rc(), ns: ns.clone(), id: socket, engine: engine.clone() };
+                // Node's "disconnecting": the socket is still in its rooms.
+                ns.handler.on_disconnecting(&socket_ref, &data, reason);
+                if ns.remove(socket).is_some() {
+                    self.spawn(ns.handler.on_disconnect(socket_ref, data, reason));
+                }
             }
             // Node emits the socket's "error" event; the connection is closing already.
             Action::Error { .. } => {}
@@ -261,6 +270,10 @@ impl Layer {
         let ack = packet.id.map(|id| AckSender { engine: engine.clone(), nsp: nsp.clone(), id });
         let event = Event { name: event.name, args: event.args, packet, attachments, ack };
         let socket_ref = SocketRef { layer: self.rc(), ns: ns.clone(), id: socket, engine: engine.clone() };
+        // Node's `socket.use`: a refused event is dropped, its ack never sent.
+        if ns.handler.on_packet(&socket_ref, &data, &event).is_err() {
+            return;
+        }
         self.spawn(ns.handler.on_event(socket_ref, data, event));
     }
 
@@ -272,7 +285,11 @@ impl Layer {
         args: &[Value],
         timeout: Duration,
     ) -> Result<Vec<Value>, AckError> {
+        if is_reserved(event) {
+            return Err(AckError::Reserved);
+        }
         let (ack_id, rx) = socket.ns.register_ack(socket.id).ok_or(AckError::Disconnected)?;
+        socket.ns.handler.on_outgoing(socket, event);
         let (packet, attachments) = Packet::event_values(socket.ns.name.clone(), event, args, Some(ack_id));
         if send_packet(&socket.engine, &packet, &attachments).is_err() {
             socket.ns.forget_ack(socket.id, ack_id);
@@ -303,89 +320,19 @@ impl Layer {
             }
         });
     }
-
-    /// Delivers an encoded packet to the sockets `opts` selects here, then to every other shard
-    /// unless the broadcast is `local`: one message per peer carrying the same bytes.
-    pub(crate) fn broadcast(&self, ns: &NamespaceState, opts: BroadcastOptions, packet: Arc<EncodedPacket>) {
-        self.deliver(ns, &opts, &packet);
-        if !opts.flags.local {
-            self.to_peers(|| PeerMsg::Broadcast {
-                nsp: ns.name.clone(),
-                opts: opts.clone(),
-                packet: packet.clone(),
-            });
-        }
-    }
-
-    fn deliver(&self, ns: &NamespaceState, opts: &BroadcastOptions, packet: &EncodedPacket) {
-        for (_, engine) in ns.select(opts) {
-            let sent = send_text(&engine, packet.text().clone(), packet.attachments());
-            // A full queue: volatile packets are dropped; otherwise the slow consumer goes.
-            if sent == Err(EmitError::Full) && !opts.flags.volatile {
-                engine.abort(DisconnectReason::TransportError);
-            }
-        }
-    }
-
-    pub(crate) fn rooms(&self, ns: &NamespaceState, opts: BroadcastOptions, rooms: Vec<Room>, join: bool) {
-        ns.select_rooms(&opts, &rooms, join);
-        if !opts.flags.local {
-            self.to_peers(|| PeerMsg::Rooms {
-                nsp: ns.name.clone(),
-                opts: opts.clone(),
-                rooms: rooms.clone(),
-                join,
-            });
-        }
-    }
-
-    pub(crate) fn disconnect_sockets(&self, ns: &NamespaceState, opts: BroadcastOptions, close: bool) {
-        for (id, _) in ns.select(&opts) {
-            self.disconnect_socket(ns, id, close);
-        }
-        if !opts.flags.local {
-            self.to_peers(|| PeerMsg::Disconnect { nsp: ns.name.clone(), opts: opts.clone(), close });
-        }
-    }
-
-    fn to_peers(&self, msg: impl Fn() -> PeerMsg) {
-        let ctx = self.ctx().clone();
-        for peer in (0..ctx.shards()).filter(|&p| p != ctx.id()) {
-            let msg: Box<dyn std::any::Any + Send> = Box::new(msg());
-            let sender = ctx.clone();
-            ctx.spawn(async move {
-                let _ = sender.send_to_peer(peer, msg).await;
-            });
-        }
-    }
 }
 
 impl EngineHandler for LayerHandler {
     fn on_start(&self, shard: ShardContext) {
         let _ = self.0.ctx.set(shard);
+        for handler in self.0.registry.handlers() {
+            handler.on_start(Io::new(self.0.clone()));
+        }
     }
 
     fn on_peer_message(&self, _from: ShardId, msg: Box<dyn std::any::Any + Send>) {
-        let Ok(msg) = msg.downcast::<PeerMsg>() else { return };
-        let layer = &self.0;
-        match *msg {
-            PeerMsg::Broadcast { nsp, opts, packet } => {
-                if let Some(ns) = layer.registry.get(&nsp) {
-                    layer.deliver(&ns, &opts, &packet);
-                }
-            }
-            PeerMsg::Rooms { nsp, opts, rooms, join } => {
-                if let Some(ns) = layer.registry.get(&nsp) {
-                    ns.select_rooms(&opts, &rooms, join);
-                }
-            }
-            PeerMsg::Disconnect { nsp, opts, close } => {
-                if let Some(ns) = layer.registry.get(&nsp) {
-                    for (id, _) in ns.select(&opts) {
-                        layer.disconnect_socket(&ns, id, close);
-                    }
-                }
-            }
+        if let Ok(msg) = msg.downcast::<PeerMsg>() {
+            self.0.on_peer_message(*msg);
         }
     }
 

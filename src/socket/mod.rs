@@ -4,11 +4,17 @@
 //! - [`client`]: the pure per-connection state machine (Node socket.io 4.8 `lib/client.ts` and
 //!   the protocol half of `lib/socket.ts`): text and binary messages in, packets routed to
 //!   namespace sockets out, with an explicit clock for the connect timeout.
-//! - [`api`]: what an application implements ([`Handler`]) and uses ([`Socket`], [`Event`]).
-//! - [`broadcast`]: room selections and what they emit, across every shard.
+//! - `handler`: what an application implements ([`Handler`]: callbacks and hooks).
+//! - [`api`]: what it uses ([`Socket`], [`Event`], acks, errors).
+//! - [`broadcast`]: room selections and what they do on every shard: emit (with acks too),
+//!   fetch the sockets ([`RemoteSocket`], `remote`), join, leave, disconnect.
+//! - `io`: the server outside any callback ([`Io`]) and parent namespaces' emits
+//!   ([`ParentBroadcast`]).
 //! - [`bundle`]: the official browser client (`socket.io.js`, …) served under the path, as Node's
 //!   `serveClient`.
-//! - `namespace` and `layer`: one shard's namespaces and the engine handler that drives them.
+//! - `namespace` and `layer`: one shard's namespaces and the engine handler that drives them;
+//!   `peer` and `requests`: what the layers of two shards tell each other, and waiting for
+//!   their answers; `acks`: ack ids and collecting a broadcast's acks.
 //!
 //! ```no_run
 //! use tpcio::socket::{Event, Handler, Socket, SocketIo};
@@ -30,16 +36,25 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod acks;
 pub mod api;
 pub mod broadcast;
 mod builder;
 pub mod bundle;
 pub mod client;
+mod handler;
+mod io;
 mod layer;
 mod namespace;
+mod peer;
+mod remote;
+mod requests;
 
 pub use api::{
-    AckError, AckSender, ConnectError, ConnectInfo, EmitError, Event, Handler, RawArgs, Socket, SocketRef,
+    AckError, AckSender, BroadcastAckError, ConnectError, ConnectInfo, EmitError, Event, Handler, RawArgs,
+    Socket, SocketRef,
 };
 pub use broadcast::Broadcast;
 pub use builder::SocketIo;
+pub use io::{Io, ParentBroadcast};
+pub use remote::RemoteSocket;

@@ -1,86 +1,27 @@
-//! One shard's namespaces: the handler of each, its connected sockets, its rooms.
+//! One shard's namespaces: the handler of each, its connected sockets, its rooms, the acks
+//! its sockets owe.
 //!
-//! A dynamic namespace (Node's `io.of(predicate)`) becomes a child namespace on a shard
-//! the first time a client connects to a matching name there; the children share the
-//! parent's handler, as Node copies the parent's listeners to each child.
+//! A dynamic namespace (Node's `io.of(predicate)`, a `ParentNamespace`) becomes a child
+//! namespace on a shard the first time a client connects to a matching name there (or
+//! [`Io::of`](super::Io::of) names one); the children share the parent's handler, as Node
+//! copies the parent's listeners to each child, and remember their parent so that a
+//! broadcast from it reaches them.
 
 use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
+use std::time::SystemTime;
 
 use bytestring::ByteString;
 use futures_channel::oneshot;
 
-use super::api::{ConnectError, ConnectInfo, Event, Handler, Socket, SocketRef};
+use super::acks::{AckSink, AckWaiter, next_socket_ack_id};
+use super::handler::ErasedHandler;
 use crate::adapter::{BroadcastOptions, Room, Rooms};
-use crate::engine::DisconnectReason;
 use crate::protocol::sid::Sid;
 use crate::protocol::value::Value;
 use crate::server::EngineSocket;
-
-pub(crate) type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
-
-/// A [`Handler`] with its types erased, so namespaces of different handlers share one table.
-pub(crate) trait ErasedHandler {
-    fn authorize(&self, info: ConnectInfo) -> LocalFuture<Result<(), ConnectError>>;
-    fn new_data(&self) -> Rc<dyn Any>;
-    fn on_connect(&self, socket: SocketRef, data: Rc<dyn Any>) -> LocalFuture<()>;
-    fn on_event(&self, socket: SocketRef, data: Rc<dyn Any>, event: Event) -> LocalFuture<()>;
-    fn on_disconnect(
-        &self,
-        socket: SocketRef,
-        data: Rc<dyn Any>,
-        reason: DisconnectReason,
-    ) -> LocalFuture<()>;
-}
-
-pub(crate) struct Typed<H>(pub(crate) Rc<H>);
-
-impl<H: Handler> ErasedHandler for Typed<H> {
-    fn authorize(&self, info: ConnectInfo) -> LocalFuture<Result<(), ConnectError>> {
-        let h = self.0.clone();
-        Box::pin(async move { h.authorize(&info).await })
-    }
-
-    fn new_data(&self) -> Rc<dyn Any> {
-        Rc::new(RefCell::new(H::Data::default()))
-    }
-
-    fn on_connect(&self, socket: SocketRef, data: Rc<dyn Any>) -> LocalFuture<()> {
-        let h = self.0.clone();
-        Box::pin(async move {
-            if let Some(socket) = Socket::<H::Data>::from_ref(socket, data) {
-                h.on_connect(socket).await;
-            }
-        })
-    }
-
-    fn on_event(&self, socket: SocketRef, data: Rc<dyn Any>, event: Event) -> LocalFuture<()> {
-        let h = self.0.clone();
-        Box::pin(async move {
-            if let Some(socket) = Socket::<H::Data>::from_ref(socket, data) {
-                h.on_event(socket, event).await;
-            }
-        })
-    }
-
-    fn on_disconnect(
-        &self,
-        socket: SocketRef,
-        data: Rc<dyn Any>,
-        reason: DisconnectReason,
-    ) -> LocalFuture<()> {
-        let h = self.0.clone();
-        Box::pin(async move {
-            if let Some(socket) = Socket::<H::Data>::from_ref(socket, data) {
-                h.on_disconnect(socket, reason).await;
-            }
-        })
-    }
-}
 
 /// A connected socket's state on its shard.
 pub(crate) struct SocketEntry {
@@ -88,14 +29,26 @@ pub(crate) struct SocketEntry {
     pub(crate) data: Rc<dyn Any>,
     /// The CONNECT payload as received (`{}` when none).
     auth: ByteString,
+    /// When the socket joined (Node's `handshake.issued`).
+    issued: SystemTime,
     next_ack: u64,
-    acks: HashMap<u64, oneshot::Sender<Vec<Value>>>,
+    acks: HashMap<u64, AckWaiter>,
+}
+
+/// What [`NamespaceState::details_of`] tells of a socket.
+pub(crate) struct SocketInfo {
+    pub(crate) engine: EngineSocket,
+    pub(crate) auth: ByteString,
+    pub(crate) issued: SystemTime,
+    pub(crate) rooms: Vec<Room>,
 }
 
 /// One namespace on one shard.
 pub(crate) struct NamespaceState {
     pub(crate) name: ByteString,
     pub(crate) handler: Rc<dyn ErasedHandler>,
+    /// The dynamic namespace (its index in the registry) this one is a child of.
+    pub(crate) parent: Option<usize>,
     sockets: RefCell<HashMap<Sid, SocketEntry>>,
     rooms: RefCell<Rooms<Sid>>,
     /// Reused by every broadcast selection.
@@ -103,10 +56,11 @@ pub(crate) struct NamespaceState {
 }
 
 impl NamespaceState {
-    pub(crate) fn new(name: ByteString, handler: Rc<dyn ErasedHandler>) -> Rc<Self> {
+    pub(crate) fn new(name: ByteString, handler: Rc<dyn ErasedHandler>, parent: Option<usize>) -> Rc<Self> {
         Rc::new(NamespaceState {
             name,
             handler,
+            parent,
             sockets: RefCell::new(HashMap::new()),
             rooms: RefCell::new(Rooms::new()),
             scratch: RefCell::new(Vec::new()),
@@ -115,7 +69,8 @@ impl NamespaceState {
 
     /// Adds a connected socket; it is in the room of its own id.
     pub(crate) fn insert(&self, id: Sid, engine: EngineSocket, data: Rc<dyn Any>, auth: ByteString) {
-        let entry = SocketEntry { engine, data, auth, next_ack: 0, acks: HashMap::new() };
+        let issued = SystemTime::now();
+        let entry = SocketEntry { engine, data, auth, issued, next_ack: 0, acks: HashMap::new() };
         self.sockets.borrow_mut().insert(id, entry);
         self.rooms.borrow_mut().add_all(id, [ByteString::from(id.as_str())]);
     }
@@ -132,6 +87,17 @@ impl NamespaceState {
 
     pub(crate) fn data_of(&self, id: Sid) -> Option<Rc<dyn Any>> {
         self.sockets.borrow().get(&id).map(|e| e.data.clone())
+    }
+
+    pub(crate) fn details_of(&self, id: Sid) -> Option<SocketInfo> {
+        let sockets = self.sockets.borrow();
+        let entry = sockets.get(&id)?;
+        Some(SocketInfo {
+            engine: entry.engine.clone(),
+            auth: entry.auth.clone(),
+            issued: entry.issued,
+            rooms: self.rooms_of(id),
+        })
     }
 
     pub(crate) fn join(&self, id: Sid, room: Room) {
@@ -152,11 +118,20 @@ impl NamespaceState {
     pub(crate) fn register_ack(&self, id: Sid) -> Option<(u64, oneshot::Receiver<Vec<Value>>)> {
         let mut sockets = self.sockets.borrow_mut();
         let entry = sockets.get_mut(&id)?;
-        let ack_id = entry.next_ack;
-        entry.next_ack += 1;
+        let (ack_id, next) = next_socket_ack_id(entry.next_ack, |i| entry.acks.contains_key(&i));
+        entry.next_ack = next;
         let (tx, rx) = oneshot::channel();
-        entry.acks.insert(ack_id, tx);
+        entry.acks.insert(ack_id, AckWaiter::Socket(tx));
         Some((ack_id, rx))
+    }
+
+    /// Registers the ack of a broadcast whose packet carries `ack_id`; the client's first
+    /// argument goes to `sink`. `false` when the socket is gone.
+    pub(crate) fn register_broadcast_ack(&self, id: Sid, ack_id: u64, sink: AckSink) -> bool {
+        let mut sockets = self.sockets.borrow_mut();
+        let Some(entry) = sockets.get_mut(&id) else { return false };
+        entry.acks.insert(ack_id, AckWaiter::Broadcast(sink));
+        true
     }
 
     pub(crate) fn forget_ack(&self, id: Sid, ack_id: u64) {
@@ -167,9 +142,9 @@ impl NamespaceState {
 
     /// The client answered ack `ack_id`.
     pub(crate) fn resolve_ack(&self, id: Sid, ack_id: u64, args: Vec<Value>) {
-        let sender = self.sockets.borrow_mut().get_mut(&id).and_then(|e| e.acks.remove(&ack_id));
-        if let Some(sender) = sender {
-            let _ = sender.send(args);
+        let waiter = self.sockets.borrow_mut().get_mut(&id).and_then(|e| e.acks.remove(&ack_id));
+        if let Some(waiter) = waiter {
+            waiter.answer(args);
         }
     }
 
@@ -200,6 +175,10 @@ impl NamespaceState {
 #[derive(Default)]
 pub(crate) struct Registry {
     live: RefCell<HashMap<ByteString, Rc<NamespaceState>>>,
+    /// The static namespaces' names, in the order they were declared.
+    statics: Vec<ByteString>,
+    /// The dynamic namespaces (parents), in the order they were declared: their index is the
+    /// same on every shard.
     dynamic: Vec<(Predicate, Rc<dyn ErasedHandler>)>,
 }
 
@@ -207,7 +186,8 @@ pub(crate) type Predicate = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 impl Registry {
     pub(crate) fn add_static(&mut self, name: ByteString, handler: Rc<dyn ErasedHandler>) {
-        self.live.get_mut().insert(name.clone(), NamespaceState::new(name, handler));
+        self.statics.push(name.clone());
+        self.live.get_mut().insert(name.clone(), NamespaceState::new(name, handler, None));
     }
 
     pub(crate) fn add_dynamic(&mut self, predicate: Predicate, handler: Rc<dyn ErasedHandler>) {
@@ -219,8 +199,9 @@ impl Registry {
         if let Some(ns) = self.live.borrow().get(name) {
             return Some(ns.clone());
         }
-        let (_, handler) = self.dynamic.iter().find(|(matches, _)| matches(name))?;
-        let ns = NamespaceState::new(name.clone(), handler.clone());
+        let parent = self.parent_of(name)?;
+        let handler = self.dynamic[parent].1.clone();
+        let ns = NamespaceState::new(name.clone(), handler, Some(parent));
         self.live.borrow_mut().insert(name.clone(), ns.clone());
         Some(ns)
     }
@@ -228,5 +209,68 @@ impl Registry {
     /// A namespace that exists on this shard already.
     pub(crate) fn get(&self, name: &str) -> Option<Rc<NamespaceState>> {
         self.live.borrow().get(name).cloned()
+    }
+
+    /// The dynamic namespace that would make a child named `name` (the first declared).
+    pub(crate) fn parent_of(&self, name: &str) -> Option<usize> {
+        self.dynamic.iter().position(|(matches, _)| matches(name))
+    }
+
+    /// The children of dynamic namespace `parent` on this shard.
+    pub(crate) fn children(&self, parent: usize) -> Vec<Rc<NamespaceState>> {
+        self.live.borrow().values().filter(|ns| ns.parent == Some(parent)).cloned().collect()
+    }
+
+    /// Every handler once: the static namespaces' then the dynamic ones', in declaration order.
+    pub(crate) fn handlers(&self) -> Vec<Rc<dyn ErasedHandler>> {
+        let live = self.live.borrow();
+        let statics = self.statics.iter().filter_map(|name| live.get(name)).map(|ns| ns.handler.clone());
+        statics.chain(self.dynamic.iter().map(|(_, h)| h.clone())).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::socket::api::Socket;
+    use crate::socket::handler::{Handler, Typed};
+
+    struct Nop;
+    impl Handler for Nop {
+        type Data = ();
+        async fn on_event(&self, _socket: Socket<()>, _event: crate::socket::Event) {}
+    }
+
+    fn handler() -> Rc<dyn ErasedHandler> {
+        Rc::new(Typed::new(Nop))
+    }
+
+    #[test]
+    fn children_know_their_parent_and_statics_come_first() {
+        let mut registry = Registry::default();
+        registry.add_static("/dyn-static".into(), handler());
+        registry.add_dynamic(std::sync::Arc::new(|n| n.starts_with("/dyn-")), handler());
+        registry.add_dynamic(std::sync::Arc::new(|n| n.starts_with("/d")), handler());
+        assert_eq!(registry.handlers().len(), 3);
+
+        assert_eq!(registry.resolve(&"/dyn-static".into()).map(|ns| ns.parent), Some(None));
+        assert!(registry.get("/dyn-a").is_none());
+        assert_eq!(registry.resolve(&"/dyn-a".into()).map(|ns| ns.parent), Some(Some(0)));
+        assert_eq!(registry.resolve(&"/dx".into()).map(|ns| ns.parent), Some(Some(1)));
+        assert!(registry.resolve(&"/other".into()).is_none());
+        assert_eq!(registry.parent_of("/dyn-z"), Some(0));
+        assert_eq!(registry.parent_of("/other"), None);
+
+        let names = |parent| {
+            let mut names: Vec<String> =
+                registry.children(parent).iter().map(|ns| ns.name.to_string()).collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(0), ["/dyn-a"]);
+        assert_eq!(names(1), ["/dx"]);
+        // A child made once is found again, not made twice.
+        let a = registry.resolve(&"/dyn-a".into()).expect("the child");
+        assert!(Rc::ptr_eq(&a, &registry.get("/dyn-a").expect("registered")));
     }
 }

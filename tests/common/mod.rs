@@ -11,6 +11,7 @@ pub mod engine;
 pub mod http;
 pub mod server;
 pub mod sio;
+pub mod sio_api;
 pub mod ws;
 
 use std::time::Duration;

@@ -1,0 +1,189 @@
+//! What an application implements for a namespace: the [`Handler`] trait, whose callbacks
+//! stand for the listeners and middlewares of Node socket.io 4.8 (`namespace.use`,
+//! `"connection"`, `socket.on(…)`, `socket.use`, `socket.onAnyOutgoing`, `"disconnecting"`,
+//! `"disconnect"`), and the type-erased form the namespace table keeps.
+//!
+//! Handlers are made per shard by a factory, so they may hold `Rc` state; `async` callbacks
+//! run as tasks on the shard that owns the connection, the others run inline and must not
+//! block.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+
+use super::api::{ConnectError, ConnectInfo, Event, Socket, SocketRef};
+use super::io::Io;
+use crate::engine::DisconnectReason;
+
+/// What a namespace does with its sockets. Only `on_event` is required.
+///
+/// `on_event` is also the catch-all for incoming events (Node's `socket.onAny`): every event
+/// of the namespace comes to it, whatever its name.
+pub trait Handler: 'static {
+    /// Per-socket state, created with `Default` when a socket connects.
+    type Data: Default + 'static;
+
+    /// The server started on this shard (once per shard for each [`SocketIo::namespace`] and
+    /// each [`SocketIo::dynamic_namespace`]): keep `io` to emit from outside any socket's
+    /// callback, and [`Io::spawn`] timers or feeds with it.
+    ///
+    /// [`SocketIo::namespace`]: super::SocketIo::namespace
+    /// [`SocketIo::dynamic_namespace`]: super::SocketIo::dynamic_namespace
+    fn on_start(&self, _io: Io) {}
+
+    /// Connect middleware (Node's `namespace.use`): `Err` refuses the socket with a `CONNECT_ERROR`.
+    fn authorize(&self, _connect: &ConnectInfo) -> impl Future<Output = Result<(), ConnectError>> {
+        async { Ok(()) }
+    }
+
+    /// A socket joined the namespace (its connect ack is already queued).
+    fn on_connect(&self, _socket: Socket<Self::Data>) -> impl Future<Output = ()> {
+        async {}
+    }
+
+    /// Packet middleware (Node's `socket.use`), run inline for each incoming event before
+    /// [`Handler::on_event`]. `Err` drops the event: no `on_event`, no ack. (Node then emits
+    /// the message as the socket's server-side `"error"` event, which has no counterpart here.)
+    fn on_packet(&self, _socket: &Socket<Self::Data>, _event: &Event) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// An event from the client.
+    fn on_event(&self, socket: Socket<Self::Data>, event: Event) -> impl Future<Output = ()>;
+
+    /// Each event the server sends a socket of this namespace (Node's `socket.onAnyOutgoing`),
+    /// inline, just before it is written: its own emits and every broadcast that reaches it,
+    /// from any shard. Acks are not events and do not come here.
+    fn on_outgoing(&self, _socket: &SocketRef, _event: &str) {
+        // Tells the erased handler that the default runs, so broadcasts stop calling it.
+        DEFAULT_OUTGOING.set(true);
+    }
+
+    /// The socket is leaving (Node's `"disconnecting"`): it is still in its rooms. Inline.
+    fn on_disconnecting(&self, _socket: &Socket<Self::Data>, _reason: DisconnectReason) {}
+
+    /// The socket left, with Node's reason (`client namespace disconnect`, `transport close`, …).
+    fn on_disconnect(
+        &self,
+        _socket: Socket<Self::Data>,
+        _reason: DisconnectReason,
+    ) -> impl Future<Output = ()> {
+        async {}
+    }
+}
+
+thread_local! {
+    /// Set by the default [`Handler::on_outgoing`]: Rust cannot ask whether a trait method is
+    /// overridden, and calling a no-op for every recipient of every broadcast is not free.
+    static DEFAULT_OUTGOING: Cell<bool> = const { Cell::new(false) };
+}
+
+pub(crate) type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+/// A [`Handler`] with its types erased, so namespaces of different handlers share one table.
+pub(crate) trait ErasedHandler {
+    fn on_start(&self, io: Io);
+    fn authorize(&self, info: ConnectInfo) -> LocalFuture<Result<(), ConnectError>>;
+    fn new_data(&self) -> Rc<dyn Any>;
+    fn on_connect(&self, socket: SocketRef, data: Rc<dyn Any>) -> LocalFuture<()>;
+    fn on_packet(&self, socket: &SocketRef, data: &Rc<dyn Any>, event: &Event) -> Result<(), String>;
+    fn on_event(&self, socket: SocketRef, data: Rc<dyn Any>, event: Event) -> LocalFuture<()>;
+    /// Whether [`ErasedHandler::on_outgoing`] may do anything: `false` once the default ran.
+    fn wants_outgoing(&self) -> bool;
+    fn on_outgoing(&self, socket: &SocketRef, event: &str);
+    fn on_disconnecting(&self, socket: &SocketRef, data: &Rc<dyn Any>, reason: DisconnectReason);
+    fn on_disconnect(
+        &self,
+        socket: SocketRef,
+        data: Rc<dyn Any>,
+        reason: DisconnectReason,
+    ) -> LocalFuture<()>;
+}
+
+pub(crate) struct Typed<H> {
+    handler: Rc<H>,
+    outgoing: Cell<bool>,
+}
+
+impl<H> Typed<H> {
+    pub(crate) fn new(handler: H) -> Self {
+        Typed { handler: Rc::new(handler), outgoing: Cell::new(true) }
+    }
+}
+
+impl<H: Handler> ErasedHandler for Typed<H> {
+    fn on_start(&self, io: Io) {
+        self.handler.on_start(io);
+    }
+
+    fn authorize(&self, info: ConnectInfo) -> LocalFuture<Result<(), ConnectError>> {
+        let h = self.handler.clone();
+        Box::pin(async move { h.authorize(&info).await })
+    }
+
+    fn new_data(&self) -> Rc<dyn Any> {
+        Rc::new(std::cell::RefCell::new(H::Data::default()))
+    }
+
+    fn on_connect(&self, socket: SocketRef, data: Rc<dyn Any>) -> LocalFuture<()> {
+        let h = self.handler.clone();
+        Box::pin(async move {
+            if let Some(socket) = Socket::<H::Data>::from_ref(socket, data) {
+                h.on_connect(socket).await;
+            }
+        })
+    }
+
+    fn on_packet(&self, socket: &SocketRef, data: &Rc<dyn Any>, event: &Event) -> Result<(), String> {
+        match Socket::<H::Data>::from_ref(socket.clone(), data.clone()) {
+            Some(socket) => self.handler.on_packet(&socket, event),
+            None => Ok(()),
+        }
+    }
+
+    fn on_event(&self, socket: SocketRef, data: Rc<dyn Any>, event: Event) -> LocalFuture<()> {
+        let h = self.handler.clone();
+        Box::pin(async move {
+            if let Some(socket) = Socket::<H::Data>::from_ref(socket, data) {
+                h.on_event(socket, event).await;
+            }
+        })
+    }
+
+    fn wants_outgoing(&self) -> bool {
+        self.outgoing.get()
+    }
+
+    fn on_outgoing(&self, socket: &SocketRef, event: &str) {
+        if !self.outgoing.get() {
+            return;
+        }
+        DEFAULT_OUTGOING.set(false);
+        self.handler.on_outgoing(socket, event);
+        if DEFAULT_OUTGOING.replace(false) {
+            self.outgoing.set(false);
+        }
+    }
+
+    fn on_disconnecting(&self, socket: &SocketRef, data: &Rc<dyn Any>, reason: DisconnectReason) {
+        if let Some(socket) = Socket::<H::Data>::from_ref(socket.clone(), data.clone()) {
+            self.handler.on_disconnecting(&socket, reason);
+        }
+    }
+
+    fn on_disconnect(
+        &self,
+        socket: SocketRef,
+        data: Rc<dyn Any>,
+        reason: DisconnectReason,
+    ) -> LocalFuture<()> {
+        let h = self.handler.clone();
+        Box::pin(async move {
+            if let Some(socket) = Socket::<H::Data>::from_ref(socket, data) {
+                h.on_disconnect(socket, reason).await;
+            }
+        })
+    }
+}

@@ -1,0 +1,144 @@
+//! The server as an application reaches it outside any socket's callback (Node's `io`):
+//! [`Io`], one per shard, given to [`Handler::on_start`](super::Handler::on_start) and by
+//! [`SocketRef::io`](super::SocketRef::io); and [`ParentBroadcast`], the emits of a dynamic
+//! namespace to all its children (Node's `ParentNamespace`, `lib/parent-namespace.ts`).
+//!
+//! A dynamic namespace has children on each shard where a client joined one of its names; a
+//! parent broadcast is sent to every shard, and each shard's children broadcast it to their
+//! own sockets, each child encoding it once with its own name.
+
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytestring::ByteString;
+
+use super::api::{EmitError, RawArgs};
+use super::broadcast::Broadcast;
+use super::layer::{Layer, is_reserved};
+use super::peer::{EmitArgs, ParentEmit, Reach};
+use crate::adapter::BroadcastOptions;
+use crate::protocol::value::Value;
+use crate::shard::ShardId;
+
+/// This shard's Socket.IO server. Cheap to clone; stays on its shard.
+#[derive(Clone)]
+pub struct Io {
+    layer: Rc<Layer>,
+}
+
+impl std::fmt::Debug for Io {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Io").field("shard", &self.shard()).finish()
+    }
+}
+
+impl Io {
+    pub(crate) fn new(layer: Rc<Layer>) -> Self {
+        Io { layer }
+    }
+
+    pub fn shard(&self) -> ShardId {
+        self.layer.ctx().id()
+    }
+
+    pub fn shards(&self) -> usize {
+        self.layer.ctx().shards()
+    }
+
+    /// A broadcast from namespace `name` (Node's `io.of(name)`; a missing leading `/` is
+    /// added): a static namespace, or a child of the dynamic namespace whose predicate accepts
+    /// the name (made on this shard if no client joined it here yet). It reaches the sockets
+    /// of that name on every shard. `None` when no namespace has that name.
+    pub fn of(&self, name: &str) -> Option<Broadcast> {
+        let name = match name.starts_with('/') {
+            true => ByteString::from(name),
+            false => ByteString::from(format!("/{name}")),
+        };
+        let ns = self.layer.registry.resolve(&name)?;
+        Some(Broadcast::new(self.layer.clone(), ns.name.clone()))
+    }
+
+    /// The dynamic namespace whose predicate accepts `child_name` (the first declared), to
+    /// emit to all its children on every shard.
+    pub fn of_parent(&self, child_name: &str) -> Option<ParentBroadcast> {
+        let parent = self.layer.registry.parent_of(child_name)?;
+        Some(ParentBroadcast { layer: self.layer.clone(), parent, opts: BroadcastOptions::new() })
+    }
+
+    /// Runs `task` on this shard, detached.
+    pub fn spawn(&self, task: impl Future<Output = ()> + 'static) {
+        self.layer.spawn(task);
+    }
+}
+
+/// Emits from a dynamic namespace to its children (Node's `ParentNamespace` emit and
+/// `to(…).emit`), on every shard. As in Node, only emits: joining, fetching and acks are
+/// per child ([`Io::of`]).
+#[derive(Clone)]
+pub struct ParentBroadcast {
+    layer: Rc<Layer>,
+    parent: usize,
+    opts: BroadcastOptions,
+}
+
+impl std::fmt::Debug for ParentBroadcast {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParentBroadcast").field("parent", &self.parent).field("opts", &self.opts).finish()
+    }
+}
+
+impl ParentBroadcast {
+    /// Only sockets in `room` of each child (several calls make a union).
+    pub fn to(mut self, room: impl Into<ByteString>) -> Self {
+        self.opts = self.opts.to(room.into());
+        self
+    }
+
+    pub fn within(self, room: impl Into<ByteString>) -> Self {
+        self.to(room)
+    }
+
+    pub fn except(mut self, room: impl Into<ByteString>) -> Self {
+        self.opts = self.opts.except(room.into());
+        self
+    }
+
+    pub fn volatile(mut self) -> Self {
+        self.opts = self.opts.volatile();
+        self
+    }
+
+    /// Only this shard's children.
+    pub fn local(mut self) -> Self {
+        self.opts = self.opts.local();
+        self
+    }
+
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.opts = self.opts.compress(compress);
+        self
+    }
+
+    pub fn options(&self) -> &BroadcastOptions {
+        &self.opts
+    }
+
+    pub fn emit(&self, event: &str, args: &[Value]) -> Result<(), EmitError> {
+        self.send(event, EmitArgs::Values(args.to_vec()))
+    }
+
+    /// Emits arguments exactly as received elsewhere (no re-encoding of their JSON).
+    pub fn emit_raw(&self, event: &str, args: &RawArgs) -> Result<(), EmitError> {
+        self.send(event, EmitArgs::Raw(args.clone()))
+    }
+
+    fn send(&self, event: &str, args: EmitArgs) -> Result<(), EmitError> {
+        if is_reserved(event) {
+            return Err(EmitError::Reserved);
+        }
+        let emit = Arc::new(ParentEmit { event: event.to_owned(), args });
+        self.layer.parent_broadcast(Reach::of(&self.opts), self.parent, self.opts.clone(), emit);
+        Ok(())
+    }
+}

@@ -1,0 +1,342 @@
+//! What a shard's Socket.IO layer runs over several shards, and what it tells the layer of
+//! another shard: adapter requests and responses ([`AdapterMsg`], the request types of
+//! `@socket.io/redis-adapter`), plus the emits of a parent namespace to its children.
+//!
+//! An operation is run on this shard's sockets and sent, as one message per peer carrying
+//! the room selector (never a list of sockets), to the peers its [`Reach`] names: every
+//! peer, none (`local`), or the one owning a given socket (a [`RemoteSocket`]'s operations,
+//! routed by the shard its id names). A broadcast is encoded once; every shard gets the same
+//! refcounted bytes.
+//!
+//! [`RemoteSocket`]: super::RemoteSocket
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytestring::ByteString;
+
+use super::acks::AckSink;
+use super::api::{EmitError, RawArgs, SocketRef};
+use super::layer::{Layer, raw_packet, send_text};
+use super::namespace::NamespaceState;
+use crate::adapter::{
+    AdapterMsg, AdapterRequest, AdapterResponse, BroadcastOptions, BroadcastRequest, EncodedPacket,
+    RequestId, Room,
+};
+use crate::engine::DisconnectReason;
+use crate::protocol::sid::Sid;
+use crate::protocol::sio::{DecodeOptions, Packet, SioVersion};
+use crate::protocol::value::Value;
+use crate::server::EngineSocket;
+use crate::shard::ShardId;
+
+/// How long a shard keeps the acks of a broadcast registered when the sender set no timeout.
+pub(crate) const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Which shards an operation runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reach {
+    All,
+    /// This shard only (`local`).
+    Local,
+    /// The shard owning the sockets addressed.
+    Shard(ShardId),
+}
+
+impl Reach {
+    /// Every shard, or only this one with the `local` flag.
+    pub(crate) fn of(opts: &BroadcastOptions) -> Reach {
+        if opts.flags.local { Reach::Local } else { Reach::All }
+    }
+}
+
+/// What the layer of one shard sends the layer of another.
+pub(crate) enum PeerMsg {
+    Adapter(AdapterMsg),
+    /// An emit of dynamic namespace `parent` (its index in every shard's registry) to its
+    /// children on the receiving shard, each encoded once for its own name.
+    Parent {
+        parent: usize,
+        opts: BroadcastOptions,
+        emit: Arc<ParentEmit>,
+    },
+}
+
+/// An event for every child of a parent namespace; encoded per child, as the namespace is
+/// written in the packet.
+pub(crate) struct ParentEmit {
+    pub(crate) event: String,
+    pub(crate) args: EmitArgs,
+}
+
+pub(crate) enum EmitArgs {
+    Values(Vec<Value>),
+    Raw(RawArgs),
+}
+
+impl ParentEmit {
+    fn encode(&self, nsp: &ByteString) -> EncodedPacket {
+        match &self.args {
+            EmitArgs::Values(values) => EncodedPacket::event(nsp.clone(), &self.event, values, None),
+            EmitArgs::Raw(raw) => {
+                let packet = raw_packet(false, nsp.clone(), Some(&self.event), None, raw);
+                EncodedPacket::new(&packet, raw.attachments.clone())
+            }
+        }
+    }
+}
+
+/// The event name of a packet this layer encoded, for `on_outgoing`.
+fn event_name(packet: &EncodedPacket) -> Option<ByteString> {
+    let opts = DecodeOptions { max_attachments: usize::MAX };
+    Packet::decode(packet.text().clone(), SioVersion::V5, &opts).ok()?.event().map(|e| e.name)
+}
+
+impl Layer {
+    /// How many shards `reach` covers, this one included.
+    pub(crate) fn servers(&self, reach: Reach) -> usize {
+        match reach {
+            Reach::All => self.ctx().shards(),
+            Reach::Local | Reach::Shard(_) => 1,
+        }
+    }
+
+    pub(crate) fn reaches_me(&self, reach: Reach) -> bool {
+        match reach {
+            Reach::All | Reach::Local => true,
+            Reach::Shard(shard) => shard == self.ctx().id(),
+        }
+    }
+
+    /// Sends `msg()` to every peer `reach` covers; returns how many.
+    pub(crate) fn send_peers(&self, reach: Reach, msg: impl Fn() -> PeerMsg) -> usize {
+        let ctx = self.ctx();
+        let me = ctx.id();
+        let peers: Vec<ShardId> = match reach {
+            Reach::All => (0..ctx.shards()).filter(|&p| p != me).collect(),
+            Reach::Local => Vec::new(),
+            Reach::Shard(shard) if shard != me && shard < ctx.shards() => vec![shard],
+            Reach::Shard(_) => Vec::new(),
+        };
+        for &peer in &peers {
+            self.send_peer(peer, msg());
+        }
+        peers.len()
+    }
+
+    /// Sends one message to `peer` from a task: the mesh may make the sender wait.
+    pub(crate) fn send_peer(&self, peer: ShardId, msg: PeerMsg) {
+        let ctx = self.ctx().clone();
+        let msg: Box<dyn std::any::Any + Send> = Box::new(msg);
+        self.spawn(async move {
+            let _ = ctx.send_to_peer(peer, msg).await;
+        });
+    }
+
+    pub(crate) fn broadcast(
+        &self,
+        reach: Reach,
+        nsp: &ByteString,
+        opts: BroadcastOptions,
+        packet: Arc<EncodedPacket>,
+    ) {
+        if self.reaches_me(reach)
+            && let Some(ns) = self.registry.get(nsp)
+        {
+            self.deliver(&ns, &opts, &packet, None);
+        }
+        self.send_peers(reach, || {
+            let request = BroadcastRequest::new(nsp.clone(), opts.clone(), packet.clone());
+            PeerMsg::Adapter(AdapterRequest::Broadcast(request).into())
+        });
+    }
+
+    pub(crate) fn rooms(
+        &self,
+        reach: Reach,
+        nsp: &ByteString,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+        join: bool,
+    ) {
+        if self.reaches_me(reach)
+            && let Some(ns) = self.registry.get(nsp)
+        {
+            ns.select_rooms(&opts, &rooms, join);
+        }
+        self.send_peers(reach, || {
+            let (nsp, opts, rooms) = (nsp.clone(), opts.clone(), rooms.clone());
+            let request = match join {
+                true => AdapterRequest::AddSockets { nsp, opts, rooms },
+                false => AdapterRequest::DelSockets { nsp, opts, rooms },
+            };
+            PeerMsg::Adapter(request.into())
+        });
+    }
+
+    pub(crate) fn disconnect_sockets(
+        &self,
+        reach: Reach,
+        nsp: &ByteString,
+        opts: BroadcastOptions,
+        close: bool,
+    ) {
+        if self.reaches_me(reach) {
+            self.disconnect_local(nsp, &opts, close);
+        }
+        self.send_peers(reach, || {
+            let request = AdapterRequest::DisconnectSockets { nsp: nsp.clone(), opts: opts.clone(), close };
+            PeerMsg::Adapter(request.into())
+        });
+    }
+
+    fn disconnect_local(&self, nsp: &str, opts: &BroadcastOptions, close: bool) {
+        if let Some(ns) = self.registry.get(nsp) {
+            for (id, _) in ns.select(opts) {
+                self.disconnect_socket(&ns, id, close);
+            }
+        }
+    }
+
+    /// Node's `ParentNamespace` emit: each child namespace broadcasts the event to its own
+    /// sockets, on every shard `reach` covers.
+    pub(crate) fn parent_broadcast(
+        &self,
+        reach: Reach,
+        parent: usize,
+        opts: BroadcastOptions,
+        emit: Arc<ParentEmit>,
+    ) {
+        if self.reaches_me(reach) {
+            self.parent_deliver(parent, &opts, &emit);
+        }
+        self.send_peers(reach, || PeerMsg::Parent { parent, opts: opts.clone(), emit: emit.clone() });
+    }
+
+    fn parent_deliver(&self, parent: usize, opts: &BroadcastOptions, emit: &ParentEmit) {
+        for child in self.registry.children(parent) {
+            self.deliver(&child, opts, &emit.encode(&child.name), None);
+        }
+    }
+
+    /// Writes `packet` to the sockets `opts` selects here, registering `ack` (its id and where
+    /// answers go) on each first; returns the recipients.
+    pub(crate) fn deliver(
+        &self,
+        ns: &Rc<NamespaceState>,
+        opts: &BroadcastOptions,
+        packet: &EncodedPacket,
+        ack: Option<(u64, &AckSink)>,
+    ) -> Vec<(Sid, EngineSocket)> {
+        let recipients = ns.select(opts);
+        let mut name: Option<Option<ByteString>> = None;
+        for (id, engine) in &recipients {
+            if ns.handler.wants_outgoing()
+                && let Some(event) = name.get_or_insert_with(|| event_name(packet))
+            {
+                let socket = SocketRef { layer: self.rc(), ns: ns.clone(), id: *id, engine: engine.clone() };
+                ns.handler.on_outgoing(&socket, event);
+            }
+            if let Some((ack_id, sink)) = ack {
+                ns.register_broadcast_ack(*id, ack_id, sink.clone());
+            }
+            let sent = send_text(engine, packet.text().clone(), packet.attachments());
+            // A full queue: volatile packets are dropped; otherwise the slow consumer goes.
+            if sent == Err(EmitError::Full) && !opts.flags.volatile {
+                engine.abort(DisconnectReason::TransportError);
+            }
+        }
+        recipients
+    }
+
+    pub(crate) fn on_peer_message(&self, msg: PeerMsg) {
+        match msg {
+            PeerMsg::Adapter(AdapterMsg::Request(request)) => self.serve(request),
+            PeerMsg::Adapter(AdapterMsg::Response(response)) => self.requests.answer(response),
+            PeerMsg::Parent { parent, opts, emit } => self.parent_deliver(parent, &opts, &emit),
+        }
+    }
+
+    /// Runs another shard's request on this shard's sockets and answers it.
+    fn serve(&self, request: AdapterRequest) {
+        match request {
+            AdapterRequest::Broadcast(BroadcastRequest { nsp, opts, packet }) => {
+                if let Some(ns) = self.registry.get(&nsp) {
+                    self.deliver(&ns, &opts, &packet, None);
+                }
+            }
+            AdapterRequest::BroadcastWithAck { id, ack_id, broadcast } => {
+                self.serve_broadcast_with_ack(id, ack_id, broadcast)
+            }
+            AdapterRequest::FetchSockets { id, nsp, opts } => {
+                let sockets = self.local_details(&nsp, &opts);
+                self.respond(id, AdapterResponse::Sockets { id, sockets });
+            }
+            AdapterRequest::AddSockets { nsp, opts, rooms } => {
+                if let Some(ns) = self.registry.get(&nsp) {
+                    ns.select_rooms(&opts, &rooms, true);
+                }
+            }
+            AdapterRequest::DelSockets { nsp, opts, rooms } => {
+                if let Some(ns) = self.registry.get(&nsp) {
+                    ns.select_rooms(&opts, &rooms, false);
+                }
+            }
+            AdapterRequest::DisconnectSockets { nsp, opts, close } => {
+                self.disconnect_local(&nsp, &opts, close)
+            }
+            AdapterRequest::SocketIds { id, nsp, rooms } => {
+                let opts = rooms.into_iter().fold(BroadcastOptions::new(), BroadcastOptions::to);
+                let ids = match self.registry.get(&nsp) {
+                    Some(ns) => {
+                        ns.select(&opts).into_iter().map(|(s, _)| ByteString::from(s.as_str())).collect()
+                    }
+                    None => Vec::new(),
+                };
+                self.respond(id, AdapterResponse::SocketIds { id, ids });
+            }
+            // Not asked by this layer (no `allRooms` or `serverSideEmit` API yet).
+            AdapterRequest::AllRooms { .. } | AdapterRequest::ServerSideEmit { .. } => {}
+        }
+    }
+
+    /// Delivers with each recipient's ack forwarded to the origin: first how many clients got
+    /// the packet, then each answer; the acks still missing when the sender's timeout passes
+    /// are forgotten.
+    fn serve_broadcast_with_ack(&self, id: RequestId, ack_id: u64, broadcast: BroadcastRequest) {
+        let BroadcastRequest { nsp, opts, packet } = broadcast;
+        let count = match self.registry.get(&nsp) {
+            Some(ns) => {
+                let layer = self.rc();
+                let sink: AckSink = Rc::new(move |response| {
+                    layer.respond(id, AdapterResponse::Ack { id, response });
+                });
+                let recipients: Vec<Sid> = self
+                    .deliver(&ns, &opts, &packet, Some((ack_id, &sink)))
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .collect();
+                let count = recipients.len();
+                let timeout = opts.flags.timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT);
+                self.spawn(async move {
+                    crate::server::sleep(timeout).await;
+                    for socket in recipients {
+                        ns.forget_ack(socket, ack_id);
+                    }
+                });
+                count
+            }
+            None => 0,
+        };
+        self.respond(id, AdapterResponse::ClientCount { id, count });
+    }
+
+    /// Sends a response to the shard that asked.
+    pub(crate) fn respond(&self, id: RequestId, response: AdapterResponse) {
+        if id.origin == self.ctx().id() {
+            self.requests.answer(response);
+        } else {
+            self.send_peer(id.origin, PeerMsg::Adapter(response.into()));
+        }
+    }
+}

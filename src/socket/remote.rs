@@ -1,0 +1,186 @@
+//! Sockets found by [`Broadcast::fetch_sockets`](super::Broadcast::fetch_sockets), on any
+//! shard: Node socket.io 4.8's `RemoteSocket` (`lib/broadcast-operator.ts`) and the
+//! `SocketDetails` it is built from, with Node's `socket.handshake` object.
+//!
+//! A [`RemoteSocket`] is a snapshot (its rooms are those of the fetch) plus operations that
+//! address the socket by its id's room. Node sends those to every server; here they go to
+//! the one shard that owns the socket, which its id names.
+
+use std::future::Future;
+use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use bytestring::ByteString;
+
+use super::api::{AckError, EmitError};
+use super::layer::{Layer, is_reserved};
+use super::namespace::SocketInfo;
+use super::peer::Reach;
+use crate::adapter::{BroadcastOptions, EncodedPacket, Room, SocketDetails};
+use crate::protocol::sid::Sid;
+use crate::protocol::sio::v4::query_to_json;
+use crate::protocol::value::{self, Value};
+use crate::shard::ShardId;
+
+/// A socket of a namespace, on this shard or another, as `fetch_sockets` found it.
+#[derive(Clone)]
+pub struct RemoteSocket {
+    layer: Rc<Layer>,
+    nsp: ByteString,
+    id: Sid,
+    rooms: Vec<Room>,
+    handshake: Value,
+}
+
+impl std::fmt::Debug for RemoteSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteSocket")
+            .field("id", &self.id)
+            .field("nsp", &self.nsp)
+            .field("rooms", &self.rooms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RemoteSocket {
+    pub(crate) fn new(layer: Rc<Layer>, nsp: ByteString, details: SocketDetails) -> Option<Self> {
+        let id = Sid::parse(details.id.as_bytes())?;
+        Some(RemoteSocket { layer, nsp, id, rooms: details.rooms, handshake: details.handshake })
+    }
+
+    pub fn id(&self) -> Sid {
+        self.id
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.nsp
+    }
+
+    /// Its rooms when it was fetched, its own id's first.
+    pub fn rooms(&self) -> &[Room] {
+        &self.rooms
+    }
+
+    /// Node's `socket.handshake`: `headers` (names in lower case), `address`, `xdomain`,
+    /// `secure`, `issued` (ms since the epoch), `url`, `query` and `auth`. Node's `time` (a
+    /// local date string) is left out.
+    pub fn handshake(&self) -> &Value {
+        &self.handshake
+    }
+
+    /// The shard that owns it.
+    pub fn shard(&self) -> ShardId {
+        self.id.shard(self.layer.ctx().shards())
+    }
+
+    fn target(&self) -> (Reach, BroadcastOptions) {
+        (Reach::Shard(self.shard()), BroadcastOptions::new().to(ByteString::from(self.id.as_str())))
+    }
+
+    pub fn emit(&self, event: &str, args: &[Value]) -> Result<(), EmitError> {
+        if is_reserved(event) {
+            return Err(EmitError::Reserved);
+        }
+        let (reach, opts) = self.target();
+        let packet = EncodedPacket::event(self.nsp.clone(), event, args, None);
+        self.layer.broadcast(reach, &self.nsp, opts, std::sync::Arc::new(packet));
+        Ok(())
+    }
+
+    /// Emits and waits at most `timeout` for the ack's first argument (Node's remote socket
+    /// answers with `responses[0]`). `Disconnected` when the socket was gone.
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        args: &[Value],
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Value, AckError>> + 'static {
+        let (reach, opts) = self.target();
+        let started = match is_reserved(event) {
+            true => Err(AckError::Reserved),
+            false => {
+                Ok(self.layer.start_broadcast_with_ack(reach, &self.nsp, opts.timeout(timeout), event, args))
+            }
+        };
+        async move {
+            match started?.wait().await {
+                Ok(mut responses) if !responses.is_empty() => Ok(responses.swap_remove(0)),
+                Ok(_) => Err(AckError::Disconnected),
+                Err(_) => Err(AckError::Timeout),
+            }
+        }
+    }
+
+    /// Joins `room` on its shard.
+    pub fn join(&self, room: impl Into<Room>) {
+        let (reach, opts) = self.target();
+        self.layer.rooms(reach, &self.nsp, opts, vec![room.into()], true);
+    }
+
+    pub fn leave(&self, room: impl Into<Room>) {
+        let (reach, opts) = self.target();
+        self.layer.rooms(reach, &self.nsp, opts, vec![room.into()], false);
+    }
+
+    /// Disconnects it ("server namespace disconnect"); with `close`, its whole connection.
+    pub fn disconnect(&self, close: bool) {
+        let (reach, opts) = self.target();
+        self.layer.disconnect_sockets(reach, &self.nsp, opts, close);
+    }
+}
+
+impl Layer {
+    /// The details of this shard's sockets that `opts` selects.
+    pub(crate) fn local_details(&self, nsp: &str, opts: &BroadcastOptions) -> Vec<SocketDetails> {
+        let Some(ns) = self.registry.get(nsp) else { return Vec::new() };
+        let selected = ns.select(opts);
+        selected
+            .into_iter()
+            .filter_map(|(id, _)| {
+                let info = ns.details_of(id)?;
+                Some(SocketDetails {
+                    id: ByteString::from(id.as_str()),
+                    handshake: handshake_value(&info),
+                    rooms: info.rooms,
+                    data: Value::Null,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Node's `socket.handshake` object (`lib/socket.ts` `buildHandshake`), without `time`.
+fn handshake_value(info: &SocketInfo) -> Value {
+    let auth = value::from_json(&info.auth).unwrap_or(Value::Object(Vec::new()));
+    let issued = info.issued.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+    let Some(handshake) = info.engine.handshake() else {
+        return Value::Object(vec![("issued".into(), Value::from(issued)), ("auth".into(), auth)]);
+    };
+    let request = &handshake.request;
+    let mut headers: Vec<(String, Value)> = Vec::new();
+    for (name, value) in request.headers() {
+        let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+        let value = String::from_utf8_lossy(value).into_owned();
+        // Node joins repeated headers with ", ".
+        match headers.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, Value::String(joined))) => {
+                joined.push_str(", ");
+                joined.push_str(&value);
+            }
+            _ => headers.push((name, Value::String(value))),
+        }
+    }
+    let xdomain = headers.iter().any(|(n, _)| n == "origin");
+    let query = query_to_json(&String::from_utf8_lossy(request.query()));
+    let address = handshake.remote.map(|a| a.ip().to_string()).unwrap_or_default();
+    Value::Object(vec![
+        ("headers".into(), Value::Object(headers)),
+        ("address".into(), Value::from(address)),
+        ("xdomain".into(), Value::from(xdomain)),
+        ("secure".into(), Value::from(false)),
+        ("issued".into(), Value::from(issued)),
+        ("url".into(), Value::from(String::from_utf8_lossy(request.target()).into_owned())),
+        ("query".into(), value::from_json(&query).unwrap_or(Value::Object(Vec::new()))),
+        ("auth".into(), auth),
+    ])
+}
