@@ -142,6 +142,18 @@ impl Layer {
         self.ctx().spawn(task);
     }
 
+    /// Runs a handler callback: polled once right here, and made a task only if it has to
+    /// wait. Most callbacks finish in that first poll, so an event costs no task.
+    fn run_callback(&self, callback: impl std::future::Future<Output = ()> + 'static) {
+        let mut callback = Box::pin(callback);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        // A callback that waits registered the no-op waker; the task polls it again at once
+        // and registers its own.
+        if callback.as_mut().poll(&mut cx).is_pending() {
+            self.spawn(callback);
+        }
+    }
+
     /// Feeds the session's client, then carries out everything it asked for.
     fn drive(&self, engine: &EngineSocket, f: impl FnOnce(&mut SioClient)) {
         if let Some(client) = self.clients.borrow_mut().get_mut(&engine.sid()) {
@@ -192,7 +204,7 @@ impl Layer {
                 // Node's "disconnecting": the socket is still in its rooms.
                 ns.handler.on_disconnecting(&socket_ref, &data, reason);
                 if ns.remove(socket).is_some() {
-                    self.spawn(ns.handler.on_disconnect(socket_ref, data, reason));
+                    self.run_callback(ns.handler.on_disconnect(socket_ref, data, reason));
                 }
             }
             // Node emits the socket's "error" event; the connection is closing already.
@@ -214,7 +226,7 @@ impl Layer {
         };
         let layer = self.rc();
         let engine = engine.clone();
-        self.spawn(async move {
+        self.run_callback(async move {
             let verdict = ns.handler.authorize(info).await;
             layer.finish_connect(&engine, ns, auth, verdict);
         });
@@ -250,7 +262,7 @@ impl Layer {
                 if accepted {
                     ns.insert(id, engine.clone(), data.clone(), auth);
                     let socket = SocketRef { layer: self.rc(), ns: ns.clone(), id, engine: engine.clone() };
-                    self.spawn(ns.handler.on_connect(socket, data));
+                    self.run_callback(ns.handler.on_connect(socket, data));
                 }
             }
         }
@@ -274,7 +286,7 @@ impl Layer {
         if ns.handler.on_packet(&socket_ref, &data, &event).is_err() {
             return;
         }
-        self.spawn(ns.handler.on_event(socket_ref, data, event));
+        self.run_callback(ns.handler.on_event(socket_ref, data, event));
     }
 
     /// Emits to one socket and waits for its ack, at most `timeout`.
