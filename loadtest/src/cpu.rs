@@ -29,6 +29,44 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// CPU readings at the start of a measured interval, for the load generator and the server.
+pub struct CpuMeter {
+    server_pid: Option<u32>,
+    loadgen: f64,
+    server: Option<io::Result<f64>>,
+}
+
+impl CpuMeter {
+    pub fn start(server_pid: Option<u32>) -> CpuMeter {
+        CpuMeter {
+            server_pid,
+            loadgen: cpu_seconds(None).unwrap_or(0.0),
+            server: server_pid.map(|pid| cpu_seconds(Some(pid))),
+        }
+    }
+
+    /// CPU seconds since `start`: the load generator's, and the server's when it could be
+    /// read at both ends (a failure is printed once, here).
+    pub fn stop(&self) -> (f64, Option<f64>) {
+        let loadgen = cpu_seconds(None).unwrap_or(0.0) - self.loadgen;
+        let server = match (self.server_pid, &self.server) {
+            (Some(pid), Some(Ok(before))) => match cpu_seconds(Some(pid)) {
+                Ok(after) => Some(after - before),
+                Err(e) => {
+                    eprintln!("tpcio-loadtest: server pid {pid}: {e}");
+                    None
+                }
+            },
+            (Some(pid), Some(Err(e))) => {
+                eprintln!("tpcio-loadtest: server pid {pid}: {e}");
+                None
+            }
+            _ => None,
+        };
+        (loadgen, server)
+    }
+}
+
 fn clock_ticks_per_second() -> f64 {
     // SAFETY: sysconf has no preconditions; it only reads a configuration value.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };

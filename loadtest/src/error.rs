@@ -23,14 +23,20 @@ pub enum LoadError {
     Status(u16),
     #[error("bad open packet: {0}")]
     OpenPacket(String),
+    #[error("namespace connection refused: {0:?}")]
+    ConnectRefused(String),
     #[error("unexpected packet {0:?}")]
     UnexpectedPacket(String),
     #[error("echo does not match the message sent")]
     EchoMismatch,
     #[error("no answer within {0:?}")]
     Timeout(Duration),
-    #[error("connection closed by the server")]
-    Closed,
+    #[error("could not keep to the schedule: more than {0:?} behind")]
+    Behind(Duration),
+    #[error("close frame from the server, status {0} {1:?}")]
+    CloseFrame(u16, String),
+    #[error("connection closed by the server ({0})")]
+    Closed(&'static str),
 }
 
 impl From<tungstenite::Error> for LoadError {

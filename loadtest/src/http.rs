@@ -114,7 +114,7 @@ impl HttpConn {
             self.buf.resize(self.buf.len() * 2, 0);
         }
         match self.stream.read(&mut self.buf[self.filled..]).await? {
-            0 => Err(LoadError::Closed),
+            0 => Err(LoadError::Closed("end of stream")),
             n => {
                 self.filled += n;
                 Ok(())
@@ -181,7 +181,7 @@ mod tests {
         assert_eq!((r.status, r.body), (200, &b"4abcd"[..]));
         let r = conn.request(b"GET / HTTP/1.1\r\n\r\n").await.expect("third");
         assert_eq!((r.status, r.body), (400, &b""[..]));
-        assert!(matches!(conn.request(b"GET / HTTP/1.1\r\n\r\n").await, Err(LoadError::Closed)));
+        assert!(matches!(conn.request(b"GET / HTTP/1.1\r\n\r\n").await, Err(LoadError::Closed(_))));
     }
 
     #[tokio::test]

@@ -2,7 +2,11 @@
 //! threads, every client connected before the measured window opens, and the window bounded
 //! on both ends (connect deadline, duration, a grace period for stragglers) so a run always
 //! ends by itself. The main thread owns the clock: it opens the window, reads the CPU
-//! counters at both edges, and prints progress once a second.
+//! counters at its edges, and prints progress once a second.
+//!
+//! A [`Fleet`] is the connected clients; [`run`] is the one-window run of the echo
+//! scenarios. Scenarios with several measured intervals over the same connections
+//! (broadcast steps) open one long window and [`Fleet::harvest`] the latencies of each.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -15,7 +19,7 @@ use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use tokio::sync::watch;
 
-use crate::cpu::cpu_seconds;
+use crate::cpu::CpuMeter;
 use crate::error::LoadError;
 use crate::stats::{Counters, Recorder, new_histogram};
 
@@ -23,7 +27,9 @@ use crate::stats::{Counters, Recorder, new_histogram};
 /// enough not to overflow a listen backlog.
 const CONNECTS_IN_FLIGHT: usize = 64;
 /// How long after the window closes the main thread waits for threads to hand in results.
-const GRACE: Duration = Duration::from_secs(5);
+pub const GRACE: Duration = Duration::from_secs(5);
+/// How long a harvest waits for the load threads to answer.
+const HARVEST_WAIT: Duration = Duration::from_secs(2);
 
 /// The measured interval, the same for every client.
 #[derive(Clone, Copy, Debug)]
@@ -64,96 +70,32 @@ pub struct Outcome {
     pub server_cpu_s: Option<f64>,
 }
 
+/// Connects every client and measures one window of `config.duration`.
 pub fn run<S: Scenario>(scenario: S, config: &RunConfig) -> Outcome {
-    let threads = config.threads.clamp(1, config.clients.max(1));
-    let counters: Vec<Arc<Counters>> = (0..threads).map(|_| Arc::default()).collect();
-    let (ready_tx, ready_rx) = mpsc::channel::<usize>();
-    let (done_tx, done_rx) = mpsc::channel::<Histogram<u64>>();
-    let (start_tx, start_rx) = watch::channel(None::<Window>);
-    let mut started = 0;
-    for (t, counters) in counters.iter().enumerate() {
-        let clients = config.clients / threads + usize::from(t < config.clients % threads);
-        let (scenario, counters) = (scenario.clone(), counters.clone());
-        let (ready_tx, done_tx, start_rx) = (ready_tx.clone(), done_tx.clone(), start_rx.clone());
-        let connect_timeout = config.connect_timeout;
-        // Threads are never joined: one stuck in a syscall must not keep the process alive.
-        let spawned = thread::Builder::new().name(format!("load-{t}")).spawn(move || {
-            let rec = Recorder::new(counters);
-            load_thread(scenario, clients, connect_timeout, &rec, ready_tx, start_rx);
-            let _ = done_tx.send(rec.take_histogram());
-        });
-        match spawned {
-            Ok(_) => started += 1,
-            Err(e) => eprintln!("tpcio-loadtest: cannot start load thread {t}: {e}"),
-        }
-    }
-    drop((ready_tx, done_tx));
-
-    let connect_deadline = Instant::now() + config.connect_timeout + GRACE;
-    let mut connected = 0;
-    for _ in 0..started {
-        match ready_rx.recv_timeout(connect_deadline.saturating_duration_since(Instant::now())) {
-            Ok(n) => connected += n,
-            Err(_) => break,
-        }
-    }
-    eprintln!("{}: {connected}/{} clients connected", config.label, config.clients);
-    if connected == 0 {
-        // Nothing to measure; dropping `start_tx` on return tells the threads to stop.
-        let errors = counters.iter().map(|c| c.errors.load(Ordering::Relaxed)).sum();
+    let mut fleet =
+        Fleet::launch(scenario, &config.label, config.clients, config.threads, config.connect_timeout);
+    if fleet.connected() == 0 {
+        // Nothing to measure; dropping the fleet tells the threads to stop.
         return Outcome {
-            connected,
+            connected: 0,
             messages: 0,
-            errors,
+            errors: fleet.errors(),
             seconds: 0.0,
             latencies: new_histogram(),
             loadgen_cpu_s: 0.0,
             server_cpu_s: None,
         };
     }
-
-    let loadgen_before = cpu_seconds(None).unwrap_or(0.0);
-    let server_before = config.server_pid.map(|pid| cpu_seconds(Some(pid)));
-    let start = Instant::now();
-    let window = Window { start, end: start + config.duration };
-    let _ = start_tx.send(Some(window));
-    show_progress(&config.label, window, &counters);
-    let loadgen_cpu_s = cpu_seconds(None).unwrap_or(0.0) - loadgen_before;
-    let server_cpu_s = match (config.server_pid, server_before) {
-        (Some(pid), Some(Ok(before))) => match cpu_seconds(Some(pid)) {
-            Ok(after) => Some(after - before),
-            Err(e) => {
-                eprintln!("tpcio-loadtest: server pid {pid}: {e}");
-                None
-            }
-        },
-        (Some(pid), Some(Err(e))) => {
-            eprintln!("tpcio-loadtest: server pid {pid}: {e}");
-            None
-        }
-        _ => None,
-    };
-
-    let mut latencies = new_histogram();
-    let collect_deadline = window.end + GRACE;
-    for _ in 0..started {
-        match done_rx.recv_timeout(collect_deadline.saturating_duration_since(Instant::now())) {
-            Ok(h) => {
-                if let Err(e) = latencies.add(h) {
-                    eprintln!("tpcio-loadtest: cannot merge latencies: {e:?}");
-                }
-            }
-            Err(_) => {
-                eprintln!("tpcio-loadtest: a load thread did not finish within {GRACE:?}");
-                break;
-            }
-        }
-    }
-    let sum = |f: fn(&Counters) -> u64| counters.iter().map(|c| f(c)).sum::<u64>();
+    let cpu = CpuMeter::start(config.server_pid);
+    let window = fleet.open(config.duration);
+    show_progress(&config.label, "msgs", window, &fleet);
+    let (loadgen_cpu_s, server_cpu_s) = cpu.stop();
+    let latencies = fleet.finish(window.end + GRACE);
+    // Read after `finish`, so the clients' last messages and failures are in.
     Outcome {
-        connected,
-        messages: sum(|c| c.messages.load(Ordering::Relaxed)),
-        errors: sum(|c| c.errors.load(Ordering::Relaxed)),
+        connected: fleet.connected(),
+        messages: fleet.messages(),
+        errors: fleet.errors(),
         seconds: config.duration.as_secs_f64(),
         latencies,
         loadgen_cpu_s,
@@ -161,19 +103,179 @@ pub fn run<S: Scenario>(scenario: S, config: &RunConfig) -> Outcome {
     }
 }
 
+/// What a load thread hands back to the main thread.
+enum ThreadReport {
+    /// Its latencies since the last harvest, for harvest number `.0`.
+    Harvest(u64, Histogram<u64>),
+    /// Its clients have all stopped; the latencies since the last harvest.
+    Done(Histogram<u64>),
+}
+
+/// The connected clients, on their load threads.
+pub struct Fleet {
+    counters: Vec<Arc<Counters>>,
+    connected: usize,
+    /// Threads that have not reported `Done` yet.
+    live: usize,
+    start_tx: watch::Sender<Option<Window>>,
+    harvest_tx: watch::Sender<u64>,
+    reports: mpsc::Receiver<ThreadReport>,
+}
+
+impl Fleet {
+    /// Starts `threads` load threads that connect `clients` in total, and waits (at most
+    /// `connect_timeout` and a grace period) until each has connected what it could.
+    pub fn launch<S: Scenario>(
+        scenario: S,
+        label: &str,
+        clients: usize,
+        threads: usize,
+        connect_timeout: Duration,
+    ) -> Fleet {
+        let threads = threads.clamp(1, clients.max(1));
+        let counters: Vec<Arc<Counters>> = (0..threads).map(|_| Arc::default()).collect();
+        let (ready_tx, ready_rx) = mpsc::channel::<usize>();
+        let (report_tx, reports) = mpsc::channel::<ThreadReport>();
+        let (start_tx, start_rx) = watch::channel(None::<Window>);
+        let (harvest_tx, harvest_rx) = watch::channel(0u64);
+        let mut started = 0;
+        for (t, counters) in counters.iter().enumerate() {
+            let share = clients / threads + usize::from(t < clients % threads);
+            let (scenario, counters) = (scenario.clone(), counters.clone());
+            let (ready_tx, report_tx) = (ready_tx.clone(), report_tx.clone());
+            let (start_rx, harvest_rx) = (start_rx.clone(), harvest_rx.clone());
+            // Threads are never joined: one stuck in a syscall must not keep the process alive.
+            let spawned = thread::Builder::new().name(format!("load-{t}")).spawn(move || {
+                let rec = Recorder::new(counters);
+                let channels = ThreadChannels {
+                    ready: ready_tx,
+                    reports: report_tx,
+                    start: start_rx,
+                    harvest: harvest_rx,
+                };
+                load_thread(scenario, share, connect_timeout, &rec, channels);
+            });
+            match spawned {
+                Ok(_) => started += 1,
+                Err(e) => eprintln!("tpcio-loadtest: cannot start load thread {t}: {e}"),
+            }
+        }
+        drop((ready_tx, report_tx));
+
+        let deadline = Instant::now() + connect_timeout + GRACE;
+        let mut connected = 0;
+        for _ in 0..started {
+            match ready_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(n) => connected += n,
+                Err(_) => break,
+            }
+        }
+        eprintln!("{label}: {connected}/{clients} clients connected");
+        Fleet { counters, connected, live: started, start_tx, harvest_tx, reports }
+    }
+
+    pub fn connected(&self) -> usize {
+        self.connected
+    }
+
+    /// Lets every client run from now for `duration`.
+    pub fn open(&self, duration: Duration) -> Window {
+        let start = Instant::now();
+        let window = Window { start, end: start + duration };
+        let _ = self.start_tx.send(Some(window));
+        window
+    }
+
+    fn sum(&self, field: fn(&Counters) -> &std::sync::atomic::AtomicU64) -> u64 {
+        self.counters.iter().map(|c| field(c).load(Ordering::Relaxed)).sum()
+    }
+
+    /// Messages recorded so far, every thread together.
+    pub fn messages(&self) -> u64 {
+        self.sum(|c| &c.messages)
+    }
+
+    pub fn errors(&self) -> u64 {
+        self.sum(|c| &c.errors)
+    }
+
+    pub fn late(&self) -> u64 {
+        self.sum(|c| &c.late)
+    }
+
+    /// Takes every thread's latencies recorded since the previous harvest, merged.
+    pub fn harvest(&mut self) -> Histogram<u64> {
+        let generation = *self.harvest_tx.borrow() + 1;
+        let _ = self.harvest_tx.send(generation);
+        let mut merged = new_histogram();
+        let deadline = Instant::now() + HARVEST_WAIT;
+        let mut answered = 0;
+        while answered < self.live {
+            match self.reports.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(ThreadReport::Harvest(g, h)) if g == generation => {
+                    answered += 1;
+                    merge(&mut merged, h);
+                }
+                Ok(ThreadReport::Harvest(..)) => {}
+                Ok(ThreadReport::Done(h)) => {
+                    self.live -= 1;
+                    merge(&mut merged, h);
+                }
+                Err(_) => {
+                    eprintln!("tpcio-loadtest: a load thread did not answer within {HARVEST_WAIT:?}");
+                    break;
+                }
+            }
+        }
+        merged
+    }
+
+    /// Waits (until `deadline`) for every client to stop; the latencies since the last harvest.
+    pub fn finish(&mut self, deadline: Instant) -> Histogram<u64> {
+        let mut merged = new_histogram();
+        while self.live > 0 {
+            match self.reports.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(ThreadReport::Done(h)) => {
+                    self.live -= 1;
+                    merge(&mut merged, h);
+                }
+                Ok(ThreadReport::Harvest(..)) => {}
+                Err(_) => {
+                    eprintln!("tpcio-loadtest: a load thread did not finish in time");
+                    break;
+                }
+            }
+        }
+        merged
+    }
+}
+
+fn merge(into: &mut Histogram<u64>, from: Histogram<u64>) {
+    if let Err(e) = into.add(from) {
+        eprintln!("tpcio-loadtest: cannot merge latencies: {e:?}");
+    }
+}
+
+struct ThreadChannels {
+    ready: mpsc::Sender<usize>,
+    reports: mpsc::Sender<ThreadReport>,
+    start: watch::Receiver<Option<Window>>,
+    harvest: watch::Receiver<u64>,
+}
+
 fn load_thread<S: Scenario>(
     scenario: S,
     clients: usize,
     connect_timeout: Duration,
     rec: &Recorder,
-    ready: mpsc::Sender<usize>,
-    mut start: watch::Receiver<Option<Window>>,
+    mut channels: ThreadChannels,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("tpcio-loadtest: cannot build a runtime: {e}");
-            let _ = ready.send(0);
+            let _ = channels.ready.send(0);
+            let _ = channels.reports.send(ThreadReport::Done(new_histogram()));
             return;
         }
     };
@@ -185,8 +287,8 @@ fn load_thread<S: Scenario>(
             .filter_map(|r| async { r.map_err(|e| rec.error("connect", &e)).ok() })
             .collect()
             .await;
-        let _ = ready.send(connected.len());
-        let window = match start.wait_for(Option::is_some).await {
+        let _ = channels.ready.send(connected.len());
+        let window = match channels.start.wait_for(Option::is_some).await {
             Ok(window) => *window,
             Err(_) => return,
         };
@@ -202,10 +304,20 @@ fn load_thread<S: Scenario>(
                 })
             })
             .collect();
+        let (mut harvest, reports, harvest_rec) = (channels.harvest, channels.reports.clone(), rec.clone());
+        tokio::task::spawn_local(async move {
+            while harvest.changed().await.is_ok() {
+                let generation = *harvest.borrow_and_update();
+                if reports.send(ThreadReport::Harvest(generation, harvest_rec.take_histogram())).is_err() {
+                    return;
+                }
+            }
+        });
         for task in tasks {
             let _ = task.await;
         }
     });
+    let _ = channels.reports.send(ThreadReport::Done(rec.take_histogram()));
 }
 
 async fn connect_one<S: Scenario>(scenario: &S, limit: Duration) -> Result<S::Client, LoadError> {
@@ -213,17 +325,15 @@ async fn connect_one<S: Scenario>(scenario: &S, limit: Duration) -> Result<S::Cl
 }
 
 /// Sleeps through the window, printing totals and the last second's rate to stderr.
-fn show_progress(label: &str, window: Window, counters: &[Arc<Counters>]) {
-    let total = || counters.iter().map(|c| c.messages.load(Ordering::Relaxed)).sum::<u64>();
-    let errors = || counters.iter().map(|c| c.errors.load(Ordering::Relaxed)).sum::<u64>();
-    let (mut tick, mut last) = (window.start, 0);
+pub fn show_progress(label: &str, unit: &str, window: Window, fleet: &Fleet) {
+    let (mut tick, mut last) = (window.start, fleet.messages());
     while tick < window.end {
         let next = (tick + Duration::from_secs(1)).min(window.end);
         thread::sleep(next.saturating_duration_since(Instant::now()));
-        let now_total = total();
-        let rate = (now_total - last) as f64 / (next - tick).as_secs_f64();
+        let now_total = fleet.messages();
+        let rate = now_total.saturating_sub(last) as f64 / (next - tick).as_secs_f64();
         let at = (next - window.start).as_secs_f64();
-        eprintln!("{label}: {at:>5.1}s {now_total:>10} msgs {rate:>10.0}/s errors {}", errors());
+        eprintln!("{label}: {at:>5.1}s {now_total:>10} {unit} {rate:>10.0}/s errors {}", fleet.errors());
         (tick, last) = (next, now_total);
     }
 }

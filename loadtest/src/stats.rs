@@ -20,6 +20,8 @@ const ERRORS_SHOWN: u64 = 3;
 pub struct Counters {
     pub messages: AtomicU64,
     pub errors: AtomicU64,
+    /// Messages that arrived after the interval they belong to was closed.
+    pub late: AtomicU64,
 }
 
 /// Latencies in microseconds, 1 µs to 60 s at three significant digits.
@@ -40,12 +42,17 @@ impl Recorder {
         Recorder { counters, latencies: Rc::new(RefCell::new(new_histogram())) }
     }
 
-    /// One message came back after `rtt`.
-    pub fn echo(&self, rtt: Duration) {
-        let us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX).max(1);
+    /// One message arrived, `latency` after it was sent.
+    pub fn record(&self, latency: Duration) {
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
         self.latencies.borrow_mut().saturating_record(us);
         // Single writer per counter: relaxed ordering is enough for a progress display.
         self.counters.messages.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One message arrived too late to be counted.
+    pub fn late(&self) {
+        self.counters.late.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn error(&self, what: &str, e: &LoadError) {
@@ -60,7 +67,8 @@ impl Recorder {
     }
 }
 
-/// The final line, one JSON object, what `scripts/bench-engine.sh` reads.
+/// The final line of the echo scenarios, one JSON object, what `scripts/bench-engine.sh` and
+/// `scripts/bench-sio.sh` read.
 #[derive(Serialize, Debug)]
 pub struct Report {
     pub scenario: &'static str,
@@ -69,6 +77,8 @@ pub struct Report {
     pub connected: usize,
     pub size: usize,
     pub pipeline: usize,
+    /// Socket.IO echo answered by acknowledgements rather than events.
+    pub ack: bool,
     pub threads: usize,
     pub messages: u64,
     pub seconds: f64,
@@ -98,7 +108,7 @@ mod tests {
         let counters = Arc::new(Counters::default());
         let rec = Recorder::new(counters.clone());
         for us in [100, 200, 300] {
-            rec.echo(Duration::from_micros(us));
+            rec.record(Duration::from_micros(us));
         }
         assert_eq!(counters.messages.load(Ordering::Relaxed), 3);
         let h = rec.take_histogram();

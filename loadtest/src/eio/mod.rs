@@ -6,46 +6,17 @@
 mod polling;
 mod websocket;
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::{Utf8Bytes, http::Uri};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::error::{LoadError, excerpt};
+use crate::net::{Sources, Target};
 use crate::run::{Scenario, Window};
 use crate::stats::Recorder;
-
-/// Where the Engine.IO endpoint is, from `--url http://HOST:PORT/PATH/`.
-#[derive(Debug)]
-pub struct Target {
-    pub addr: SocketAddr,
-    /// The `Host` header value: `host:port`.
-    pub authority: String,
-    pub path: String,
-}
-
-impl Target {
-    pub fn parse(url: &str) -> Result<Target, String> {
-        let uri: Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
-        if uri.scheme_str() != Some("http") {
-            return Err(format!("{url}: only http:// URLs are supported"));
-        }
-        if uri.query().is_some() {
-            return Err(format!("{url}: the URL takes no query (EIO and transport are added)"));
-        }
-        let host = uri.host().ok_or_else(|| format!("{url}: no host"))?;
-        let port = uri.port_u16().unwrap_or(80);
-        let addr = (host, port)
-            .to_socket_addrs()
-            .map_err(|e| format!("{url}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("{url}: {host} has no address"))?;
-        Ok(Target { addr, authority: format!("{host}:{port}"), path: uri.path().to_string() })
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Transport {
@@ -68,6 +39,7 @@ pub struct Echo(Arc<EchoConfig>);
 
 pub struct EchoConfig {
     pub target: Target,
+    pub sources: Arc<Sources>,
     pub transport: Transport,
     /// The message packet, `4` then the payload: sent as is and expected back as is.
     pub packet: Utf8Bytes,
@@ -80,13 +52,14 @@ pub struct EchoConfig {
 impl Echo {
     pub fn new(
         target: Target,
+        sources: Arc<Sources>,
         transport: Transport,
         size: usize,
         pipeline: usize,
         op_timeout: Duration,
     ) -> Self {
         let packet = format!("4{}", payload(size));
-        Echo(Arc::new(EchoConfig { target, transport, packet: packet.into(), pipeline, op_timeout }))
+        Echo(Arc::new(EchoConfig { target, sources, transport, packet: packet.into(), pipeline, op_timeout }))
     }
 }
 
@@ -115,13 +88,13 @@ impl Scenario for Echo {
 }
 
 /// ASCII text of `size` bytes (so byte and UTF-16 lengths agree on every server).
-fn payload(size: usize) -> String {
+pub fn payload(size: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     (0..size).map(|i| char::from(ALPHABET[i % ALPHABET.len()])).collect()
 }
 
 /// The session id from an open packet `0{"sid":...}`.
-fn parse_open(packet: &[u8]) -> Result<String, LoadError> {
+pub fn parse_open(packet: &[u8]) -> Result<String, LoadError> {
     #[derive(Deserialize)]
     struct Open {
         sid: String,
@@ -132,7 +105,7 @@ fn parse_open(packet: &[u8]) -> Result<String, LoadError> {
 }
 
 /// Runs `fut` until it completes, the window ends (`Ok(None)`), or `timeout` passes (an error).
-async fn bounded<T>(
+pub async fn bounded<T>(
     fut: impl Future<Output = Result<T, LoadError>>,
     end: Instant,
     timeout: Duration,
@@ -148,15 +121,6 @@ async fn bounded<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_urls() {
-        let t = Target::parse("http://127.0.0.1:3000/engine.io/").expect("valid");
-        assert_eq!(t.addr, "127.0.0.1:3000".parse().expect("addr"));
-        assert_eq!((t.authority.as_str(), t.path.as_str()), ("127.0.0.1:3000", "/engine.io/"));
-        assert!(Target::parse("ws://127.0.0.1:3000/engine.io/").is_err());
-        assert!(Target::parse("http://127.0.0.1:3000/engine.io/?EIO=4").is_err());
-    }
 
     #[test]
     fn reads_the_sid_of_an_open_packet() {

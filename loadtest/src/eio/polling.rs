@@ -94,12 +94,12 @@ pub async fn echo_loop(
                 match packet.first() {
                     Some(b'4') if packet == expected && awaiting > 0 => {
                         awaiting -= 1;
-                        rec.echo(sent.elapsed());
+                        rec.record(sent.elapsed());
                     }
                     Some(b'4') => return Err(LoadError::EchoMismatch),
                     Some(b'2') => pong_due = true,
                     Some(b'6') => {}
-                    Some(b'1') => return Err(LoadError::Closed),
+                    Some(b'1') => return Err(LoadError::Closed("Engine.IO close packet")),
                     _ => return Err(LoadError::UnexpectedPacket(excerpt(packet))),
                 }
             }

@@ -12,6 +12,7 @@ use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 
 use super::{EchoConfig, bounded, parse_open};
 use crate::error::{LoadError, excerpt};
+use crate::net::{self, Sources, Target};
 use crate::stats::Recorder;
 
 pub struct WsClient {
@@ -20,22 +21,29 @@ pub struct WsClient {
 
 /// Opens the WebSocket and reads the open packet.
 pub async fn connect(config: &EchoConfig) -> Result<WsClient, LoadError> {
-    let target = &config.target;
-    let tcp = TcpStream::connect(target.addr).await?;
-    tcp.set_nodelay(true)?;
+    let ws = open(&config.target, &config.sources, config.packet.len()).await?;
+    Ok(WsClient { ws })
+}
+
+/// An Engine.IO v4 session straight over WebSocket at `target`, its open packet read, for
+/// messages of about `message_len` bytes.
+async fn open(
+    target: &Target,
+    sources: &Sources,
+    message_len: usize,
+) -> Result<WebSocketStream<TcpStream>, LoadError> {
+    let tcp = net::connect(target, sources).await?;
     let url = format!("ws://{}{}?EIO=4&transport=websocket", target.authority, target.path);
     // tungstenite zero-fills its read buffer up to `read_buffer_size` before every read; at
     // the 128 KiB default that memset was most of the load generator's CPU.
-    let read_buffer = (config.packet.len() + 64).next_power_of_two().clamp(4 << 10, 128 << 10);
+    let read_buffer = (message_len + 64).next_power_of_two().clamp(4 << 10, 128 << 10);
     let ws_config = WebSocketConfig::default().read_buffer_size(read_buffer);
     let (mut ws, _response) = client_async_with_config(url, tcp, Some(ws_config)).await?;
-    match ws.next().await {
-        Some(Ok(Message::Text(open))) => parse_open(open.as_bytes())?,
-        Some(Ok(other)) => return Err(LoadError::UnexpectedPacket(format!("{other:?}"))),
-        Some(Err(e)) => return Err(e.into()),
-        None => return Err(LoadError::Closed),
+    match next(&mut ws).await? {
+        Message::Text(open) => parse_open(open.as_bytes())?,
+        other => return Err(LoadError::UnexpectedPacket(format!("{other:?}"))),
     };
-    Ok(WsClient { ws })
+    Ok(ws)
 }
 
 /// Keeps `config.pipeline` messages in flight until `end`, recording each round trip.
@@ -89,11 +97,12 @@ enum Seen {
     Other,
 }
 
+/// The next message of `ws`; the end of the stream is an error.
 async fn next(ws: &mut WebSocketStream<TcpStream>) -> Result<Message, LoadError> {
     match ws.next().await {
         Some(Ok(message)) => Ok(message),
         Some(Err(e)) => Err(e.into()),
-        None => Err(LoadError::Closed),
+        None => Err(LoadError::Closed("end of stream")),
     }
 }
 
@@ -107,7 +116,7 @@ fn on_frame(
         Message::Text(text) => text,
         // Control frames: tungstenite answers pings itself.
         Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return Ok(Seen::Other),
-        Message::Close(_) => return Err(LoadError::Closed),
+        Message::Close(_) => return Err(LoadError::Closed("close frame")),
         Message::Binary(data) => return Err(LoadError::UnexpectedPacket(excerpt(&data))),
     };
     match text.as_bytes().first() {
@@ -116,12 +125,12 @@ fn on_frame(
                 return Err(LoadError::EchoMismatch);
             }
             let sent = in_flight.pop_front().ok_or(LoadError::EchoMismatch)?;
-            rec.echo(sent.elapsed());
+            rec.record(sent.elapsed());
             Ok(Seen::Echo)
         }
         Some(b'2') => Ok(Seen::Ping),
         Some(b'6') => Ok(Seen::Other),
-        Some(b'1') => Err(LoadError::Closed),
+        Some(b'1') => Err(LoadError::Closed("Engine.IO close packet")),
         _ => Err(LoadError::UnexpectedPacket(excerpt(text.as_bytes()))),
     }
 }

@@ -1,0 +1,160 @@
+//! Where the clients connect to and from: the endpoint named by `--url`, and the local source
+//! addresses when one address would run out of ephemeral ports. A TCP connection is known by
+//! its 4-tuple, so with a single server address and port each client source address offers
+//! only the ephemeral range (`net.ipv4.ip_local_port_range`, about 28 000 ports); past
+//! [`PER_SOURCE`] clients we spread them over 127.0.0.1, 127.0.0.2, … (all of 127/8 is
+//! loopback on Linux), which only works when the server is on loopback too.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::http::Uri;
+
+/// Clients per source address before we spread over more of them.
+pub const PER_SOURCE: usize = 20_000;
+
+/// Where the endpoint is, from `--url http://HOST:PORT/PATH/`.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub addr: SocketAddr,
+    /// The `Host` header value: `host:port`.
+    pub authority: String,
+    pub path: String,
+}
+
+impl Target {
+    pub fn parse(url: &str) -> Result<Target, String> {
+        let uri: Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
+        if uri.scheme_str() != Some("http") {
+            return Err(format!("{url}: only http:// URLs are supported"));
+        }
+        if uri.query().is_some() {
+            return Err(format!("{url}: the URL takes no query (EIO and transport are added)"));
+        }
+        let host = uri.host().ok_or_else(|| format!("{url}: no host"))?;
+        let port = uri.port_u16().unwrap_or(80);
+        let addr = (host, port)
+            .to_socket_addrs()
+            .map_err(|e| format!("{url}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{url}: {host} has no address"))?;
+        Ok(Target { addr, authority: format!("{host}:{port}"), path: uri.path().to_string() })
+    }
+}
+
+/// The source addresses clients take in turn; empty means "let the kernel choose".
+#[derive(Debug, Default)]
+pub struct Sources {
+    addrs: Vec<IpAddr>,
+    next: AtomicUsize,
+}
+
+impl Sources {
+    /// Enough loopback source addresses for `connections` to `target`, or none when one
+    /// address suffices.
+    pub fn spread(target: &Target, connections: usize) -> Result<Arc<Sources>, String> {
+        if connections <= PER_SOURCE {
+            return Ok(Arc::default());
+        }
+        if !target.addr.ip().is_loopback() || !target.addr.is_ipv4() {
+            return Err(format!(
+                "{connections} connections to one non-loopback address would exhaust the \
+                 ephemeral ports; at most {PER_SOURCE} are supported there"
+            ));
+        }
+        let count = connections.div_ceil(PER_SOURCE);
+        if count > 254 {
+            return Err(format!("{connections} connections are too many"));
+        }
+        // `count <= 254`, so the last octet fits.
+        let addrs = (1..=count as u8).map(|host| IpAddr::V4(Ipv4Addr::new(127, 0, 0, host))).collect();
+        Ok(Arc::new(Sources { addrs, next: AtomicUsize::new(0) }))
+    }
+
+    pub fn len(&self) -> usize {
+        self.addrs.len().max(1)
+    }
+
+    fn take(&self) -> Option<IpAddr> {
+        if self.addrs.is_empty() {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        Some(self.addrs[i % self.addrs.len()])
+    }
+}
+
+/// A TCP connection to `target` (Nagle off), from the next source address if there are any.
+pub async fn connect(target: &Target, sources: &Sources) -> io::Result<TcpStream> {
+    let stream = match sources.take() {
+        None => TcpStream::connect(target.addr).await?,
+        Some(source) => {
+            let socket = if source.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+            bind_address_no_port(&socket)?;
+            socket.bind(SocketAddr::new(source, 0))?;
+            socket.connect(target.addr).await?
+        }
+    };
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Defers the choice of the local port from `bind` to `connect`, so the port only has to be
+/// unique for the whole 4-tuple rather than for the source address alone (ip(7)).
+fn bind_address_no_port(socket: &TcpSocket) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: the fd is open (owned by `socket`) and `on` outlives the call; the length is
+    // the size of the value passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls() {
+        let t = Target::parse("http://127.0.0.1:3000/engine.io/").expect("valid");
+        assert_eq!(t.addr, "127.0.0.1:3000".parse().expect("addr"));
+        assert_eq!((t.authority.as_str(), t.path.as_str()), ("127.0.0.1:3000", "/engine.io/"));
+        assert!(Target::parse("ws://127.0.0.1:3000/engine.io/").is_err());
+        assert!(Target::parse("http://127.0.0.1:3000/engine.io/?EIO=4").is_err());
+    }
+
+    #[test]
+    fn spreads_only_past_one_source_worth() {
+        let t = Target::parse("http://127.0.0.1:3000/socket.io/").expect("valid");
+        let one = Sources::spread(&t, PER_SOURCE).expect("fits");
+        assert_eq!((one.len(), one.take()), (1, None));
+        let three = Sources::spread(&t, 2 * PER_SOURCE + 1).expect("fits");
+        let taken: Vec<_> = (0..4).filter_map(|_| three.take()).collect();
+        let ip = |host| IpAddr::V4(Ipv4Addr::new(127, 0, 0, host));
+        assert_eq!(taken, [ip(1), ip(2), ip(3), ip(1)]);
+        let remote = Target { addr: "10.0.0.1:80".parse().expect("addr"), ..t };
+        assert!(Sources::spread(&remote, PER_SOURCE + 1).is_err());
+    }
+
+    #[tokio::test]
+    async fn connects_from_a_chosen_loopback_address() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/", listener.local_addr().expect("addr"));
+        let target = Target::parse(&url).expect("valid");
+        let sources = Sources::spread(&target, 2 * PER_SOURCE).expect("fits");
+        let _first = connect(&target, &sources).await.expect("first");
+        let second = connect(&target, &sources).await.expect("second");
+        assert_eq!(second.local_addr().expect("addr").ip(), IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)));
+    }
+}
