@@ -6,14 +6,14 @@
 //! of the scripts that need it (shutdown while a client is connected). See tests/js/README.md.
 //! A missing `node` or `tests/js/node_modules` fails the tests: they never skip silently.
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+mod common;
+
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::sync::{OnceLock, mpsc};
+use std::thread;
+use std::time::Duration;
+
+use common::node::NodeRun;
 
 use serde_json::Value;
 use tpcio::modes::conformance;
@@ -23,25 +23,8 @@ use tpcio::server::{CpuPlacement, RunningServer};
 const NODE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long `RunningServer::shutdown` may take (its own bound is `shutdown_timeout`, 5 s).
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
-const INSTALL_HINT: &str = "run the README's test command, scripts/test.sh, which installs them \
-                            (`npm ci` in tests/js)";
-
-fn js_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("js")
-}
-
-/// Fails (never skips) when node or the npm clients are missing.
-fn require_node() {
-    match Command::new("node").arg("--version").output() {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => panic!("`node --version` failed ({}): Node.js is required; {INSTALL_HINT}", out.status),
-        Err(e) => panic!("`node` not found ({e}): Node.js is required; {INSTALL_HINT}"),
-    }
-    for package in ["engine.io-client", "engine.io-client-v3", "ws"] {
-        let manifest = js_dir().join("node_modules").join(package).join("package.json");
-        assert!(manifest.is_file(), "{} is missing: {INSTALL_HINT}", manifest.display());
-    }
-}
+/// The npm packages these scripts load.
+const PACKAGES: &[&str] = &["engine.io-client", "engine.io-client-v3", "ws"];
 
 /// The heartbeat timings a server runs with.
 #[derive(Clone, Copy)]
@@ -81,157 +64,9 @@ fn shared_port(timing: Timing) -> u16 {
     })
 }
 
-/// At most one node process per CPU: the heartbeat scripts run on 300 ms / 200 ms timings,
-/// which a machine oversubscribed by parallel tests could miss.
-struct Permit;
-
-static RUNNING: Mutex<usize> = Mutex::new(0);
-static FREED: Condvar = Condvar::new();
-
-fn running_count() -> MutexGuard<'static, usize> {
-    RUNNING.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl Permit {
-    fn acquire() -> Self {
-        let limit = thread::available_parallelism().map_or(2, |n| n.get().max(2));
-        let mut running = running_count();
-        while *running >= limit {
-            running = FREED.wait(running).unwrap_or_else(|poisoned| poisoned.into_inner());
-        }
-        *running += 1;
-        Permit
-    }
-}
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        *running_count() -= 1;
-        FREED.notify_one();
-    }
-}
-
-/// A running node script: its stdout arrives line by line, its stderr is collected whole.
-struct NodeRun {
-    what: String,
-    child: Child,
-    lines: Receiver<String>,
-    stdout: Vec<String>,
-    stderr: Option<JoinHandle<String>>,
-    deadline: Instant,
-    _permit: Permit,
-}
-
-impl NodeRun {
-    fn start(script: &str, port: u16, eio: u8, args: &[&str]) -> Self {
-        require_node();
-        let permit = Permit::acquire();
-        let what = format!("node tests/js/{script} {port} {eio} {}", args.join(" "));
-        let mut child = Command::new("node")
-            .arg(script)
-            .arg(port.to_string())
-            .arg(eio.to_string())
-            .args(args)
-            .current_dir(js_dir())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{what}: cannot start node: {e}"));
-        let lines = forward_lines(child.stdout.take().expect("stdout is piped"));
-        let mut stderr = child.stderr.take().expect("stderr is piped");
-        let stderr = thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            text
-        });
-        let deadline = Instant::now() + NODE_TIMEOUT;
-        NodeRun { what, child, lines, stdout: Vec::new(), stderr: Some(stderr), deadline, _permit: permit }
-    }
-
-    /// The next stdout line, or None at end of output; kills the script past its deadline.
-    fn next_line(&mut self) -> Option<String> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        match self.lines.recv_timeout(left) {
-            Ok(line) => {
-                self.stdout.push(line.clone());
-                Some(line)
-            }
-            Err(RecvTimeoutError::Disconnected) => None,
-            Err(RecvTimeoutError::Timeout) => {
-                let _ = self.child.kill();
-                let status = self.child.wait().ok();
-                self.fail(&format!("killed after {NODE_TIMEOUT:?} (exit status {status:?})"))
-            }
-        }
-    }
-
-    /// Reads stdout until `want` is printed.
-    fn expect_line(&mut self, want: &str) {
-        while let Some(line) = self.next_line() {
-            if line == want {
-                return;
-            }
-        }
-        let status = self.child.wait().ok();
-        self.fail(&format!("exited ({status:?}) before printing `{want}`"))
-    }
-
-    /// Waits for the script to exit; asserts exit code 0 and a final summary line with
-    /// `"ok":true` and `"verified":<verified>`, which it returns.
-    fn finish(mut self, verified: &str) -> Value {
-        while self.next_line().is_some() {}
-        // Stdout only ends when node exits, so this wait is short.
-        let status: ExitStatus = match self.child.wait() {
-            Ok(status) => status,
-            Err(e) => self.fail(&format!("cannot wait for node: {e}")),
-        };
-        let last = self.stdout.last().cloned().unwrap_or_default();
-        let summary: Value = serde_json::from_str(&last).unwrap_or(Value::Null);
-        if !status.success() || summary["ok"] != Value::Bool(true) || summary["verified"] != verified {
-            self.fail(&format!("exit status {status}, expected a last line verifying `{verified}`"));
-        }
-        println!("{}: {last}", self.what);
-        summary
-    }
-
-    fn fail(&mut self, why: &str) -> ! {
-        // Its stderr only ends when it exits.
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        let stderr = self.stderr.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
-        panic!("{}: {why}\n--- stdout ---\n{}\n--- stderr ---\n{stderr}", self.what, self.stdout.join("\n"));
-    }
-}
-
-impl Drop for NodeRun {
-    fn drop(&mut self) {
-        // A test failing half-way must not leave its client running.
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn forward_lines(stdout: ChildStdout) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
 /// Runs a script to completion against a shared server.
 fn run(timing: Timing, script: &str, eio: u8, args: &[&str], verified: &str) -> Value {
-    NodeRun::start(script, shared_port(timing), eio, args).finish(verified)
+    NodeRun::start(script, shared_port(timing), eio, args, PACKAGES, NODE_TIMEOUT).finish(verified)
 }
 
 fn echo(eio: u8, mode: &str) {
@@ -257,7 +92,8 @@ fn client_close(eio: u8, mode: &str) {
 /// The client prints `ready` once connected; the server then shuts down under it.
 fn server_shutdown(eio: u8, mode: &str) {
     let running = start_server(Timing::Tolerant);
-    let mut node = NodeRun::start("shutdown.mjs", running.local_addr().port(), eio, &[mode]);
+    let mut node =
+        NodeRun::start("shutdown.mjs", running.local_addr().port(), eio, &[mode], PACKAGES, NODE_TIMEOUT);
     node.expect_line("ready");
     let (done_tx, done_rx) = mpsc::channel();
     thread::spawn(move || {
@@ -275,7 +111,7 @@ fn server_shutdown(eio: u8, mode: &str) {
 fn concurrency(eio: u8) {
     let running = start_server(Timing::Tolerant);
     let port = running.local_addr().port();
-    NodeRun::start("concurrency.mjs", port, eio, &["20"])
+    NodeRun::start("concurrency.mjs", port, eio, &["20"], PACKAGES, NODE_TIMEOUT)
         .finish(&format!("concurrency eio={eio} clients=20"));
     let handoffs = running.stats().handoffs.load(Ordering::Relaxed);
     running.shutdown();

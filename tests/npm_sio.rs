@@ -9,174 +9,21 @@
 
 #[path = "npm_sio/app.rs"]
 mod app;
+mod common;
 
-use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Condvar, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use app::Record;
-use serde_json::Value;
+use common::node::NodeRun;
 use tpcio::server::RunningServer;
 
 /// How long one node script may run (each bounds itself at 15 s).
 const NODE_TIMEOUT: Duration = Duration::from_secs(25);
 /// How long the server's handlers may take to record a disconnect the client already saw.
 const RECORD_TIMEOUT: Duration = Duration::from_secs(5);
-const INSTALL_HINT: &str = "run `npm ci` in tests/js (scripts/test.sh does it)";
-
-fn js_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("js")
-}
-
-fn require_node() {
-    match Command::new("node").arg("--version").output() {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => panic!("`node --version` failed ({}): Node.js is required; {INSTALL_HINT}", out.status),
-        Err(e) => panic!("`node` not found ({e}): Node.js is required; {INSTALL_HINT}"),
-    }
-    for package in ["socket.io-client", "socket.io-client-v2"] {
-        let manifest = js_dir().join("node_modules").join(package).join("package.json");
-        assert!(manifest.is_file(), "{} is missing: {INSTALL_HINT}", manifest.display());
-    }
-}
-
-/// At most one node process per CPU (two on a single CPU), as in tests/npm_clients.rs.
-struct Permit;
-
-static RUNNING: Mutex<usize> = Mutex::new(0);
-static FREED: Condvar = Condvar::new();
-
-fn running_count() -> MutexGuard<'static, usize> {
-    RUNNING.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl Permit {
-    fn acquire() -> Self {
-        let limit = thread::available_parallelism().map_or(2, |n| n.get().max(2));
-        let mut running = running_count();
-        while *running >= limit {
-            running = FREED.wait(running).unwrap_or_else(|poisoned| poisoned.into_inner());
-        }
-        *running += 1;
-        Permit
-    }
-}
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        *running_count() -= 1;
-        FREED.notify_one();
-    }
-}
-
-/// A running node script: stdout line by line, stderr collected whole.
-struct NodeRun {
-    what: String,
-    child: Child,
-    lines: Receiver<String>,
-    stdout: Vec<String>,
-    stderr: Option<JoinHandle<String>>,
-    deadline: Instant,
-    _permit: Permit,
-}
-
-impl NodeRun {
-    fn start(script: &str, port: u16, eio: u8, args: &[&str]) -> Self {
-        require_node();
-        let permit = Permit::acquire();
-        let what = format!("node tests/js/{script} {port} {eio} {}", args.join(" "));
-        let mut child = Command::new("node")
-            .arg(script)
-            .arg(port.to_string())
-            .arg(eio.to_string())
-            .args(args)
-            .current_dir(js_dir())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{what}: cannot start node: {e}"));
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut stderr = child.stderr.take().expect("stderr is piped");
-        let stderr = thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            text
-        });
-        let deadline = Instant::now() + NODE_TIMEOUT;
-        NodeRun { what, child, lines, stdout: Vec::new(), stderr: Some(stderr), deadline, _permit: permit }
-    }
-
-    fn next_line(&mut self) -> Option<String> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        match self.lines.recv_timeout(left) {
-            Ok(line) => {
-                self.stdout.push(line.clone());
-                Some(line)
-            }
-            Err(RecvTimeoutError::Disconnected) => None,
-            Err(RecvTimeoutError::Timeout) => self.fail(&format!("killed after {NODE_TIMEOUT:?}")),
-        }
-    }
-
-    fn expect_line(&mut self, want: &str) {
-        while let Some(line) = self.next_line() {
-            if line == want {
-                return;
-            }
-        }
-        let status = self.child.wait().ok();
-        self.fail(&format!("exited ({status:?}) before printing `{want}`"))
-    }
-
-    /// Waits for exit 0 and a last line `{"ok":true,"verified":<verified>,...}`, which it returns.
-    fn finish(mut self, verified: &str) -> Value {
-        while self.next_line().is_some() {}
-        let status = match self.child.wait() {
-            Ok(status) => status,
-            Err(e) => self.fail(&format!("cannot wait for node: {e}")),
-        };
-        let last = self.stdout.last().cloned().unwrap_or_default();
-        let summary: Value = serde_json::from_str(&last).unwrap_or(Value::Null);
-        if !status.success() || summary["ok"] != Value::Bool(true) || summary["verified"] != verified {
-            self.fail(&format!("exit status {status}, expected a last line verifying `{verified}`"));
-        }
-        println!("{}: {last}", self.what);
-        summary
-    }
-
-    fn fail(&mut self, why: &str) -> ! {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        let stderr = self.stderr.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
-        panic!("{}: {why}\n--- stdout ---\n{}\n--- stderr ---\n{stderr}", self.what, self.stdout.join("\n"));
-    }
-}
-
-impl Drop for NodeRun {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
+/// The npm packages these scripts load.
+const PACKAGES: &[&str] = &["socket.io-client", "socket.io-client-v2"];
 
 /// The test application on a port of its own, with its record.
 struct App {
@@ -230,7 +77,7 @@ fn basic(eio: u8, mode: &str) {
         // Refused, then connected with new credentials on the same connection.
         want.push("/ bad-then-good client namespace disconnect");
     }
-    let summary = NodeRun::start("sio_basic.mjs", app.port(), eio, &[mode])
+    let summary = NodeRun::start("sio_basic.mjs", app.port(), eio, &[mode], PACKAGES, NODE_TIMEOUT)
         .finish(&format!("sio basic eio={eio} {mode}"));
     let reasons = &summary["reasons"];
     assert_eq!(reasons["disconnect"], "io client disconnect");
@@ -275,7 +122,8 @@ fn rooms(eio: u8, mixed: bool) {
     let app = App::start();
     let args: &[&str] = if mixed { &["mixed"] } else { &[] };
     let verified = format!("sio rooms eio={eio}{}", if mixed { " mixed" } else { "" });
-    let summary = NodeRun::start("sio_rooms.mjs", app.port(), eio, args).finish(&verified);
+    let summary =
+        NodeRun::start("sio_rooms.mjs", app.port(), eio, args, PACKAGES, NODE_TIMEOUT).finish(&verified);
     let both = serde_json::json!([0, 1]);
     assert_eq!(summary["memberShards"], both, "room members on both shards: {summary}");
     assert_eq!(summary["otherShards"], both, "non-members on both shards: {summary}");
@@ -308,7 +156,7 @@ fn mixed_versions_in_rooms() {
 /// `SioClient::disconnect_all` does what Node does but the layer never calls it.
 fn close_multiplexed(eio: u8, mode: &str) {
     let app = App::start();
-    let summary = NodeRun::start("sio_close.mjs", app.port(), eio, &[mode])
+    let summary = NodeRun::start("sio_close.mjs", app.port(), eio, &[mode], PACKAGES, NODE_TIMEOUT)
         .finish(&format!("sio close eio={eio} {mode}"));
     let server = app.record.wait_lines(|l| l.contains(" cl"), 3, RECORD_TIMEOUT);
     let client = &summary["reasons"];
@@ -336,7 +184,7 @@ fn v2_close_multiplexed_polling() {
 /// The client prints `ready`; the server stops under it and a new one starts on the same port.
 fn reconnect(eio: u8) {
     let mut app = App::start();
-    let mut node = NodeRun::start("sio_reconnect.mjs", app.port(), eio, &[]);
+    let mut node = NodeRun::start("sio_reconnect.mjs", app.port(), eio, &[], PACKAGES, NODE_TIMEOUT);
     node.expect_line("ready");
     app.shutdown();
     // The shard threads are gone: the first server's record is complete.

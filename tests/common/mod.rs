@@ -9,6 +9,7 @@
 
 pub mod engine;
 pub mod http;
+pub mod node;
 pub mod server;
 pub mod sio;
 pub mod sio_api;
