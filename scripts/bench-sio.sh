@@ -63,41 +63,9 @@ fi
 mkdir -p "$OUT"
 rm -f "$OUT"/*.json
 
-# --- processes: every one we start is stopped by PID on exit --------------------------
-PIDS=()
-stop_pid() {
-  local pid=$1
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-}
-trap cleanup EXIT
-
-# A server we did not start must not answer in place of ours.
-port_free() {
-  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
-    echo "error: port $1 is already in use (set TPCIO_PORT / NODE_PORT)" >&2
-    exit 1
-  fi
-}
-
-# Waits (at most 10 s) until something accepts on 127.0.0.1:$1, while process $2 lives.
-wait_port() {
-  for _ in $(seq 100); do
-    kill -0 "$2" 2>/dev/null || { echo "error: server exited early (see $OUT)" >&2; exit 1; }
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "error: nothing listens on port $1 after 10 s" >&2
-  exit 1
-}
+# --- processes: every one we start is stopped by PID on exit ---------------------------
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
 # Runs the load generator on its CPU: $1 = output name, the rest its arguments.
 loadgen() {
