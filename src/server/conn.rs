@@ -22,7 +22,7 @@ use super::mesh::Mesh;
 use super::shard::{Opening, Shard};
 use super::websocket::run_websocket;
 use crate::engine::{DisconnectReason, PollGet, PostReply};
-use crate::http::compression::Encoding;
+use crate::http::compression;
 use crate::http::error::{write_http_error, write_upgrade_error, write_upgrade_error_message};
 use crate::http::websocket::write_switching_protocols;
 use crate::http::{self, EngineError, EngineQuery, HttpError, Method, ReplyInfo, Request, Responder};
@@ -440,15 +440,21 @@ async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyIn
     let mut date = [0u8; 29];
     let resp = responder(shard, &mut date);
     let content_type = body.content_type().as_bytes();
-    let encoding = shard
-        .config
-        .http_compression
-        .filter(|&threshold| body.body.len() >= threshold)
-        .and_then(|_| Encoding::negotiate(req.header("accept-encoding")?));
+    let encoding =
+        shard.config.http_compression.filter(|&threshold| body.body.len() >= threshold).and_then(|_| {
+            compression::negotiate(req.header_values("accept-encoding"), &compression::POLLING)
+        });
     match encoding {
         Some(encoding) => {
             let compressed = encoding.compress(&body.body);
-            resp.ok_encoded(&mut conn.out, to, content_type, Some(encoding.as_bytes()), &compressed, &[]);
+            resp.ok_encoded(
+                &mut conn.out,
+                to,
+                content_type,
+                Some(encoding.name().as_bytes()),
+                &compressed,
+                &[],
+            );
         }
         None => resp.ok(&mut conn.out, to, content_type, &body.body, &[]),
     }

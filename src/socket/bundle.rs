@@ -6,10 +6,8 @@
 //! it); they are read once at start and shared by every shard. Each answer is Node's, header
 //! for header: `Cache-Control: public, max-age=0`, the JavaScript or JSON content type,
 //! `ETag: "<version>"` and a `304` for an `If-None-Match` of exactly that tag or its weak form,
-//! in the coding `accepts` picks (see `coding`). Where Node streams a chunked body we send a
+//! in the coding `accepts` picks (see `http::compression`). Where Node streams a chunked body we send a
 //! `Content-Length` in its place; each compressed file is made on first demand, then kept.
-
-mod coding;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -17,7 +15,7 @@ use std::sync::OnceLock;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-pub use coding::Coding;
+pub use crate::http::compression::Coding;
 
 use crate::http::response::{header, length};
 use crate::http::{Method, ReplyInfo, Request, Responder};
@@ -173,7 +171,7 @@ impl ClientBundle {
             out.put_slice(b"\r\n");
             return true;
         }
-        let coding = coding::negotiate(req.header_values("accept-encoding"));
+        let coding = crate::http::compression::negotiate(req.header_values("accept-encoding"), &Coding::ALL);
         let body = file.body(coding);
         out.reserve(320 + body.len());
         resp.start(out, 200, to);
