@@ -33,6 +33,24 @@ pub(crate) fn plan(shards: Option<usize>, placement: &CpuPlacement) -> Vec<Optio
     (0..n).map(|i| (pin && !cpus.is_empty()).then(|| cpus[i % cpus.len()])).collect()
 }
 
+/// How many connections may wait for `accept` (Node's default backlog is 511).
+const BACKLOG: i32 = 1024;
+
+/// A listener in the shards' `SO_REUSEPORT` group. Unlike glommio's `TcpListener::bind` it also
+/// sets `SO_REUSEADDR`, as Node (libuv) does, so a restart binds its port even while connections
+/// of the previous run linger in TIME_WAIT.
+fn listen(addr: SocketAddr) -> io::Result<glommio::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    // SAFETY: a listening socket we own, handed to glommio whole.
+    Ok(unsafe { glommio::net::TcpListener::from_raw_fd(socket.into_raw_fd()) })
+}
+
 /// Runs `body(shard, mesh, listener_addr)` on every shard. Shard 0 binds the requested address
 /// first so that port 0 resolves once; the others then bind the same concrete address.
 pub(crate) fn spawn_shards<F, Fut>(
@@ -65,7 +83,7 @@ where
         let executor = LocalExecutorBuilder::new(placement).name(&format!("tpcio-shard-{id}"));
         let handle = executor
             .spawn(move || async move {
-                let listener = match glommio::net::TcpListener::bind(bound) {
+                let listener = match listen(bound) {
                     Ok(l) => l,
                     Err(e) => {
                         let _ = tx.send(Err(io::Error::other(e.to_string())));
