@@ -60,23 +60,10 @@ measure() {
 # --- tpcio -------------------------------------------------------------------------
 port_free "$TPCIO_PORT"
 port_free "$NODE_PORT"
-taskset -c "$SERVER_CPU" target/release/tpcio --host 127.0.0.1 --port "$TPCIO_PORT" --shards 1 \
-  >"$OUT/tpcio.log" 2>&1 &
-TPCIO_PID=$!
-PIDS+=("$TPCIO_PID")
-wait_port "$TPCIO_PORT" "$TPCIO_PID"
-measure tpcio "$TPCIO_PID" "$TPCIO_PORT"
-stop_pid "$TPCIO_PID"
-PIDS=()
+bench_server tpcio "$TPCIO_PORT" target/release/tpcio --host 127.0.0.1 --port "$TPCIO_PORT" --shards 1
 
 # --- Node engine.io -----------------------------------------------------------------
-taskset -c "$SERVER_CPU" node loadtest/node-reference/eio-echo.mjs "$NODE_PORT" >"$OUT/node.log" 2>&1 &
-NODE_PID=$!
-PIDS+=("$NODE_PID")
-wait_port "$NODE_PORT" "$NODE_PID"
-measure node "$NODE_PID" "$NODE_PORT"
-stop_pid "$NODE_PID"
-PIDS=()
+bench_server node "$NODE_PORT" node loadtest/node-reference/eio-echo.mjs "$NODE_PORT"
 
 # --- table ---------------------------------------------------------------------------
 OUT="$OUT" SIZE="$SIZE" node --input-type=module - <<'JS'

@@ -1,5 +1,6 @@
 # Shared by the benchmark scripts (sourced, not run): process bookkeeping so every process a
-# script starts is stopped by PID on exit, and port checks. Expects $OUT (the results folder).
+# script starts is stopped by PID on exit, port checks, and one measured server run. Expects
+# $OUT (the results folder), $SERVER_CPU, and a `measure` function from the script.
 
 # --- processes: every one we start is stopped by PID on exit --------------------------
 PIDS=()
@@ -35,4 +36,18 @@ wait_port() {
   done
   echo "error: nothing listens on port $1 after 10 s" >&2
   exit 1
+}
+
+# Starts a server pinned to $SERVER_CPU (`bench_server NAME PORT COMMAND...`, output in
+# $OUT/NAME.log), waits for its port, runs the script's `measure NAME PID PORT`, stops it.
+bench_server() {
+  local name=$1 port=$2 pid
+  shift 2
+  taskset -c "$SERVER_CPU" "$@" >"$OUT/$name.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  wait_port "$port" "$pid"
+  measure "$name" "$pid" "$port"
+  stop_pid "$pid"
+  PIDS=()
 }
