@@ -341,10 +341,18 @@ fn plain_http(
     if req.is_upgrade() {
         return false;
     }
-    shard.endpoints.iter().any(|(path, handler)| {
+    let under_endpoint = shard.endpoints.iter().any(|(path, handler)| {
         let Some(subpath) = req.path().strip_prefix(path.as_bytes()) else { return false };
         handler.on_http(&mut PlainHttp { request: req, subpath, responder, reply, out: &mut *out })
-    })
+    });
+    under_endpoint
+        || shard.routes.iter().any(|(path, route)| {
+            req.path() == path.as_bytes()
+                && route(
+                    shard.id,
+                    &mut PlainHttp { request: req, subpath: b"", responder, reply, out: &mut *out },
+                )
+        })
 }
 
 fn reject_ws(mut conn: Conn, req: &Request) -> Next {

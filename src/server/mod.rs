@@ -44,16 +44,21 @@ const SHUTDOWN_POLL: Duration = Duration::from_millis(50);
 type ErasedFactory = Arc<dyn Fn(ShardId) -> Rc<dyn EngineHandler> + Send + Sync>;
 type StartCheck = Box<dyn FnOnce() -> io::Result<()> + Send>;
 
+/// A plain HTTP route ([`Server::route`]): given the shard that read the request, writes a
+/// whole response into `http.out` and returns `true`, or returns `false` for a 404.
+pub type Route = Arc<dyn Fn(ShardId, &mut PlainHttp<'_>) -> bool + Send + Sync>;
+
 /// A server to start: configuration plus the Engine.IO endpoints it serves.
 pub struct Server {
     config: ServerConfig,
     endpoints: Vec<(String, ErasedFactory)>,
+    routes: Vec<(String, Route)>,
     checks: Vec<StartCheck>,
 }
 
 impl Server {
     pub fn new(config: ServerConfig) -> Self {
-        Server { config, endpoints: Vec::new(), checks: Vec::new() }
+        Server { config, endpoints: Vec::new(), routes: Vec::new(), checks: Vec::new() }
     }
 
     /// Runs `check` when the server starts, before anything binds; an `Err` refuses the start
@@ -71,9 +76,22 @@ impl Server {
         self
     }
 
+    /// Answers plain HTTP requests for exactly `path` (a demo page at `/`, `/metrics`) with
+    /// `route`, on whichever shard reads them. It runs inline on that shard: it must not block.
+    /// The path of an Engine.IO endpoint is never routed here; paths below an endpoint go to
+    /// its handler's [`EngineHandler::on_http`] first.
+    pub fn route(
+        mut self,
+        path: impl Into<String>,
+        route: impl Fn(ShardId, &mut PlainHttp<'_>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.routes.push((path.into(), Arc::new(route)));
+        self
+    }
+
     /// Binds every shard's listener and starts serving.
     pub fn start(self) -> io::Result<RunningServer> {
-        let Server { config, endpoints, checks } = self;
+        let Server { config, endpoints, routes, checks } = self;
         for check in checks {
             check()?;
         }
@@ -91,6 +109,7 @@ impl Server {
                 shards,
                 config: cfg.clone(),
                 endpoints: endpoints.clone(),
+                routes: routes.clone(),
                 stop: stop_in.clone(),
                 stats: stats_in.clone(),
             };
@@ -157,14 +176,16 @@ struct ShardStart {
     shards: usize,
     config: Arc<ServerConfig>,
     endpoints: Vec<(String, ErasedFactory)>,
+    routes: Vec<(String, Route)>,
     stop: Arc<AtomicBool>,
     stats: Arc<Stats>,
 }
 
 async fn run_shard(start: ShardStart, listener: TcpListener, mesh: MeshBuilder<ShardMsg, Full>) {
-    let ShardStart { id, shards, config, endpoints, stop, stats } = start;
+    let ShardStart { id, shards, config, endpoints, routes, stop, stats } = start;
     let endpoints = endpoints.iter().map(|(path, make)| (path.clone().into_boxed_str(), make(id))).collect();
-    let shard = Shard::new(id, shards, Rc::new((*config).clone()), endpoints);
+    let routes = routes.into_iter().map(|(path, route)| (path.into_boxed_str(), route)).collect();
+    let shard = Shard::new(id, shards, Rc::new((*config).clone()), endpoints, routes);
     let Ok((senders, receivers)) = mesh.join().await else {
         eprintln!("tpcio: shard {id} could not join the shard mesh");
         return;

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use std::task::Waker;
 use std::time::Instant;
 
+use super::Route;
 use super::config::ServerConfig;
 use super::handler::{EngineHandler, EngineSocket, Handshake};
 use crate::engine::{DisconnectReason, EngineConfig, EngineEvent, SendError, Session, SessionTable, WsId};
@@ -27,6 +28,8 @@ pub(crate) struct Shard {
     pub(crate) engine: Rc<EngineConfig>,
     /// Engine.IO paths served here and the handler of each.
     pub(crate) endpoints: Vec<(Box<str>, Rc<dyn EngineHandler>)>,
+    /// Plain HTTP paths answered outside any endpoint ([`super::Server::route`]).
+    pub(crate) routes: Vec<(Box<str>, Route)>,
     table: RefCell<SessionTable>,
     /// What each open session was opened with: its endpoint and handshake.
     meta: RefCell<HashMap<Sid, Meta>>,
@@ -104,6 +107,7 @@ impl Shard {
         shards: usize,
         config: Rc<ServerConfig>,
         endpoints: Vec<(Box<str>, Rc<dyn EngineHandler>)>,
+        routes: Vec<(Box<str>, Route)>,
     ) -> Rc<Shard> {
         let engine = Rc::new(config.engine.clone());
         Rc::new(Shard {
@@ -112,6 +116,7 @@ impl Shard {
             config,
             engine,
             endpoints,
+            routes,
             table: RefCell::new(SessionTable::new(Instant::now())),
             meta: RefCell::new(HashMap::new()),
             timer_waker: Cell::new(None),
