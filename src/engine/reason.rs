@@ -24,6 +24,9 @@ pub enum DisconnectReason {
     ClientNamespaceDisconnect,
     /// Socket.IO: `socket.disconnect()`.
     ServerNamespaceDisconnect,
+    /// A broadcast found the session's outgoing queue full (`max_buffered_packets`): the
+    /// client is not reading. Not one of Node's reasons, whose queues have no bound.
+    SlowConsumer,
 }
 
 impl DisconnectReason {
@@ -38,6 +41,7 @@ impl DisconnectReason {
             DisconnectReason::ForcedServerClose => "forced server close",
             DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
             DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
+            DisconnectReason::SlowConsumer => "slow consumer",
         }
     }
 }

@@ -100,6 +100,7 @@ impl Sim {
             .map(|f| match f {
                 Frame::Text(t) => t.to_string(),
                 Frame::Binary(b) => format!("<binary {b:?}>"),
+                Frame::Prebuilt(f) => format!("<prebuilt {f:?}>"),
             })
             .collect();
         (frames, status)

@@ -46,7 +46,7 @@ impl Session {
             return;
         };
         match packet {
-            Ok(Some(Packet { kind: PacketType::Ping, data: Data::Text(probe) })) if probe == "probe" => {
+            Ok(Some(Packet { kind: PacketType::Ping, data: Data::Text(probe), .. })) if probe == "probe" => {
                 upgrade.check_at = Some(now + NOOP_INTERVAL);
                 let probe = upgrade.probe;
                 let pong = Frame::Text(ByteString::from_static("3probe"));

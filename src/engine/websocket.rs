@@ -98,6 +98,7 @@ impl Session {
         let len = match &frame {
             Frame::Text(t) => t.len(),
             Frame::Binary(b) => b.len(),
+            Frame::Prebuilt(f) => f.len(),
         };
         match role {
             WsRole::Closing => {}

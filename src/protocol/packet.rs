@@ -79,6 +79,9 @@ impl Data {
 pub struct Packet {
     pub kind: PacketType,
     pub data: Data,
+    /// The whole WebSocket frame of a text message, built once for every recipient of a
+    /// broadcast ([`Packet::prebuilt_message`]).
+    frame: Option<Bytes>,
 }
 
 /// A packet encoded as one WebSocket frame.
@@ -86,16 +89,30 @@ pub struct Packet {
 pub enum Frame {
     Text(ByteString),
     Binary(Bytes),
+    /// A complete text frame, header included (unmasked, uncompressed), shared by every
+    /// connection it goes to. Only ever sent, never received.
+    Prebuilt(Bytes),
 }
 
 impl Packet {
+    pub fn new(kind: PacketType, data: Data) -> Self {
+        Packet { kind, data, frame: None }
+    }
+
     /// A packet with no data (`2`, `3`, `5`, `6`, `1`).
     pub fn empty(kind: PacketType) -> Self {
-        Packet { kind, data: Data::Text(ByteString::new()) }
+        Self::text(kind, ByteString::new())
     }
 
     pub fn text(kind: PacketType, text: impl Into<ByteString>) -> Self {
-        Packet { kind, data: Data::Text(text.into()) }
+        Self::new(kind, Data::Text(text.into()))
+    }
+
+    /// A text message whose WebSocket frame is already written: `frame` must be the unmasked,
+    /// uncompressed text frame of `4` + `text` (what `adapter::EncodedPacket::ws_frame` holds).
+    /// A WebSocket connection copies it as it is; polling and compressed connections use `text`.
+    pub fn prebuilt_message(text: ByteString, frame: Bytes) -> Self {
+        Packet { kind: PacketType::Message, data: Data::Text(text), frame: Some(frame) }
     }
 
     /// A text message packet (`4...`).
@@ -105,7 +122,7 @@ impl Packet {
 
     /// A binary message packet.
     pub fn binary(data: impl Into<Bytes>) -> Self {
-        Packet { kind: PacketType::Message, data: Data::Binary(data.into()) }
+        Self::new(PacketType::Message, Data::Binary(data.into()))
     }
 
     /// Decodes a text packet: a type digit followed by UTF-8 text
@@ -118,7 +135,7 @@ impl Packet {
             .and_then(|&c| PacketType::from_digit(c).ok_or(DecodeError::UnknownType(c)))?;
         // The first byte is an ASCII digit, so the rest starts on a character boundary.
         let data = text.slice_ref(&text[1..]);
-        Ok(Packet { kind, data: Data::Text(data) })
+        Ok(Packet::new(kind, Data::Text(data)))
     }
 
     /// Decodes a binary WebSocket frame. A v4 frame is the raw data of a
@@ -129,7 +146,7 @@ impl Packet {
             EioVersion::V3 => {
                 let &t = frame.first().ok_or(DecodeError::Empty)?;
                 let kind = PacketType::from_u8(t).ok_or(DecodeError::UnknownType(t))?;
-                Ok(Packet { kind, data: Data::Binary(frame.slice(1..)) })
+                Ok(Packet::new(kind, Data::Binary(frame.slice(1..))))
             }
         }
     }
@@ -151,6 +168,9 @@ impl Packet {
 
     /// The WebSocket frame that carries this packet.
     pub fn to_frame(&self, version: EioVersion) -> Frame {
+        if let Some(frame) = &self.frame {
+            return Frame::Prebuilt(frame.clone());
+        }
         match (&self.data, version) {
             (Data::Text(t), _) => {
                 let mut out = BytesMut::with_capacity(1 + t.len());
@@ -175,6 +195,19 @@ mod tests {
 
     fn txt(s: &'static str) -> ByteString {
         ByteString::from_static(s)
+    }
+
+    #[test]
+    fn prebuilt_message_keeps_its_frame() {
+        let frame = Bytes::from_static(b"\x81\x0842[\"a\"]");
+        let p = Packet::prebuilt_message(ByteString::from_static("2[\"a\"]"), frame.clone());
+        assert_eq!(p.kind, PacketType::Message);
+        for version in [EioVersion::V3, EioVersion::V4] {
+            match p.to_frame(version) {
+                Frame::Prebuilt(f) => assert_eq!(f.as_ptr(), frame.as_ptr(), "shared, not copied"),
+                f => panic!("{f:?}"),
+            }
+        }
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub fn decode(frame: Frame, version: EioVersion) -> Result<Option<Packet>, Decod
             Err(_) if version == EioVersion::V3 => Ok(None),
             Err(e) => Err(e),
         },
+        // Only the server writes these.
+        Frame::Prebuilt(_) => Ok(None),
     }
 }
 
@@ -56,7 +58,7 @@ fn decode_base64(text: ByteString, version: EioVersion) -> Result<Option<Packet>
     let Some(kind) = kind else {
         return Ok(None);
     };
-    Ok(Some(Packet { kind, data: Data::Binary(read_base64(encoded)?) }))
+    Ok(Some(Packet::new(kind, Data::Binary(read_base64(encoded)?))))
 }
 
 #[cfg(test)]

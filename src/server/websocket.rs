@@ -134,6 +134,7 @@ fn encode(frames: &mut Vec<Frame>, writer: &mut WsWriter, conn: &mut Conn) {
         match frame {
             Frame::Text(text) => writer.text(&text, &mut conn.out),
             Frame::Binary(data) => writer.binary(&data, &mut conn.out),
+            Frame::Prebuilt(frame) => writer.prebuilt_text(&frame, &mut conn.out),
         }
     }
 }

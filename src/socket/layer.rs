@@ -19,12 +19,12 @@ use super::io::Io;
 use super::namespace::{NamespaceState, Registry};
 use super::peer::PeerMsg;
 use super::requests::Requests;
-use crate::adapter::BroadcastOptions;
+use crate::adapter::{BroadcastOptions, EncodedPacket};
 use crate::engine::{DisconnectReason, SendError};
 use crate::protocol::sid::Sid;
 use crate::protocol::sio::{Packet, PacketKind, SioVersion};
 use crate::protocol::value::{self, Value};
-use crate::protocol::{Data, EioVersion};
+use crate::protocol::{Data, EioVersion, Packet as EioPacket};
 use crate::server::{EngineHandler, EngineSocket, PlainHttp, ShardContext, sleep};
 use crate::shard::ShardId;
 
@@ -52,6 +52,15 @@ pub(crate) fn send_text(
 ) -> Result<(), EmitError> {
     engine.send_text(text).map_err(emit_error)?;
     for attachment in attachments {
+        engine.send_binary(attachment.clone()).map_err(emit_error)?;
+    }
+    Ok(())
+}
+
+/// A broadcast's packet: every WebSocket recipient copies the one frame built for all of them.
+pub(crate) fn send_encoded(engine: &EngineSocket, packet: &EncodedPacket) -> Result<(), EmitError> {
+    engine.send(EioPacket::prebuilt_message(packet.text().clone(), packet.ws_frame().clone())).map_err(emit_error)?;
+    for attachment in packet.attachments() {
         engine.send_binary(attachment.clone()).map_err(emit_error)?;
     }
     Ok(())

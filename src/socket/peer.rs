@@ -17,7 +17,7 @@ use bytestring::ByteString;
 
 use super::acks::AckSink;
 use super::api::{EmitError, RawArgs, SocketRef};
-use super::layer::{Layer, raw_packet, send_text};
+use super::layer::{Layer, raw_packet, send_encoded};
 use super::namespace::NamespaceState;
 use crate::adapter::{
     AdapterMsg, AdapterRequest, AdapterResponse, BroadcastOptions, BroadcastRequest, EncodedPacket,
@@ -240,10 +240,10 @@ impl Layer {
             if let Some((ack_id, sink)) = ack {
                 ns.register_broadcast_ack(*id, ack_id, sink.clone());
             }
-            let sent = send_text(engine, packet.text().clone(), packet.attachments());
+            let sent = send_encoded(engine, packet);
             // A full queue: volatile packets are dropped; otherwise the slow consumer goes.
             if sent == Err(EmitError::Full) && !opts.flags.volatile {
-                engine.abort(DisconnectReason::TransportError);
+                engine.abort(DisconnectReason::SlowConsumer);
             }
         }
         recipients

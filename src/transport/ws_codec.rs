@@ -276,6 +276,21 @@ impl WsWriter {
         self.data(DataOp::Binary, data, out);
     }
 
+    /// A whole unmasked text frame written once for many connections: copied as it is, unless
+    /// this connection compresses a payload of its size, which is then framed anew.
+    pub fn prebuilt_text(&mut self, frame: &[u8], out: &mut BytesMut) {
+        let header = match frame.get(1).map(|b| b & 0x7f) {
+            Some(126) => 4,
+            Some(127) => 10,
+            _ => 2,
+        };
+        let payload = frame.get(header..).unwrap_or_default();
+        match &self.deflater {
+            Some(d) if d.wants(payload.len()) => self.data(DataOp::Text, payload, out),
+            _ => out.extend_from_slice(frame),
+        }
+    }
+
     fn data(&mut self, op: DataOp, payload: &[u8], out: &mut BytesMut) {
         let opcode = OpCode::Data(op);
         match self.deflater.as_mut().filter(|d| d.wants(payload.len())).and_then(|d| d.compress(payload)) {
@@ -462,6 +477,26 @@ mod tests {
         assert!(out.len() < 16 << 10, "{}", out.len());
         let bomb = as_client(&out, [3, 1, 4, 1]);
         assert_eq!(inflating(1 << 20).decode(&mut BytesMut::from(&bomb[..])), Err(WsError::TooBig));
+    }
+
+    #[test]
+    fn prebuilt_frames_are_copied_or_recompressed() {
+        for len in [5, 200, 70_000] {
+            let text = "x".repeat(len);
+            let mut frame = BytesMut::new();
+            write_text(&text, &mut frame);
+            let plain = |writer: &mut WsWriter| {
+                let mut out = BytesMut::new();
+                writer.prebuilt_text(&frame, &mut out);
+                out
+            };
+            assert_eq!(plain(&mut WsWriter::new(None)), frame, "{len} bytes, no extension");
+            // With permessage-deflate, the same bytes as the writer's own framing of the text.
+            let params = deflate("permessage-deflate; server_no_context_takeover");
+            let mut want = BytesMut::new();
+            WsWriter::new(Some(Deflater::new(&params, 100))).text(&text, &mut want);
+            assert_eq!(plain(&mut WsWriter::new(Some(Deflater::new(&params, 100)))), want, "{len} bytes");
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tpcio::modes::conformance;
 use tpcio::protocol::sid::Sid;
-use tpcio::server::{CpuPlacement, RunningServer};
+use tpcio::server::{CpuPlacement, RunningServer, ServerConfig};
 use tpcio::socket::SocketIo;
 use tungstenite::Message;
 
@@ -38,11 +38,17 @@ impl SioServer {
     /// `io` on two unpinned shards with Node's default heartbeat, so that a silent test client
     /// is never timed out by the engine.
     pub fn start(io: SocketIo) -> SioServer {
+        Self::start_with(io, |_| {})
+    }
+
+    /// [`SioServer::start`] with the configuration changed by `configure` first.
+    pub fn start_with(io: SocketIo, configure: impl FnOnce(&mut ServerConfig)) -> SioServer {
         let addr = "127.0.0.1:0".parse().expect("a socket address");
         let mut config = conformance::config(addr, Some(SHARDS), CpuPlacement::Unpinned);
         config.engine.ping_interval = PING_INTERVAL;
         config.engine.ping_timeout = PING_TIMEOUT;
         config.shutdown_timeout = Duration::from_secs(1);
+        configure(&mut config);
         let running = io.start(config).expect("the server starts");
         assert_eq!(running.shards(), SHARDS);
         let addr = running.local_addr();

@@ -217,7 +217,7 @@ mod tests {
         #[test]
         fn packet_binary_round_trip(t in 0..7u8, b in bytes()) {
             let kind = PacketType::from_u8(t).expect("0..7 is a packet type");
-            let packet = Packet { kind, data: Data::Binary(b.into()) };
+            let packet = Packet::new(kind, Data::Binary(b.into()));
             let crate::protocol::Frame::Binary(frame) = packet.to_frame(EioVersion::V3) else {
                 return Err(TestCaseError::fail("binary packets make binary frames"));
             };

@@ -225,7 +225,7 @@ fn decode_string_packet(s: ByteString) -> Result<Packet, DecodeError> {
     };
     let (&t, base64) = encoded.as_bytes().split_first().ok_or(DecodeError::Empty)?;
     let kind = PacketType::from_digit(t).ok_or(DecodeError::UnknownType(t))?;
-    Ok(Packet { kind, data: Data::Binary(read_base64(base64)?) })
+    Ok(Packet::new(kind, Data::Binary(read_base64(base64)?)))
 }
 
 #[cfg(test)]
@@ -255,7 +255,7 @@ mod tests {
     }
 
     fn bin(kind: PacketType, data: &'static [u8]) -> Packet {
-        Packet { kind, data: Data::Binary(Bytes::from_static(data)) }
+        Packet::new(kind, Data::Binary(Bytes::from_static(data)))
     }
 
     #[test]
@@ -427,7 +427,7 @@ mod tests {
             any::<String>().prop_map(|s| Data::Text(s.into())),
             proptest::collection::vec(any::<u8>(), 0..40).prop_map(|b| Data::Binary(b.into())),
         ];
-        (kind, data).prop_map(|(kind, data)| Packet { kind, data })
+        (kind, data).prop_map(|(kind, data)| Packet::new(kind, data))
     }
 
     proptest! {

@@ -146,7 +146,7 @@ mod tests {
 
     #[test]
     fn binary_of_any_type_is_written_as_a_message() {
-        let open = Packet { kind: PacketType::Open, data: Data::Binary(Bytes::from_static(&[1, 2, 3])) };
+        let open = Packet::new(PacketType::Open, Data::Binary(Bytes::from_static(&[1, 2, 3])));
         assert_eq!(&encode(&[open])[..], b"bAQID");
         assert_eq!(&encode(&[])[..], b"");
     }

@@ -7,7 +7,9 @@
 //! on this shard (`rooms` answers `[[…rooms]]`):
 //! `join r`, `leave r`, `rooms`, `to r p`, `to-both r1 r2 p`, `broadcast p`, `except r p`,
 //! `sockets-join from r`, `sockets-leave from r`, `disconnect-room r close`, `mark`,
-//! `bye close`, `ask timeout_ms args…`, `echo args…` (decoded, then encoded again), `binary`.
+//! `bye close`, `ask timeout_ms args…`, `echo args…` (decoded, then encoded again), `binary`,
+//! `flood n volatile` (`n` broadcasts `f i` to everyone else; its ack waits until every shard
+//! has delivered them).
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
@@ -17,6 +19,8 @@ use tpcio::engine::DisconnectReason;
 use tpcio::protocol::value::Value;
 use tpcio::shard::ShardId;
 use tpcio::socket::{AckError, ConnectError, ConnectInfo, Event, Handler, Socket, SocketIo};
+
+use tpcio::server::ServerConfig;
 
 use super::SioServer;
 
@@ -34,6 +38,11 @@ pub struct Probe {
 
 /// A server with the probe on `/` and on every `/dyn-…` namespace; its reports.
 pub fn server() -> (SioServer, Receiver<Report>) {
+    server_with(|_| {})
+}
+
+/// [`server`] with its configuration changed by `configure` first.
+pub fn server_with(configure: impl FnOnce(&mut ServerConfig)) -> (SioServer, Receiver<Report>) {
     let (tx, rx) = mpsc::channel();
     let main = tx.clone();
     let io = SocketIo::new()
@@ -42,7 +51,7 @@ pub fn server() -> (SioServer, Receiver<Report>) {
             |name| name.starts_with("/dyn-"),
             move |shard| Probe { shard, reports: tx.clone() },
         );
-    (SioServer::start(io), rx)
+    (SioServer::start_with(io, configure), rx)
 }
 
 fn text(values: &[Value], i: usize) -> String {
@@ -118,6 +127,19 @@ impl Handler for Probe {
             }
             "echo" => {
                 let _ = socket.emit("echo", &values);
+            }
+            "flood" => {
+                let count = arg(&values, 0).as_u64().unwrap_or(0);
+                let ops = match arg(&values, 1).as_bool() {
+                    Some(true) => socket.broadcast().volatile(),
+                    _ => socket.broadcast(),
+                };
+                for i in 0..count {
+                    let _ = ops.emit("f", &[Value::from(i)]);
+                }
+                // The mesh keeps each pair of shards in order: once every shard has answered,
+                // every shard has delivered the flood.
+                let _ = socket.namespace_ops().fetch_sockets().await;
             }
             "binary" => {
                 let data = Value::Binary(Bytes::from_static(&[1, 2, 3]));
