@@ -1,21 +1,29 @@
-//! The `tpcio` server binary.
+//! The `tpcio` server binary: the chat demo by default, and the conformance and benchmark
+//! servers as modes. Every flag has an environment variable (`--help` lists them).
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
+use tracing::{error, info};
+use tracing_subscriber::EnvFilter;
 
+use tpcio::http::cors::{Cors, Origins};
 use tpcio::modes::{bench, conformance};
 use tpcio::server::{CpuPlacement, RunningServer, Server, ServerConfig};
+use tpcio::socket::SocketIo;
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
 
-/// A thread-per-core Engine.IO / Socket.IO server.
+/// A thread-per-core Engine.IO / Socket.IO server (the Node `socket.io` 4.8 protocol).
+///
+/// With no mode it serves a chat demo at `/` on 0.0.0.0:3000: open it in two browser tabs.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     mode: Option<Mode>,
@@ -31,12 +39,42 @@ struct Common {
     /// Port to listen on.
     #[arg(long, env = "TPCIO_PORT", default_value_t = 3000, global = true)]
     port: u16,
-    /// Number of shards (default: one per CPU the process may run on, see `taskset`).
+    /// Number of shards, one thread each (default: one per CPU the process may run on, so
+    /// `taskset` is respected).
     #[arg(long, env = "TPCIO_SHARDS", global = true)]
     shards: Option<usize>,
-    /// Do not pin shards to CPUs.
-    #[arg(long, global = true)]
+    /// Pin the shards to these CPUs, one each, in order (e.g. `0,2`). Default: the CPUs of
+    /// the process's affinity mask.
+    #[arg(long, env = "TPCIO_CPUS", value_delimiter = ',', global = true, conflicts_with = "no_pin")]
+    cpus: Option<Vec<usize>>,
+    /// Do not pin shards to CPUs (on a machine shared with other busy processes).
+    #[arg(long, env = "TPCIO_NO_PIN", global = true)]
     no_pin: bool,
+    /// Path of the Socket.IO endpoint (Node `path`).
+    #[arg(long, env = "TPCIO_PATH", default_value = "/socket.io/", global = true)]
+    path: String,
+    /// Milliseconds between heartbeats (Node `pingInterval`; default 25000, 300 in conformance).
+    #[arg(long, env = "TPCIO_PING_INTERVAL", global = true)]
+    ping_interval: Option<u64>,
+    /// Milliseconds to wait for a heartbeat's answer (Node `pingTimeout`; default 20000, 200 in
+    /// conformance).
+    #[arg(long, env = "TPCIO_PING_TIMEOUT", global = true)]
+    ping_timeout: Option<u64>,
+    /// Largest message or polling body accepted, in bytes (Node `maxHttpBufferSize`, 1e6).
+    #[arg(long, env = "TPCIO_MAX_PAYLOAD", global = true)]
+    max_payload: Option<usize>,
+    /// Milliseconds a connection may stay without joining a namespace (Node `connectTimeout`,
+    /// 45000; 1000 in conformance).
+    #[arg(long, env = "TPCIO_CONNECT_TIMEOUT", global = true)]
+    connect_timeout: Option<u64>,
+    /// Origins allowed by CORS, comma-separated, or `*` for any (Node `cors.origin`). Default:
+    /// no CORS headers (same-origin pages only), as Node; conformance mode allows `*`.
+    #[arg(long, env = "TPCIO_CORS_ORIGIN", value_delimiter = ',', global = true)]
+    cors_origin: Option<Vec<String>>,
+    /// Log filter: a level (`error`, `warn`, `info`, `debug`, `trace`) or a `tracing` filter
+    /// such as `tpcio=debug`.
+    #[arg(long, env = "TPCIO_LOG", default_value = "info", global = true)]
+    log: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -56,17 +94,23 @@ enum Mode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let c = &cli.common;
+    if let Err(e) = init_logs(&c.log) {
+        eprintln!("tpcio: bad --log filter {:?}: {e}", c.log);
+        return ExitCode::FAILURE;
+    }
     let addr = SocketAddr::new(c.host, c.port);
-    let placement = if c.no_pin { CpuPlacement::Unpinned } else { CpuPlacement::PinPerCpu };
-    let server = match cli.mode.unwrap_or(Mode::Serve) {
-        Mode::Serve => {
-            let config = ServerConfig { addr, shards: c.shards, placement, ..ServerConfig::default() };
-            bench::socket_io().attach(Server::new(config).endpoint("/engine.io/", |_shard| conformance::Echo))
-        }
-        Mode::Bench => {
-            bench::server(ServerConfig { addr, shards: c.shards, placement, ..ServerConfig::default() })
-        }
-        Mode::Conformance => conformance::server(conformance::config(addr, c.shards, placement)),
+    let mode = cli.mode.unwrap_or(Mode::Serve);
+    let mut config = match mode {
+        Mode::Conformance => conformance::config(addr, c.shards, placement(c)),
+        _ => ServerConfig { addr, shards: c.shards, placement: placement(c), ..ServerConfig::default() },
+    };
+    apply(c, &mut config);
+    let server = match mode {
+        Mode::Serve => socket_io(c, bench::socket_io())
+            .attach(Server::new(config).endpoint("/engine.io/", |_shard| conformance::Echo)),
+        Mode::Bench => socket_io(c, bench::socket_io()).attach(Server::new(config)),
+        Mode::Conformance => socket_io(c, conformance::socket_io())
+            .attach(Server::new(config).endpoint("/engine.io/", |_shard| conformance::Echo)),
     };
     match server.start() {
         Ok(running) => {
@@ -75,16 +119,60 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("tpcio: cannot start on {addr}: {e}");
+            error!("cannot start on {addr}: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn init_logs(filter: &str) -> Result<(), tracing_subscriber::filter::ParseError> {
+    let filter = EnvFilter::try_new(filter)?;
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    Ok(())
+}
+
+fn placement(c: &Common) -> CpuPlacement {
+    match (&c.cpus, c.no_pin) {
+        (_, true) => CpuPlacement::Unpinned,
+        (Some(cpus), false) => CpuPlacement::Cpus(cpus.clone()),
+        (None, false) => CpuPlacement::PinPerCpu,
+    }
+}
+
+/// The flags given explicitly override the mode's defaults.
+fn apply(c: &Common, config: &mut ServerConfig) {
+    let engine = &mut config.engine;
+    if let Some(ms) = c.ping_interval {
+        engine.ping_interval = Duration::from_millis(ms);
+    }
+    if let Some(ms) = c.ping_timeout {
+        engine.ping_timeout = Duration::from_millis(ms);
+    }
+    if let Some(bytes) = c.max_payload {
+        engine.max_payload = bytes;
+    }
+    if let Some(origins) = &c.cors_origin {
+        let origins = match origins.as_slice() {
+            [any] if any == "*" => Origins::Any,
+            [one] => Origins::Fixed(one.clone()),
+            list => Origins::List(list.to_vec()),
+        };
+        config.cors = Some(Cors { origins, ..Cors::default() });
+    }
+}
+
+fn socket_io(c: &Common, io: SocketIo) -> SocketIo {
+    let io = io.path(c.path.clone());
+    match c.connect_timeout {
+        Some(ms) => io.connect_timeout(Duration::from_millis(ms)),
+        None => io,
     }
 }
 
 fn announce(running: &RunningServer) {
     let addr = running.local_addr();
     let host = if addr.ip().is_unspecified() { "localhost".to_string() } else { addr.ip().to_string() };
-    println!("tpcio listening on http://{host}:{}/ with {} shard(s)", addr.port(), running.shards());
+    info!("tpcio listening on http://{host}:{}/ with {} shard(s)", addr.port(), running.shards());
 }
 
 /// Stops gracefully on SIGINT or SIGTERM.
@@ -92,11 +180,11 @@ fn run_until_signal(running: RunningServer) {
     let stop = running.stop_flag();
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         if let Err(e) = signal_hook::flag::register(signal, stop.clone()) {
-            eprintln!("tpcio: cannot handle signal {signal}: {e}");
+            error!("cannot handle signal {signal}: {e}");
         }
     }
     running.wait();
     if stop.load(Ordering::Acquire) {
-        println!("tpcio: shut down");
+        info!("shut down");
     }
 }

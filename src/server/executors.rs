@@ -90,7 +90,14 @@ where
                         return;
                     }
                 };
-                let _ = tx.send(listener.local_addr().map_err(|e| io::Error::other(e.to_string())));
+                let local = listener.local_addr().map_err(|e| io::Error::other(e.to_string()));
+                if let Ok(local) = &local {
+                    match pin {
+                        Some(cpu) => tracing::info!("shard {id} listening on {local}, pinned to CPU {cpu}"),
+                        None => tracing::info!("shard {id} listening on {local}, not pinned"),
+                    }
+                }
+                let _ = tx.send(local);
                 body(id, listener, mesh).await;
             })
             .map_err(|e| io::Error::other(e.to_string()))?;
