@@ -9,7 +9,6 @@
 //!
 //! [`Sid::shard`]: crate::protocol::sid::Sid::shard
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
@@ -32,7 +31,8 @@ struct Slot<K> {
 #[derive(Debug)]
 pub struct SessionTable<K = Sid> {
     slots: Slab<Slot<K>>,
-    index: HashMap<K, usize>,
+    /// Sids are random bytes: a fast hash is as good as SipHash here.
+    index: foldhash::HashMap<K, usize>,
     wheel: TimerWheel<usize>,
     fired: Vec<usize>,
 }
@@ -49,7 +49,7 @@ impl<K: Copy + Eq + Hash> SessionTable<K> {
     }
 
     fn with_wheel(wheel: TimerWheel<usize>) -> Self {
-        SessionTable { slots: Slab::new(), index: HashMap::new(), wheel, fired: Vec::new() }
+        SessionTable { slots: Slab::new(), index: foldhash::HashMap::default(), wheel, fired: Vec::new() }
     }
 
     pub fn len(&self) -> usize {
