@@ -32,6 +32,7 @@
 pub mod adapter;
 pub mod engine;
 pub mod http;
+pub mod metrics;
 pub mod modes;
 pub mod protocol;
 pub mod server;

@@ -71,6 +71,10 @@ struct Common {
     /// no CORS headers (same-origin pages only), as Node; conformance mode allows `*`.
     #[arg(long, env = "TPCIO_CORS_ORIGIN", value_delimiter = ',', global = true)]
     cors_origin: Option<Vec<String>>,
+    /// Serve Prometheus metrics at `/metrics` (per-shard sessions, messages, bytes, broadcasts,
+    /// cross-shard messages, queue drops, handshake errors).
+    #[arg(long, env = "TPCIO_METRICS", global = true)]
+    metrics: bool,
     /// Log filter: a level (`error`, `warn`, `info`, `debug`, `trace`) or a `tracing` filter
     /// such as `tpcio=debug`.
     #[arg(long, env = "TPCIO_LOG", default_value = "info", global = true)]
@@ -150,6 +154,9 @@ fn apply(c: &Common, config: &mut ServerConfig) {
     }
     if let Some(bytes) = c.max_payload {
         engine.max_payload = bytes;
+    }
+    if c.metrics {
+        config.metrics = Some("/metrics".to_owned());
     }
     if let Some(origins) = &c.cors_origin {
         let origins = match origins.as_slice() {

@@ -40,6 +40,9 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// Capacity of each shard-to-shard channel.
     pub mesh_capacity: usize,
+    /// The path of the Prometheus scrape endpoint (e.g. `/metrics`); `None` (the default)
+    /// serves none. The counters run either way ([`super::RunningServer::metrics`]).
+    pub metrics: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +60,7 @@ impl Default for ServerConfig {
             per_message_deflate: None,
             shutdown_timeout: Duration::from_secs(5),
             mesh_capacity: 1024,
+            metrics: None,
         }
     }
 }
@@ -74,6 +78,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("allow_request", &self.allow_request.is_some())
             .field("http_compression", &self.http_compression)
             .field("per_message_deflate", &self.per_message_deflate)
+            .field("metrics", &self.metrics)
             .finish_non_exhaustive()
     }
 }

@@ -21,11 +21,12 @@ use super::handler::{Handshake, PlainHttp};
 use super::mesh::Mesh;
 use super::shard::{Opening, Shard};
 use super::websocket::run_websocket;
-use crate::engine::{DisconnectReason, PollGet, PostReply};
+use crate::engine::{DisconnectReason, PollGet, PostReply, TransportKind};
 use crate::http::compression;
 use crate::http::error::{write_http_error, write_upgrade_error, write_upgrade_error_message};
 use crate::http::websocket::write_switching_protocols;
 use crate::http::{self, EngineError, EngineQuery, HttpError, Method, ReplyInfo, Request, Responder};
+use crate::metrics::Direction;
 use crate::protocol::EioVersion;
 use crate::protocol::sid::Sid;
 use crate::shard::{Handoff, ShardMsg};
@@ -231,6 +232,7 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
         return keep(conn);
     }
     let refuse = |mut conn: Conn, error: EngineError| {
+        shard.metrics.engine_error(error);
         if upgrade {
             write_upgrade_error(&mut conn.out, error);
             Next::Close(conn)
@@ -275,6 +277,7 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
         return refuse(conn, EngineError::BadRequest);
     }
     if let Some(Err(message)) = shard.config.allow_request.as_ref().map(|allow| allow(&req)) {
+        shard.metrics.engine_error(EngineError::Forbidden);
         if upgrade {
             write_upgrade_error_message(&mut conn.out, EngineError::Forbidden, &message);
             return Next::Close(conn);
@@ -408,12 +411,20 @@ async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyIn
         Method::Post => {
             let content_type = req.header("content-type");
             let reply = shard.drive(sid, |s| s.on_post(content_type, req.body().clone(), Instant::now()));
+            let refuse = |out: &mut BytesMut, error| {
+                shard.metrics.engine_error(error);
+                resp.engine_error(out, to, error);
+            };
             match reply.unwrap_or(PostReply::UnknownSession) {
-                PostReply::Ok => resp.post_ok(&mut conn.out, to),
+                PostReply::Ok => {
+                    let len = req.body().len() as u64;
+                    shard.metrics.transfer(TransportKind::Polling, Direction::In, 1, len);
+                    resp.post_ok(&mut conn.out, to)
+                }
                 PostReply::PayloadTooLarge => resp.empty(&mut conn.out, to, 413),
                 PostReply::Rejected => resp.empty(&mut conn.out, to, 400),
-                PostReply::BadRequest => resp.engine_error(&mut conn.out, to, EngineError::BadRequest),
-                PostReply::UnknownSession => resp.engine_error(&mut conn.out, to, EngineError::UnknownSid),
+                PostReply::BadRequest => refuse(&mut conn.out, EngineError::BadRequest),
+                PostReply::UnknownSession => refuse(&mut conn.out, EngineError::UnknownSid),
                 PostReply::Aborted => return false,
             }
             return true;
@@ -436,14 +447,17 @@ async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyIn
             return true;
         }
         PollGet::BadRequest => {
+            shard.metrics.engine_error(EngineError::BadRequest);
             resp.engine_error(&mut conn.out, to, EngineError::BadRequest);
             return true;
         }
         PollGet::UnknownSession => {
+            shard.metrics.engine_error(EngineError::UnknownSid);
             resp.engine_error(&mut conn.out, to, EngineError::UnknownSid);
             return true;
         }
     };
+    shard.metrics.transfer(TransportKind::Polling, Direction::Out, 1, body.body.len() as u64);
     // The wait may have crossed a second boundary: date the response when it is written.
     let mut date = [0u8; 29];
     let resp = responder(shard, &mut date);

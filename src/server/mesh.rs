@@ -14,21 +14,35 @@ use glommio::net::TcpStream;
 use super::Stats;
 use super::conn::{Conn, serve};
 use super::shard::Shard;
+use crate::metrics::{Direction, MeshKind, ShardMetrics};
 use crate::shard::{ShardId, ShardMsg};
 
 pub(crate) struct Mesh {
     senders: Senders<ShardMsg>,
+    metrics: Arc<ShardMetrics>,
 }
 
 impl Mesh {
-    pub(crate) fn new(senders: Senders<ShardMsg>) -> Rc<Mesh> {
-        Rc::new(Mesh { senders })
+    pub(crate) fn new(senders: Senders<ShardMsg>, metrics: Arc<ShardMetrics>) -> Rc<Mesh> {
+        Rc::new(Mesh { senders, metrics })
     }
 
     /// Sends to `peer`, waiting while its channel is full. `Err` if the peer is gone (the
     /// message is dropped: a handed-off connection closes).
     pub(crate) async fn send(&self, peer: ShardId, msg: impl Into<ShardMsg>) -> Result<(), ()> {
-        self.senders.send_to(peer, msg.into()).await.map_err(|_| ())
+        let msg = msg.into();
+        let kind = kind(&msg);
+        self.senders.send_to(peer, msg).await.map_err(|_| ())?;
+        self.metrics.mesh(Direction::Out, kind);
+        Ok(())
+    }
+}
+
+fn kind(msg: &ShardMsg) -> MeshKind {
+    match msg {
+        ShardMsg::Handoff(_) => MeshKind::Handoff,
+        ShardMsg::Abort { .. } => MeshKind::Abort,
+        ShardMsg::Peer { .. } => MeshKind::Peer,
     }
 }
 
@@ -51,6 +65,7 @@ pub(crate) fn spawn_receivers(
         let stats = stats.clone();
         glommio::spawn_local(async move {
             while let Some(msg) = stream.next().await {
+                shard.metrics.mesh(Direction::In, kind(&msg));
                 match msg {
                     ShardMsg::Handoff(h) => {
                         stats.handoffs.fetch_add(1, Ordering::Relaxed);

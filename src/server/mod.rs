@@ -33,6 +33,7 @@ pub use executors::CpuPlacement;
 pub use handler::{EngineHandler, EngineSocket, HandlerFactory, Handshake, PlainHttp, ShardContext, sleep};
 
 use crate::engine::DisconnectReason;
+use crate::metrics::{self, Metrics};
 use crate::shard::{ShardId, ShardMsg};
 use conn::{Conn, serve};
 use mesh::Mesh;
@@ -91,7 +92,7 @@ impl Server {
 
     /// Binds every shard's listener and starts serving.
     pub fn start(self) -> io::Result<RunningServer> {
-        let Server { config, endpoints, routes, checks } = self;
+        let Server { config, endpoints, mut routes, checks } = self;
         for check in checks {
             check()?;
         }
@@ -101,6 +102,11 @@ impl Server {
         let stop_in = stop.clone();
         let stats = Arc::new(Stats::default());
         let stats_in = stats.clone();
+        let metrics = Metrics::new(shards);
+        let metrics_in = metrics.clone();
+        if let Some(path) = &config.metrics {
+            routes.push((path.clone(), scrape(metrics.clone())));
+        }
         let config = Arc::new(config);
         let cfg = config.clone();
         let body = move |id: ShardId, listener: TcpListener, mesh: MeshBuilder<ShardMsg, Full>| {
@@ -112,12 +118,22 @@ impl Server {
                 routes: routes.clone(),
                 stop: stop_in.clone(),
                 stats: stats_in.clone(),
+                metrics: metrics_in.clone(),
             };
             run_shard(start, listener, mesh)
         };
         let (addr, joins) = executors::spawn_shards(pins, config.addr, config.mesh_capacity, body)?;
-        Ok(RunningServer { addr, shards, stop, stats, joins })
+        Ok(RunningServer { addr, shards, stop, stats, metrics, joins })
     }
+}
+
+/// The route answering a Prometheus scrape: every shard's counters, read where they stand.
+fn scrape(metrics: Arc<Metrics>) -> Route {
+    Arc::new(move |_shard, http: &mut PlainHttp<'_>| {
+        let body = metrics.render();
+        http.responder.ok(http.out, http.reply, metrics::CONTENT_TYPE.as_bytes(), body.as_bytes(), &[]);
+        true
+    })
 }
 
 /// Counters shared by all shards, read from any thread.
@@ -133,6 +149,7 @@ pub struct RunningServer {
     shards: usize,
     stop: Arc<AtomicBool>,
     stats: Arc<Stats>,
+    metrics: Arc<Metrics>,
     joins: Vec<ExecutorJoinHandle<()>>,
 }
 
@@ -148,6 +165,11 @@ impl RunningServer {
 
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// Every shard's counters, as the metrics route renders them.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The flag that stops the server when set (e.g. from a signal handler).
@@ -179,18 +201,19 @@ struct ShardStart {
     routes: Vec<(String, Route)>,
     stop: Arc<AtomicBool>,
     stats: Arc<Stats>,
+    metrics: Arc<Metrics>,
 }
 
 async fn run_shard(start: ShardStart, listener: TcpListener, mesh: MeshBuilder<ShardMsg, Full>) {
-    let ShardStart { id, shards, config, endpoints, routes, stop, stats } = start;
+    let ShardStart { id, shards, config, endpoints, routes, stop, stats, metrics } = start;
     let endpoints = endpoints.iter().map(|(path, make)| (path.clone().into_boxed_str(), make(id))).collect();
     let routes = routes.into_iter().map(|(path, route)| (path.into_boxed_str(), route)).collect();
-    let shard = Shard::new(id, shards, Rc::new((*config).clone()), endpoints, routes);
+    let shard = Shard::new(id, shards, Rc::new((*config).clone()), endpoints, routes, metrics.shard(id));
     let Ok((senders, receivers)) = mesh.join().await else {
         eprintln!("tpcio: shard {id} could not join the shard mesh");
         return;
     };
-    let mesh = Mesh::new(senders);
+    let mesh = Mesh::new(senders, shard.metrics.clone());
     mesh::spawn_receivers(&shard, &mesh, receivers, stats);
     for (endpoint, (_, handler)) in shard.endpoints.iter().enumerate() {
         handler.on_start(ShardContext { shard: shard.clone(), mesh: mesh.clone(), endpoint });

@@ -8,17 +8,20 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::Waker;
 use std::time::Instant;
 
 use super::Route;
 use super::config::ServerConfig;
-use super::handler::{EngineHandler, EngineSocket, Handshake};
-use crate::engine::{DisconnectReason, EngineConfig, EngineEvent, SendError, Session, SessionTable, WsId};
-use crate::protocol::EioVersion;
-use crate::protocol::Packet;
+use super::handler::{EngineHandler, EngineSocket, Handshake, ShardContext};
+use crate::engine::{
+    DisconnectReason, EngineConfig, EngineEvent, SendError, Session, SessionTable, TransportKind, WsId,
+};
+use crate::metrics::{Direction, ShardMetrics};
 use crate::protocol::handshake::Handshake as OpenPacket;
 use crate::protocol::sid::Sid;
+use crate::protocol::{EioVersion, Packet, PacketType};
 use crate::shard::ShardId;
 
 pub(crate) struct Shard {
@@ -44,6 +47,8 @@ pub(crate) struct Shard {
     draining: Cell<bool>,
     /// Connections waiting for their next request, woken when draining starts.
     idle: RefCell<slab::Slab<Option<Waker>>>,
+    /// This shard's counters; only this shard writes them.
+    pub(crate) metrics: Arc<ShardMetrics>,
 }
 
 /// Counts a connection as open while it lives.
@@ -92,6 +97,8 @@ impl Drop for Drained<'_> {
 struct Meta {
     endpoint: usize,
     handshake: Rc<Handshake>,
+    /// The transport in use, as the metrics count it.
+    transport: TransportKind,
 }
 
 /// How a new session starts.
@@ -108,6 +115,7 @@ impl Shard {
         config: Rc<ServerConfig>,
         endpoints: Vec<(Box<str>, Rc<dyn EngineHandler>)>,
         routes: Vec<(Box<str>, Route)>,
+        metrics: Arc<ShardMetrics>,
     ) -> Rc<Shard> {
         let engine = Rc::new(config.engine.clone());
         Rc::new(Shard {
@@ -125,6 +133,7 @@ impl Shard {
             open_conns: Cell::new(0),
             draining: Cell::new(false),
             idle: RefCell::new(slab::Slab::new()),
+            metrics,
         })
     }
 
@@ -202,7 +211,12 @@ impl Shard {
             if self.table.borrow_mut().insert(sid, session).is_err() {
                 continue;
             }
-            self.meta.borrow_mut().insert(sid, Meta { endpoint, handshake });
+            let transport = match opening {
+                Opening::Polling => TransportKind::Polling,
+                Opening::WebSocket => TransportKind::WebSocket,
+            };
+            self.meta.borrow_mut().insert(sid, Meta { endpoint, handshake, transport });
+            self.metrics.session_opened(transport);
             self.wake_timer_for(deadline);
             return (sid, ws);
         }
@@ -249,13 +263,18 @@ impl Shard {
     }
 
     pub(crate) fn send(self: &Rc<Self>, sid: Sid, packet: Packet) -> Result<(), SendError> {
+        let message = packet.kind == PacketType::Message;
         let mut packet = Some(packet);
         let sent = self.drive(sid, |s| s.send(packet.take().expect("the closure runs once")));
-        match (sent, packet) {
+        let result = match (sent, packet) {
             (Some(result), _) => result,
             (None, Some(packet)) => Err(SendError::Closed(packet)),
             (None, None) => unreachable!("the packet is taken only when the session exists"),
+        };
+        if message && result.is_ok() {
+            self.metrics.message(Direction::Out);
         }
+        result
     }
 
     /// Closes gracefully: queued packets go out first, then a close packet.
@@ -289,10 +308,26 @@ impl Shard {
         let socket = self.socket(sid);
         for ev in events {
             match ev {
-                EngineEvent::Message(data) => handler.on_message(&socket, data),
-                EngineEvent::Upgraded => handler.on_upgrade(&socket),
+                EngineEvent::Message(data) => {
+                    self.metrics.message(Direction::In);
+                    handler.on_message(&socket, data);
+                }
+                EngineEvent::Upgraded => {
+                    let was = self
+                        .meta
+                        .borrow_mut()
+                        .get_mut(&sid)
+                        .map(|m| std::mem::replace(&mut m.transport, TransportKind::WebSocket));
+                    if was == Some(TransportKind::Polling) {
+                        self.metrics.session_upgraded();
+                    }
+                    handler.on_upgrade(&socket);
+                }
                 EngineEvent::Closed(reason) => {
-                    self.meta.borrow_mut().remove(&sid);
+                    let gone = self.meta.borrow_mut().remove(&sid);
+                    if let Some(meta) = gone {
+                        self.metrics.session_closed(meta.transport);
+                    }
                     handler.on_close(&socket, reason);
                 }
             }
@@ -329,5 +364,18 @@ impl Shard {
         for sid in sids {
             self.drive(sid, |s| s.close(reason, now));
         }
+    }
+}
+
+// The counters of the shard a handle lives on, for the layers above the runtime.
+impl EngineSocket {
+    pub(crate) fn metrics(&self) -> &Arc<ShardMetrics> {
+        &self.shard.metrics
+    }
+}
+
+impl ShardContext {
+    pub(crate) fn metrics(&self) -> &Arc<ShardMetrics> {
+        &self.shard.metrics
     }
 }

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use super::conn::{Conn, read_into};
 use super::shard::Shard;
-use crate::engine::{WsId, WsStatus};
+use crate::engine::{TransportKind, WsId, WsStatus};
+use crate::metrics::{Direction, ShardMetrics};
 use crate::protocol::Frame;
 use crate::protocol::sid::Sid;
 use crate::transport::deflate::{DeflateParams, Deflater, Inflater};
@@ -44,9 +45,11 @@ pub(crate) async fn run_websocket(
         loop {
             match decoder.decode(&mut conn.buf) {
                 Ok(Some(WsMessage::Text(text))) => {
+                    received(&shard.metrics, text.len());
                     shard.drive(sid, |s| s.on_ws_frame(ws, Frame::Text(text), Instant::now()));
                 }
                 Ok(Some(WsMessage::Binary(data))) => {
+                    received(&shard.metrics, data.len());
                     shard.drive(sid, |s| s.on_ws_frame(ws, Frame::Binary(data), Instant::now()));
                 }
                 Ok(Some(WsMessage::Ping(data))) => ws_codec::write_pong(&data, &mut conn.out),
@@ -72,7 +75,7 @@ pub(crate) async fn run_websocket(
         if status == WsStatus::Open {
             status = shard.drive(sid, |s| s.drain_ws(ws, &mut frames)).unwrap_or(WsStatus::Close);
         }
-        encode(&mut frames, &mut writer, &mut conn);
+        encode(&mut frames, &mut writer, &mut conn, &shard.metrics);
         if status == WsStatus::Close {
             // Node's `ws.close()`: a close frame without a status code, then the client's own
             // close frame is awaited (briefly) so the TCP close does not reset frames in flight.
@@ -129,12 +132,59 @@ async fn await_close(conn: &mut Conn, decoder: &mut WsDecoder) -> glommio::Resul
     }
 }
 
-fn encode(frames: &mut Vec<Frame>, writer: &mut WsWriter, conn: &mut Conn) {
+fn received(metrics: &ShardMetrics, len: usize) {
+    metrics.transfer(TransportKind::WebSocket, Direction::In, 1, len as u64);
+}
+
+fn encode(frames: &mut Vec<Frame>, writer: &mut WsWriter, conn: &mut Conn, metrics: &ShardMetrics) {
+    if frames.is_empty() {
+        return;
+    }
+    let (count, mut bytes) = (frames.len() as u64, 0);
     for frame in frames.drain(..) {
         match frame {
-            Frame::Text(text) => writer.text(&text, &mut conn.out),
-            Frame::Binary(data) => writer.binary(&data, &mut conn.out),
-            Frame::Prebuilt(frame) => writer.prebuilt_text(&frame, &mut conn.out),
+            Frame::Text(text) => {
+                bytes += text.len();
+                writer.text(&text, &mut conn.out);
+            }
+            Frame::Binary(data) => {
+                bytes += data.len();
+                writer.binary(&data, &mut conn.out);
+            }
+            Frame::Prebuilt(frame) => {
+                bytes += prebuilt_payload_len(&frame);
+                writer.prebuilt_text(&frame, &mut conn.out);
+            }
         }
+    }
+    metrics.transfer(TransportKind::WebSocket, Direction::Out, count, bytes as u64);
+}
+
+/// The payload length of a whole unmasked server frame: its header is 2 bytes, or 4 with a
+/// 16-bit length (7-bit length 126), or 10 with a 64-bit one (127) — RFC 6455 §5.2.
+fn prebuilt_payload_len(frame: &[u8]) -> usize {
+    let header = match frame.get(1).map(|b| b & 0x7f) {
+        Some(126) => 4,
+        Some(127) => 10,
+        _ => 2,
+    };
+    frame.len().saturating_sub(header)
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+
+    use super::prebuilt_payload_len;
+    use crate::transport::ws_codec;
+
+    #[test]
+    fn payload_length_of_prebuilt_frames_of_each_header_size() {
+        for len in [0, 5, 125, 126, 200, 65535, 65536, 70000] {
+            let mut frame = BytesMut::new();
+            ws_codec::write_text(&"x".repeat(len), &mut frame);
+            assert_eq!(prebuilt_payload_len(&frame), len, "{len}");
+        }
+        assert_eq!(prebuilt_payload_len(&[]), 0);
     }
 }

@@ -129,13 +129,16 @@ impl Broadcast {
     ) -> impl Future<Output = Result<Vec<Value>, BroadcastAckError>> + 'static {
         let started = match is_reserved(event) {
             true => Err(BroadcastAckError::Reserved),
-            false => Ok(self.layer.start_broadcast_with_ack(
-                self.reach(),
-                &self.nsp,
-                self.opts.clone(),
-                event,
-                args,
-            )),
+            false => {
+                self.layer.ctx().metrics().broadcast_started();
+                Ok(self.layer.start_broadcast_with_ack(
+                    self.reach(),
+                    &self.nsp,
+                    self.opts.clone(),
+                    event,
+                    args,
+                ))
+            }
         };
         async move { started?.wait().await.map_err(|responses| BroadcastAckError::Timeout { responses }) }
     }

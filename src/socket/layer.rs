@@ -59,7 +59,9 @@ pub(crate) fn send_text(
 
 /// A broadcast's packet: every WebSocket recipient copies the one frame built for all of them.
 pub(crate) fn send_encoded(engine: &EngineSocket, packet: &EncodedPacket) -> Result<(), EmitError> {
-    engine.send(EioPacket::prebuilt_message(packet.text().clone(), packet.ws_frame().clone())).map_err(emit_error)?;
+    engine
+        .send(EioPacket::prebuilt_message(packet.text().clone(), packet.ws_frame().clone()))
+        .map_err(emit_error)?;
     for attachment in packet.attachments() {
         engine.send_binary(attachment.clone()).map_err(emit_error)?;
     }

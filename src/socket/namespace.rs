@@ -8,9 +8,10 @@
 //! broadcast from it reaches them.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytestring::ByteString;
@@ -19,6 +20,7 @@ use futures_channel::oneshot;
 use super::acks::{AckSink, AckWaiter, next_socket_ack_id};
 use super::handler::ErasedHandler;
 use crate::adapter::{BroadcastOptions, Room, Rooms};
+use crate::metrics::{Gauge, ShardMetrics};
 use crate::protocol::sid::Sid;
 use crate::protocol::value::Value;
 use crate::server::EngineSocket;
@@ -53,6 +55,13 @@ pub(crate) struct NamespaceState {
     rooms: RefCell<Rooms<Sid>>,
     /// Reused by every broadcast selection.
     scratch: RefCell<Vec<Sid>>,
+    /// Where this namespace is counted, known from its first socket on (before any room).
+    metrics: OnceCell<NamespaceMetrics>,
+}
+
+struct NamespaceMetrics {
+    shard: Arc<ShardMetrics>,
+    sockets: Arc<Gauge>,
 }
 
 impl NamespaceState {
@@ -64,21 +73,43 @@ impl NamespaceState {
             sockets: RefCell::new(HashMap::new()),
             rooms: RefCell::new(Rooms::new()),
             scratch: RefCell::new(Vec::new()),
+            metrics: OnceCell::new(),
         })
     }
 
     /// Adds a connected socket; it is in the room of its own id.
     pub(crate) fn insert(&self, id: Sid, engine: EngineSocket, data: Rc<dyn Any>, auth: ByteString) {
+        let metrics = self.metrics.get_or_init(|| NamespaceMetrics {
+            shard: engine.metrics().clone(),
+            sockets: engine.metrics().namespace(&self.name),
+        });
         let issued = SystemTime::now();
         let entry = SocketEntry { engine, data, auth, issued, next_ack: 0, acks: HashMap::new() };
-        self.sockets.borrow_mut().insert(id, entry);
-        self.rooms.borrow_mut().add_all(id, [ByteString::from(id.as_str())]);
+        if self.sockets.borrow_mut().insert(id, entry).is_none() {
+            metrics.sockets.inc();
+        }
+        self.rooms_mut(|rooms| rooms.add_all(id, [ByteString::from(id.as_str())]));
     }
 
     /// Removes a socket; its pending acks fail (their senders drop).
     pub(crate) fn remove(&self, id: Sid) -> Option<SocketEntry> {
-        self.rooms.borrow_mut().del_all(id);
-        self.sockets.borrow_mut().remove(&id)
+        self.rooms_mut(|rooms| rooms.del_all(id));
+        let entry = self.sockets.borrow_mut().remove(&id);
+        if let (Some(_), Some(metrics)) = (&entry, self.metrics.get()) {
+            metrics.sockets.dec();
+        }
+        entry
+    }
+
+    /// Changes the room index, counting the rooms it gained or lost.
+    fn rooms_mut<R>(&self, change: impl FnOnce(&mut Rooms<Sid>) -> R) -> R {
+        let mut rooms = self.rooms.borrow_mut();
+        let before = rooms.room_names().len();
+        let r = change(&mut rooms);
+        if let Some(metrics) = self.metrics.get() {
+            metrics.shard.rooms_changed(before, rooms.room_names().len());
+        }
+        r
     }
 
     pub(crate) fn auth_of(&self, id: Sid) -> Option<ByteString> {
@@ -102,12 +133,12 @@ impl NamespaceState {
 
     pub(crate) fn join(&self, id: Sid, room: Room) {
         if self.sockets.borrow().contains_key(&id) {
-            self.rooms.borrow_mut().add(id, room);
+            self.rooms_mut(|rooms| rooms.add(id, room));
         }
     }
 
     pub(crate) fn leave(&self, id: Sid, room: &str) {
-        self.rooms.borrow_mut().del(id, room);
+        self.rooms_mut(|rooms| rooms.del(id, room));
     }
 
     pub(crate) fn rooms_of(&self, id: Sid) -> Vec<Room> {

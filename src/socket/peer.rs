@@ -140,6 +140,7 @@ impl Layer {
         opts: BroadcastOptions,
         packet: Arc<EncodedPacket>,
     ) {
+        self.ctx().metrics().broadcast_started();
         if self.reaches_me(reach)
             && let Some(ns) = self.registry.get(nsp)
         {
@@ -207,6 +208,7 @@ impl Layer {
         opts: BroadcastOptions,
         emit: Arc<ParentEmit>,
     ) {
+        self.ctx().metrics().broadcast_started();
         if self.reaches_me(reach) {
             self.parent_deliver(parent, &opts, &emit);
         }
@@ -229,6 +231,8 @@ impl Layer {
         ack: Option<(u64, &AckSink)>,
     ) -> Vec<(Sid, EngineSocket)> {
         let recipients = ns.select(opts);
+        let metrics = self.ctx().metrics();
+        let mut delivered = 0;
         let mut name: Option<Option<ByteString>> = None;
         for (id, engine) in &recipients {
             if ns.handler.wants_outgoing()
@@ -240,12 +244,18 @@ impl Layer {
             if let Some((ack_id, sink)) = ack {
                 ns.register_broadcast_ack(*id, ack_id, sink.clone());
             }
-            let sent = send_encoded(engine, packet);
-            // A full queue: volatile packets are dropped; otherwise the slow consumer goes.
-            if sent == Err(EmitError::Full) && !opts.flags.volatile {
-                engine.abort(DisconnectReason::SlowConsumer);
+            match send_encoded(engine, packet) {
+                Ok(()) => delivered += 1,
+                // A full queue: volatile packets are dropped; otherwise the slow consumer goes.
+                Err(EmitError::Full) if opts.flags.volatile => metrics.volatile_dropped(),
+                Err(EmitError::Full) => {
+                    metrics.slow_consumer();
+                    engine.abort(DisconnectReason::SlowConsumer);
+                }
+                Err(_) => {}
             }
         }
+        metrics.delivered(delivered);
         recipients
     }
 

@@ -1,0 +1,212 @@
+//! Server metrics, scraped in the Prometheus text format (exposition format 0.0.4) at the path
+//! [`ServerConfig::metrics`](crate::server::ServerConfig::metrics) names.
+//!
+//! Each shard counts into its own [`ShardMetrics`], cache-line aligned so that no two shards
+//! write the same line. Only the owning shard writes it, so a count is a relaxed load and
+//! store (no locked instruction, no allocation); a scrape, on whichever shard reads the
+//! request, sums nothing itself — it renders every shard's values with a `shard` label, and
+//! a reader sums them (`sum without (shard) (…)`). Values read across shards are each exact
+//! at some instant, not a snapshot of one instant.
+
+mod render;
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::engine::TransportKind;
+use crate::http::EngineError;
+
+pub use render::CONTENT_TYPE;
+
+/// A count only its shard adds to.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// One writer: a plain load and store is enough, and costs no locked instruction.
+    #[inline]
+    pub(crate) fn add(&self, n: u64) {
+        self.0.store(self.0.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+
+    #[inline]
+    pub(crate) fn inc(&self) {
+        self.add(1);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+}
+
+/// A level only its shard moves.
+#[derive(Debug, Default)]
+pub struct Gauge(AtomicU64);
+
+impl Gauge {
+    #[inline]
+    pub(crate) fn inc(&self) {
+        self.0.store(self.0.load(Relaxed).wrapping_add(1), Relaxed);
+    }
+
+    #[inline]
+    pub(crate) fn dec(&self) {
+        self.0.store(self.0.load(Relaxed).saturating_sub(1), Relaxed);
+    }
+
+    /// Moves by `after - before` (a count observed around a change).
+    #[inline]
+    pub(crate) fn shift(&self, before: usize, after: usize) {
+        let now = self.0.load(Relaxed);
+        let now = match after.checked_sub(before) {
+            Some(up) => now.wrapping_add(up as u64),
+            None => now.saturating_sub((before - after) as u64),
+        };
+        self.0.store(now, Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+}
+
+/// Which way bytes or messages went, from the server's side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    In = 0,
+    Out = 1,
+}
+
+/// The kinds of shard-to-shard message ([`crate::shard::ShardMsg`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MeshKind {
+    Handoff = 0,
+    Abort = 1,
+    Peer = 2,
+}
+
+fn transport(t: TransportKind) -> usize {
+    match t {
+        TransportKind::Polling => 0,
+        TransportKind::WebSocket => 1,
+    }
+}
+
+/// One shard's counters. Aligned to two cache lines (adjacent-line prefetch pairs them).
+#[repr(align(128))]
+#[derive(Debug, Default)]
+pub struct ShardMetrics {
+    /// Open sessions by current transport.
+    sessions: [Gauge; 2],
+    /// Sessions opened, by the transport they opened with.
+    opened: [Counter; 2],
+    upgrades: Counter,
+    /// Engine.IO message packets, by direction.
+    messages: [Counter; 2],
+    /// WebSocket data frames and polling bodies, by transport then direction.
+    frames: [[Counter; 2]; 2],
+    bytes: [[Counter; 2]; 2],
+    rooms: Gauge,
+    broadcasts: Counter,
+    deliveries: Counter,
+    /// By direction then [`MeshKind`].
+    mesh: [[Counter; 3]; 2],
+    volatile_drops: Counter,
+    slow_consumers: Counter,
+    /// By [`EngineError::code`].
+    engine_errors: [Counter; 6],
+    /// Connected sockets of each namespace that has had one on this shard. Locked when a
+    /// namespace first gets a socket here and by a scrape; each socket only moves its gauge.
+    namespaces: Mutex<Vec<(Box<str>, Arc<Gauge>)>>,
+}
+
+impl ShardMetrics {
+    pub(crate) fn session_opened(&self, t: TransportKind) {
+        self.sessions[transport(t)].inc();
+        self.opened[transport(t)].inc();
+    }
+
+    pub(crate) fn session_upgraded(&self) {
+        self.sessions[transport(TransportKind::Polling)].dec();
+        self.sessions[transport(TransportKind::WebSocket)].inc();
+        self.upgrades.inc();
+    }
+
+    pub(crate) fn session_closed(&self, t: TransportKind) {
+        self.sessions[transport(t)].dec();
+    }
+
+    pub(crate) fn message(&self, d: Direction) {
+        self.messages[d as usize].inc();
+    }
+
+    /// `frames` WebSocket frames or polling bodies of `bytes` bytes in all.
+    pub(crate) fn transfer(&self, t: TransportKind, d: Direction, frames: u64, bytes: u64) {
+        self.frames[transport(t)][d as usize].add(frames);
+        self.bytes[transport(t)][d as usize].add(bytes);
+    }
+
+    /// A room index held `before` rooms and now holds `after`.
+    pub(crate) fn rooms_changed(&self, before: usize, after: usize) {
+        self.rooms.shift(before, after);
+    }
+
+    pub(crate) fn broadcast_started(&self) {
+        self.broadcasts.inc();
+    }
+
+    pub(crate) fn delivered(&self, recipients: u64) {
+        self.deliveries.add(recipients);
+    }
+
+    pub(crate) fn mesh(&self, d: Direction, kind: MeshKind) {
+        self.mesh[d as usize][kind as usize].inc();
+    }
+
+    pub(crate) fn volatile_dropped(&self) {
+        self.volatile_drops.inc();
+    }
+
+    pub(crate) fn slow_consumer(&self) {
+        self.slow_consumers.inc();
+    }
+
+    pub(crate) fn engine_error(&self, e: EngineError) {
+        self.engine_errors[usize::from(e.code())].inc();
+    }
+
+    /// The socket gauge of namespace `name` on this shard, made the first time it is asked for.
+    pub(crate) fn namespace(&self, name: &str) -> Arc<Gauge> {
+        let mut namespaces = self.namespaces.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, gauge)) = namespaces.iter().find(|(n, _)| **n == *name) {
+            return gauge.clone();
+        }
+        let gauge = Arc::new(Gauge::default());
+        namespaces.push((name.into(), gauge.clone()));
+        gauge
+    }
+}
+
+/// Every shard's metrics, shared by all of them.
+#[derive(Debug)]
+pub struct Metrics {
+    shards: Box<[Arc<ShardMetrics>]>,
+}
+
+impl Metrics {
+    pub fn new(shards: usize) -> Arc<Metrics> {
+        Arc::new(Metrics { shards: (0..shards).map(|_| Arc::default()).collect() })
+    }
+
+    /// The metrics of shard `id` (`< shards`, as every shard id of the server).
+    pub(crate) fn shard(&self, id: usize) -> Arc<ShardMetrics> {
+        self.shards[id].clone()
+    }
+
+    /// The scrape body: every metric of every shard in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        render::render(&self.shards, &mut out);
+        out
+    }
+}
