@@ -7,9 +7,16 @@ cd "$(dirname "$0")/.."
 need_cmd() { command -v "$1" >/dev/null 2>&1 || { echo "error: '$1' is required: $2" >&2; exit 1; }; }
 need_cmd cargo "install Rust (rustup) 1.88 or newer"
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
+apt_updated=
+apt_update_once() { [ -n "$apt_updated" ] || { apt-get update && apt_updated=1; }; }
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "node/npm missing: installing Debian's nodejs and npm" >&2
-  apt-get update && apt-get install -y nodejs npm
+  apt_update_once && apt-get install -y nodejs npm
+fi
+# The browser tests/browser.rs drives through playwright-core (never playwright's own downloads).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "chromium missing: installing Debian's chromium" >&2
+  apt_update_once && apt-get install -y --no-install-recommends chromium
 fi
 # The official npm clients the integration tests drive, from the committed lockfile.
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)

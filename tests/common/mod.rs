@@ -7,6 +7,7 @@
 // Each test binary uses its own subset of the harness.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod engine;
 pub mod http;
 pub mod node;

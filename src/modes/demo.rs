@@ -1,0 +1,33 @@
+//! Demo mode: a Socket.IO chat and the page that uses it, both served by the same server —
+//! the official browser client at `/socket.io/socket.io.js`, the page at `/`, its script and
+//! style at `/chat.js` and `/chat.css`.
+//!
+//! The namespace `/` ([`chat::Chat`]) keeps a nick and a room per socket. Messages, typing
+//! notices and room notices go to the sender's room only; the count of connected users goes
+//! to everyone. Every broadcast reaches the sockets of every shard (see [`chat`] for how the
+//! count stays right when shards change it at once).
+//!
+//! The page ([`assets`]) shows the nick, the room, the messages, who is typing, the user
+//! count and the transport in use (polling, then websocket after the upgrade).
+//! `/?transports=polling` makes the client poll only.
+
+pub mod assets;
+pub mod chat;
+
+use std::sync::Arc;
+
+use crate::server::{Server, ServerConfig};
+use crate::socket::SocketIo;
+
+/// The chat endpoint: the namespace `/`, one [`chat::Chat`] per shard sharing one user count.
+pub fn socket_io() -> SocketIo {
+    let users = Arc::new(chat::UserCount::default());
+    SocketIo::new().namespace("/", move |_shard| chat::Chat::new(users.clone()))
+}
+
+/// The demo server, ready to start: Socket.IO at `/socket.io/` and the page's routes.
+pub fn server(config: ServerConfig) -> Server {
+    assets::ASSETS.iter().fold(socket_io().attach(Server::new(config)), |server, asset| {
+        server.route(asset.path, move |_shard, http| assets::serve(asset, http))
+    })
+}

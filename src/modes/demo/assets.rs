@@ -1,0 +1,123 @@
+//! The demo page's files, built into the binary, and the plain HTTP routes serving them:
+//! `GET`/`HEAD` only, with a strong `ETag` computed at compile time and `304 Not Modified`
+//! when `If-None-Match` names it (RFC 9110 §13.1.2).
+
+use crate::http::Method;
+use crate::server::PlainHttp;
+
+/// One file of the page.
+#[derive(Debug)]
+pub struct Asset {
+    /// The exact request path it answers.
+    pub path: &'static str,
+    pub content_type: &'static [u8],
+    pub body: &'static [u8],
+    /// `"<16 hex digits>"`, quotes included: FNV-1a 64 of the body.
+    pub etag: [u8; 18],
+}
+
+impl Asset {
+    const fn new(path: &'static str, content_type: &'static [u8], body: &'static [u8]) -> Self {
+        Asset { path, content_type, body, etag: etag_of(body) }
+    }
+}
+
+/// The page, its script and its style.
+pub static ASSETS: [Asset; 3] = [
+    Asset::new("/", b"text/html; charset=utf-8", include_bytes!("index.html")),
+    Asset::new("/chat.js", b"text/javascript; charset=utf-8", include_bytes!("chat.js")),
+    Asset::new("/chat.css", b"text/css; charset=utf-8", include_bytes!("chat.css")),
+];
+
+/// Answers a request for `asset`; `false` (a 404) for methods other than `GET` and `HEAD`.
+pub fn serve(asset: &Asset, http: &mut PlainHttp<'_>) -> bool {
+    if !matches!(http.request.method(), Method::Get | Method::Head) {
+        return false;
+    }
+    if http.request.header_values("if-none-match").any(|value| etag_matches(value, &asset.etag)) {
+        http.responder.empty(http.out, http.reply, 304);
+    } else {
+        let extra: [(&str, &[u8]); 1] = [("ETag", &asset.etag)];
+        http.responder.ok(http.out, http.reply, asset.content_type, asset.body, &extra);
+    }
+    true
+}
+
+/// Whether an `If-None-Match` value (a comma-separated list, or `*`) names `etag`. The
+/// comparison is weak, as the RFC asks for this header: `W/"x"` matches `"x"`.
+pub fn etag_matches(header: &[u8], etag: &[u8]) -> bool {
+    header.split(|&b| b == b',').map(<[u8]>::trim_ascii).any(|tag| {
+        let tag = tag.strip_prefix(b"W/").unwrap_or(tag);
+        tag == b"*" || tag == etag
+    })
+}
+
+/// FNV-1a 64, in a `const fn` so that every tag is made by the compiler.
+const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
+const fn etag_of(body: &[u8]) -> [u8; 18] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let hash = fnv1a(body);
+    let mut tag = [b'"'; 18];
+    let mut i = 0;
+    while i < 16 {
+        tag[1 + i] = HEX[((hash >> (60 - 4 * i)) & 0xf) as usize];
+        i += 1;
+    }
+    tag
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a_matches_its_published_vectors() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn tags_are_quoted_hex() {
+        assert_eq!(&etag_of(b"a"), b"\"af63dc4c8601ec8c\"");
+        for asset in &ASSETS {
+            assert_eq!(asset.etag, etag_of(asset.body), "{}", asset.path);
+        }
+    }
+
+    #[test]
+    fn if_none_match_lists() {
+        let tag = b"\"af63dc4c8601ec8c\"";
+        let cases: &[(&[u8], bool)] = &[
+            (b"\"af63dc4c8601ec8c\"", true),
+            (b"W/\"af63dc4c8601ec8c\"", true),
+            (b"\"x\", \"af63dc4c8601ec8c\"", true),
+            (b" * ", true),
+            (b"\"x\"", false),
+            (b"af63dc4c8601ec8c", false),
+            (b"", false),
+            (b",,", false),
+        ];
+        for (header, want) in cases {
+            assert_eq!(etag_matches(header, tag), *want, "{:?}", String::from_utf8_lossy(header));
+        }
+    }
+
+    #[test]
+    fn the_page_loads_the_client_and_its_files() {
+        let page = std::str::from_utf8(ASSETS[0].body).unwrap_or_default();
+        for needle in ["/socket.io/socket.io.js", "/chat.js", "/chat.css", "id=\"messages\""] {
+            assert!(page.contains(needle), "index.html lacks {needle}");
+        }
+    }
+}
