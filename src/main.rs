@@ -12,7 +12,7 @@ use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
 use tpcio::http::cors::{Cors, Origins};
-use tpcio::modes::{bench, conformance};
+use tpcio::modes::{bench, conformance, demo};
 use tpcio::server::{CpuPlacement, RunningServer, Server, ServerConfig};
 use tpcio::socket::SocketIo;
 
@@ -50,7 +50,7 @@ struct Common {
     /// Do not pin shards to CPUs (on a machine shared with other busy processes).
     #[arg(long, env = "TPCIO_NO_PIN", global = true)]
     no_pin: bool,
-    /// Path of the Socket.IO endpoint (Node `path`).
+    /// Path of the Socket.IO endpoint (Node `path`). The demo page expects `/socket.io/`.
     #[arg(long, env = "TPCIO_PATH", default_value = "/socket.io/", global = true)]
     path: String,
     /// Milliseconds between heartbeats (Node `pingInterval`; default 25000, 300 in conformance).
@@ -83,8 +83,8 @@ struct Common {
 
 #[derive(Subcommand, Debug)]
 enum Mode {
-    /// The default: Socket.IO at /socket.io/ (`echo` answered, `broadcast` re-emitted to all)
-    /// and a raw Engine.IO echo at /engine.io/, with Node's default timings.
+    /// The default: a chat demo page at / (rooms, nick names, typing, live user count, the
+    /// transport in use) over Socket.IO at /socket.io/, with Node's default timings.
     Serve,
     /// The load tester's target: /socket.io/ where `echo` is emitted back (or acked when the
     /// client asks) and `broadcast` is re-emitted to every socket; pingInterval 25 s, pingTimeout 20 s.
@@ -110,8 +110,7 @@ fn main() -> ExitCode {
     };
     apply(c, &mut config);
     let server = match mode {
-        Mode::Serve => socket_io(c, bench::socket_io())
-            .attach(Server::new(config).endpoint("/engine.io/", |_shard| conformance::Echo)),
+        Mode::Serve => demo::pages(socket_io(c, demo::socket_io()).attach(Server::new(config))),
         Mode::Bench => socket_io(c, bench::socket_io()).attach(Server::new(config)),
         Mode::Conformance => socket_io(c, conformance::socket_io())
             .attach(Server::new(config).endpoint("/engine.io/", |_shard| conformance::Echo)),
@@ -131,7 +130,8 @@ fn main() -> ExitCode {
 
 fn init_logs(filter: &str) -> Result<(), tracing_subscriber::filter::ParseError> {
     let filter = EnvFilter::try_new(filter)?;
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).init();
     Ok(())
 }
 

@@ -27,7 +27,13 @@ pub fn socket_io() -> SocketIo {
 
 /// The demo server, ready to start: Socket.IO at `/socket.io/` and the page's routes.
 pub fn server(config: ServerConfig) -> Server {
-    assets::ASSETS.iter().fold(socket_io().attach(Server::new(config)), |server, asset| {
+    pages(socket_io().attach(Server::new(config)))
+}
+
+/// Adds the page's routes (`/`, its script and style) to `server`. The page loads the client
+/// from `/socket.io/socket.io.js` and connects to `/socket.io/`.
+pub fn pages(server: Server) -> Server {
+    assets::ASSETS.iter().fold(server, |server, asset| {
         server.route(asset.path, move |_shard, http| assets::serve(asset, http))
     })
 }
