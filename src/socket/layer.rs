@@ -4,7 +4,6 @@
 //! shards (broadcasts, fetches, acks of broadcasts) is in `peer` and `requests`.
 
 use std::cell::{OnceCell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -118,7 +117,7 @@ pub(crate) struct Layer {
     pub(crate) registry: Registry,
     opts: ClientOptions,
     ctx: OnceCell<ShardContext>,
-    clients: RefCell<HashMap<Sid, SioClient>>,
+    clients: RefCell<foldhash::HashMap<Sid, SioClient>>,
     /// This shard's requests waiting for other shards' answers.
     pub(crate) requests: Requests,
     me: std::rc::Weak<Layer>,
@@ -133,7 +132,7 @@ impl Layer {
             registry,
             opts,
             ctx: OnceCell::new(),
-            clients: RefCell::new(HashMap::new()),
+            clients: RefCell::new(foldhash::HashMap::default()),
             requests: Requests::default(),
             me: me.clone(),
         })
