@@ -1,0 +1,169 @@
+//! A broadcast to 1 000 and 10 000 local WebSocket sockets, with in-memory sinks: the event is
+//! encoded once (`adapter::EncodedPacket`), its recipients selected from the room index
+//! (`adapter::Rooms::select_into`, one room holding every socket), the packet queued on each
+//! session through the shard's `SessionTable` (`Session::send`), then each connection's writer
+//! drains its session (`Session::poll_ws`, twice: the frames, then re-arming its waker) and
+//! writes the frames with `WsWriter` into that connection's own `BytesMut`.
+//!
+//! Two queueing forms: `prebuilt` is what the Socket.IO layer sends (`Packet::prebuilt_message`:
+//! every connection copies the one frame built for all); `per_socket` queues a plain
+//! `Packet::message`, which each connection frames anew. `select` is the encode and the
+//! selection alone. Times are per delivery (`Throughput::Elements` = recipients).
+//! Run with `taskset -c 1 cargo bench --bench fanout`; `cargo test --benches` runs each case once.
+
+use std::hint::black_box;
+use std::rc::Rc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use bytestring::ByteString;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use tpcio::adapter::{BroadcastOptions, EncodedPacket, Rooms};
+use tpcio::engine::{EngineConfig, Session, SessionTable, WsId};
+use tpcio::protocol::sid::Sid;
+use tpcio::protocol::value::Value;
+use tpcio::protocol::{EioVersion, Frame, Packet};
+use tpcio::transport::ws_codec::WsWriter;
+
+// The server binary's allocator, so allocation costs are the server's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const ROOM: &str = "news";
+const WIRE: &str = r#"42["news",{"user":"alice","text":"hello world","ts":1700000000000}]"#;
+
+struct Conn {
+    sid: Sid,
+    ws: WsId,
+    out: BytesMut,
+}
+
+struct Shard {
+    table: SessionTable<Sid>,
+    rooms: Rooms<Sid>,
+    conns: Vec<Conn>,
+    recipients: Vec<Sid>,
+    frames: Vec<Frame>,
+    writer: WsWriter,
+    opts: BroadcastOptions,
+    args: [Value; 1],
+}
+
+impl Shard {
+    /// `sockets` sessions on their WebSocket, each in its own room and in [`ROOM`], writers
+    /// parked (waker registered) as they are between broadcasts.
+    fn new(sockets: usize) -> Shard {
+        let now = Instant::now();
+        let config = Rc::new(EngineConfig::default());
+        let mut table = SessionTable::new(now);
+        let mut rooms = Rooms::new();
+        let mut conns = Vec::with_capacity(sockets);
+        while conns.len() < sockets {
+            let sid = Sid::generate(0, 1);
+            let open = ByteString::from(format!(r#"{{"sid":"{}"}}"#, sid.as_str()));
+            let (session, ws) = Session::websocket(config.clone(), EioVersion::V4, true, open, now);
+            if table.insert(sid, session).is_ok() {
+                rooms.add_all(sid, [ByteString::from(sid.as_str()), ByteString::from_static(ROOM)]);
+                conns.push(Conn { sid, ws, out: BytesMut::with_capacity(256) });
+            }
+        }
+        let message = Value::Object(vec![
+            ("user".into(), "alice".into()),
+            ("text".into(), "hello world".into()),
+            ("ts".into(), 1_700_000_000_000u64.into()),
+        ]);
+        let mut shard = Shard {
+            table,
+            rooms,
+            conns,
+            recipients: Vec::with_capacity(sockets),
+            frames: Vec::new(),
+            writer: WsWriter::new(None),
+            opts: BroadcastOptions::new().to(ROOM),
+            args: [message],
+        };
+        shard.write_all();
+        shard
+    }
+
+    /// The broadcast, encoded once, and the sockets it goes to.
+    fn select(&mut self) -> EncodedPacket {
+        let packet = EncodedPacket::event("/", "news", &self.args, None);
+        self.recipients.clear();
+        self.rooms.select_into(&self.opts, &[], &mut self.recipients);
+        packet
+    }
+
+    fn queue(&mut self, packet: &EncodedPacket, prebuilt: bool) {
+        for sid in &self.recipients {
+            let Some(mut session) = self.table.get_mut(sid) else { continue };
+            let p = match prebuilt {
+                true => Packet::prebuilt_message(packet.text().clone(), packet.ws_frame().clone()),
+                false => Packet::message(packet.text().clone()),
+            };
+            let _ = session.send(p);
+        }
+    }
+
+    /// Every connection's writer, woken: its frames into its buffer, then parked again.
+    /// Returns the bytes written.
+    fn write_all(&mut self) -> usize {
+        let mut written = 0;
+        for conn in &mut self.conns {
+            let Some(mut session) = self.table.get_mut(&conn.sid) else { continue };
+            conn.out.clear();
+            let _ = session.poll_ws(conn.ws, Waker::noop(), &mut self.frames);
+            for frame in self.frames.drain(..) {
+                match frame {
+                    Frame::Text(text) => self.writer.text(&text, &mut conn.out),
+                    Frame::Binary(data) => self.writer.binary(&data, &mut conn.out),
+                    Frame::Prebuilt(frame) => self.writer.prebuilt_text(&frame, &mut conn.out),
+                }
+            }
+            // Written and flushed: the writer waits for the next output (nothing is queued).
+            let parked = session.poll_ws(conn.ws, Waker::noop(), &mut self.frames).is_pending();
+            debug_assert!(parked);
+            written += conn.out.len();
+        }
+        written
+    }
+
+    fn broadcast(&mut self, prebuilt: bool) -> usize {
+        let packet = self.select();
+        self.queue(&packet, prebuilt);
+        self.write_all()
+    }
+}
+
+fn fanout(c: &mut Criterion) {
+    let mut g = c.benchmark_group("fanout");
+    for sockets in [1_000, 10_000] {
+        let mut shard = Shard::new(sockets);
+        for prebuilt in [true, false] {
+            assert_eq!(shard.broadcast(prebuilt), sockets * (2 + WIRE.len()));
+            assert!(shard.conns.iter().all(|c| &c.out[2..] == WIRE.as_bytes()));
+        }
+        g.throughput(Throughput::Elements(sockets as u64));
+        g.bench_function(BenchmarkId::new("select", sockets), |b| {
+            b.iter(|| black_box(shard.select()).text().len() + shard.recipients.len())
+        });
+        g.bench_function(BenchmarkId::new("prebuilt", sockets), |b| b.iter(|| shard.broadcast(true)));
+        g.bench_function(BenchmarkId::new("per_socket", sockets), |b| b.iter(|| shard.broadcast(false)));
+    }
+    g.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = fanout
+}
+criterion_main!(benches);
