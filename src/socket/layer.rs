@@ -16,6 +16,7 @@ use super::bundle::ClientBundle;
 use super::client::{Action, ClientOptions, ConnectRefusal, EnginePayload, SioClient};
 use super::io::Io;
 use super::namespace::{NamespaceState, Registry};
+use super::outbox::Outbox;
 use super::peer::PeerMsg;
 use super::requests::Requests;
 use crate::adapter::{BroadcastOptions, EncodedPacket};
@@ -120,6 +121,8 @@ pub(crate) struct Layer {
     clients: RefCell<foldhash::HashMap<Sid, SioClient>>,
     /// This shard's requests waiting for other shards' answers.
     pub(crate) requests: Requests,
+    /// Messages for other shards, sent in batches.
+    pub(crate) outbox: Outbox,
     me: std::rc::Weak<Layer>,
 }
 
@@ -134,6 +137,7 @@ impl Layer {
             ctx: OnceCell::new(),
             clients: RefCell::new(foldhash::HashMap::default()),
             requests: Requests::default(),
+            outbox: Outbox::default(),
             me: me.clone(),
         })
     }

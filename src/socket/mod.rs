@@ -46,6 +46,7 @@ mod handler;
 mod io;
 mod layer;
 mod namespace;
+mod outbox;
 mod peer;
 mod remote;
 mod requests;

@@ -53,6 +53,8 @@ impl Reach {
 /// What the layer of one shard sends the layer of another.
 pub(crate) enum PeerMsg {
     Adapter(AdapterMsg),
+    /// Everything one shard queued for another while it ran ([`super::outbox`]), in order.
+    Batch(Vec<PeerMsg>),
     /// An emit of dynamic namespace `parent` (its index in every shard's registry) to its
     /// children on the receiving shard, each encoded once for its own name.
     Parent {
@@ -124,12 +126,22 @@ impl Layer {
         peers.len()
     }
 
-    /// Sends one message to `peer` from a task: the mesh may make the sender wait.
+    /// Queues one message for `peer`. A flusher task sends what is queued as one mesh message
+    /// once this task yields (the mesh may make it wait), and then what came meanwhile.
     pub(crate) fn send_peer(&self, peer: ShardId, msg: PeerMsg) {
-        let ctx = self.ctx().clone();
-        let msg: Box<dyn std::any::Any + Send> = Box::new(msg);
+        if !self.outbox.push(peer, msg) {
+            return;
+        }
+        let layer = self.rc();
         self.spawn(async move {
-            let _ = ctx.send_to_peer(peer, msg).await;
+            while let Some(mut batch) = layer.outbox.take(peer) {
+                let msg = match batch.len() {
+                    1 => batch.pop().expect("one message"),
+                    _ => PeerMsg::Batch(batch),
+                };
+                // Fails only when the peer is gone (shutdown): nothing to deliver to.
+                let _ = layer.ctx().send_to_peer(peer, Box::new(msg)).await;
+            }
         });
     }
 
@@ -264,6 +276,7 @@ impl Layer {
             PeerMsg::Adapter(AdapterMsg::Request(request)) => self.serve(request),
             PeerMsg::Adapter(AdapterMsg::Response(response)) => self.requests.answer(response),
             PeerMsg::Parent { parent, opts, emit } => self.parent_deliver(parent, &opts, &emit),
+            PeerMsg::Batch(msgs) => msgs.into_iter().for_each(|msg| self.on_peer_message(msg)),
         }
     }
 
@@ -272,7 +285,7 @@ impl Layer {
         match request {
             AdapterRequest::Broadcast(BroadcastRequest { nsp, opts, packet }) => {
                 if let Some(ns) = self.registry.get(&nsp) {
-                    self.deliver(&ns, &opts, &packet, None);
+                    self.deliver(&ns, &opts, &packet.local_copy(), None);
                 }
             }
             AdapterRequest::BroadcastWithAck { id, ack_id, broadcast } => {
