@@ -9,6 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::error::LoadError;
+use crate::net::{self, Sources, Target};
 
 /// Bounds the memory one misbehaving response can take.
 const MAX_RESPONSE: usize = 16 << 20;
@@ -39,7 +40,16 @@ impl HttpConn {
     pub async fn connect(addr: SocketAddr) -> Result<Self, LoadError> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        Ok(HttpConn { stream, buf: vec![0; READ_CHUNK], filled: 0, body: Vec::new() })
+        Ok(HttpConn::over(stream))
+    }
+
+    /// A connection to `target` from the next of `sources`.
+    pub async fn connect_from(target: &Target, sources: &Sources) -> Result<Self, LoadError> {
+        Ok(HttpConn::over(net::connect(target, sources).await?))
+    }
+
+    fn over(stream: TcpStream) -> Self {
+        HttpConn { stream, buf: vec![0; READ_CHUNK], filled: 0, body: Vec::new() }
     }
 
     /// Writes `request` (head and body) and reads the whole response.

@@ -5,15 +5,20 @@
 //! A run connects every client, opens a measured window, prints progress once a second to
 //! stderr and one JSON line to stdout at the end; CPU seconds of the load generator and of
 //! `--server-pid` are read from `/proc` at the edges of the window. Scenarios: `eio-echo`
-//! (Engine.IO v4 round trips over WebSocket or long-polling), `sio-echo` (Socket.IO emit or
-//! ack round trips) and `sio-broadcast` (one sender, every client receives; fixed rate or a
-//! search for the highest sustained one).
+//! (Engine.IO v4 round trips over WebSocket or long-polling), `echo` and `ack` (Socket.IO
+//! emit or ack round trips over WebSocket, v4 or v3; `sio-echo` before), `polling` (the same
+//! over long-polling), `broadcast` (`sio-broadcast` before: one sender, every client
+//! receives; fixed rate or a search for the highest sustained one), `connect` (a storm of
+//! handshakes) and `idle` (connections held, the server's memory per connection).
+//! See `loadtest/README.md`.
 
 mod commands;
+mod compare;
 mod cpu;
 mod eio;
 mod error;
 mod http;
+mod mem;
 mod net;
 mod rlimit;
 mod run;
@@ -27,7 +32,9 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 
 use commands::broadcast::{BroadcastArgs, sio_broadcast};
-use commands::echo::{EioEchoArgs, SioEchoArgs, eio_echo, sio_echo};
+use commands::connect::{ConnectArgs, connect};
+use commands::echo::{EioEchoArgs, PollingArgs, SioEchoArgs, eio_echo, sio_echo, sio_polling};
+use commands::idle::{IdleArgs, idle};
 
 /// Load generator for Engine.IO / Socket.IO servers.
 #[derive(Parser, Debug)]
@@ -41,17 +48,34 @@ struct Cli {
 enum Command {
     /// Engine.IO v4 clients in a closed loop: send a message, wait for its echo.
     EioEcho(EioEchoArgs),
-    /// Socket.IO clients in a closed loop: emit `echo`, wait for the emit (or the ack) back.
+    /// Socket.IO clients in a closed loop over WebSocket: emit `echo`, wait for the emit (or
+    /// with --ack the ack) back.
+    #[command(name = "echo", alias = "sio-echo")]
     SioEcho(SioEchoArgs),
+    /// `echo` with acknowledgements: `42<id>["echo",…]` answered by `43<id>[…]`.
+    Ack(SioEchoArgs),
     /// Socket.IO clients receiving `broadcast` events one more client emits at a set rate.
+    #[command(name = "broadcast", alias = "sio-broadcast")]
     SioBroadcast(BroadcastArgs),
+    /// A connection storm: full Socket.IO handshakes, K at a time, each closed after.
+    Connect(ConnectArgs),
+    /// N connected Socket.IO clients held idle: the server's memory per connection.
+    Idle(IdleArgs),
+    /// The Socket.IO echo over HTTP long-polling.
+    Polling(PollingArgs),
+    Compare(compare::CompareArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().scenario {
         Command::EioEcho(args) => finish(eio_echo(&args), |r| r.messages > 0),
-        Command::SioEcho(args) => finish(sio_echo(&args), |r| r.messages > 0),
+        Command::SioEcho(args) => finish(sio_echo(&args, false), |r| r.messages > 0),
+        Command::Ack(args) => finish(sio_echo(&args, true), |r| r.messages > 0),
         Command::SioBroadcast(args) => finish(sio_broadcast(&args), |r| r.result.deliveries > 0),
+        Command::Connect(args) => finish(connect(&args), |r| r.handshakes > 0),
+        Command::Idle(args) => finish(idle(&args), |r| r.connected > 0),
+        Command::Polling(args) => finish(sio_polling(&args), |r| r.messages > 0),
+        Command::Compare(args) => compare::main(&args),
     }
 }
 

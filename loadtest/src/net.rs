@@ -1,9 +1,11 @@
 //! Where the clients connect to and from: the endpoint named by `--url`, and the local source
 //! addresses when one address would run out of ephemeral ports. A TCP connection is known by
 //! its 4-tuple, so with a single server address and port each client source address offers
-//! only the ephemeral range (`net.ipv4.ip_local_port_range`, about 28 000 ports); past
-//! [`PER_SOURCE`] clients we spread them over 127.0.0.1, 127.0.0.2, … (all of 127/8 is
-//! loopback on Linux), which only works when the server is on loopback too.
+//! only the ephemeral range (`net.ipv4.ip_local_port_range`, about 28 000 ports, fewer while
+//! earlier runs' sockets sit in TIME_WAIT); past [`PER_SOURCE`] clients, or when a scenario
+//! asks for a number of them (`--sources`, the connection storm), we spread them over
+//! 127.0.0.1, 127.0.0.2, … (all of 127/8 is loopback on Linux), which only works when the
+//! server is on loopback too.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -15,7 +17,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::http::Uri;
 
 /// Clients per source address before we spread over more of them.
-pub const PER_SOURCE: usize = 20_000;
+pub const PER_SOURCE: usize = 10_000;
 
 /// Where the endpoint is, from `--url http://HOST:PORT/PATH/`.
 #[derive(Clone, Debug)]
@@ -66,13 +68,32 @@ impl Sources {
                  ephemeral ports; at most {PER_SOURCE} are supported there"
             ));
         }
-        let count = connections.div_ceil(PER_SOURCE);
-        if count > 254 {
-            return Err(format!("{connections} connections are too many"));
+        Sources::loopback(target, connections.div_ceil(PER_SOURCE))
+            .map_err(|_| format!("{connections} connections are too many"))
+    }
+
+    /// `count` loopback source addresses, 127.0.0.1 to 127.0.0.`count`; `count == 0` (or a
+    /// target off loopback with `count == 1`) lets the kernel choose.
+    pub fn loopback(target: &Target, count: usize) -> Result<Arc<Sources>, String> {
+        if count == 0 || (count == 1 && !target.addr.ip().is_loopback()) {
+            return Ok(Arc::default());
         }
-        // `count <= 254`, so the last octet fits.
-        let addrs = (1..=count as u8).map(|host| IpAddr::V4(Ipv4Addr::new(127, 0, 0, host))).collect();
+        if !target.addr.ip().is_loopback() || !target.addr.is_ipv4() {
+            return Err("several source addresses need an IPv4 loopback server address".into());
+        }
+        let Ok(count @ 1..=254) = u8::try_from(count) else {
+            return Err(format!("{count} source addresses: at most 254 fit in 127.0.0.0/24"));
+        };
+        let addrs = (1..=count).map(|host| IpAddr::V4(Ipv4Addr::new(127, 0, 0, host))).collect();
         Ok(Arc::new(Sources { addrs, next: AtomicUsize::new(0) }))
+    }
+
+    /// `--sources N` when given, else [`Sources::spread`].
+    pub fn chosen(target: &Target, connections: usize, count: Option<usize>) -> Result<Arc<Sources>, String> {
+        match count {
+            Some(count) => Sources::loopback(target, count),
+            None => Sources::spread(target, connections),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -143,8 +164,12 @@ mod tests {
         let taken: Vec<_> = (0..4).filter_map(|_| three.take()).collect();
         let ip = |host| IpAddr::V4(Ipv4Addr::new(127, 0, 0, host));
         assert_eq!(taken, [ip(1), ip(2), ip(3), ip(1)]);
-        let remote = Target { addr: "10.0.0.1:80".parse().expect("addr"), ..t };
+        let remote = Target { addr: "10.0.0.1:80".parse().expect("addr"), ..t.clone() };
         assert!(Sources::spread(&remote, PER_SOURCE + 1).is_err());
+        assert!(Sources::loopback(&remote, 2).is_err());
+        assert_eq!(Sources::loopback(&remote, 1).map(|s| s.len()), Ok(1));
+        assert_eq!(Sources::chosen(&t, 1, Some(16)).map(|s| s.len()), Ok(16));
+        assert!(Sources::loopback(&t, 255).is_err());
     }
 
     #[tokio::test]

@@ -28,6 +28,8 @@ use crate::stats::{Counters, Recorder, new_histogram};
 const CONNECTS_IN_FLIGHT: usize = 64;
 /// How long after the window closes the main thread waits for threads to hand in results.
 pub const GRACE: Duration = Duration::from_secs(5);
+/// How often a window bounded by a count looks at it.
+const COUNT_POLL: Duration = Duration::from_millis(5);
 /// How long a harvest waits for the load threads to answer.
 const HARVEST_WAIT: Duration = Duration::from_secs(2);
 
@@ -56,6 +58,9 @@ pub struct RunConfig {
     pub clients: usize,
     pub threads: usize,
     pub duration: Duration,
+    /// Ends the window early once this many operations (successes and failures) are done;
+    /// the scenario's clients stop by themselves at that count.
+    pub count: Option<u64>,
     pub connect_timeout: Duration,
     pub server_pid: Option<u32>,
 }
@@ -64,6 +69,7 @@ pub struct Outcome {
     pub connected: usize,
     pub messages: u64,
     pub errors: u64,
+    pub warnings: u64,
     pub seconds: f64,
     pub latencies: Histogram<u64>,
     pub loadgen_cpu_s: f64,
@@ -80,6 +86,7 @@ pub fn run<S: Scenario>(scenario: S, config: &RunConfig) -> Outcome {
             connected: 0,
             messages: 0,
             errors: fleet.errors(),
+            warnings: fleet.warnings(),
             seconds: 0.0,
             latencies: new_histogram(),
             loadgen_cpu_s: 0.0,
@@ -88,7 +95,7 @@ pub fn run<S: Scenario>(scenario: S, config: &RunConfig) -> Outcome {
     }
     let cpu = CpuMeter::start(config.server_pid);
     let window = fleet.open(config.duration);
-    show_progress(&config.label, "msgs", window, &fleet);
+    let stopped = show_progress_until(&config.label, "msgs", window, &fleet, config.count);
     let (loadgen_cpu_s, server_cpu_s) = cpu.stop();
     let latencies = fleet.finish(window.end + GRACE);
     // Read after `finish`, so the clients' last messages and failures are in.
@@ -96,7 +103,8 @@ pub fn run<S: Scenario>(scenario: S, config: &RunConfig) -> Outcome {
         connected: fleet.connected(),
         messages: fleet.messages(),
         errors: fleet.errors(),
-        seconds: config.duration.as_secs_f64(),
+        warnings: fleet.warnings(),
+        seconds: (stopped - window.start).as_secs_f64(),
         latencies,
         loadgen_cpu_s,
         server_cpu_s,
@@ -201,6 +209,10 @@ impl Fleet {
 
     pub fn late(&self) -> u64 {
         self.sum(|c| &c.late)
+    }
+
+    pub fn warnings(&self) -> u64 {
+        self.sum(|c| &c.warnings)
     }
 
     /// Takes every thread's latencies recorded since the previous harvest, merged.
@@ -326,14 +338,44 @@ async fn connect_one<S: Scenario>(scenario: &S, limit: Duration) -> Result<S::Cl
 
 /// Sleeps through the window, printing totals and the last second's rate to stderr.
 pub fn show_progress(label: &str, unit: &str, window: Window, fleet: &Fleet) {
+    show_progress_until(label, unit, window, fleet, None);
+}
+
+/// [`show_progress`], ending early once `count` operations (messages and errors together)
+/// are done; returns when it stopped.
+pub fn show_progress_until(
+    label: &str,
+    unit: &str,
+    window: Window,
+    fleet: &Fleet,
+    count: Option<u64>,
+) -> Instant {
+    let done = || count.is_some_and(|count| fleet.messages() + fleet.errors() >= count);
     let (mut tick, mut last) = (window.start, fleet.messages());
     while tick < window.end {
-        let next = (tick + Duration::from_secs(1)).min(window.end);
-        thread::sleep(next.saturating_duration_since(Instant::now()));
+        let mut next = (tick + Duration::from_secs(1)).min(window.end);
+        let finished = loop {
+            let now = Instant::now();
+            if now >= next {
+                break false;
+            }
+            if count.is_none() {
+                thread::sleep(next - now);
+            } else if done() {
+                next = now;
+                break true;
+            } else {
+                thread::sleep((next - now).min(COUNT_POLL));
+            }
+        };
         let now_total = fleet.messages();
-        let rate = now_total.saturating_sub(last) as f64 / (next - tick).as_secs_f64();
+        let rate = now_total.saturating_sub(last) as f64 / (next - tick).as_secs_f64().max(1e-3);
         let at = (next - window.start).as_secs_f64();
         eprintln!("{label}: {at:>5.1}s {now_total:>10} {unit} {rate:>10.0}/s errors {}", fleet.errors());
+        if finished {
+            return next;
+        }
         (tick, last) = (next, now_total);
     }
+    window.end
 }

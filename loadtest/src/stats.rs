@@ -22,6 +22,8 @@ pub struct Counters {
     pub errors: AtomicU64,
     /// Messages that arrived after the interval they belong to was closed.
     pub late: AtomicU64,
+    /// Failures that do not stop a client (a connection that did not close cleanly).
+    pub warnings: AtomicU64,
 }
 
 /// Latencies in microseconds, 1 µs to 60 s at three significant digits.
@@ -50,6 +52,19 @@ impl Recorder {
         self.counters.messages.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// One event without a latency (a ping answered).
+    pub fn count(&self) {
+        self.counters.messages.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A failure the client carries on after; only the first few are printed.
+    pub fn warning(&self, what: &str, e: &LoadError) {
+        let n = self.counters.warnings.fetch_add(1, Ordering::Relaxed);
+        if n < ERRORS_SHOWN {
+            eprintln!("tpcio-loadtest: {what}: {e}");
+        }
+    }
+
     /// One message arrived too late to be counted.
     pub fn late(&self) {
         self.counters.late.fetch_add(1, Ordering::Relaxed);
@@ -73,6 +88,8 @@ impl Recorder {
 pub struct Report {
     pub scenario: &'static str,
     pub transport: &'static str,
+    /// Engine.IO protocol revision (3: socket.io-client 2.x, 4: 3.x and later).
+    pub eio: u8,
     pub clients: usize,
     pub connected: usize,
     pub size: usize,
@@ -89,6 +106,28 @@ pub struct Report {
     pub errors: u64,
     pub loadgen_cpu_s: f64,
     pub server_cpu_s: Option<f64>,
+    /// `server_cpu_s` per message, microseconds.
+    pub server_us_per_op: Option<f64>,
+    /// CPU use over the window, percent of one core.
+    pub server_cpu_pct: Option<f64>,
+    pub loadgen_cpu_pct: f64,
+}
+
+/// The CPU figures of a window of `seconds` in which `ops` operations were done.
+pub fn cpu_figures(server_cpu_s: Option<f64>, loadgen_cpu_s: f64, seconds: f64, ops: u64) -> CpuFigures {
+    let pct = |cpu: f64| if seconds > 0.0 { 100.0 * cpu / seconds } else { 0.0 };
+    CpuFigures {
+        server_us_per_op: server_cpu_s.filter(|_| ops > 0).map(|cpu| cpu * 1e6 / ops as f64),
+        server_cpu_pct: server_cpu_s.map(pct),
+        loadgen_cpu_pct: pct(loadgen_cpu_s),
+    }
+}
+
+/// What [`cpu_figures`] derives.
+pub struct CpuFigures {
+    pub server_us_per_op: Option<f64>,
+    pub server_cpu_pct: Option<f64>,
+    pub loadgen_cpu_pct: f64,
 }
 
 /// The latency percentiles of `h` as (p50, p99, p99.9); zeros for an empty histogram.
@@ -117,5 +156,16 @@ mod tests {
         assert!((199..=201).contains(&p50), "{p50}");
         assert!((299..=301).contains(&p999), "{p999}");
         assert_eq!(percentiles(&new_histogram()), (0, 0, 0));
+    }
+
+    #[test]
+    fn derives_cpu_figures() {
+        let f = cpu_figures(Some(0.5), 0.25, 2.0, 1000);
+        assert_eq!(
+            (f.server_us_per_op, f.server_cpu_pct, f.loadgen_cpu_pct),
+            (Some(500.0), Some(25.0), 12.5)
+        );
+        let none = cpu_figures(None, 0.0, 0.0, 0);
+        assert_eq!((none.server_us_per_op, none.server_cpu_pct, none.loadgen_cpu_pct), (None, None, 0.0));
     }
 }

@@ -191,6 +191,29 @@ impl WsClient {
         Ok(())
     }
 
+    /// Closes like a browser client (RFC 6455 section 7.1.2): a close frame (1000, normal),
+    /// then reading until the server ends the TCP connection, so the server closes first and
+    /// the TIME_WAIT state stays on its side rather than holding one of our ports. Frames that
+    /// arrive meanwhile, the server's close frame included, are dropped.
+    pub async fn close(mut self) -> Result<(), LoadError> {
+        self.queue(0x8, &1000u16.to_be_bytes());
+        self.flush().await?;
+        loop {
+            loop {
+                match self.frame() {
+                    Ok(Some(_)) | Err(LoadError::CloseFrame(..)) => {}
+                    Ok(None) => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            match self.read_more().await {
+                Ok(()) => {}
+                Err(LoadError::Closed(_)) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// The next text frame, reading as needed; a binary frame is an error.
     pub async fn next_text(&mut self) -> Result<Range<usize>, LoadError> {
         loop {

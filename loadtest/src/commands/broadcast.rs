@@ -1,4 +1,4 @@
-//! `sio-broadcast`: N receivers connected, one sender; a fixed-rate step, or `--find-max`.
+//! `broadcast` (formerly `sio-broadcast`): N receivers connected, one sender; a fixed-rate step, or `--find-max`.
 //! The JSON line carries the step that answers the question at the top level (the fixed
 //! step, or the sustained step with the most deliveries per second), every step of a search
 //! in `steps`.
@@ -93,7 +93,7 @@ pub fn sio_broadcast(args: &BroadcastArgs) -> Result<BroadcastReport, String> {
     let sources = Sources::spread(&target, args.clients + 1)?;
     let source_addrs = sources.len();
 
-    let label = if args.find_max { "sio-broadcast find-max" } else { "sio-broadcast" };
+    let label = if args.find_max { "broadcast find-max" } else { "broadcast" };
     let (clock, gate) = (Clock::new(), Arc::new(Gate::closed()));
     let receivers = Receivers::new(target.clone(), sources, clock, gate.clone());
     let mut fleet = Fleet::launch(receivers, label, args.clients, args.threads, connect_timeout);
@@ -120,7 +120,7 @@ pub fn sio_broadcast(args: &BroadcastArgs) -> Result<BroadcastReport, String> {
         None => return Err(format!("--max-time {max_time:?} leaves no time for a step")),
     };
     Ok(BroadcastReport {
-        scenario: "sio-broadcast",
+        scenario: "broadcast",
         mode: if args.find_max { "find-max" } else { "fixed" },
         clients: args.clients,
         connected,

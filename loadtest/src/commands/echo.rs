@@ -1,4 +1,6 @@
-//! `eio-echo` and `sio-echo`: closed-loop round trips, one window, one [`Report`].
+//! The echo scenarios, closed-loop round trips, one window, one [`Report`]: `eio-echo`
+//! (Engine.IO messages), `echo` and `ack` (Socket.IO over WebSocket, v4 or v3), `polling`
+//! (Socket.IO over HTTP long-polling).
 
 use std::time::Duration;
 
@@ -7,8 +9,10 @@ use crate::eio::{Echo, Transport};
 use crate::net::{Sources, Target};
 use crate::rlimit::ensure_sockets;
 use crate::run::{self, RunConfig, Scenario};
-use crate::sio::echo::SioEcho;
-use crate::stats::{Report, percentiles};
+use crate::sio::Eio;
+use crate::sio::echo::{Messages, SioEcho};
+use crate::sio::polling::SioPolling;
+use crate::stats::{Report, cpu_figures, percentiles};
 
 /// What every echo scenario takes.
 #[derive(clap::Args, Debug)]
@@ -57,6 +61,19 @@ pub struct SioEchoArgs {
     /// Ask for an acknowledgement (`42<id>[…]` answered by `43<id>[…]`) instead of an emit.
     #[arg(long)]
     ack: bool,
+    /// Engine.IO protocol: 4 (socket.io-client 3.x+), or 3 (2.x: the server connects `/`
+    /// by itself, the client pings).
+    #[arg(long, value_enum, default_value_t = Eio::V4)]
+    eio: Eio,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PollingArgs {
+    #[command(flatten)]
+    echo: EchoArgs,
+    /// Ask for an acknowledgement instead of an emit.
+    #[arg(long)]
+    ack: bool,
 }
 
 /// The checked arguments shared by both scenarios.
@@ -66,7 +83,8 @@ struct Checked {
     config: RunConfig,
 }
 
-fn check(args: &EchoArgs, label: String) -> Result<Checked, String> {
+/// `sockets` is how many connections the run holds (polling clients hold two each).
+fn check(args: &EchoArgs, label: String, sockets: usize) -> Result<Checked, String> {
     let target = Target::parse(&args.url)?;
     let duration = seconds("duration", args.duration)?;
     let op_timeout = seconds("op-timeout", args.op_timeout)?;
@@ -74,12 +92,13 @@ fn check(args: &EchoArgs, label: String) -> Result<Checked, String> {
     if args.clients == 0 || args.threads == 0 || args.pipeline == 0 {
         return Err("--clients, --threads and --pipeline must be at least 1".into());
     }
-    ensure_sockets(args.clients)?;
+    ensure_sockets(sockets)?;
     let config = RunConfig {
         label,
         clients: args.clients,
         threads: args.threads,
         duration,
+        count: None,
         connect_timeout,
         server_pid: args.server_pid,
     };
@@ -88,39 +107,58 @@ fn check(args: &EchoArgs, label: String) -> Result<Checked, String> {
 
 pub fn eio_echo(args: &EioEchoArgs) -> Result<Report, String> {
     let transport = args.transport;
-    let c = check(&args.echo, format!("eio-echo {}", transport.name()))?;
+    let c = check(&args.echo, format!("eio-echo {}", transport.name()), args.echo.clients)?;
     let sources = Sources::spread(&c.target, args.echo.clients)?;
     let scenario = Echo::new(c.target, sources, transport, args.echo.size, args.echo.pipeline, c.op_timeout);
-    Ok(measure(scenario, &c.config, &args.echo, "eio-echo", transport.name(), false))
+    let shape = Shape { name: "eio-echo", transport: transport.name(), eio: 4, ack: false };
+    Ok(measure(scenario, &c.config, &args.echo, shape))
 }
 
-pub fn sio_echo(args: &SioEchoArgs) -> Result<Report, String> {
-    let label = if args.ack { "sio-echo ack" } else { "sio-echo" };
-    let c = check(&args.echo, label.into())?;
-    let sources = Sources::spread(&c.target, args.echo.clients)?;
+/// `echo` (or `ack` when `ack` is set, as the `ack` subcommand does).
+pub fn sio_echo(args: &SioEchoArgs, ack: bool) -> Result<Report, String> {
+    let ack = ack || args.ack;
+    let name = if ack { "ack" } else { "echo" };
     let e = &args.echo;
-    let scenario = SioEcho::new(c.target, sources, e.size, args.ack, e.pipeline, c.op_timeout);
-    Ok(measure(scenario, &c.config, e, "sio-echo", Transport::Websocket.name(), args.ack))
+    let c = check(e, format!("{name} eio{}", args.eio.number()), e.clients)?;
+    let sources = Sources::spread(&c.target, e.clients)?;
+    let messages = Messages::new(e.size, ack, e.pipeline);
+    let scenario = SioEcho::new(c.target, sources, args.eio, messages, c.op_timeout);
+    let shape = Shape { name, transport: Transport::Websocket.name(), eio: args.eio.number(), ack };
+    Ok(measure(scenario, &c.config, e, shape))
 }
 
-fn measure<S: Scenario>(
-    scenario: S,
-    config: &RunConfig,
-    args: &EchoArgs,
+pub fn sio_polling(args: &PollingArgs) -> Result<Report, String> {
+    let e = &args.echo;
+    let label = if args.ack { "polling ack" } else { "polling" };
+    let c = check(e, label.into(), 2 * e.clients)?;
+    let sources = Sources::spread(&c.target, 2 * e.clients)?;
+    let messages = Messages::new(e.size, args.ack, e.pipeline);
+    let scenario = SioPolling::new(c.target, sources, messages, c.op_timeout);
+    let shape = Shape { name: "polling", transport: Transport::Polling.name(), eio: 4, ack: args.ack };
+    Ok(measure(scenario, &c.config, e, shape))
+}
+
+/// What the report says the run was.
+struct Shape {
     name: &'static str,
     transport: &'static str,
+    eio: u8,
     ack: bool,
-) -> Report {
+}
+
+fn measure<S: Scenario>(scenario: S, config: &RunConfig, args: &EchoArgs, shape: Shape) -> Report {
     let outcome = run::run(scenario, config);
     let (p50_us, p99_us, p999_us) = percentiles(&outcome.latencies);
+    let cpu = cpu_figures(outcome.server_cpu_s, outcome.loadgen_cpu_s, outcome.seconds, outcome.messages);
     Report {
-        scenario: name,
-        transport,
+        scenario: shape.name,
+        transport: shape.transport,
+        eio: shape.eio,
         clients: args.clients,
         connected: outcome.connected,
         size: args.size,
         pipeline: args.pipeline,
-        ack,
+        ack: shape.ack,
         threads: args.threads.min(args.clients),
         messages: outcome.messages,
         seconds: outcome.seconds,
@@ -131,5 +169,8 @@ fn measure<S: Scenario>(
         errors: outcome.errors,
         loadgen_cpu_s: outcome.loadgen_cpu_s,
         server_cpu_s: outcome.server_cpu_s,
+        server_us_per_op: cpu.server_us_per_op,
+        server_cpu_pct: cpu.server_cpu_pct,
+        loadgen_cpu_pct: cpu.loadgen_cpu_pct,
     }
 }

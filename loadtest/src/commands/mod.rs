@@ -1,7 +1,9 @@
 //! The command line of each scenario: its arguments, checked; the run; the report line.
 
 pub mod broadcast;
+pub mod connect;
 pub mod echo;
+pub mod idle;
 
 use std::time::Duration;
 

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::error::{LoadError, excerpt};
+use crate::http::Response;
 use crate::net::{Sources, Target};
 use crate::run::{Scenario, Window};
 use crate::stats::Recorder;
@@ -91,6 +92,18 @@ impl Scenario for Echo {
 pub fn payload(size: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     (0..size).map(|i| char::from(ALPHABET[i % ALPHABET.len()])).collect()
+}
+
+/// Separates the packets of a v4 polling payload (engine.io-protocol v4, "Payload").
+pub const SEPARATOR: u8 = 0x1e;
+
+/// Checks the answer to a `POST` of packets: `200` with the body `ok`.
+pub fn expect_ok(response: &Response<'_>) -> Result<(), LoadError> {
+    match (response.status, response.body) {
+        (200, b"ok") => Ok(()),
+        (200, body) => Err(LoadError::UnexpectedPacket(excerpt(body))),
+        (status, _) => Err(LoadError::Status(status)),
+    }
 }
 
 /// The session id from an open packet `0{"sid":...}`.

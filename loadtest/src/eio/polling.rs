@@ -6,12 +6,10 @@
 
 use tokio::time::Instant;
 
-use super::{EchoConfig, bounded, parse_open};
+use super::{EchoConfig, SEPARATOR, bounded, expect_ok, parse_open};
 use crate::error::{LoadError, excerpt};
-use crate::http::{HttpConn, Response};
+use crate::http::HttpConn;
 use crate::stats::Recorder;
-
-const SEPARATOR: u8 = 0x1e;
 
 pub struct PollClient {
     post: HttpConn,
@@ -111,13 +109,5 @@ pub async fn echo_loop(
                 expect_ok(&response)?;
             }
         }
-    }
-}
-
-fn expect_ok(response: &Response<'_>) -> Result<(), LoadError> {
-    match (response.status, response.body) {
-        (200, b"ok") => Ok(()),
-        (200, body) => Err(LoadError::UnexpectedPacket(excerpt(body))),
-        (status, _) => Err(LoadError::Status(status)),
     }
 }

@@ -1,16 +1,19 @@
-//! The `sio-echo` scenario: Socket.IO clients in a closed loop, each keeping `pipeline`
-//! `echo` events in flight and timing the answer. Without `--ack` the event is
+//! The echo scenarios: Socket.IO clients in a closed loop, each keeping `pipeline` `echo`
+//! events in flight and timing the answer. Without `--ack` the event is
 //! `42["echo","<payload>"]` and the server emits the very same packet back; with `--ack` it is
 //! `42<id>["echo","<payload>"]` and the answer is the acknowledgement `43<id>["<payload>"]`
-//! (socket.io-protocol, "Acknowledgement"), matched by id.
+//! (socket.io-protocol, "Acknowledgement"), matched by id. [`Exchange`] is that bookkeeping
+//! for one client whatever carries the packets; [`SioEcho`] carries them over WebSocket
+//! (Engine.IO v4 or v3), `super::polling` over HTTP long-polling.
 
 use std::collections::VecDeque;
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Packet, Ws, connect};
+use super::{Eio, Heartbeat, Packet, Ws, connect_with};
 use crate::eio::{bounded, payload};
 use crate::error::{LoadError, excerpt};
 use crate::net::{Sources, Target};
@@ -18,13 +21,8 @@ use crate::run::{Scenario, Window};
 use crate::stats::Recorder;
 use crate::ws_client::Opcode;
 
-/// The scenario, shared by every client (cheap to clone: one `Arc`).
-#[derive(Clone)]
-pub struct SioEcho(Arc<Config>);
-
-struct Config {
-    target: Target,
-    sources: Arc<Sources>,
+/// What every echo packet of a run is; built once, shared by its clients.
+pub struct Messages {
     /// `["echo","<payload>"]`: what follows `42` (or `42<id>`) in every event sent.
     event: String,
     /// The whole event without ack, `42["echo","<payload>"]`: sent and expected back as is.
@@ -32,7 +30,98 @@ struct Config {
     /// `["<payload>"]`: the arguments an acknowledgement must carry.
     ack_args: Vec<u8>,
     ack: bool,
-    pipeline: usize,
+    pub pipeline: usize,
+}
+
+impl Messages {
+    pub fn new(size: usize, ack: bool, pipeline: usize) -> Messages {
+        let payload = payload(size);
+        let event = format!(r#"["echo","{payload}"]"#);
+        let packet = format!("42{event}");
+        let ack_args = format!(r#"["{payload}"]"#).into_bytes();
+        Messages { event, packet, ack_args, ack, pipeline }
+    }
+}
+
+/// What a received packet meant to the exchange.
+pub enum Seen {
+    Answer,
+    Ping,
+    Other,
+}
+
+/// The packets one client has in flight: ack id (unused without `--ack`, where answers come
+/// in order) and when each was handed over.
+pub struct Exchange<'a> {
+    messages: &'a Messages,
+    in_flight: VecDeque<(u64, Instant)>,
+    next_id: u64,
+    scratch: Vec<u8>,
+}
+
+impl<'a> Exchange<'a> {
+    pub fn new(messages: &'a Messages) -> Exchange<'a> {
+        let in_flight = VecDeque::with_capacity(messages.pipeline);
+        Exchange { messages, in_flight, next_id: 0, scratch: Vec::new() }
+    }
+
+    /// Hands `send` the packets that bring the exchange back to `pipeline` in flight.
+    pub fn refill(&mut self, mut send: impl FnMut(&[u8])) {
+        while self.in_flight.len() < self.messages.pipeline {
+            if self.messages.ack {
+                self.scratch.clear();
+                // Writing to a Vec cannot fail.
+                let _ = write!(self.scratch, "42{}{}", self.next_id, self.messages.event);
+                send(&self.scratch);
+            } else {
+                send(self.messages.packet.as_bytes());
+            }
+            self.in_flight.push_back((self.next_id, Instant::now()));
+            self.next_id += 1;
+        }
+    }
+
+    pub fn idle(&self) -> bool {
+        self.in_flight.is_empty()
+    }
+
+    /// Takes one received packet; an answer is timed and recorded.
+    pub fn on_packet(&mut self, text: &[u8], rec: &Recorder) -> Result<Seen, LoadError> {
+        let m = self.messages;
+        let sent = match Packet::parse(text)? {
+            Packet::Event(_) if !m.ack => {
+                if text != m.packet.as_bytes() {
+                    return Err(LoadError::EchoMismatch);
+                }
+                self.in_flight.pop_front().ok_or(LoadError::EchoMismatch)?.1
+            }
+            Packet::Ack(rest) if m.ack => {
+                let (id, args) = split_ack(rest).ok_or_else(|| LoadError::UnexpectedPacket(excerpt(text)))?;
+                if args != m.ack_args.as_slice() {
+                    return Err(LoadError::EchoMismatch);
+                }
+                let at = self.in_flight.iter().position(|&(sent_id, _)| sent_id == id);
+                at.and_then(|at| self.in_flight.remove(at)).ok_or(LoadError::EchoMismatch)?.1
+            }
+            Packet::Event(_) | Packet::Ack(_) => return Err(LoadError::UnexpectedPacket(excerpt(text))),
+            Packet::Ping => return Ok(Seen::Ping),
+            Packet::Other => return Ok(Seen::Other),
+            Packet::Closed(why) => return Err(LoadError::Closed(why)),
+        };
+        rec.record(sent.elapsed());
+        Ok(Seen::Answer)
+    }
+}
+
+/// The WebSocket scenario, shared by every client (cheap to clone: one `Arc`).
+#[derive(Clone)]
+pub struct SioEcho(Arc<Config>);
+
+struct Config {
+    target: Target,
+    sources: Arc<Sources>,
+    eio: Eio,
+    messages: Messages,
     op_timeout: Duration,
 }
 
@@ -40,45 +129,40 @@ impl SioEcho {
     pub fn new(
         target: Target,
         sources: Arc<Sources>,
-        size: usize,
-        ack: bool,
-        pipeline: usize,
+        eio: Eio,
+        messages: Messages,
         op_timeout: Duration,
     ) -> SioEcho {
-        let payload = payload(size);
-        let event = format!(r#"["echo","{payload}"]"#);
-        let packet = format!("42{event}");
-        let ack_args = format!(r#"["{payload}"]"#).into_bytes();
-        SioEcho(Arc::new(Config { target, sources, event, packet, ack_args, ack, pipeline, op_timeout }))
+        SioEcho(Arc::new(Config { target, sources, eio, messages, op_timeout }))
     }
 }
 
 impl Scenario for SioEcho {
-    type Client = Ws;
+    type Client = (Ws, Heartbeat);
 
-    async fn connect(&self) -> Result<Ws, LoadError> {
-        connect(&self.0.target, &self.0.sources).await
+    async fn connect(&self) -> Result<(Ws, Heartbeat), LoadError> {
+        connect_with(&self.0.target, &self.0.sources, self.0.eio).await
     }
 
-    async fn run(&self, ws: Ws, window: Window, rec: &Recorder) -> Result<(), LoadError> {
-        echo_loop(ws, &self.0, Instant::from_std(window.end), rec).await
+    async fn run(&self, client: (Ws, Heartbeat), window: Window, rec: &Recorder) -> Result<(), LoadError> {
+        echo_loop(client, &self.0, Instant::from_std(window.end), rec).await
     }
 }
 
-/// Keeps `config.pipeline` events in flight until `end`, recording each round trip.
-async fn echo_loop(mut ws: Ws, config: &Config, end: Instant, rec: &Recorder) -> Result<(), LoadError> {
-    // (ack id, sent at); ids are unused without `--ack`, where answers come in order.
-    let mut in_flight: VecDeque<(u64, Instant)> = VecDeque::with_capacity(config.pipeline);
-    let mut next_id = 0u64;
+/// Keeps `pipeline` events in flight until `end`, recording each round trip. A v3 client's
+/// pings ride along with the next write: a closed loop writes far more often than once a
+/// `pingInterval`, and a stalled one fails on `op_timeout` well before `pingTimeout`.
+async fn echo_loop(
+    (mut ws, mut heartbeat): (Ws, Heartbeat),
+    config: &Config,
+    end: Instant,
+    rec: &Recorder,
+) -> Result<(), LoadError> {
+    let mut exchange = Exchange::new(&config.messages);
     loop {
-        while in_flight.len() < config.pipeline {
-            if config.ack {
-                ws.queue_text(format!("42{next_id}{}", config.event).as_bytes());
-            } else {
-                ws.queue_text(config.packet.as_bytes());
-            }
-            in_flight.push_back((next_id, Instant::now()));
-            next_id += 1;
+        exchange.refill(|packet| ws.queue_text(packet));
+        if heartbeat.due(Instant::now()) {
+            ws.queue_text(b"2");
         }
         ws.flush().await?;
         // Take every frame already received before writing again, so pipelined answers are
@@ -89,7 +173,7 @@ async fn echo_loop(mut ws: Ws, config: &Config, end: Instant, rec: &Recorder) ->
                 if opcode != Opcode::Text {
                     return Err(LoadError::UnexpectedPacket("binary frame".into()));
                 }
-                match on_frame(ws.payload(range), config, &mut in_flight, rec)? {
+                match exchange.on_packet(ws.payload(range), rec)? {
                     Seen::Answer if Instant::now() >= end => return Ok(()),
                     Seen::Answer => answered = true,
                     Seen::Ping => ws.queue_text(b"3"),
@@ -106,42 +190,6 @@ async fn echo_loop(mut ws: Ws, config: &Config, end: Instant, rec: &Recorder) ->
     }
 }
 
-enum Seen {
-    Answer,
-    Ping,
-    Other,
-}
-
-fn on_frame(
-    text: &[u8],
-    config: &Config,
-    in_flight: &mut VecDeque<(u64, Instant)>,
-    rec: &Recorder,
-) -> Result<Seen, LoadError> {
-    let sent = match Packet::parse(text)? {
-        Packet::Event(_) if !config.ack => {
-            if text != config.packet.as_bytes() {
-                return Err(LoadError::EchoMismatch);
-            }
-            in_flight.pop_front().ok_or(LoadError::EchoMismatch)?.1
-        }
-        Packet::Ack(rest) if config.ack => {
-            let (id, args) = split_ack(rest).ok_or_else(|| LoadError::UnexpectedPacket(excerpt(text)))?;
-            if args != config.ack_args.as_slice() {
-                return Err(LoadError::EchoMismatch);
-            }
-            let at = in_flight.iter().position(|&(sent_id, _)| sent_id == id);
-            at.and_then(|at| in_flight.remove(at)).ok_or(LoadError::EchoMismatch)?.1
-        }
-        Packet::Event(_) | Packet::Ack(_) => return Err(LoadError::UnexpectedPacket(excerpt(text))),
-        Packet::Ping => return Ok(Seen::Ping),
-        Packet::Other => return Ok(Seen::Other),
-        Packet::Closed(why) => return Err(LoadError::Closed(why)),
-    };
-    rec.record(sent.elapsed());
-    Ok(Seen::Answer)
-}
-
 /// Splits `<id>[…]` (an ACK packet after `43`) into the id and the arguments.
 fn split_ack(rest: &[u8]) -> Option<(u64, &[u8])> {
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
@@ -152,6 +200,7 @@ fn split_ack(rest: &[u8]) -> Option<(u64, &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::Counters;
 
     #[test]
     fn splits_ack_ids() {
@@ -159,5 +208,37 @@ mod tests {
         assert_eq!(split_ack(br#"0[]"#), Some((0, &b"[]"[..])));
         assert_eq!(split_ack(br#"["ab"]"#), None);
         assert_eq!(split_ack(b"99999999999999999999999[]"), None);
+    }
+
+    fn sent(exchange: &mut Exchange<'_>) -> Vec<String> {
+        let mut packets = Vec::new();
+        exchange.refill(|p| packets.push(String::from_utf8_lossy(p).into_owned()));
+        packets
+    }
+
+    #[test]
+    fn matches_acks_by_id_in_any_order() {
+        let messages = Messages::new(2, true, 2);
+        let mut exchange = Exchange::new(&messages);
+        assert_eq!(sent(&mut exchange), [r#"420["echo","ab"]"#, r#"421["echo","ab"]"#]);
+        let rec = Recorder::new(Arc::new(Counters::default()));
+        assert!(matches!(exchange.on_packet(br#"431["ab"]"#, &rec), Ok(Seen::Answer)));
+        assert_eq!(sent(&mut exchange), [r#"422["echo","ab"]"#]);
+        assert!(matches!(exchange.on_packet(br#"431["ab"]"#, &rec), Err(LoadError::EchoMismatch)));
+        assert!(matches!(exchange.on_packet(br#"430["xx"]"#, &rec), Err(LoadError::EchoMismatch)));
+        assert!(exchange.on_packet(br#"42["echo","ab"]"#, &rec).is_err());
+        assert!(matches!(exchange.on_packet(b"2", &rec), Ok(Seen::Ping)));
+    }
+
+    #[test]
+    fn matches_emits_in_order() {
+        let messages = Messages::new(3, false, 1);
+        let mut exchange = Exchange::new(&messages);
+        assert_eq!(sent(&mut exchange), [r#"42["echo","abc"]"#]);
+        let rec = Recorder::new(Arc::new(Counters::default()));
+        assert!(matches!(exchange.on_packet(br#"42["echo","abc"]"#, &rec), Ok(Seen::Answer)));
+        assert!(exchange.idle());
+        assert!(matches!(exchange.on_packet(br#"42["echo","abc"]"#, &rec), Err(LoadError::EchoMismatch)));
+        assert!(matches!(exchange.on_packet(b"40", &rec), Ok(Seen::Other)));
     }
 }

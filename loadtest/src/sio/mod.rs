@@ -1,13 +1,23 @@
 //! Socket.IO v5 clients over Engine.IO v4 WebSocket sessions (socket.io-protocol,
 //! "Connection to a namespace"): after the engine handshake the client sends `40` (CONNECT
-//! to `/`) and waits for `40{"sid":…}`; events are `42[…]`, acks `43<id>[…]`. The scenarios
-//! drive the reference behaviour of `tpcio bench` and `node-reference/sio-bench.mjs`:
-//! [`echo`] (emit or ack round trips) and [`broadcast`] (one sender, every client receives).
+//! to `/`) and waits for `40{"sid":…}`; events are `42[…]`, acks `43<id>[…]`. With `--eio 3`
+//! they speak what socket.io-client 2.x does (Engine.IO v3, Socket.IO v4): the server
+//! connects the main namespace by itself and says so with a bare `40`, and the client sends
+//! the pings (`2` every `pingInterval`, answered `3`). The scenarios drive the reference
+//! behaviour of `tpcio bench` and `node-reference/sio-bench.mjs`: [`echo`] (emit or ack round
+//! trips, over WebSocket or [`polling`]), [`broadcast`] (one sender, every client receives),
+//! [`storm`] (handshakes back to back) and [`idle`] (connections held, nothing sent).
 
 pub mod broadcast;
 pub mod echo;
+pub mod idle;
+pub mod polling;
+pub mod storm;
+
+use std::time::Duration;
 
 use serde::Deserialize;
+use tokio::time::Instant;
 
 use crate::eio::parse_open;
 use crate::error::{LoadError, excerpt};
@@ -45,24 +55,117 @@ impl<'a> Packet<'a> {
     }
 }
 
+/// Which protocol pair a client speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Eio {
+    /// Engine.IO 4 and Socket.IO 5 (socket.io-client 3.x and later).
+    #[value(name = "4")]
+    V4,
+    /// Engine.IO 3 and Socket.IO 4 (socket.io-client 2.x).
+    #[value(name = "3")]
+    V3,
+}
+
+impl Eio {
+    pub fn number(self) -> u8 {
+        match self {
+            Eio::V4 => 4,
+            Eio::V3 => 3,
+        }
+    }
+
+    fn websocket_query(self) -> &'static str {
+        match self {
+            Eio::V4 => "EIO=4&transport=websocket",
+            Eio::V3 => "EIO=3&transport=websocket",
+        }
+    }
+}
+
+/// When a client pings next: never in v4 (the server pings), every `pingInterval` in v3.
+#[derive(Clone, Copy, Debug)]
+pub struct Heartbeat {
+    every: Option<Duration>,
+    next: Instant,
+}
+
+impl Heartbeat {
+    pub fn server_pings() -> Heartbeat {
+        Heartbeat { every: None, next: Instant::now() }
+    }
+
+    fn client_pings(every: Duration) -> Heartbeat {
+        Heartbeat { every: Some(every), next: Instant::now() + every }
+    }
+
+    /// Whether a ping is due at `now`; if so the next one is planned.
+    pub fn due(&mut self, now: Instant) -> bool {
+        match self.every {
+            Some(every) if now >= self.next => {
+                self.next = now + every;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// When the next ping is due, if the client pings.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.every.map(|_| self.next)
+    }
+}
+
 /// Opens an Engine.IO v4 session over WebSocket at `target` and connects it to the main
 /// namespace.
 pub async fn connect(target: &Target, sources: &Sources) -> Result<Ws, LoadError> {
-    let mut ws = WsClient::connect(target, sources, "EIO=4&transport=websocket").await?;
+    connect_with(target, sources, Eio::V4).await.map(|(ws, _)| ws)
+}
+
+/// Opens a session of protocol `eio` over WebSocket at `target`, connected to the main
+/// namespace, and says how it keeps the heartbeat.
+pub async fn connect_with(
+    target: &Target,
+    sources: &Sources,
+    eio: Eio,
+) -> Result<(Ws, Heartbeat), LoadError> {
+    let mut ws = WsClient::connect(target, sources, eio.websocket_query()).await?;
     let open = ws.next_text().await?;
-    parse_open(ws.payload(open))?;
-    ws.queue_text(b"40");
+    let open = ws.payload(open);
+    parse_open(open)?;
+    let heartbeat = match eio {
+        Eio::V4 => {
+            ws.queue_text(b"40");
+            Heartbeat::server_pings()
+        }
+        Eio::V3 => Heartbeat::client_pings(ping_interval(open)?),
+    };
     loop {
         let range = ws.next_text().await?;
-        match ws.payload(range) {
-            [b'4', b'0', json @ ..] => {
+        match (eio, ws.payload(range)) {
+            (Eio::V4, [b'4', b'0', json @ ..]) => {
                 parse_connect(json)?;
-                return Ok(ws);
+                return Ok((ws, heartbeat));
             }
-            [b'2'] => ws.queue_text(b"3"),
-            text @ [b'4', b'4', ..] => return Err(LoadError::ConnectRefused(excerpt(text))),
-            text => return Err(LoadError::UnexpectedPacket(excerpt(text))),
+            (Eio::V3, b"40") => return Ok((ws, heartbeat)),
+            (_, [b'2']) => ws.queue_text(b"3"),
+            (_, text @ [b'4', b'4', ..]) => return Err(LoadError::ConnectRefused(excerpt(text))),
+            (_, text) => return Err(LoadError::UnexpectedPacket(excerpt(text))),
         }
+    }
+}
+
+/// The `pingInterval` of an open packet `0{…}`.
+fn ping_interval(open: &[u8]) -> Result<Duration, LoadError> {
+    #[derive(Deserialize)]
+    struct Open {
+        #[serde(rename = "pingInterval")]
+        ping_interval: u64,
+    }
+    let json = open.strip_prefix(b"0").unwrap_or(open);
+    match serde_json::from_slice::<Open>(json) {
+        Ok(open) if open.ping_interval > 0 => Ok(Duration::from_millis(open.ping_interval)),
+        Ok(_) => Err(LoadError::OpenPacket("pingInterval 0".into())),
+        Err(e) => Err(LoadError::OpenPacket(e.to_string())),
     }
 }
 
@@ -100,5 +203,25 @@ mod tests {
         assert!(parse_connect(br#"{"sid":"lv_VI97HAXpY6yYWAAAC"}"#).is_ok());
         assert!(parse_connect(br#"{"sid":1}"#).is_err());
         assert!(parse_connect(b"").is_err());
+    }
+
+    #[test]
+    fn reads_the_ping_interval() {
+        let open = br#"0{"sid":"a","upgrades":[],"pingInterval":25000,"pingTimeout":20000}"#;
+        assert_eq!(ping_interval(open).ok(), Some(Duration::from_secs(25)));
+        assert!(ping_interval(br#"0{"sid":"a"}"#).is_err());
+        assert!(ping_interval(br#"0{"pingInterval":0}"#).is_err());
+    }
+
+    #[tokio::test]
+    async fn plans_client_pings() {
+        let mut none = Heartbeat::server_pings();
+        assert!(!none.due(Instant::now() + Duration::from_secs(3600)));
+        assert_eq!(none.deadline(), None);
+        let mut every = Heartbeat::client_pings(Duration::from_secs(1));
+        let first = every.deadline().expect("client pings");
+        assert!(!every.due(first - Duration::from_millis(1)));
+        assert!(every.due(first));
+        assert!(every.deadline().is_some_and(|next| next >= first + Duration::from_secs(1)));
     }
 }

@@ -21,7 +21,7 @@ use super::Gate;
 use super::sender::{Burst, SLACK, Sender, Sent};
 use crate::cpu::CpuMeter;
 use crate::run::{Fleet, Window, show_progress};
-use crate::stats::percentiles;
+use crate::stats::{cpu_figures, percentiles};
 
 /// Between the order to send and the first due time, so the sender's thread is waiting.
 const LEAD: Duration = Duration::from_millis(20);
@@ -74,6 +74,9 @@ pub struct StepReport {
     pub loadgen_cpu_s: f64,
     pub server_cpu_s: Option<f64>,
     pub server_us_per_delivery: Option<f64>,
+    /// CPU use over `cpu_window_s`, percent of one core.
+    pub server_cpu_pct: Option<f64>,
+    pub loadgen_cpu_pct: f64,
     pub sustained: bool,
 }
 
@@ -130,6 +133,7 @@ impl<'a> Driver<'a> {
         let (p50_us, p99_us, p999_us) = percentiles(&latencies);
         let seconds = s.duration.as_secs_f64();
         let lag = sent.max_lag;
+        let cpu = cpu_figures(server_cpu_s, loadgen_cpu_s, cpu_window_s, deliveries);
         let loss = if expected_deliveries == 0 {
             0.0
         } else {
@@ -162,9 +166,9 @@ impl<'a> Driver<'a> {
             cpu_window_s,
             loadgen_cpu_s,
             server_cpu_s,
-            server_us_per_delivery: server_cpu_s
-                .filter(|_| deliveries > 0)
-                .map(|cpu| cpu * 1e6 / deliveries as f64),
+            server_us_per_delivery: cpu.server_us_per_op,
+            server_cpu_pct: cpu.server_cpu_pct,
+            loadgen_cpu_pct: cpu.loadgen_cpu_pct,
             sustained,
         };
         if !sustained {

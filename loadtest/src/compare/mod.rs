@@ -1,0 +1,94 @@
+//! `compare`: tpcio against socketioxide and the Node `socket.io` reference, plus the raw
+//! WebSocket echo on tpcio's runtime (the transport's ceiling), in one run.
+//!
+//! Nothing is built here (`scripts/compare.sh` builds everything first). Each server is
+//! started in turn, pinned with `taskset` to `--server-cpus`; for each scenario this binary
+//! re-executes itself pinned to `--loadgen-cpus` and reads the scenario's JSON line. Every
+//! server is stopped by PID (SIGTERM, then SIGKILL) and its port seen free before the next
+//! one starts. The table goes to stdout and, with the raw reports and a chart, to
+//! `loadtest/results/<UTC time>/` and `loadtest/results/latest/`.
+//!
+//! `compare raw-echo` is the load scenario for the raw echo server ([`raw`]).
+
+mod markdown;
+mod process;
+mod raw;
+mod report;
+mod runner;
+mod scenarios;
+mod servers;
+mod svg;
+mod time;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use raw::RawEchoArgs;
+
+/// tpcio against socketioxide, Node socket.io and a raw WebSocket echo, in one run.
+///
+/// Each server is pinned in turn to --server-cpus, the load to --loadgen-cpus; the table goes
+/// to stdout and loadtest/results/. `compare raw-echo` is the raw echo server's load scenario.
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CompareArgs {
+    #[command(subcommand)]
+    client: Option<Client>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Client {
+    /// WebSocket clients in a closed loop against a raw echo server: send a text frame, wait
+    /// for it back (no Engine.IO, no Socket.IO).
+    RawEcho(RawEchoArgs),
+}
+
+/// The comparison's own options.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Short windows (about a second or two each): a smoke run that ends in a few minutes.
+    #[arg(long)]
+    quick: bool,
+    /// CPUs the servers are pinned to (`taskset -c` list).
+    #[arg(long, default_value = "0")]
+    server_cpus: String,
+    /// CPUs the load generator is pinned to (`taskset -c` list).
+    #[arg(long, default_value = "1")]
+    loadgen_cpus: String,
+    /// First port; the servers take this one and the next three, in turn.
+    #[arg(long, default_value_t = 20300)]
+    port: u16,
+    /// Servers to measure, in order: tpcio, socketioxide, node, raw.
+    #[arg(long, value_delimiter = ',', default_value = "tpcio,socketioxide,node,raw")]
+    servers: Vec<String>,
+    /// Scenarios to run: echo, ack, broadcast-1k, broadcast-10k, connect, idle, polling.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "echo,ack,broadcast-1k,broadcast-10k,connect,idle,polling"
+    )]
+    scenarios: Vec<String>,
+    /// Seconds of each measured window (echo, ack, polling, connect, idle hold), unless --quick.
+    #[arg(long, default_value_t = 8.0)]
+    duration: f64,
+    /// The repository root (binaries and results are found from it); by default the
+    /// directory three levels above this executable (`target/release/..`), else the current one.
+    #[arg(long)]
+    root: Option<PathBuf>,
+}
+
+/// `tpcio-loadtest compare [raw-echo]`.
+pub fn main(args: &CompareArgs) -> ExitCode {
+    match &args.client {
+        Some(Client::RawEcho(raw)) => crate::finish(raw::raw_echo(raw), |r| r.messages > 0),
+        None => match runner::compare(&args.run) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tpcio-loadtest compare: {e}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# tpcio against socketioxide 0.18, the Node socket.io 4.8 reference and a raw WebSocket echo on
+# tpcio's runtime, in one run: builds all of them, then `tpcio-loadtest compare` starts each
+# server in turn pinned to one CPU (--server-cpus, default 0) with the load generator on another
+# (--loadgen-cpus, default 1), and writes loadtest/results/<UTC time>/ and loadtest/results/latest/
+# (results.md, results.json, chart.svg). Arguments go to `compare`, e.g. --quick for a smoke run
+# of a few minutes, --servers tpcio,node, --scenarios echo,ack; see `tpcio-loadtest compare --help`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_cmd() { command -v "$1" >/dev/null 2>&1 || { echo "error: '$1' is required: $2" >&2; exit 1; }; }
+need_cmd cargo "install Rust (rustup) 1.88 or newer"
+need_cmd node "install Node.js 18 or newer (apt-get install nodejs npm)"
+need_cmd npm "install npm (apt-get install npm)"
+need_cmd taskset "install util-linux"
+
+cargo build --release --workspace --examples
+cargo build --release --manifest-path loadtest/socketioxide-ref/Cargo.toml
+# Reinstalled only when missing or behind its lock file (npm ci starts from scratch).
+if [ ! -d loadtest/node-reference/node_modules/socket.io ] ||
+  [ loadtest/node-reference/package-lock.json -nt loadtest/node-reference/node_modules/.package-lock.json ]; then
+  npm ci --prefix loadtest/node-reference --no-audit --no-fund
+fi
+
+# The servers inherit this shell's open-file limit (10 000 broadcast clients need as many sockets).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+exec target/release/tpcio-loadtest compare "$@"
