@@ -9,7 +9,10 @@
 //! for a 25 s ping interval; later deadlines stay in their slot for extra turns.
 //!
 //! Removal is O(1) and lazy: entries live in a slab and carry a generation; a slot keeps
-//! `(index, generation)` pairs and skips the ones whose entry is gone or was reused.
+//! `(index, generation)` pairs and skips the ones whose entry is gone or was reused. Each slot
+//! also counts its live entries, so finding the next deadline skips empty and stale-only slots
+//! without touching their ids (sessions reschedule their deadline constantly, and a
+//! connection storm leaves thousands of stale ids behind).
 
 use std::time::{Duration, Instant};
 
@@ -33,6 +36,8 @@ struct Entry<K> {
     key: K,
     tick: u64,
     generation: u64,
+    /// Armed in `due` rather than in the slot of `tick` (and not counted in `live`).
+    due: bool,
 }
 
 /// A timer wheel keyed by `K` (the session table uses slab keys).
@@ -42,6 +47,8 @@ pub struct TimerWheel<K> {
     tick: Duration,
     entries: Slab<Entry<K>>,
     slots: Box<[Vec<TimerId>]>,
+    /// Live entries of each slot (whatever turn of the ring they are for).
+    live: Box<[u32]>,
     /// Timers armed for a tick that was already processed: they fire on the next `expired`.
     due: Vec<TimerId>,
     /// The first tick `expired` has not processed yet.
@@ -62,6 +69,7 @@ impl<K: Copy> TimerWheel<K> {
             tick: tick.max(Duration::from_millis(1)),
             entries: Slab::new(),
             slots: (0..SLOTS).map(|_| Vec::new()).collect(),
+            live: vec![0; SLOTS].into_boxed_slice(),
             due: Vec::new(),
             next_tick: 0,
             next_generation: 0,
@@ -86,12 +94,14 @@ impl<K: Copy> TimerWheel<K> {
         let tick = self.tick_at_or_after(deadline);
         let generation = self.next_generation;
         self.next_generation += 1;
-        let index = self.entries.insert(Entry { key, tick, generation });
+        let due = tick < self.next_tick;
+        let index = self.entries.insert(Entry { key, tick, generation, due });
         let id = TimerId { index, generation };
-        if tick < self.next_tick {
+        if due {
             self.due.push(id);
         } else {
             self.slots[slot_of(tick)].push(id);
+            self.live[slot_of(tick)] += 1;
         }
         id
     }
@@ -101,7 +111,11 @@ impl<K: Copy> TimerWheel<K> {
         if !self.is_live(id) {
             return None;
         }
-        Some(self.entries.remove(id.index).key)
+        let entry = self.entries.remove(id.index);
+        if !entry.due {
+            self.live[slot_of(entry.tick)] -= 1;
+        }
+        Some(entry.key)
     }
 
     /// Moves a live timer to a new deadline, or arms `key` anew if `id` is stale.
@@ -135,6 +149,7 @@ impl<K: Copy> TimerWheel<K> {
                 Some(e) if e.generation == id.generation => {
                     if e.tick <= now_tick {
                         out.push(self.entries.remove(id.index).key);
+                        self.live[slot_of(t)] -= 1;
                         false
                     } else {
                         true
@@ -157,6 +172,9 @@ impl<K: Copy> TimerWheel<K> {
             return Some(self.instant_of(tick));
         }
         for t in self.next_tick..self.next_tick.saturating_add(SLOTS as u64) {
+            if self.live[slot_of(t)] == 0 {
+                continue;
+            }
             let armed_for_t = self.slots[slot_of(t)].iter().any(|&id| {
                 self.entries.get(id.index).is_some_and(|e| e.generation == id.generation && e.tick == t)
             });
@@ -271,6 +289,35 @@ mod tests {
     }
 
     proptest! {
+        /// Whatever was armed, moved, removed or fired: the next deadline is the earliest
+        /// live tick, as a full scan finds it.
+        #[test]
+        fn next_tick_is_the_earliest_live_tick(
+            ops in proptest::collection::vec((0u8..4, 0u64..90_000, 0usize..40), 1..200),
+        ) {
+            let t0 = Instant::now();
+            let mut wheel = TimerWheel::new(t0);
+            let mut ids: Vec<(TimerId, u64)> = Vec::new();
+            let mut now = 0;
+            let mut out = Vec::new();
+            for (op, at, pick) in ops {
+                match op {
+                    0 | 1 => ids.push((wheel.insert(0u8, t0 + ms(now + at)), now + at)),
+                    2 if !ids.is_empty() => {
+                        let (id, _) = ids.swap_remove(pick % ids.len());
+                        wheel.remove(id);
+                    }
+                    _ => {
+                        now += at / 100;
+                        wheel.expired(t0 + ms(now), &mut out);
+                    }
+                }
+                ids.retain(|(id, _)| wheel.fires_at(*id).is_some());
+                let earliest = ids.iter().filter_map(|(id, _)| wheel.fires_at(*id)).min();
+                prop_assert_eq!(wheel.next_tick(), earliest);
+            }
+        }
+
         #[test]
         fn fires_in_window(deadlines in proptest::collection::vec(0u64..60_000, 1..50), step in 1u64..10) {
             let t0 = Instant::now();
