@@ -4,10 +4,12 @@
 //! - `build/broadcast`: one broadcast's message for one peer, as `socket::peer` builds it: a
 //!   `BroadcastRequest` (namespace, room selector, the shared `Arc<EncodedPacket>`) as an
 //!   `AdapterMsg`, boxed into a `ShardMsg::Peer`, then dropped (as the receiver does).
-//! - `build/batch16`: sixteen broadcasts in one `adapter::Batch`, one `ShardMsg::Peer` (per broadcast).
+//! - `build/batch16`: sixteen broadcasts in one `ShardMsg::Peer`, as `socket::outbox` sends a
+//!   burst (per broadcast).
 //! - `round_trip`: one broadcast message to the other executor and one back, per round trip.
-//! - `stream/send` and `stream/spawn+send`: N messages one way, then one answer, per message;
-//!   `spawn+send` sends each from its own task, as `socket::peer` does.
+//! - `stream/send` and `stream/batch16`: N broadcasts one way, then one answer, per broadcast;
+//!   `batch16` sends them sixteen to a message, as `socket::outbox` does when broadcasts come
+//!   faster than the peer takes them.
 //!
 //! The mesh cases run in `iter_custom`: each sample starts two executors and a mesh of the
 //! server's capacity (1024), and only the exchange is timed. With both executors on one CPU each
@@ -23,7 +25,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use glommio::channels::channel_mesh::{MeshBuilder, Receivers, Senders};
 use glommio::{LocalExecutorBuilder, Placement};
-use tpcio::adapter::{AdapterMsg, AdapterRequest, Batch, BroadcastOptions, BroadcastRequest, EncodedPacket};
+use tpcio::adapter::{AdapterMsg, AdapterRequest, BroadcastOptions, BroadcastRequest, EncodedPacket};
 use tpcio::protocol::value::Value;
 use tpcio::shard::ShardMsg;
 
@@ -62,10 +64,7 @@ fn build(c: &mut Criterion) {
     g.throughput(Throughput::Elements(BATCH as u64));
     g.bench_function("batch16", |b| {
         b.iter(|| {
-            let mut batch = Batch::new();
-            for _ in 0..BATCH {
-                batch.push(request(black_box(&opts), &packet));
-            }
+            let batch: Vec<AdapterMsg> = (0..BATCH).map(|_| request(black_box(&opts), &packet)).collect();
             message(0, Box::new(batch))
         })
     });
@@ -76,7 +75,7 @@ fn build(c: &mut Criterion) {
 enum Mode {
     RoundTrip,
     Stream,
-    SpawnStream,
+    BatchStream,
 }
 
 /// The far shard: counts what arrives and sends a message back once it has the number the
@@ -86,8 +85,10 @@ async fn peer(senders: Senders<ShardMsg>, receivers: Receivers<ShardMsg>, driver
     while let Ok(Some(msg)) = receivers.recv_from(driver).await {
         let ShardMsg::Peer { endpoint, msg, .. } = msg else { continue };
         // What the receiving layer does first: find out what it was sent.
-        let is_adapter = msg.is::<AdapterMsg>();
-        count += usize::from(is_adapter);
+        count += match msg.downcast_ref::<Vec<AdapterMsg>>() {
+            Some(batch) => batch.len(),
+            None => usize::from(msg.is::<AdapterMsg>()),
+        };
         if count >= endpoint {
             count = 0;
             let _ = senders.send_to(driver, message(0, msg)).await;
@@ -124,13 +125,13 @@ async fn drive(
             }
             let _ = receivers.recv_from(far).await;
         }
-        Mode::SpawnStream => {
-            for _ in 0..n {
-                let (senders, msg) = (senders.clone(), new(n));
-                glommio::spawn_local(async move {
-                    let _ = senders.send_to(far, msg).await;
-                })
-                .detach();
+        Mode::BatchStream => {
+            let mut left = n;
+            while left > 0 {
+                let take = left.min(BATCH);
+                let batch: Vec<AdapterMsg> = (0..take).map(|_| request(&opts, &packet)).collect();
+                let _ = senders.send_to(far, message(n, Box::new(batch))).await;
+                left -= take;
             }
             let _ = receivers.recv_from(far).await;
         }
@@ -170,7 +171,7 @@ fn channel(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("round_trip", |b| b.iter_custom(|iters| run(Mode::RoundTrip, iters)));
     g.bench_function("stream/send", |b| b.iter_custom(|iters| run(Mode::Stream, iters)));
-    g.bench_function("stream/spawn+send", |b| b.iter_custom(|iters| run(Mode::SpawnStream, iters)));
+    g.bench_function("stream/batch16", |b| b.iter_custom(|iters| run(Mode::BatchStream, iters)));
     g.finish();
 }
 

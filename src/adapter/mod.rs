@@ -192,31 +192,6 @@ pub enum AdapterMsg {
     Response(AdapterResponse),
 }
 
-/// Adapter messages bound for one peer shard, sent together: one mesh message per peer per
-/// flush, however many broadcasts were made in between.
-#[derive(Clone, Debug, Default)]
-pub struct Batch {
-    pub msgs: Vec<AdapterMsg>,
-}
-
-impl Batch {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn push(&mut self, msg: AdapterMsg) {
-        self.msgs.push(msg);
-    }
-
-    pub fn len(&self) -> usize {
-        self.msgs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.msgs.is_empty()
-    }
-}
-
 impl From<AdapterRequest> for AdapterMsg {
     fn from(r: AdapterRequest) -> Self {
         AdapterMsg::Request(r)
@@ -236,7 +211,7 @@ mod tests {
     #[test]
     fn messages_cross_shards() {
         fn send<T: Send + 'static>() {}
-        send::<Batch>();
+        send::<AdapterMsg>();
         send::<AdapterMsg>();
     }
 
@@ -252,8 +227,6 @@ mod tests {
         let fetch = AdapterRequest::FetchSockets { id, nsp: "/".into(), opts: BroadcastOptions::new() };
         assert_eq!(fetch.kind(), RequestType::RemoteFetch);
         assert_eq!(AdapterResponse::ClientCount { id, count: 3 }.id(), id);
-        let mut batch = Batch::new();
-        batch.push(fetch.into());
-        assert_eq!(batch.len(), 1);
+        assert!(matches!(AdapterMsg::from(fetch), AdapterMsg::Request(AdapterRequest::FetchSockets { .. })));
     }
 }
