@@ -7,6 +7,13 @@
 //! (even with no room, as in Node) until `del_all`; a broadcast to no room reaches exactly
 //! those sockets.
 //!
+//! Every socket is in the room named by its own id (Node's `socket.join(socket.id)`) unless it
+//! leaves it. That room is not stored: a key that names its own room ([`RoomKey`]) is found
+//! from the room's name, and the socket's entry only says whether, and where in its join
+//! order, it is in it. A set and a name per socket would cost more than the rest of its entry.
+//! Other sockets may join a room named after a socket like any room; its members are then the
+//! stored ones plus the owner.
+//!
 //! Selection allocates nothing once warm: the set of excluded and already-yielded sockets is
 //! a scratch set owned by the index and cleared, not freed, between selections.
 
@@ -14,40 +21,102 @@ use std::collections::{HashMap, hash_map, hash_set};
 use std::hash::Hash;
 
 use super::selector::{BroadcastOptions, Room};
+use crate::protocol::sid::Sid;
 
 /// Sets of socket keys: keys are chosen by the server, so a fast hash is safe. Room names may
 /// come from clients and keep the std (SipHash) hasher.
 type KeySet<K> = foldhash::HashSet<K>;
 type KeyMap<K, V> = foldhash::HashMap<K, V>;
 
+/// A socket key of the index, which may name a room of its own.
+pub trait RoomKey: Copy + Eq + Hash {
+    /// Calls `f` with the name of the socket's own room; `None` when keys have none.
+    fn own_room<R>(self, f: impl FnOnce(&str) -> R) -> Option<R>;
+
+    /// The socket whose own room is named `room`: `owner(r) == Some(k)` only if `k`'s own
+    /// room is named exactly `r`.
+    fn owner(room: &str) -> Option<Self>;
+}
+
+impl RoomKey for Sid {
+    fn own_room<R>(self, f: impl FnOnce(&str) -> R) -> Option<R> {
+        Some(f(self.as_str()))
+    }
+
+    fn owner(room: &str) -> Option<Sid> {
+        // A sid's string is its bytes: parsing is exact, so the name round-trips.
+        Sid::parse(room.as_bytes())
+    }
+}
+
 /// The rooms of one namespace on one shard.
 #[derive(Debug, Clone)]
 pub struct Rooms<K> {
+    /// Rooms with stored members: every room but the sockets' own (see the module docs).
     rooms: HashMap<Room, KeySet<K>>,
-    /// Each socket's rooms in the order it joined them (Node's `socket.rooms` order).
-    sockets: KeyMap<K, Vec<Room>>,
+    sockets: KeyMap<K, Joined>,
+    /// Sockets in their own room when no stored room has that name: those rooms exist too.
+    own_only: usize,
     /// Excluded and already-yielded sockets of the selection under way.
     scratch: KeySet<K>,
 }
 
-impl<K: Copy + Eq + Hash> Default for Rooms<K> {
-    fn default() -> Self {
-        Rooms { rooms: HashMap::new(), sockets: KeyMap::default(), scratch: KeySet::default() }
+/// The rooms one socket is in.
+#[derive(Debug, Clone, Default)]
+struct Joined {
+    /// Stored rooms, in the order the socket joined them (Node's `socket.rooms` order).
+    rooms: Vec<Room>,
+    /// Where its own room comes in that order (before `rooms[own]`); `None` when not in it.
+    own: Option<u32>,
+}
+
+impl Joined {
+    /// Every room, own room included, in join order.
+    fn names<K: RoomKey>(&self, socket: K) -> Vec<Room> {
+        let mut names = Vec::with_capacity(self.rooms.len() + 1);
+        names.extend(self.rooms.iter().cloned());
+        if let Some(at) = self.own
+            && let Some(name) = socket.own_room(|name| Room::from(name))
+        {
+            names.insert((at as usize).min(names.len()), name);
+        }
+        names
     }
 }
 
-impl<K: Copy + Eq + Hash> Rooms<K> {
+impl<K: RoomKey> Default for Rooms<K> {
+    fn default() -> Self {
+        Rooms { rooms: HashMap::new(), sockets: KeyMap::default(), own_only: 0, scratch: KeySet::default() }
+    }
+}
+
+impl<K: RoomKey> Rooms<K> {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Makes `socket` known and puts it in its own room, as Node's `_onconnect` joins
+    /// `socket.id` first.
+    pub fn add_socket(&mut self, socket: K) {
+        self.sockets.entry(socket).or_default();
+        if let Some(named_elsewhere) = socket.own_room(|name| self.rooms.contains_key(name)) {
+            self.enter_own(socket, !named_elsewhere);
+        }
     }
 
     /// Makes `socket` known and joins it to `rooms` (Node's `addAll`); rooms it is already in
     /// are skipped.
     pub fn add_all<I: IntoIterator<Item = Room>>(&mut self, socket: K, rooms: I) {
-        let joined = self.sockets.entry(socket).or_default();
+        self.sockets.entry(socket).or_default();
         for room in rooms {
-            // Linear: a socket is in its own room and a handful of others.
-            if joined.contains(&room) {
+            if K::owner(&room) == Some(socket) {
+                let named_elsewhere = self.rooms.contains_key(&*room);
+                self.enter_own(socket, !named_elsewhere);
+                continue;
+            }
+            let Some(joined) = self.sockets.get(&socket) else { continue };
+            // Linear: a socket is in a handful of rooms.
+            if joined.rooms.contains(&room) {
                 continue;
             }
             match self.rooms.get_mut(&*room) {
@@ -55,10 +124,28 @@ impl<K: Copy + Eq + Hash> Rooms<K> {
                     members.insert(socket);
                 }
                 None => {
+                    if own_member(&self.sockets, &room).is_some() {
+                        // The owner's room now has stored members: counted with them.
+                        self.own_only -= 1;
+                    }
                     self.rooms.insert(room.clone(), KeySet::from_iter([socket]));
                 }
             }
-            joined.push(room);
+            if let Some(joined) = self.sockets.get_mut(&socket) {
+                joined.rooms.push(room);
+            }
+        }
+    }
+
+    /// `socket` (known) enters its own room unless it is in it; `counts` when no stored room
+    /// has that name.
+    fn enter_own(&mut self, socket: K, counts: bool) {
+        let Some(joined) = self.sockets.get_mut(&socket) else { return };
+        if joined.own.is_none() {
+            joined.own = Some(joined.rooms.len() as u32);
+            if counts {
+                self.own_only += 1;
+            }
         }
     }
 
@@ -70,13 +157,26 @@ impl<K: Copy + Eq + Hash> Rooms<K> {
     /// Removes `socket` from `room` (Node's `del`), dropping the room once empty. The socket
     /// stays known. Whether it was in the room.
     pub fn del(&mut self, socket: K, room: &str) -> bool {
+        let named_elsewhere = self.rooms.contains_key(room);
         let Some(joined) = self.sockets.get_mut(&socket) else {
             return false;
         };
-        let Some(at) = joined.iter().position(|r| &**r == room) else {
+        if K::owner(room) == Some(socket) {
+            if joined.own.take().is_none() {
+                return false;
+            }
+            if !named_elsewhere {
+                self.own_only -= 1;
+            }
+            return true;
+        }
+        let Some(at) = joined.rooms.iter().position(|r| &**r == room) else {
             return false;
         };
-        joined.remove(at);
+        joined.rooms.remove(at);
+        if let Some(own) = joined.own.as_mut().filter(|own| at < **own as usize) {
+            *own -= 1;
+        }
         self.leave(socket, room);
         true
     }
@@ -84,11 +184,17 @@ impl<K: Copy + Eq + Hash> Rooms<K> {
     /// Forgets `socket` and leaves all its rooms (Node's `delAll`); hands back the rooms it
     /// was in, in join order.
     pub fn del_all(&mut self, socket: K) -> Vec<Room> {
-        let joined = self.sockets.remove(&socket).unwrap_or_default();
-        for room in &joined {
+        let Some(joined) = self.sockets.remove(&socket) else {
+            return Vec::new();
+        };
+        let names = joined.names(socket);
+        if joined.own.is_some() && socket.own_room(|name| !self.rooms.contains_key(name)) == Some(true) {
+            self.own_only -= 1;
+        }
+        for room in &joined.rooms {
             self.leave(socket, room);
         }
-        joined
+        names
     }
 
     fn leave(&mut self, socket: K, room: &str) {
@@ -96,33 +202,45 @@ impl<K: Copy + Eq + Hash> Rooms<K> {
             members.remove(&socket);
             if members.is_empty() {
                 self.rooms.remove(room);
+                if own_member(&self.sockets, room).is_some() {
+                    // The owner's room lives on without stored members.
+                    self.own_only += 1;
+                }
             }
         }
     }
 
     /// The rooms `socket` is in, in join order (empty when unknown).
-    pub fn rooms_of(&self, socket: K) -> &[Room] {
-        self.sockets.get(&socket).map_or(&[], Vec::as_slice)
+    pub fn rooms_of(&self, socket: K) -> Vec<Room> {
+        self.sockets.get(&socket).map_or_else(Vec::new, |joined| joined.names(socket))
     }
 
     /// The sockets in `room`, in no particular order.
     pub fn sockets_in(&self, room: &str) -> impl Iterator<Item = K> + '_ {
-        self.rooms.get(room).into_iter().flatten().copied()
+        self.rooms.get(room).into_iter().flatten().copied().chain(own_member(&self.sockets, room))
     }
 
     /// How many sockets are in `room`.
     pub fn room_len(&self, room: &str) -> usize {
-        self.rooms.get(room).map_or(0, |m| m.len())
+        self.rooms.get(room).map_or(0, |m| m.len()) + usize::from(own_member(&self.sockets, room).is_some())
     }
 
     /// Whether some socket of this shard is in `room`.
     pub fn has_room(&self, room: &str) -> bool {
-        self.rooms.contains_key(room)
+        self.rooms.contains_key(room) || own_member(&self.sockets, room).is_some()
     }
 
-    /// Every non-empty room (the Redis adapter's `allRooms`).
-    pub fn room_names(&self) -> impl ExactSizeIterator<Item = &Room> + '_ {
-        self.rooms.keys()
+    /// Every non-empty room (the Redis adapter's `allRooms`), own rooms included.
+    pub fn room_names(&self) -> impl Iterator<Item = Room> + '_ {
+        let owned = self.sockets.iter().filter(|(_, j)| j.own.is_some()).filter_map(|(&k, _)| {
+            k.own_room(|name| (!self.rooms.contains_key(name)).then(|| Room::from(name))).flatten()
+        });
+        self.rooms.keys().cloned().chain(owned)
+    }
+
+    /// How many non-empty rooms there are: [`Rooms::room_names`] counted without naming them.
+    pub fn room_count(&self) -> usize {
+        self.rooms.len() + self.own_only
     }
 
     /// Whether `socket` is known (joined with `add_all` and not yet `del_all`ed).
@@ -144,20 +262,30 @@ impl<K: Copy + Eq + Hash> Rooms<K> {
     /// `except_sockets`. The flags play no part. The index cannot change while the selection
     /// is read; to join, leave or disconnect the selected sockets use [`Rooms::select_into`].
     pub fn select<'a>(&'a mut self, opts: &'a BroadcastOptions, except_sockets: &[K]) -> Selection<'a, K> {
-        let excluded = &mut self.scratch;
+        let (rooms, sockets, excluded) = (&self.rooms, &self.sockets, &mut self.scratch);
         excluded.clear();
         excluded.extend(except_sockets.iter().copied());
         for room in &opts.except {
-            if let Some(members) = self.rooms.get(&**room) {
+            if let Some(members) = rooms.get(&**room) {
                 excluded.extend(members.iter().copied());
             }
+            excluded.extend(own_member(sockets, room));
         }
         let inner = match opts.rooms.as_slice() {
-            [] => Inner::All { sockets: self.sockets.keys(), excluded },
-            [room] => Inner::One { members: self.rooms.get(&**room).map(|m| m.iter()), excluded },
-            _ => {
-                Inner::Union { index: &self.rooms, targets: opts.rooms.iter(), members: None, seen: excluded }
-            }
+            [] => Inner::All { sockets: sockets.keys(), excluded },
+            [room] => Inner::One {
+                members: rooms.get(&**room).map(|m| m.iter()),
+                owner: own_member(sockets, room),
+                excluded,
+            },
+            _ => Inner::Union {
+                rooms,
+                sockets,
+                targets: opts.rooms.iter(),
+                members: None,
+                owner: None,
+                seen: excluded,
+            },
         };
         Selection { inner }
     }
@@ -168,6 +296,11 @@ impl<K: Copy + Eq + Hash> Rooms<K> {
     }
 }
 
+/// The socket whose own room `room` is, when it is in it.
+fn own_member<K: RoomKey>(sockets: &KeyMap<K, Joined>, room: &str) -> Option<K> {
+    K::owner(room).filter(|k| sockets.get(k).is_some_and(|j| j.own.is_some()))
+}
+
 /// Iterator over the sockets a [`BroadcastOptions`] targets; see [`Rooms::select`].
 pub struct Selection<'a, K> {
     inner: Inner<'a, K>,
@@ -175,218 +308,46 @@ pub struct Selection<'a, K> {
 
 enum Inner<'a, K> {
     /// No target room: every known socket not excluded.
-    All { sockets: hash_map::Keys<'a, K, Vec<Room>>, excluded: &'a KeySet<K> },
-    /// One target room: its members are distinct already.
-    One { members: Option<hash_set::Iter<'a, K>>, excluded: &'a KeySet<K> },
+    All { sockets: hash_map::Keys<'a, K, Joined>, excluded: &'a KeySet<K> },
+    /// One target room: its stored members, then its owner; distinct already.
+    One { members: Option<hash_set::Iter<'a, K>>, owner: Option<K>, excluded: &'a KeySet<K> },
     /// Several: `seen` starts as the excluded sockets and gains each one yielded.
     Union {
-        index: &'a HashMap<Room, KeySet<K>>,
+        rooms: &'a HashMap<Room, KeySet<K>>,
+        sockets: &'a KeyMap<K, Joined>,
         targets: std::slice::Iter<'a, Room>,
         members: Option<hash_set::Iter<'a, K>>,
+        owner: Option<K>,
         seen: &'a mut KeySet<K>,
     },
 }
 
-impl<K: Copy + Eq + Hash> Iterator for Selection<'_, K> {
+impl<K: RoomKey> Iterator for Selection<'_, K> {
     type Item = K;
 
     fn next(&mut self) -> Option<K> {
         match &mut self.inner {
             Inner::All { sockets, excluded } => sockets.find(|k| !excluded.contains(*k)).copied(),
-            Inner::One { members, excluded } => members.as_mut()?.find(|k| !excluded.contains(*k)).copied(),
-            Inner::Union { index, targets, members, seen } => loop {
+            Inner::One { members, owner, excluded } => {
+                if let Some(k) = members.as_mut().and_then(|m| m.find(|k| !excluded.contains(*k))) {
+                    return Some(*k);
+                }
+                owner.take().filter(|k| !excluded.contains(k))
+            }
+            Inner::Union { rooms, sockets, targets, members, owner, seen } => loop {
                 if let Some(k) = members.as_mut().and_then(|m| m.find(|k| seen.insert(**k))) {
                     return Some(*k);
                 }
+                if let Some(k) = owner.take().filter(|k| seen.insert(*k)) {
+                    return Some(k);
+                }
                 let room = targets.next()?;
-                *members = index.get(&**room).map(|m| m.iter());
+                *members = rooms.get(&**room).map(|m| m.iter());
+                *owner = own_member(sockets, room);
             },
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::{BTreeMap, BTreeSet};
-
-    use super::*;
-    use proptest::prelude::*;
-
-    /// Sockets 1..=5, each in its own room `s<n>`; 1, 2, 3 in `a`; 3, 4 in `b`; 5 in none else.
-    fn fixture() -> Rooms<u32> {
-        let mut rooms = Rooms::new();
-        for s in 1..=5u32 {
-            rooms.add(s, Room::from(format!("s{s}")));
-        }
-        rooms.add_all(1, ["a".into()]);
-        rooms.add_all(2, ["a".into()]);
-        rooms.add_all(3, ["a".into(), "b".into(), "a".into()]);
-        rooms.add(4, "b".into());
-        rooms
-    }
-
-    fn selected(rooms: &mut Rooms<u32>, opts: BroadcastOptions, except: &[u32]) -> Vec<u32> {
-        let mut out: Vec<u32> = rooms.select(&opts, except).collect();
-        let len = out.len();
-        out.sort_unstable();
-        out.dedup();
-        assert_eq!(out.len(), len, "a socket was selected twice");
-        out
-    }
-
-    #[test]
-    fn selection_table() {
-        let o = BroadcastOptions::new;
-        let cases: Vec<(BroadcastOptions, &[u32], Vec<u32>)> = vec![
-            (o(), &[], vec![1, 2, 3, 4, 5]),
-            (o().to("a"), &[], vec![1, 2, 3]),
-            (o().to("a").to("b"), &[], vec![1, 2, 3, 4]),
-            (o().to("b").to("a").to("nowhere"), &[], vec![1, 2, 3, 4]),
-            (o().to("nowhere"), &[], vec![]),
-            (o().to("a").except("b"), &[], vec![1, 2]),
-            (o().to("a").to("b").except("s3"), &[], vec![1, 2, 4]),
-            (o().except("a"), &[], vec![4, 5]),
-            (o().except("a").except("b"), &[], vec![5]),
-            (o().except("nowhere"), &[], vec![1, 2, 3, 4, 5]),
-            (o().to("s4"), &[], vec![4]),
-            (BroadcastOptions::from_socket("s1"), &[], vec![2, 3, 4, 5]),
-            (BroadcastOptions::from_socket("s1").to("a"), &[], vec![2, 3]),
-            (o().to("s2").to("a"), &[], vec![1, 2, 3]),
-            (o().to("a"), &[2], vec![1, 3]),
-            (o(), &[5, 99], vec![1, 2, 3, 4]),
-            (o().to("a").to("b"), &[1], vec![2, 3, 4]),
-            (o().to("a").except("a"), &[], vec![]),
-        ];
-        let mut rooms = fixture();
-        for (opts, except, want) in cases {
-            assert_eq!(selected(&mut rooms, opts.clone(), except), want, "{opts:?} except {except:?}");
-        }
-    }
-
-    #[test]
-    fn select_into_then_modify() {
-        let mut rooms = fixture();
-        let mut targets = Vec::new();
-        rooms.select_into(&BroadcastOptions::new().to("b"), &[], &mut targets);
-        for &s in &targets {
-            rooms.add(s, "c".into());
-        }
-        assert_eq!(selected(&mut rooms, BroadcastOptions::new().to("c"), &[]), [3, 4]);
-    }
-
-    #[test]
-    fn join_leave_bookkeeping() {
-        let mut rooms = fixture();
-        assert_eq!(rooms.rooms_of(3), ["s3", "a", "b"]);
-        assert_eq!(rooms.room_len("a"), 3);
-        assert!(rooms.del(3, "a"));
-        assert!(!rooms.del(3, "a"), "not in it any more");
-        assert!(!rooms.del(42, "a"), "unknown socket");
-        assert_eq!(rooms.rooms_of(3), ["s3", "b"]);
-        assert_eq!(rooms.del_all(4), ["s4", "b"]);
-        assert!(!rooms.contains(4));
-        assert_eq!(rooms.sockets_in("b").collect::<Vec<_>>(), [3]);
-        assert!(rooms.del(3, "b"));
-        assert!(!rooms.has_room("b"), "an empty room is dropped");
-        // A socket that left every room is still known, so `io.emit` reaches it (as in Node).
-        assert!(rooms.del(5, "s5"));
-        assert!(rooms.contains(5));
-        assert!(selected(&mut rooms, BroadcastOptions::new(), &[]).contains(&5));
-        assert!(rooms.del_all(42).is_empty());
-        assert_eq!(rooms.len(), 4);
-        let mut names: Vec<&str> = rooms.room_names().map(|r| &**r).collect();
-        names.sort_unstable();
-        assert_eq!(names, ["a", "s1", "s2", "s3"]);
-    }
-
-    #[derive(Clone, Debug)]
-    enum Op {
-        AddAll(u32, Vec<u8>),
-        Del(u32, u8),
-        DelAll(u32),
-    }
-
-    fn op() -> impl Strategy<Value = Op> {
-        let socket = 0u32..6;
-        let room = 0u8..5;
-        prop_oneof![
-            (socket.clone(), proptest::collection::vec(room.clone(), 0..4))
-                .prop_map(|(s, r)| Op::AddAll(s, r)),
-            (socket.clone(), room).prop_map(|(s, r)| Op::Del(s, r)),
-            socket.prop_map(Op::DelAll),
-        ]
-    }
-
-    fn name(r: u8) -> Room {
-        Room::from(format!("r{r}"))
-    }
-
-    proptest! {
-        #[test]
-        fn index_matches_a_naive_model(
-            ops in proptest::collection::vec(op(), 0..40),
-            targets in proptest::collection::vec(0u8..6, 0..3),
-            except in proptest::collection::vec(0u8..6, 0..3),
-            except_sockets in proptest::collection::vec(0u32..7, 0..2),
-        ) {
-            let mut rooms = Rooms::new();
-            let mut model: BTreeMap<u32, Vec<Room>> = BTreeMap::new();
-            for op in ops {
-                match op {
-                    Op::AddAll(s, rs) => {
-                        rooms.add_all(s, rs.iter().map(|&r| name(r)));
-                        let joined = model.entry(s).or_default();
-                        for r in rs {
-                            if !joined.contains(&name(r)) {
-                                joined.push(name(r));
-                            }
-                        }
-                    }
-                    Op::Del(s, r) => {
-                        let was = model.get(&s).is_some_and(|j| j.contains(&name(r)));
-                        prop_assert_eq!(rooms.del(s, &name(r)), was);
-                        if let Some(joined) = model.get_mut(&s) {
-                            joined.retain(|x| *x != name(r));
-                        }
-                    }
-                    Op::DelAll(s) => {
-                        prop_assert_eq!(rooms.del_all(s), model.remove(&s).unwrap_or_default());
-                    }
-                }
-            }
-            // rooms_of and sockets_in agree with each other and with the model.
-            prop_assert_eq!(rooms.len(), model.len());
-            for (&s, joined) in &model {
-                prop_assert_eq!(rooms.rooms_of(s), joined.as_slice());
-                for r in joined {
-                    prop_assert!(rooms.sockets_in(r).any(|k| k == s));
-                }
-            }
-            for r in (0..6).map(name) {
-                let members: BTreeSet<u32> = rooms.sockets_in(&r).collect();
-                let want: BTreeSet<u32> =
-                    model.iter().filter(|(_, j)| j.contains(&r)).map(|(&s, _)| s).collect();
-                prop_assert_eq!(rooms.room_len(&r), members.len());
-                prop_assert_eq!(rooms.has_room(&r), !want.is_empty());
-                prop_assert_eq!(members, want);
-            }
-            // Selection is Node's `apply` on the model.
-            let mut opts = BroadcastOptions::new();
-            for &t in &targets {
-                opts = opts.to(name(t));
-            }
-            for &e in &except {
-                opts = opts.except(name(e));
-            }
-            let excluded = |s: &u32, j: &Vec<Room>| except_sockets.contains(s) || j.iter().any(|r| opts.except.contains(r));
-            let want: BTreeSet<u32> = model
-                .iter()
-                .filter(|(s, j)| !excluded(s, j) && (opts.rooms.is_empty() || j.iter().any(|r| opts.rooms.contains(r))))
-                .map(|(&s, _)| s)
-                .collect();
-            let got: Vec<u32> = rooms.select(&opts, &except_sockets).collect();
-            prop_assert_eq!(got.len(), want.len(), "each socket once");
-            prop_assert_eq!(got.into_iter().collect::<BTreeSet<u32>>(), want);
-        }
-    }
-}
+mod tests;

@@ -314,7 +314,18 @@ impl Session {
 
     /// The next event for the Socket.IO layer. Call after every input.
     pub fn poll_event(&mut self) -> Option<EngineEvent> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() && self.events.capacity() != 0 {
+            // An idle session keeps no event queue.
+            self.events = VecDeque::new();
+        }
+        event
+    }
+
+    /// Every pending event at once, in order: [`Session::poll_event`] until `None`, with the
+    /// queue's storage handed over rather than kept.
+    pub fn take_events(&mut self) -> VecDeque<EngineEvent> {
+        std::mem::take(&mut self.events)
     }
 
     /// When [`Session::on_timeout`] must run next.
@@ -362,6 +373,8 @@ impl Session {
     pub(super) fn add_socket(&mut self, supports_binary: bool, role: WsRole) -> WsId {
         let id = WsId(self.next_ws);
         self.next_ws = self.next_ws.wrapping_add(1);
+        // Mostly one socket for the session's life: no spare room until a second one comes.
+        self.sockets.reserve_exact(1);
         self.sockets.push(WsConn::new(id, supports_binary, role));
         id
     }

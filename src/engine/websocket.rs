@@ -152,11 +152,13 @@ impl Session {
             return WsStatus::Close;
         };
         let conn = &mut self.sockets[i];
-        out.append(&mut conn.out);
+        out.extend(std::mem::take(&mut conn.out));
         match conn.role {
             WsRole::Active => {
                 let (version, binary) = (self.version, conn.supports_binary);
-                out.extend(self.queue.drain(..).map(|p| ws_message::encode(&p, version, binary)));
+                // The queue's storage goes with its packets: an idle session keeps none.
+                let queue = std::mem::take(&mut self.queue);
+                out.extend(queue.into_iter().map(|p| ws_message::encode(&p, version, binary)));
                 WsStatus::Open
             }
             WsRole::Probe => WsStatus::Open,

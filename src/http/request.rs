@@ -10,6 +10,7 @@
 //! array on each call, which for heads of a few hundred bytes costs less than keeping state.
 
 use std::mem::MaybeUninit;
+use std::sync::OnceLock;
 
 use bytes::{Bytes, BytesMut};
 use httparse::Status;
@@ -127,7 +128,7 @@ impl HeadInfo {
 }
 
 /// One whole request. Everything but the body points into the frozen head.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Request {
     head: Bytes,
     method: Method,
@@ -136,9 +137,25 @@ pub struct Request {
     raw_method: Span,
     target: Span,
     query_start: Option<u32>,
-    fields: Vec<Field>,
+    /// Where each header field lies in the head. A head kept for a session's life
+    /// ([`Request::to_owned_head`]) leaves them out and finds them again when first asked:
+    /// most are never asked for.
+    fields: OnceLock<Vec<Field>>,
     body: Bytes,
 }
+
+impl PartialEq for Request {
+    fn eq(&self, other: &Self) -> bool {
+        self.head == other.head
+            && (self.method, self.version, self.facts) == (other.method, other.version, other.facts)
+            && (self.raw_method, self.target, self.query_start)
+                == (other.raw_method, other.target, other.query_start)
+            && self.fields() == other.fields()
+            && self.body == other.body
+    }
+}
+
+impl Eq for Request {}
 
 /// Splits one whole request off the front of `buf`, or returns `Ok(None)` if more bytes are needed.
 pub fn parse(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Request>, HttpError> {
@@ -281,7 +298,22 @@ impl Layout {
 
     fn into_request(self, head: Bytes, body: Bytes) -> Request {
         let Layout { method, version, facts, raw_method, target, query_start, fields } = self;
+        let fields = OnceLock::from(fields);
         Request { head, method, version, facts, raw_method, target, query_start, fields, body }
+    }
+}
+
+/// The header fields of `head`, a head that parsed before: parsed again.
+fn fields_of(head: &[u8]) -> Vec<Field> {
+    let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS_CAP];
+    let mut req = httparse::Request::new(&mut []);
+    match req.parse_with_uninit_headers(head, &mut slots) {
+        Ok(Status::Complete(_)) => req
+            .headers
+            .iter()
+            .map(|f| Field { name: span(head, f.name.as_bytes()), value: span(head, f.value) })
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -360,7 +392,7 @@ impl Request {
 
     /// All fields, in order, names as sent.
     pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.fields.iter().map(|f| (self.slice(f.name), self.slice(f.value)))
+        self.fields().iter().map(|f| (self.slice(f.name), self.slice(f.value)))
     }
 
     /// `Connection: upgrade` with an `Upgrade` field: what Node routes to its `upgrade` event.
@@ -377,12 +409,22 @@ impl Request {
     /// This request without its body, its head copied out of the read buffer: worth keeping
     /// for a session's lifetime without pinning the connection's buffer.
     pub fn to_owned_head(&self) -> Request {
+        let Request { method, version, facts, raw_method, target, query_start, .. } = *self;
         Request {
             head: Bytes::copy_from_slice(&self.head),
+            method,
+            version,
+            facts,
+            raw_method,
+            target,
+            query_start,
+            fields: OnceLock::new(),
             body: Bytes::new(),
-            fields: self.fields.clone(),
-            ..*self
         }
+    }
+
+    fn fields(&self) -> &[Field] {
+        self.fields.get_or_init(|| fields_of(&self.head))
     }
 
     /// The request line and header fields, terminating blank line included.

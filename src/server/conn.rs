@@ -6,7 +6,6 @@
 //! path, transport, `sid` (→ owner shard, → known session), handshake method,
 //! protocol revision, `allow_request`.
 
-use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -20,7 +19,7 @@ use glommio::net::TcpStream;
 use super::handler::{Handshake, PlainHttp};
 use super::mesh::Mesh;
 use super::shard::{Opening, Shard};
-use super::websocket::run_websocket;
+use super::websocket::spawn_websocket;
 use crate::engine::{DisconnectReason, PollGet, PostReply, TransportKind};
 use crate::http::compression;
 use crate::http::error::{write_http_error, write_upgrade_error, write_upgrade_error_message};
@@ -32,19 +31,30 @@ use crate::protocol::sid::Sid;
 use crate::shard::{Handoff, ShardMsg};
 use crate::transport::deflate::{self, DeflateParams, ExtensionError};
 
-/// Output buffer capacity kept between writes; a larger one is given back.
-const OUT_KEEP: usize = 64 * 1024;
-
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// The smallest read buffer a connection is given.
+const READ_MIN: usize = 512;
+
+/// The output buffer a connection is given when it starts writing.
+const OUT_MIN: usize = 1024;
+
+/// Spare buffers up to this capacity go back to the shard; larger ones are freed.
+const SPARE_MAX: usize = 16 * 1024;
+
+/// Spare buffers the shard keeps of each kind.
+const SPARE_COUNT: usize = 16;
+
 /// A connection being served on this shard.
+///
+/// Its buffers are lent by the shard while it has bytes in them: `buf` from the read that
+/// filled it until it is consumed, `out` from the first write until it is flushed. An idle
+/// connection holds neither.
 pub(crate) struct Conn {
     pub(crate) stream: TcpStream,
     pub(crate) buf: BytesMut,
     pub(crate) out: BytesMut,
-    /// The client's address, for handshakes.
-    pub(crate) peer: Option<SocketAddr>,
 }
 
 /// What became of the connection after one request.
@@ -57,13 +67,27 @@ enum Next {
 
 impl Conn {
     pub(crate) fn new(stream: TcpStream, buf: BytesMut) -> Self {
-        let peer = stream.peer_addr().ok();
-        Conn { stream, buf, out: BytesMut::with_capacity(1024), peer }
+        Conn { stream, buf, out: BytesMut::new() }
     }
 
     /// Reads more bytes; `Ok(0)` at end of stream.
     pub(crate) async fn read_more(&mut self) -> std::io::Result<usize> {
         read_into(&mut self.stream, &mut self.buf).await
+    }
+
+    /// The output buffer, to write into.
+    pub(crate) fn out(&mut self) -> &mut BytesMut {
+        Self::out_buffer(&mut self.out)
+    }
+
+    /// `out`, given a spare buffer of the shard if it has none.
+    pub(crate) fn out_buffer(out: &mut BytesMut) -> &mut BytesMut {
+        if out.capacity() == 0 {
+            *out = SPARE
+                .with_borrow_mut(|spare| spare.out.pop())
+                .unwrap_or_else(|| BytesMut::with_capacity(OUT_MIN));
+        }
+        out
     }
 
     /// Writes what is pending, then closes the connection.
@@ -72,16 +96,49 @@ impl Conn {
         let _ = self.stream.close().await;
     }
 
+    /// Writes what is pending; the emptied buffer goes back to the shard.
     pub(crate) async fn flush(&mut self) -> std::io::Result<()> {
         if !self.out.is_empty() {
             self.stream.write_all(&self.out).await?;
             self.out.clear();
-            // One large response (the client bundle, a big poll) must not pin its buffer.
-            if self.out.capacity() > OUT_KEEP {
-                self.out = BytesMut::with_capacity(1024);
-            }
+        }
+        if self.out.capacity() != 0 {
+            give_back(|spare| &mut spare.out, std::mem::take(&mut self.out));
         }
         Ok(())
+    }
+
+    /// Gives the read buffer back to the shard once everything in it was consumed. A buffer
+    /// still shared with received messages is left to them.
+    pub(crate) fn release_read(&mut self) {
+        if !self.buf.is_empty() || self.buf.capacity() == 0 {
+            return;
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        // Asking for more than it has makes it check that no message still points into it.
+        let wanted = buf.capacity() + 1;
+        if buf.try_reclaim(wanted) {
+            give_back(|spare| &mut spare.read, buf);
+        }
+    }
+}
+
+/// The spare buffers of one shard.
+struct Spare {
+    read: Vec<BytesMut>,
+    out: Vec<BytesMut>,
+}
+
+/// Keeps an empty, unshared `buf` for another connection, if it is not too large and the shard
+/// does not have enough already.
+fn give_back(kind: impl FnOnce(&mut Spare) -> &mut Vec<BytesMut>, buf: BytesMut) {
+    if buf.capacity() <= SPARE_MAX {
+        SPARE.with_borrow_mut(|spare| {
+            let list = kind(spare);
+            if list.len() < SPARE_COUNT {
+                list.push(buf);
+            }
+        });
     }
 }
 
@@ -90,15 +147,24 @@ thread_local! {
     /// received are copied to the connection. (Zero-filling each connection's spare room
     /// before every read cost more than the copy; a buffer per connection would cost memory.)
     static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_CHUNK]);
+
+    static SPARE: std::cell::RefCell<Spare> =
+        const { std::cell::RefCell::new(Spare { read: Vec::new(), out: Vec::new() }) };
 }
 
-/// Reads into the end of `buf`. Cancel-safe: the bytes are appended within the poll that
-/// received them, so a read raced against session output and dropped loses nothing.
+/// Reads into the end of `buf` (given a spare buffer of the shard if it has none). Cancel-safe:
+/// the bytes are appended within the poll that received them, so a read raced against session
+/// output and dropped loses nothing.
 pub(crate) async fn read_into(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
     std::future::poll_fn(|cx| {
         SCRATCH.with_borrow_mut(|scratch| {
             let polled = Pin::new(&mut *stream).poll_read(cx, scratch);
             if let Poll::Ready(Ok(n)) = polled {
+                if buf.capacity() == 0 && n > 0 {
+                    *buf = SPARE
+                        .with_borrow_mut(|spare| spare.read.pop())
+                        .unwrap_or_else(|| BytesMut::with_capacity(n.max(READ_MIN)));
+                }
                 buf.extend_from_slice(&scratch[..n]);
             }
             polled
@@ -147,17 +213,18 @@ async fn next_request(shard: &Rc<Shard>, mesh: &Mesh, conn: &mut Conn) -> Option
                     abort_session(shard, mesh, sid, DisconnectReason::TransportError).await;
                 }
                 let to = ReplyInfo { keep_alive: false, ..ReplyInfo::default() };
-                responder(shard, &mut [0; 29]).empty(&mut conn.out, &to, 413);
+                responder(shard, &mut [0; 29]).empty(conn.out(), &to, 413);
                 let _ = conn.flush().await;
                 return None;
             }
             Err(e) => {
-                write_http_error(&mut conn.out, e);
+                write_http_error(conn.out(), e);
                 let _ = conn.flush().await;
                 return None;
             }
         }
         let left = deadline.saturating_duration_since(Instant::now());
+        conn.release_read();
         let read = async {
             // At shutdown an idle connection closes; one with a request under way finishes it.
             let idle = conn.buf.is_empty();
@@ -220,24 +287,24 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
     let to = ReplyInfo::from_request(&req);
     let keep = |conn| if to.keep_alive { Next::KeepAlive(conn) } else { Next::Close(conn) };
     let Some(endpoint) = shard.endpoints.iter().position(|(path, _)| req.path() == path.as_bytes()) else {
-        if !plain_http(shard, &req, resp, &to, &mut conn.out) {
-            resp.empty(&mut conn.out, &to, 404);
+        if !plain_http(shard, &req, resp, &to, conn.out()) {
+            resp.empty(conn.out(), &to, 404);
         }
         return keep(conn);
     };
     let upgrade = req.is_websocket_upgrade();
     let query = EngineQuery::parse(req.query());
 
-    if req.method() == Method::Options && !upgrade && resp.preflight(&mut conn.out, &req) {
+    if req.method() == Method::Options && !upgrade && resp.preflight(conn.out(), &req) {
         return keep(conn);
     }
     let refuse = |mut conn: Conn, error: EngineError| {
         shard.metrics.engine_error(error);
         if upgrade {
-            write_upgrade_error(&mut conn.out, error);
+            write_upgrade_error(conn.out(), error);
             Next::Close(conn)
         } else {
-            resp.engine_error(&mut conn.out, &to, error);
+            resp.engine_error(conn.out(), &to, error);
             keep(conn)
         }
     };
@@ -279,10 +346,10 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
     if let Some(Err(message)) = shard.config.allow_request.as_ref().map(|allow| allow(&req)) {
         shard.metrics.engine_error(EngineError::Forbidden);
         if upgrade {
-            write_upgrade_error_message(&mut conn.out, EngineError::Forbidden, &message);
+            write_upgrade_error_message(conn.out(), EngineError::Forbidden, &message);
             return Next::Close(conn);
         }
-        resp.engine_error_with_message(&mut conn.out, &to, EngineError::Forbidden, &message);
+        resp.engine_error_with_message(conn.out(), &to, EngineError::Forbidden, &message);
         return keep(conn);
     }
     // Node asks `allowRequest` in `verify`, before `handshake` looks at the protocol revision.
@@ -295,7 +362,7 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
     let supports_binary = query.supports_binary();
     match transport {
         Opening::Polling => {
-            let handshake = Handshake { request: req.to_owned_head(), remote: conn.peer };
+            let handshake = Handshake { request: req.to_owned_head(), remote: conn.stream.peer_addr().ok() };
             let (sid, _) =
                 shard.open(endpoint, Opening::Polling, version, supports_binary, handshake, Instant::now());
             let answered = polling(shard, &mut conn, &req, &to, sid).await;
@@ -313,19 +380,19 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
                 return reject_extensions(conn);
             };
             write_switching_protocols(
-                &mut conn.out,
+                conn.out(),
                 &accept,
                 deflate.as_ref().map(DeflateParams::response),
                 shard.config.cors.as_ref(),
                 to.origin.as_deref(),
                 &[],
             );
-            let handshake = Handshake { request: req.to_owned_head(), remote: conn.peer };
+            let handshake = Handshake { request: req.to_owned_head(), remote: conn.stream.peer_addr().ok() };
             let (sid, ws) =
                 shard.open(endpoint, Opening::WebSocket, version, supports_binary, handshake, Instant::now());
             let ws = ws.expect("a WebSocket session has a socket");
             shard.announce(sid);
-            run_websocket(shard.clone(), conn, sid, ws, deflate).await;
+            spawn_websocket(shard, conn, sid, ws, deflate);
             Next::Gone
         }
     }
@@ -360,7 +427,7 @@ fn plain_http(
 
 fn reject_ws(mut conn: Conn, req: &Request) -> Next {
     if let Err(rejection) = http::websocket::check(req) {
-        http::websocket::write_rejection(&mut conn.out, rejection);
+        http::websocket::write_rejection(conn.out(), rejection);
     }
     Next::Close(conn)
 }
@@ -374,7 +441,7 @@ fn negotiate_deflate(shard: &Shard, req: &Request) -> Result<Option<DeflateParam
 }
 
 fn reject_extensions(mut conn: Conn) -> Next {
-    http::websocket::write_rejection(&mut conn.out, http::websocket::WsRejection::Extensions);
+    http::websocket::write_rejection(conn.out(), http::websocket::WsRejection::Extensions);
     Next::Close(conn)
 }
 
@@ -389,13 +456,13 @@ async fn upgrade_session(shard: &Rc<Shard>, mut conn: Conn, req: Request, sid: S
     let supports_binary = EngineQuery::parse(req.query()).supports_binary();
     let origin = req.header("origin");
     let extensions = deflate.as_ref().map(DeflateParams::response);
-    write_switching_protocols(&mut conn.out, &accept, extensions, shard.config.cors.as_ref(), origin, &[]);
+    write_switching_protocols(conn.out(), &accept, extensions, shard.config.cors.as_ref(), origin, &[]);
     let attached = shard.drive(sid, |s| s.attach_websocket(supports_binary, Instant::now()));
     match attached {
-        Some(Ok(ws)) => run_websocket(shard.clone(), conn, sid, ws, deflate).await,
+        Some(Ok(ws)) => spawn_websocket(shard, conn, sid, ws, deflate),
         // Node completes the WebSocket handshake, then closes it at once.
         _ => {
-            crate::transport::ws_codec::write_close_empty(&mut conn.out);
+            crate::transport::ws_codec::write_close_empty(conn.out());
             conn.finish().await;
         }
     }
@@ -419,19 +486,19 @@ async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyIn
                 PostReply::Ok => {
                     let len = req.body().len() as u64;
                     shard.metrics.transfer(TransportKind::Polling, Direction::In, 1, len);
-                    resp.post_ok(&mut conn.out, to)
+                    resp.post_ok(conn.out(), to)
                 }
-                PostReply::PayloadTooLarge => resp.empty(&mut conn.out, to, 413),
-                PostReply::Rejected => resp.empty(&mut conn.out, to, 400),
-                PostReply::BadRequest => refuse(&mut conn.out, EngineError::BadRequest),
-                PostReply::UnknownSession => refuse(&mut conn.out, EngineError::UnknownSid),
+                PostReply::PayloadTooLarge => resp.empty(conn.out(), to, 413),
+                PostReply::Rejected => resp.empty(conn.out(), to, 400),
+                PostReply::BadRequest => refuse(conn.out(), EngineError::BadRequest),
+                PostReply::UnknownSession => refuse(conn.out(), EngineError::UnknownSid),
                 PostReply::Aborted => return false,
             }
             return true;
         }
         // Node's polling transport answers other methods with 500.
         _ => {
-            resp.empty(&mut conn.out, to, 500);
+            resp.empty(conn.out(), to, 500);
             return true;
         }
     }
@@ -443,17 +510,17 @@ async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyIn
             None => return false,
         },
         PollGet::Overlap => {
-            resp.empty(&mut conn.out, to, 400);
+            resp.empty(conn.out(), to, 400);
             return true;
         }
         PollGet::BadRequest => {
             shard.metrics.engine_error(EngineError::BadRequest);
-            resp.engine_error(&mut conn.out, to, EngineError::BadRequest);
+            resp.engine_error(conn.out(), to, EngineError::BadRequest);
             return true;
         }
         PollGet::UnknownSession => {
             shard.metrics.engine_error(EngineError::UnknownSid);
-            resp.engine_error(&mut conn.out, to, EngineError::UnknownSid);
+            resp.engine_error(conn.out(), to, EngineError::UnknownSid);
             return true;
         }
     };
@@ -469,16 +536,9 @@ async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyIn
     match encoding {
         Some(encoding) => {
             let compressed = encoding.compress(&body.body);
-            resp.ok_encoded(
-                &mut conn.out,
-                to,
-                content_type,
-                Some(encoding.name().as_bytes()),
-                &compressed,
-                &[],
-            );
+            resp.ok_encoded(conn.out(), to, content_type, Some(encoding.name().as_bytes()), &compressed, &[]);
         }
-        None => resp.ok(&mut conn.out, to, content_type, &body.body, &[]),
+        None => resp.ok(conn.out(), to, content_type, &body.body, &[]),
     }
     true
 }
@@ -496,6 +556,7 @@ async fn wait_for_poll(
         Read(std::io::Result<usize>),
     }
     loop {
+        conn.release_read();
         let answer =
             std::future::poll_fn(|cx| match shard.drive(sid, |s| s.poll_response(ticket, cx.waker())) {
                 Some(std::task::Poll::Pending) => std::task::Poll::Pending,

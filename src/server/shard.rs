@@ -54,6 +54,12 @@ pub(crate) struct Shard {
 /// Counts a connection as open while it lives.
 pub(crate) struct ConnGuard(Rc<Shard>);
 
+impl ConnGuard {
+    pub(crate) fn shard(&self) -> &Rc<Shard> {
+        &self.0
+    }
+}
+
 impl Drop for ConnGuard {
     fn drop(&mut self) {
         self.0.open_conns.set(self.0.open_conns.get() - 1);
@@ -94,8 +100,10 @@ impl Drop for Drained<'_> {
     }
 }
 
+/// Kept per session for its whole life: small on purpose.
 struct Meta {
-    endpoint: usize,
+    /// An index into [`Shard::endpoints`] (a handful).
+    endpoint: u32,
     handshake: Rc<Handshake>,
     /// The transport in use, as the metrics count it.
     transport: TransportKind,
@@ -215,7 +223,7 @@ impl Shard {
                 Opening::Polling => TransportKind::Polling,
                 Opening::WebSocket => TransportKind::WebSocket,
             };
-            self.meta.borrow_mut().insert(sid, Meta { endpoint, handshake, transport });
+            self.meta.borrow_mut().insert(sid, Meta { endpoint: endpoint as u32, handshake, transport });
             self.metrics.session_opened(transport);
             self.wake_timer_for(deadline);
             return (sid, ws);
@@ -226,7 +234,7 @@ impl Shard {
     /// polling: taken by the handshake GET), so whatever the handler sends at once goes out
     /// after it, with the next poll, as in Node.
     pub(crate) fn announce(self: &Rc<Self>, sid: Sid) {
-        let Some(endpoint) = self.meta.borrow().get(&sid).map(|m| m.endpoint) else { return };
+        let Some(endpoint) = self.meta.borrow().get(&sid).map(|m| m.endpoint as usize) else { return };
         self.endpoints[endpoint].1.on_open(&self.socket(sid));
     }
 
@@ -246,15 +254,11 @@ impl Shard {
 
     /// Applies an input to the session, then delivers what it caused. `None` if the session is gone.
     pub(crate) fn drive<R>(self: &Rc<Self>, sid: Sid, f: impl FnOnce(&mut Session) -> R) -> Option<R> {
-        let mut events = Vec::new();
-        let (r, deadline) = {
+        let (r, events, deadline) = {
             let mut table = self.table.borrow_mut();
             let mut session = table.get_mut(&sid)?;
             let r = f(&mut session);
-            while let Some(ev) = session.poll_event() {
-                events.push(ev);
-            }
-            (r, session.next_deadline())
+            (r, session.take_events(), session.next_deadline())
             // Dropping the guard re-arms the session's timer, or forgets a finished session.
         };
         self.wake_timer_for(deadline);
@@ -303,7 +307,7 @@ impl Shard {
         if events.peek().is_none() {
             return;
         }
-        let Some(endpoint) = self.meta.borrow().get(&sid).map(|m| m.endpoint) else { return };
+        let Some(endpoint) = self.meta.borrow().get(&sid).map(|m| m.endpoint as usize) else { return };
         let handler = &self.endpoints[endpoint].1;
         let socket = self.socket(sid);
         for ev in events {

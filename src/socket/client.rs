@@ -103,7 +103,10 @@ enum State {
 pub struct SioClient {
     version: SioVersion,
     engine_sid: Sid,
-    decoder: Decoder,
+    /// The decoder while it collects a binary packet's attachments; between packets it holds
+    /// nothing, so none is kept (an idle connection's client stays small).
+    assembling: Option<Box<Decoder>>,
+    decode: DecodeOptions,
     state: State,
     /// Joined namespaces and their socket ids. Clients join a handful, so a list beats a map.
     sockets: Vec<(ByteString, Sid)>,
@@ -122,7 +125,8 @@ impl SioClient {
         SioClient {
             version,
             engine_sid,
-            decoder: Decoder::new(version, decode),
+            assembling: None,
+            decode,
             state: State::Open,
             sockets: Vec::new(),
             pending: Vec::new(),
@@ -163,7 +167,12 @@ impl SioClient {
 
     /// The next output, in the order the inputs produced them.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        let action = self.actions.pop_front();
+        if action.is_none() && self.actions.capacity() != 0 {
+            // An idle connection keeps no action queue (four actions take most of a KiB).
+            self.actions = VecDeque::new();
+        }
+        action
     }
 
     /// When [`SioClient::on_timeout`] must run: the connect timeout, until a namespace is joined.
@@ -192,7 +201,8 @@ impl SioClient {
         if self.state != State::Open {
             return;
         }
-        match self.decoder.push_text(text) {
+        let decoded = self.with_decoder(|decoder| decoder.push_text(text));
+        match decoded {
             Ok(Some(decoded)) => self.dispatch(decoded),
             Ok(None) => {}
             Err(error) => self.parse_error(error),
@@ -204,7 +214,8 @@ impl SioClient {
         if self.state != State::Open {
             return;
         }
-        match self.decoder.push_binary(data) {
+        let decoded = self.with_decoder(|decoder| decoder.push_binary(data));
+        match decoded {
             Ok(Some(decoded)) => self.dispatch(decoded),
             Ok(None) => {}
             Err(error) => self.parse_error(error),
@@ -243,6 +254,8 @@ impl SioClient {
         };
         let ack = Packet::connect_ack(self.version, nsp.clone(), socket_id.as_str(), None);
         self.send_packet(&ack, &[]);
+        // Most connections join one namespace: room for exactly one until a second comes.
+        self.sockets.reserve_exact(1);
         self.sockets.push((nsp, socket_id));
         self.deadline = None;
         true
@@ -317,6 +330,26 @@ impl SioClient {
         true
     }
 
+    /// Runs the decoder: the one collecting attachments, or a fresh one between packets.
+    fn with_decoder<R>(&mut self, f: impl FnOnce(&mut Decoder) -> R) -> R {
+        let mut decoder = match self.assembling.take() {
+            Some(decoder) => decoder,
+            None => {
+                let mut decoder = Decoder::new(self.version, self.decode);
+                let r = f(&mut decoder);
+                if decoder.is_assembling() {
+                    self.assembling = Some(Box::new(decoder));
+                }
+                return r;
+            }
+        };
+        let r = f(&mut decoder);
+        if decoder.is_assembling() {
+            self.assembling = Some(decoder);
+        }
+        r
+    }
+
     /// Node's `ondecoded`: a CONNECT for a namespace not joined, or a packet for a joined one;
     /// anything else is an invalid state and closes the connection.
     fn dispatch(&mut self, Decoded { packet, attachments }: Decoded) {
@@ -379,7 +412,11 @@ impl SioClient {
             return None;
         }
         let i = self.pending.iter().position(|n| n == nsp)?;
-        Some(self.pending.swap_remove(i))
+        let nsp = self.pending.swap_remove(i);
+        if self.pending.is_empty() {
+            self.pending = Vec::new();
+        }
+        Some(nsp)
     }
 
     /// Node's `onclose`: every socket leaves with `reason`, and nothing more is read.

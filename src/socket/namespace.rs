@@ -34,7 +34,25 @@ pub(crate) struct SocketEntry {
     /// When the socket joined (Node's `handshake.issued`).
     issued: SystemTime,
     next_ack: u64,
-    acks: HashMap<u64, AckWaiter>,
+    /// Acks the client owes, only while there are some: most sockets never owe one, and the
+    /// box keeps the entry (one per socket, in a map) one pointer wide rather than six.
+    #[allow(clippy::box_collection)]
+    acks: Option<Box<HashMap<u64, AckWaiter>>>,
+}
+
+impl SocketEntry {
+    fn owe(&mut self, ack_id: u64, waiter: AckWaiter) {
+        self.acks.get_or_insert_default().insert(ack_id, waiter);
+    }
+
+    fn settle(&mut self, ack_id: u64) -> Option<AckWaiter> {
+        let acks = self.acks.as_mut()?;
+        let waiter = acks.remove(&ack_id);
+        if acks.is_empty() {
+            self.acks = None;
+        }
+        waiter
+    }
 }
 
 /// What [`NamespaceState::details_of`] tells of a socket.
@@ -84,11 +102,11 @@ impl NamespaceState {
             sockets: engine.metrics().namespace(&self.name),
         });
         let issued = SystemTime::now();
-        let entry = SocketEntry { engine, data, auth, issued, next_ack: 0, acks: HashMap::new() };
+        let entry = SocketEntry { engine, data, auth, issued, next_ack: 0, acks: None };
         if self.sockets.borrow_mut().insert(id, entry).is_none() {
             metrics.sockets.inc();
         }
-        self.rooms_mut(|rooms| rooms.add_all(id, [ByteString::from(id.as_str())]));
+        self.rooms_mut(|rooms| rooms.add_socket(id));
     }
 
     /// Removes a socket; its pending acks fail (their senders drop).
@@ -104,10 +122,10 @@ impl NamespaceState {
     /// Changes the room index, counting the rooms it gained or lost.
     fn rooms_mut<R>(&self, change: impl FnOnce(&mut Rooms<Sid>) -> R) -> R {
         let mut rooms = self.rooms.borrow_mut();
-        let before = rooms.room_names().len();
+        let before = rooms.room_count();
         let r = change(&mut rooms);
         if let Some(metrics) = self.metrics.get() {
-            metrics.shard.rooms_changed(before, rooms.room_names().len());
+            metrics.shard.rooms_changed(before, rooms.room_count());
         }
         r
     }
@@ -142,17 +160,19 @@ impl NamespaceState {
     }
 
     pub(crate) fn rooms_of(&self, id: Sid) -> Vec<Room> {
-        self.rooms.borrow().rooms_of(id).to_vec()
+        self.rooms.borrow().rooms_of(id)
     }
 
     /// Registers an ack the client will answer; returns its id and the receiving end.
     pub(crate) fn register_ack(&self, id: Sid) -> Option<(u64, oneshot::Receiver<Vec<Value>>)> {
         let mut sockets = self.sockets.borrow_mut();
         let entry = sockets.get_mut(&id)?;
-        let (ack_id, next) = next_socket_ack_id(entry.next_ack, |i| entry.acks.contains_key(&i));
+        let acks = &entry.acks;
+        let (ack_id, next) =
+            next_socket_ack_id(entry.next_ack, |i| acks.as_ref().is_some_and(|a| a.contains_key(&i)));
         entry.next_ack = next;
         let (tx, rx) = oneshot::channel();
-        entry.acks.insert(ack_id, AckWaiter::Socket(tx));
+        entry.owe(ack_id, AckWaiter::Socket(tx));
         Some((ack_id, rx))
     }
 
@@ -161,19 +181,19 @@ impl NamespaceState {
     pub(crate) fn register_broadcast_ack(&self, id: Sid, ack_id: u64, sink: AckSink) -> bool {
         let mut sockets = self.sockets.borrow_mut();
         let Some(entry) = sockets.get_mut(&id) else { return false };
-        entry.acks.insert(ack_id, AckWaiter::Broadcast(sink));
+        entry.owe(ack_id, AckWaiter::Broadcast(sink));
         true
     }
 
     pub(crate) fn forget_ack(&self, id: Sid, ack_id: u64) {
         if let Some(entry) = self.sockets.borrow_mut().get_mut(&id) {
-            entry.acks.remove(&ack_id);
+            entry.settle(ack_id);
         }
     }
 
     /// The client answered ack `ack_id`.
     pub(crate) fn resolve_ack(&self, id: Sid, ack_id: u64, args: Vec<Value>) {
-        let waiter = self.sockets.borrow_mut().get_mut(&id).and_then(|e| e.acks.remove(&ack_id));
+        let waiter = self.sockets.borrow_mut().get_mut(&id).and_then(|e| e.settle(ack_id));
         if let Some(waiter) = waiter {
             waiter.answer(args);
         }

@@ -61,9 +61,10 @@ impl WsError {
 pub struct WsDecoder {
     /// The limit on a message's payload, compressed and (`ws` checks both) inflated.
     max_message: usize,
-    partial: Option<Partial>,
+    /// Boxed, as the inflater: rarely there, and an idle connection keeps its decoder.
+    partial: Option<Box<Partial>>,
     /// Present when `permessage-deflate` was negotiated.
-    inflater: Option<Inflater>,
+    inflater: Option<Box<Inflater>>,
 }
 
 /// A fragmented message being reassembled.
@@ -81,7 +82,7 @@ impl WsDecoder {
 
     /// A decoder for a connection that negotiated `permessage-deflate`.
     pub fn with_deflate(max_message: usize, inflater: Inflater) -> Self {
-        WsDecoder { max_message, partial: None, inflater: Some(inflater) }
+        WsDecoder { max_message, partial: None, inflater: Some(Box::new(inflater)) }
     }
 
     /// Takes the next complete message off the front of `buf`; `Ok(None)` when more bytes are needed.
@@ -143,7 +144,7 @@ impl WsDecoder {
                 }
                 partial.data.extend_from_slice(&payload);
                 if fin {
-                    self.complete(partial).map(Some)
+                    self.complete(*partial).map(Some)
                 } else {
                     self.partial = Some(partial);
                     Ok(None)
@@ -155,7 +156,7 @@ impl WsDecoder {
                 if fin {
                     self.complete(partial).map(Some)
                 } else {
-                    self.partial = Some(partial);
+                    self.partial = Some(Box::new(partial));
                     Ok(None)
                 }
             }
@@ -259,13 +260,14 @@ pub fn write_close(code: u16, reason: &str, out: &mut BytesMut) {
 /// Writes a connection's data messages, compressing them as `permessage-deflate` was agreed.
 #[derive(Debug, Default)]
 pub struct WsWriter {
-    deflater: Option<Deflater>,
+    /// Boxed: most connections never negotiate it, and every connection keeps its writer.
+    deflater: Option<Box<Deflater>>,
 }
 
 impl WsWriter {
     /// `None`: no extension, every frame as [`write_text`] and [`write_binary`] write it.
     pub fn new(deflater: Option<Deflater>) -> Self {
-        WsWriter { deflater }
+        WsWriter { deflater: deflater.map(Box::new) }
     }
 
     pub fn text(&mut self, text: &str, out: &mut BytesMut) {

@@ -51,6 +51,19 @@ fn polling_get() {
 }
 
 #[test]
+fn owned_heads_find_their_fields_again() {
+    for wire in [POLL, POST, CHUNKED] {
+        let req = one(wire).unwrap().unwrap();
+        let owned = req.to_owned_head();
+        assert!(owned.body().is_empty());
+        assert_eq!(owned.headers().collect::<Vec<_>>(), req.headers().collect::<Vec<_>>());
+        assert_eq!(owned.target(), req.target());
+        assert_eq!(owned.to_owned_head(), owned);
+        assert_ne!(owned.head().as_ptr(), req.head().as_ptr(), "copied out of the read buffer");
+    }
+}
+
+#[test]
 fn bodies() {
     let req = one(POST).unwrap().unwrap();
     assert_eq!((req.method(), &req.body()[..]), (Method::Post, &b"4hello\x1e4world"[..]));
