@@ -4,6 +4,7 @@
 //! shards (broadcasts, fetches, acks of broadcasts) is in `peer` and `requests`.
 
 use std::cell::{OnceCell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -123,6 +124,9 @@ pub(crate) struct Layer {
     pub(crate) requests: Requests,
     /// Messages for other shards, sent in batches.
     pub(crate) outbox: Outbox,
+    /// Connections waiting for their connectTimeout, oldest first; a sweeper task runs while
+    /// it is not empty.
+    connect_deadlines: RefCell<VecDeque<(Instant, Sid)>>,
     me: std::rc::Weak<Layer>,
 }
 
@@ -138,6 +142,7 @@ impl Layer {
             clients: RefCell::new(foldhash::HashMap::default()),
             requests: Requests::default(),
             outbox: Outbox::default(),
+            connect_deadlines: RefCell::new(VecDeque::new()),
             me: me.clone(),
         })
     }
@@ -174,6 +179,36 @@ impl Layer {
             f(client);
         }
         self.run_actions(engine);
+    }
+
+    /// Queues a connection's connectTimeout. Every connection gets the same timeout, so the
+    /// queue is in deadline order and one sweeper task per shard serves it, instead of a
+    /// task and a timer per connection that would live for the whole timeout.
+    fn arm_connect_timeout(&self, at: Instant, sid: Sid) {
+        let first = {
+            let mut deadlines = self.connect_deadlines.borrow_mut();
+            deadlines.push_back((at, sid));
+            deadlines.len() == 1
+        };
+        if !first {
+            return;
+        }
+        let layer = self.rc();
+        self.spawn(async move {
+            loop {
+                let next = layer.connect_deadlines.borrow().front().copied();
+                let Some((at, sid)) = next else { return };
+                let now = Instant::now();
+                if at > now {
+                    sleep(at - now).await;
+                    continue;
+                }
+                layer.connect_deadlines.borrow_mut().pop_front();
+                // A client that joined a namespace (or left) meanwhile ignores it.
+                let engine = layer.ctx().socket(sid);
+                layer.drive(&engine, |c| c.on_timeout(now));
+            }
+        });
     }
 
     fn run_actions(&self, engine: &EngineSocket) {
@@ -373,12 +408,7 @@ impl EngineHandler for LayerHandler {
         layer.run_actions(engine);
         // connectTimeout: a connection that joins no namespace in time is closed.
         if let Some(at) = deadline {
-            let layer2 = layer.clone();
-            let engine = engine.clone();
-            layer.spawn(async move {
-                sleep(at.saturating_duration_since(Instant::now())).await;
-                layer2.drive(&engine, |c| c.on_timeout(Instant::now()));
-            });
+            layer.arm_connect_timeout(at, engine.sid());
         }
     }
 
