@@ -158,7 +158,7 @@ impl Session {
                 let (version, binary) = (self.version, conn.supports_binary);
                 // The queue's storage goes with its packets: an idle session keeps none.
                 let queue = std::mem::take(&mut self.queue);
-                out.extend(queue.into_iter().map(|p| ws_message::encode(&p, version, binary)));
+                out.extend(queue.into_iter().map(|p| ws_message::encode(p, version, binary)));
                 WsStatus::Open
             }
             WsRole::Probe => WsStatus::Open,
@@ -206,7 +206,7 @@ impl Session {
         let version = self.version;
         if let Some(conn) = self.sockets.iter_mut().find(|c| c.role == WsRole::Active) {
             let binary = conn.supports_binary;
-            conn.out.extend(self.queue.drain(..).map(|p| ws_message::encode(&p, version, binary)));
+            conn.out.extend(self.queue.drain(..).map(|p| ws_message::encode(p, version, binary)));
         }
     }
 }

@@ -166,6 +166,16 @@ impl Packet {
         out.put_slice(text.as_bytes());
     }
 
+    /// [`Packet::to_frame`] for a packet that is done with: a prebuilt frame or binary data
+    /// moves into the frame instead of being shared once more.
+    pub fn into_frame(self, version: EioVersion) -> Frame {
+        match (self.frame, self.data, version) {
+            (Some(frame), _, _) => Frame::Prebuilt(frame),
+            (None, Data::Binary(b), EioVersion::V4) => Frame::Binary(b),
+            (None, data, _) => Packet::new(self.kind, data).to_frame(version),
+        }
+    }
+
     /// The WebSocket frame that carries this packet.
     pub fn to_frame(&self, version: EioVersion) -> Frame {
         if let Some(frame) = &self.frame {
@@ -203,10 +213,16 @@ mod tests {
         let p = Packet::prebuilt_message(ByteString::from_static("2[\"a\"]"), frame.clone());
         assert_eq!(p.kind, PacketType::Message);
         for version in [EioVersion::V3, EioVersion::V4] {
-            match p.to_frame(version) {
-                Frame::Prebuilt(f) => assert_eq!(f.as_ptr(), frame.as_ptr(), "shared, not copied"),
-                f => panic!("{f:?}"),
+            for f in [p.to_frame(version), p.clone().into_frame(version)] {
+                match f {
+                    Frame::Prebuilt(f) => assert_eq!(f.as_ptr(), frame.as_ptr(), "shared, not copied"),
+                    f => panic!("{f:?}"),
+                }
             }
+        }
+        let binary = Packet::binary(Bytes::from_static(&[1, 2]));
+        for version in [EioVersion::V3, EioVersion::V4] {
+            assert_eq!(binary.clone().into_frame(version), binary.to_frame(version));
         }
     }
 

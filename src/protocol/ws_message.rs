@@ -14,7 +14,7 @@ use super::base64::{base64_len, read_base64, write_base64};
 use super::{Data, DecodeError, EioVersion, Frame, Packet, PacketType};
 
 /// The WebSocket message for `packet` on a WebSocket whose client may not support binary.
-pub fn encode(packet: &Packet, version: EioVersion, supports_binary: bool) -> Frame {
+pub fn encode(packet: Packet, version: EioVersion, supports_binary: bool) -> Frame {
     match &packet.data {
         Data::Binary(data) if !supports_binary => {
             let mut out = BytesMut::with_capacity(2 + base64_len(data.len()));
@@ -26,7 +26,7 @@ pub fn encode(packet: &Packet, version: EioVersion, supports_binary: bool) -> Fr
             // `b`, a digit and base64 are ASCII.
             Frame::Text(ByteString::try_from(out.freeze()).expect("ASCII is UTF-8"))
         }
-        _ => packet.to_frame(version),
+        _ => packet.into_frame(version),
     }
 }
 
@@ -76,11 +76,11 @@ mod tests {
     #[test]
     fn binary_without_binary_support() {
         let p = Packet::binary(&[1u8, 2, 3][..]);
-        assert_eq!(encode(&p, EioVersion::V4, false), text("bAQID"));
-        assert_eq!(encode(&p, EioVersion::V3, false), text("b4AQID"));
-        assert_eq!(encode(&p, EioVersion::V4, true), Frame::Binary(Bytes::from_static(&[1, 2, 3])));
-        assert_eq!(encode(&p, EioVersion::V3, true), Frame::Binary(Bytes::from_static(&[4, 1, 2, 3])));
-        assert_eq!(encode(&Packet::message("hé"), EioVersion::V4, false), text("4hé"));
+        assert_eq!(encode(p.clone(), EioVersion::V4, false), text("bAQID"));
+        assert_eq!(encode(p.clone(), EioVersion::V3, false), text("b4AQID"));
+        assert_eq!(encode(p.clone(), EioVersion::V4, true), Frame::Binary(Bytes::from_static(&[1, 2, 3])));
+        assert_eq!(encode(p.clone(), EioVersion::V3, true), Frame::Binary(Bytes::from_static(&[4, 1, 2, 3])));
+        assert_eq!(encode(Packet::message("hé"), EioVersion::V4, false), text("4hé"));
     }
 
     #[test]
@@ -114,8 +114,8 @@ mod tests {
         fn base64_round_trip(b in proptest::collection::vec(any::<u8>(), 0..64), v3 in any::<bool>()) {
             let version = if v3 { EioVersion::V3 } else { EioVersion::V4 };
             let packet = Packet::binary(b);
-            prop_assert_eq!(decode(encode(&packet, version, false), version), Ok(Some(packet.clone())));
-            prop_assert_eq!(decode(encode(&packet, version, true), version), Ok(Some(packet)));
+            prop_assert_eq!(decode(encode(packet.clone(), version, false), version), Ok(Some(packet.clone())));
+            prop_assert_eq!(decode(encode(packet.clone(), version, true), version), Ok(Some(packet)));
         }
     }
 }
