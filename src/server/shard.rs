@@ -6,7 +6,6 @@
 //! are the events delivered — so a handler may send to any session, its own included.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Waker;
@@ -35,7 +34,7 @@ pub(crate) struct Shard {
     pub(crate) routes: Vec<(Box<str>, Route)>,
     table: RefCell<SessionTable>,
     /// What each open session was opened with: its endpoint and handshake.
-    meta: RefCell<HashMap<Sid, Meta>>,
+    meta: RefCell<foldhash::HashMap<Sid, Meta>>,
     /// The timer task's waker, and the tick it sleeps until.
     timer_waker: Cell<Option<Waker>>,
     timer_armed: Cell<Option<Instant>>,
@@ -134,7 +133,7 @@ impl Shard {
             endpoints,
             routes,
             table: RefCell::new(SessionTable::new(Instant::now())),
-            meta: RefCell::new(HashMap::new()),
+            meta: RefCell::new(foldhash::HashMap::default()),
             timer_waker: Cell::new(None),
             timer_armed: Cell::new(None),
             closing: Cell::new(false),

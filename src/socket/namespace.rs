@@ -69,7 +69,7 @@ pub(crate) struct NamespaceState {
     pub(crate) handler: Rc<dyn ErasedHandler>,
     /// The dynamic namespace (its index in the registry) this one is a child of.
     pub(crate) parent: Option<usize>,
-    sockets: RefCell<HashMap<Sid, SocketEntry>>,
+    sockets: RefCell<foldhash::HashMap<Sid, SocketEntry>>,
     rooms: RefCell<Rooms<Sid>>,
     /// Reused by every broadcast selection.
     scratch: RefCell<Vec<Sid>>,
@@ -88,7 +88,7 @@ impl NamespaceState {
             name,
             handler,
             parent,
-            sockets: RefCell::new(HashMap::new()),
+            sockets: RefCell::new(foldhash::HashMap::default()),
             rooms: RefCell::new(Rooms::new()),
             scratch: RefCell::new(Vec::new()),
             metrics: OnceCell::new(),
