@@ -88,7 +88,8 @@ impl Recorder {
 pub struct Report {
     pub scenario: &'static str,
     pub transport: &'static str,
-    /// Engine.IO protocol revision (3: socket.io-client 2.x, 4: 3.x and later).
+    /// Engine.IO protocol revision (3: socket.io-client 2.x, 4: 3.x and later; 0: none, the
+    /// raw WebSocket echo).
     pub eio: u8,
     pub clients: usize,
     pub connected: usize,

@@ -19,31 +19,31 @@ use crate::stats::{Report, cpu_figures, percentiles};
 pub struct EchoArgs {
     /// The endpoint, e.g. http://127.0.0.1:3000/engine.io/ or http://127.0.0.1:3000/socket.io/
     #[arg(long)]
-    url: String,
+    pub(crate) url: String,
     /// Concurrent clients (one session each).
     #[arg(long, default_value_t = 100)]
-    clients: usize,
+    pub(crate) clients: usize,
     /// Length of the measured window in seconds (at most one hour).
     #[arg(long, default_value_t = 10.0)]
-    duration: f64,
+    pub(crate) duration: f64,
     /// Message payload in bytes (ASCII text).
     #[arg(long, default_value_t = 32)]
-    size: usize,
+    pub(crate) size: usize,
     /// Load threads, each with its own single-threaded runtime.
     #[arg(long, default_value_t = 1)]
-    threads: usize,
+    pub(crate) threads: usize,
     /// Messages in flight per client.
     #[arg(long, default_value_t = 1)]
-    pipeline: usize,
+    pub(crate) pipeline: usize,
     /// Process whose CPU time (/proc/PID/stat) is measured over the window.
     #[arg(long)]
-    server_pid: Option<u32>,
+    pub(crate) server_pid: Option<u32>,
     /// Seconds a client waits for any answer before it counts an error and stops.
     #[arg(long, default_value_t = 10.0)]
-    op_timeout: f64,
+    pub(crate) op_timeout: f64,
     /// Seconds allowed for connecting all clients.
     #[arg(long, default_value_t = 10.0)]
-    connect_timeout: f64,
+    pub(crate) connect_timeout: f64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -76,15 +76,15 @@ pub struct PollingArgs {
     ack: bool,
 }
 
-/// The checked arguments shared by both scenarios.
-struct Checked {
-    target: Target,
-    op_timeout: Duration,
-    config: RunConfig,
+/// The checked arguments shared by every echo scenario.
+pub(crate) struct Checked {
+    pub(crate) target: Target,
+    pub(crate) op_timeout: Duration,
+    pub(crate) config: RunConfig,
 }
 
 /// `sockets` is how many connections the run holds (polling clients hold two each).
-fn check(args: &EchoArgs, label: String, sockets: usize) -> Result<Checked, String> {
+pub(crate) fn check(args: &EchoArgs, label: String, sockets: usize) -> Result<Checked, String> {
     let target = Target::parse(&args.url)?;
     let duration = seconds("duration", args.duration)?;
     let op_timeout = seconds("op-timeout", args.op_timeout)?;
@@ -139,14 +139,14 @@ pub fn sio_polling(args: &PollingArgs) -> Result<Report, String> {
 }
 
 /// What the report says the run was.
-struct Shape {
-    name: &'static str,
-    transport: &'static str,
-    eio: u8,
-    ack: bool,
+pub(crate) struct Shape {
+    pub(crate) name: &'static str,
+    pub(crate) transport: &'static str,
+    pub(crate) eio: u8,
+    pub(crate) ack: bool,
 }
 
-fn measure<S: Scenario>(scenario: S, config: &RunConfig, args: &EchoArgs, shape: Shape) -> Report {
+pub(crate) fn measure<S: Scenario>(scenario: S, config: &RunConfig, args: &EchoArgs, shape: Shape) -> Report {
     let outcome = run::run(scenario, config);
     let (p50_us, p99_us, p999_us) = percentiles(&outcome.latencies);
     let cpu = cpu_figures(outcome.server_cpu_s, outcome.loadgen_cpu_s, outcome.seconds, outcome.messages);
