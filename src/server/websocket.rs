@@ -238,39 +238,10 @@ fn encode(frames: &mut Vec<Frame>, writer: &mut WsWriter, out: &mut BytesMut, me
                 writer.binary(&data, out);
             }
             Frame::Prebuilt(frame) => {
-                bytes += prebuilt_payload_len(&frame);
+                bytes += ws_codec::server_frame_payload(&frame).len();
                 writer.prebuilt_text(&frame, out);
             }
         }
     }
     metrics.transfer(TransportKind::WebSocket, Direction::Out, count, bytes as u64);
-}
-
-/// The payload length of a whole unmasked server frame: its header is 2 bytes, or 4 with a
-/// 16-bit length (7-bit length 126), or 10 with a 64-bit one (127) — RFC 6455 §5.2.
-fn prebuilt_payload_len(frame: &[u8]) -> usize {
-    let header = match frame.get(1).map(|b| b & 0x7f) {
-        Some(126) => 4,
-        Some(127) => 10,
-        _ => 2,
-    };
-    frame.len().saturating_sub(header)
-}
-
-#[cfg(test)]
-mod tests {
-    use bytes::BytesMut;
-
-    use super::prebuilt_payload_len;
-    use crate::transport::ws_codec;
-
-    #[test]
-    fn payload_length_of_prebuilt_frames_of_each_header_size() {
-        for len in [0, 5, 125, 126, 200, 65535, 65536, 70000] {
-            let mut frame = BytesMut::new();
-            ws_codec::write_text(&"x".repeat(len), &mut frame);
-            assert_eq!(prebuilt_payload_len(&frame), len, "{len}");
-        }
-        assert_eq!(prebuilt_payload_len(&[]), 0);
-    }
 }

@@ -281,12 +281,7 @@ impl WsWriter {
     /// A whole unmasked text frame written once for many connections: copied as it is, unless
     /// this connection compresses a payload of its size, which is then framed anew.
     pub fn prebuilt_text(&mut self, frame: &[u8], out: &mut BytesMut) {
-        let header = match frame.get(1).map(|b| b & 0x7f) {
-            Some(126) => 4,
-            Some(127) => 10,
-            _ => 2,
-        };
-        let payload = frame.get(header..).unwrap_or_default();
+        let payload = server_frame_payload(frame);
         match &self.deflater {
             Some(d) if d.wants(payload.len()) => self.data(DataOp::Text, payload, out),
             _ => out.extend_from_slice(frame),
@@ -300,6 +295,17 @@ impl WsWriter {
             None => write_frame(opcode, payload, out),
         }
     }
+}
+
+/// The payload of a whole unmasked server frame: its header is 2 bytes, or 4 with a 16-bit
+/// length (7-bit length 126), or 10 with a 64-bit one (127) — RFC 6455 §5.2.
+pub fn server_frame_payload(frame: &[u8]) -> &[u8] {
+    let header = match frame.get(1).map(|b| b & 0x7f) {
+        Some(126) => 4,
+        Some(127) => 10,
+        _ => 2,
+    };
+    frame.get(header..).unwrap_or_default()
 }
 
 struct BytesMutWriter<'a>(&'a mut BytesMut);
@@ -479,6 +485,16 @@ mod tests {
         assert!(out.len() < 16 << 10, "{}", out.len());
         let bomb = as_client(&out, [3, 1, 4, 1]);
         assert_eq!(inflating(1 << 20).decode(&mut BytesMut::from(&bomb[..])), Err(WsError::TooBig));
+    }
+
+    #[test]
+    fn payload_of_server_frames_of_each_header_size() {
+        for len in [0, 5, 125, 126, 200, 65535, 65536, 70000] {
+            let mut frame = BytesMut::new();
+            write_text(&"x".repeat(len), &mut frame);
+            assert_eq!(server_frame_payload(&frame).len(), len, "{len}");
+        }
+        assert_eq!(server_frame_payload(&[]), b"");
     }
 
     #[test]
