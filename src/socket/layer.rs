@@ -43,27 +43,19 @@ pub(crate) fn send_packet(
     packet: &Packet,
     attachments: &[Bytes],
 ) -> Result<(), EmitError> {
-    send_text(engine, packet.to_text(), attachments)
-}
-
-pub(crate) fn send_text(
-    engine: &EngineSocket,
-    text: ByteString,
-    attachments: &[Bytes],
-) -> Result<(), EmitError> {
-    engine.send_text(text).map_err(emit_error)?;
-    for attachment in attachments {
-        engine.send_binary(attachment.clone()).map_err(emit_error)?;
-    }
-    Ok(())
+    send_message(engine, EioPacket::message(packet.to_text()), attachments)
 }
 
 /// A broadcast's packet: every WebSocket recipient copies the one frame built for all of them.
 pub(crate) fn send_encoded(engine: &EngineSocket, packet: &EncodedPacket) -> Result<(), EmitError> {
-    engine
-        .send(EioPacket::prebuilt_message(packet.text().clone(), packet.ws_frame().clone()))
-        .map_err(emit_error)?;
-    for attachment in packet.attachments() {
+    let message = EioPacket::prebuilt_message(packet.text().clone(), packet.ws_frame().clone());
+    send_message(engine, message, packet.attachments())
+}
+
+/// The Engine.IO message of a Socket.IO packet, then one binary message per attachment.
+fn send_message(engine: &EngineSocket, message: EioPacket, attachments: &[Bytes]) -> Result<(), EmitError> {
+    engine.send(message).map_err(emit_error)?;
+    for attachment in attachments {
         engine.send_binary(attachment.clone()).map_err(emit_error)?;
     }
     Ok(())
