@@ -69,10 +69,12 @@ impl Session {
     /// The heartbeat deadline passed.
     pub(super) fn on_heartbeat_due(&mut self, now: Instant) {
         match self.heartbeat {
-            Heartbeat::PingAt(_) => {
+            Heartbeat::PingAt(at) => {
                 // While closing the ping itself is dropped, but the timeout still runs (Node).
+                // The timeout counts from when the ping was due, not from when the timer ran:
+                // a client waiting `ping_interval + ping_timeout` finds the session closed.
                 self.send_control(Packet::empty(PacketType::Ping));
-                self.heartbeat = Heartbeat::PongBy(now + self.config.ping_timeout);
+                self.heartbeat = Heartbeat::PongBy(at + self.config.ping_timeout);
             }
             Heartbeat::PongBy(_) | Heartbeat::ClientPingBy(_) => {
                 self.close_with(DisconnectReason::PingTimeout, now);

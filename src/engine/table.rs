@@ -38,7 +38,7 @@ pub struct SessionTable<K = Sid> {
 }
 
 impl<K: Copy + Eq + Hash> SessionTable<K> {
-    /// An empty table whose timer wheel counts 10 ms ticks from `origin`.
+    /// An empty table whose timer wheel has 10 ms slots counted from `origin`.
     pub fn new(origin: Instant) -> Self {
         Self::with_wheel(TimerWheel::new(origin))
     }
@@ -96,7 +96,7 @@ impl<K: Copy + Eq + Hash> SessionTable<K> {
 
     /// When [`SessionTable::expire`] must run next: the runtime's one sleep for the shard.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.wheel.next_tick()
+        self.wheel.next_deadline()
     }
 
     /// Runs every session whose deadline passed (pings, timeouts, upgrade noops) and collects
@@ -237,11 +237,11 @@ mod tests {
         table.expire(t0 + ms(25_000), &mut events);
         assert_eq!(drain(&mut table, 1, ws).0, [Frame::Text(ByteString::from_static("2"))]);
 
-        // No pong: the timeout fires at 45 s, not before, within one tick.
+        // No pong: the timeout fires at 45 s, not before.
         assert_eq!(table.next_deadline(), Some(t0 + ms(45_000)));
         table.expire(t0 + ms(44_999), &mut events);
         assert!(events.is_empty());
-        table.expire(t0 + ms(45_005), &mut events);
+        table.expire(t0 + ms(45_000), &mut events);
         assert_eq!(events, [(1, EngineEvent::Closed(DisconnectReason::PingTimeout))]);
         // The session stays until its WebSocket has been told to close.
         assert!(table.contains(&1));
@@ -298,7 +298,7 @@ mod tests {
         }
         assert_eq!(table.next_deadline(), Some(t0 + ms(25_000)));
         let mut events = Vec::new();
-        // The runtime wakes once per tick, not once per session.
+        // The runtime wakes once per distinct deadline (50 of them), not once per session.
         let mut wakeups = 0;
         let mut now = t0 + ms(25_000);
         while now <= t0 + ms(25_050) {
@@ -306,11 +306,11 @@ mod tests {
             wakeups += 1;
             now = table.next_deadline().expect("timeouts armed");
         }
-        assert_eq!(wakeups, 6);
-        // Every session pinged (from the tick it fired on); nothing closed.
+        assert_eq!(wakeups, 50);
+        // Every session pinged at its own deadline; nothing closed.
         assert!(events.is_empty());
         assert_eq!(table.next_deadline(), Some(t0 + ms(45_000)));
-        table.expire(t0 + ms(45_050), &mut events);
+        table.expire(t0 + ms(45_049), &mut events);
         assert_eq!(events.len(), 5000);
     }
 }

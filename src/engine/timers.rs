@@ -2,11 +2,15 @@
 //! runtime sleeps until [`TimerWheel::next_tick`] once for the whole shard instead of keeping
 //! one timer per session.
 //!
-//! Time is cut into ticks of [`DEFAULT_TICK`] (10 ms) counted from an origin. A deadline is
-//! rounded *up* to its tick, so a timer never fires before its deadline, and it fires on the
-//! first [`TimerWheel::expired`] call whose `now` reaches that tick: at most one tick late when
-//! the runtime wakes at `next_tick()`. The ring has 4096 slots (41 s with 10 ms ticks), enough
-//! for a 25 s ping interval; later deadlines stay in their slot for extra turns.
+//! Time is cut into ticks of [`DEFAULT_TICK`] (10 ms) counted from an origin, and a timer lives
+//! in the slot of the tick its deadline falls in (rounded up). The tick only places it: each
+//! entry keeps its exact deadline, [`TimerWheel::expired`] fires every timer whose deadline
+//! `now` has reached (in the current, partly elapsed tick too), and
+//! [`TimerWheel::next_deadline`] is the earliest exact deadline. A runtime that sleeps until
+//! `next_deadline()` therefore fires each timer when it is due, never a tick late: Node's
+//! `setTimeout` precision, which the heartbeat needs (a client waiting `pingInterval +
+//! pingTimeout` expects the session closed by then). The ring has 4096 slots (41 s with 10 ms
+//! ticks), enough for a 25 s ping interval; later deadlines stay in their slot for extra turns.
 //!
 //! Removal is O(1) and lazy: entries live in a slab and carry a generation; a slot keeps
 //! `(index, generation)` pairs and skips the ones whose entry is gone or was reused. Each slot
@@ -18,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-/// The default resolution: deadlines fire at most this late.
+/// The default width of a slot. It bounds how many slots [`TimerWheel::next_deadline`] scans,
+/// not the precision, which is exact.
 pub const DEFAULT_TICK: Duration = Duration::from_millis(10);
 
 /// Ring size, a power of two so a tick maps to its slot with a mask.
@@ -35,6 +40,8 @@ pub struct TimerId {
 struct Entry<K> {
     key: K,
     tick: u64,
+    /// The exact deadline, in nanoseconds from the origin.
+    at: u64,
     generation: u64,
     /// Armed in `due` rather than in the slot of `tick` (and not counted in `live`).
     due: bool,
@@ -57,12 +64,12 @@ pub struct TimerWheel<K> {
 }
 
 impl<K: Copy> TimerWheel<K> {
-    /// A wheel with 10 ms ticks counted from `origin` (usually the shard's start).
+    /// A wheel with 10 ms slots counted from `origin` (usually the shard's start).
     pub fn new(origin: Instant) -> Self {
         Self::with_tick(origin, DEFAULT_TICK)
     }
 
-    /// A wheel with another resolution (at least 1 ms).
+    /// A wheel with another slot width (at least 1 ms).
     pub fn with_tick(origin: Instant, tick: Duration) -> Self {
         TimerWheel {
             origin,
@@ -92,10 +99,11 @@ impl<K: Copy> TimerWheel<K> {
     /// Arms a timer that fires `key` once `now >= deadline`.
     pub fn insert(&mut self, key: K, deadline: Instant) -> TimerId {
         let tick = self.tick_at_or_after(deadline);
+        let at = self.nanos(deadline);
         let generation = self.next_generation;
         self.next_generation += 1;
         let due = tick < self.next_tick;
-        let index = self.entries.insert(Entry { key, tick, generation, due });
+        let index = self.entries.insert(Entry { key, tick, at, generation, due });
         let id = TimerId { index, generation };
         if due {
             self.due.push(id);
@@ -124,30 +132,33 @@ impl<K: Copy> TimerWheel<K> {
         self.insert(key, deadline)
     }
 
-    /// When a live timer will fire: its deadline rounded up to the tick.
+    /// When a live timer will fire: its deadline.
     pub fn fires_at(&self, id: TimerId) -> Option<Instant> {
-        self.is_live(id).then(|| self.instant_of(self.entries[id.index].tick))
+        self.is_live(id).then(|| self.instant_at(self.entries[id.index].at))
     }
 
-    /// Collects the keys of every timer whose tick `now` has reached, disarming them.
+    /// Collects the keys of every timer whose deadline `now` has reached, disarming them.
     pub fn expired(&mut self, now: Instant, out: &mut Vec<K>) {
         for id in std::mem::take(&mut self.due) {
             if let Some(key) = self.remove(id) {
                 out.push(key);
             }
         }
-        let now_tick = self.tick_at_or_before(now);
-        if now_tick < self.next_tick {
+        let now_at = self.nanos(now);
+        // Ticks up to `whole` have fully elapsed; `partial` is the one `now` is inside of (the
+        // same tick when `now` falls on its end), whose timers fire when their deadline passed.
+        let whole = self.tick_at_or_before(now);
+        let partial = self.tick_at_or_after(now);
+        if partial < self.next_tick {
             return;
         }
         // After a long sleep every slot is visited once: each holds all of its ticks.
-        let span = (now_tick - self.next_tick).min(SLOTS as u64 - 1);
-        for t in now_tick - span..=now_tick {
-            let slot = std::mem::take(&mut self.slots[slot_of(t)]);
-            let mut kept = slot;
+        let span = (partial - self.next_tick).min(SLOTS as u64 - 1);
+        for t in partial - span..=partial {
+            let mut kept = std::mem::take(&mut self.slots[slot_of(t)]);
             kept.retain(|&id| match self.entries.get(id.index) {
                 Some(e) if e.generation == id.generation => {
-                    if e.tick <= now_tick {
+                    if e.tick <= whole || (e.tick == partial && e.at <= now_at) {
                         out.push(self.entries.remove(id.index).key);
                         self.live[slot_of(t)] -= 1;
                         false
@@ -159,40 +170,42 @@ impl<K: Copy> TimerWheel<K> {
             });
             self.slots[slot_of(t)] = kept;
         }
-        self.next_tick = now_tick.saturating_add(1);
+        self.next_tick = whole.saturating_add(1);
     }
 
-    /// The earliest instant a timer fires at, if any: the runtime sleeps until then.
-    pub fn next_tick(&self) -> Option<Instant> {
+    /// The earliest deadline of an armed timer, if any: the runtime sleeps until then.
+    pub fn next_deadline(&self) -> Option<Instant> {
         if self.entries.is_empty() {
             return None;
         }
-        let due = self.due.iter().filter(|&&id| self.is_live(id)).map(|id| self.entries[id.index].tick).min();
-        if let Some(tick) = due {
-            return Some(self.instant_of(tick));
+        let live_at = |id: &TimerId| self.entries.get(id.index).filter(|e| e.generation == id.generation);
+        if let Some(at) = self.due.iter().filter_map(live_at).map(|e| e.at).min() {
+            return Some(self.instant_at(at));
         }
         for t in self.next_tick..self.next_tick.saturating_add(SLOTS as u64) {
             if self.live[slot_of(t)] == 0 {
                 continue;
             }
-            let armed_for_t = self.slots[slot_of(t)].iter().any(|&id| {
-                self.entries.get(id.index).is_some_and(|e| e.generation == id.generation && e.tick == t)
-            });
-            if armed_for_t {
-                return Some(self.instant_of(t));
+            let earliest =
+                self.slots[slot_of(t)].iter().filter_map(live_at).filter(|e| e.tick == t).map(|e| e.at).min();
+            if let Some(at) = earliest {
+                return Some(self.instant_at(at));
             }
         }
         // Nothing within one turn of the ring: the rare far deadline.
-        self.entries.iter().map(|(_, e)| e.tick).min().map(|t| self.instant_of(t))
+        self.entries.iter().map(|(_, e)| e.at).min().map(|at| self.instant_at(at))
     }
 
     fn is_live(&self, id: TimerId) -> bool {
         self.entries.get(id.index).is_some_and(|e| e.generation == id.generation)
     }
 
-    fn instant_of(&self, tick: u64) -> Instant {
-        let nanos = u128::from(tick) * self.tick.as_nanos();
-        self.origin + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    fn instant_at(&self, nanos: u64) -> Instant {
+        self.origin + Duration::from_nanos(nanos)
+    }
+
+    fn nanos(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
     }
 
     fn ticks(&self, t: Instant) -> (u128, u128) {
@@ -227,18 +240,29 @@ mod tests {
     }
 
     #[test]
-    fn never_early_and_within_one_tick() {
+    fn fires_at_its_exact_deadline() {
         let t0 = Instant::now();
         let mut wheel = TimerWheel::new(t0);
+        let us = Duration::from_micros;
+        // Two timers in the same 10 ms slot, and one on a slot boundary.
         wheel.insert(1, t0 + ms(25));
-        assert_eq!(wheel.next_tick(), Some(t0 + ms(30)));
+        wheel.insert(2, t0 + ms(27) + us(500));
+        wheel.insert(3, t0 + ms(30));
+        assert_eq!(wheel.next_deadline(), Some(t0 + ms(25)));
         let mut out = Vec::new();
-        wheel.expired(t0 + ms(24), &mut out);
-        wheel.expired(t0 + ms(29), &mut out);
-        assert!(out.is_empty(), "fired before its tick");
-        wheel.expired(t0 + ms(30), &mut out);
+        wheel.expired(t0 + ms(25) - us(1), &mut out);
+        assert!(out.is_empty(), "fired before its deadline");
+        wheel.expired(t0 + ms(25), &mut out);
         assert_eq!(out, [1]);
-        assert_eq!(wheel.next_tick(), None);
+        assert_eq!(wheel.next_deadline(), Some(t0 + ms(27) + us(500)));
+        wheel.expired(t0 + ms(27) + us(499), &mut out);
+        assert_eq!(out, [1]);
+        wheel.expired(t0 + ms(27) + us(500), &mut out);
+        assert_eq!(out, [1, 2]);
+        assert_eq!(wheel.next_deadline(), Some(t0 + ms(30)));
+        wheel.expired(t0 + ms(30), &mut out);
+        assert_eq!(out, [1, 2, 3]);
+        assert_eq!(wheel.next_deadline(), None);
     }
 
     #[test]
@@ -254,7 +278,7 @@ mod tests {
         let mut out = Vec::new();
         wheel.expired(t0 + ms(40), &mut out);
         assert!(out.is_empty());
-        assert_eq!(wheel.next_tick(), Some(t0 + ms(50)));
+        assert_eq!(wheel.next_deadline(), Some(t0 + ms(50)));
         wheel.expired(t0 + ms(55), &mut out);
         assert_eq!(out, ['b']);
         assert!(wheel.is_empty());
@@ -266,7 +290,7 @@ mod tests {
         let mut wheel = TimerWheel::new(t0);
         // 45 s is more than one turn of the ring (40.96 s).
         wheel.insert(7, t0 + ms(45_000));
-        assert_eq!(wheel.next_tick(), Some(t0 + ms(45_000)));
+        assert_eq!(wheel.next_deadline(), Some(t0 + ms(45_000)));
         let mut out = Vec::new();
         for step in 1..=44 {
             wheel.expired(t0 + ms(step * 1000), &mut out);
@@ -283,7 +307,7 @@ mod tests {
         let mut out = Vec::new();
         wheel.expired(t0 + ms(100), &mut out);
         wheel.insert(3, t0 + ms(20));
-        assert_eq!(wheel.next_tick(), Some(t0 + ms(20)));
+        assert_eq!(wheel.next_deadline(), Some(t0 + ms(20)));
         wheel.expired(t0 + ms(100), &mut out);
         assert_eq!(out, [3]);
     }
@@ -314,7 +338,7 @@ mod tests {
                 }
                 ids.retain(|(id, _)| wheel.fires_at(*id).is_some());
                 let earliest = ids.iter().filter_map(|(id, _)| wheel.fires_at(*id)).min();
-                prop_assert_eq!(wheel.next_tick(), earliest);
+                prop_assert_eq!(wheel.next_deadline(), earliest);
             }
         }
 
@@ -339,7 +363,7 @@ mod tests {
             for (key, d) in deadlines.iter().enumerate() {
                 let at = fired[key].expect("every timer fires");
                 prop_assert!(at >= *d, "early: deadline {} fired at {}", d, at);
-                prop_assert!(at < d + 10 + step, "late: deadline {} fired at {}", d, at);
+                prop_assert!(at < d + step, "late: deadline {} fired at {}", d, at);
             }
         }
     }
