@@ -33,6 +33,21 @@ pub struct EngineConfig {
     /// Not in Node: a closed session stays in the table until its last outputs (the answer of
     /// a parked GET, the close of a WebSocket) and events are collected, or this long at most.
     pub closed_linger: Duration,
+    /// Not in Node: how far apart two requests of one client on different connections may be
+    /// processed out of the order they arrived in, and still get the answers Node gives in
+    /// arrival order. Node reads every connection on one thread; a shard may hand a request
+    /// over to the session's owner (or a task may run later) while a request the client sent
+    /// after it is processed first. Within this window:
+    /// - a close packet POSTed while no GET is parked waits for a GET that may be on its way:
+    ///   that GET gets the noop (`6`) Node gives a parked GET, then the session closes ("transport
+    ///   close"); without one the session closes when the window ends;
+    /// - a GET parked just before the upgrade's `5` is answered as if it came after (`400`,
+    ///   "Bad request"), not with the close packet `1`.
+    ///
+    /// Real clients never send those requests that close together (engine.io-client keeps a
+    /// GET parked before it closes, and pauses polling before it sends `5`), so this only
+    /// changes the answers of clients racing their own requests, as the official test suites do.
+    pub reorder_window: Duration,
 }
 
 impl Default for EngineConfig {
@@ -46,6 +61,7 @@ impl Default for EngineConfig {
             allow_upgrades: true,
             polling_close_timeout: Duration::from_millis(30_000),
             closed_linger: Duration::from_secs(5),
+            reorder_window: Duration::from_millis(100),
         }
     }
 }

@@ -19,7 +19,7 @@ mod upgrade;
 mod websocket;
 
 pub use config::EngineConfig;
-pub use polling::{PollBody, PollGet, PollTicket, PostReply};
+pub use polling::{PollAnswer, PollBody, PollGet, PollTicket, PostReply};
 pub use reason::DisconnectReason;
 pub use session::{EngineEvent, ReadyState, SendError, Session, TransportKind};
 pub use table::{SessionRef, SessionTable};

@@ -43,6 +43,17 @@ impl PollBody {
     }
 }
 
+/// What a parked GET gets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PollAnswer {
+    /// `200` with this body.
+    Body(PollBody),
+    /// `400 {"code":3,"message":"Bad request"}`: the session upgraded to its WebSocket, and
+    /// the GET is answered as if it had come after the upgrade (see
+    /// [`EngineConfig::reorder_window`](super::EngineConfig::reorder_window)).
+    BadRequest,
+}
+
 /// How to answer a polling GET.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PollGet {
@@ -98,8 +109,10 @@ pub(super) struct PollingSide {
     pub(super) supports_binary: bool,
     /// Node's `writable`: a GET waits for data.
     pub(super) parked: Option<PollTicket>,
-    /// Bodies decided for GETs the runtime has not collected yet.
-    pub(super) answered: Vec<(PollTicket, PollBody)>,
+    /// When the parked GET arrived.
+    pub(super) parked_at: Option<Instant>,
+    /// Answers decided for GETs the runtime has not collected yet.
+    pub(super) answered: Vec<(PollTicket, PollAnswer)>,
     pub(super) post: PostState,
     waker: Option<Waker>,
     next_ticket: u32,
@@ -125,7 +138,7 @@ impl PollingSide {
         }
     }
 
-    fn take_answer(&mut self, ticket: PollTicket) -> Option<PollBody> {
+    fn take_answer(&mut self, ticket: PollTicket) -> Option<PollAnswer> {
         let i = self.answered.iter().position(|(t, _)| *t == ticket)?;
         Some(self.answered.swap_remove(i).1)
     }
@@ -134,6 +147,7 @@ impl PollingSide {
 impl Session {
     /// A polling GET for this session (including the handshake GET).
     pub fn on_poll_get(&mut self, now: Instant) -> PollGet {
+        self.catch_up(now);
         if matches!(self.state, State::Closed { .. }) {
             return PollGet::UnknownSession;
         }
@@ -147,12 +161,18 @@ impl Session {
         let ticket = PollTicket(self.polling.next_ticket);
         self.polling.next_ticket = self.polling.next_ticket.wrapping_add(1);
         self.polling.parked = Some(ticket);
+        self.polling.parked_at = Some(now);
         match self.state {
             State::Closing { reason, stage: Closing::AwaitDrain } => {
                 let packets = std::mem::take(&mut self.queue);
                 self.polling.parked = None;
                 self.answer_poll(ticket, &packets);
                 self.await_closing_poll(reason, now);
+            }
+            State::Closing { reason, stage: Closing::ClientClosed { .. } } => {
+                self.polling.parked = None;
+                self.answer_poll(ticket, &[Packet::empty(PacketType::Noop)]);
+                self.close_with(reason, now);
             }
             State::Closing { reason, stage: Closing::AwaitPoll { .. } } => {
                 self.polling.parked = None;
@@ -163,7 +183,8 @@ impl Session {
             State::Open | State::Closed { .. } => self.flush(),
         }
         match self.polling.take_answer(ticket) {
-            Some(body) => PollGet::Respond(body),
+            Some(PollAnswer::Body(body)) => PollGet::Respond(body),
+            Some(PollAnswer::BadRequest) => PollGet::BadRequest,
             None => PollGet::Wait(ticket),
         }
     }
@@ -171,7 +192,7 @@ impl Session {
     /// The answer for a parked GET: `Ready(Some(body))` once decided, `Pending` (with `waker`
     /// registered) until then, `Ready(None)` if the ticket is unknown (aborted, or the session
     /// was dropped): close the connection.
-    pub fn poll_response(&mut self, ticket: PollTicket, waker: &Waker) -> Poll<Option<PollBody>> {
+    pub fn poll_response(&mut self, ticket: PollTicket, waker: &Waker) -> Poll<Option<PollAnswer>> {
         if let Some(body) = self.polling.take_answer(ticket) {
             return Poll::Ready(Some(body));
         }
@@ -201,7 +222,8 @@ impl Session {
     /// bytes, else answer [`PostReply::PayloadTooLarge`] via [`Session::finish_post`] or
     /// directly) and call [`Session::finish_post`] or [`Session::abort_post`].
     pub fn begin_post(&mut self, content_type: Option<&[u8]>, now: Instant) -> Result<(), PostReply> {
-        if matches!(self.state, State::Closed { .. }) {
+        self.catch_up(now);
+        if matches!(self.state, State::Closed { .. }) || self.is_client_closed() {
             return Err(PostReply::UnknownSession);
         }
         if self.transport != TransportKind::Polling {
@@ -261,12 +283,22 @@ impl Session {
     }
 
     /// A close packet in a POST (polling `onClose`): a parked GET is released with a noop,
-    /// then the session closes with "transport close" (even while closing).
+    /// then the session closes with "transport close" (even while closing). With no GET
+    /// parked, one may be on its way ([`EngineConfig::reorder_window`]): the session waits for
+    /// it that long, refusing everything else.
+    ///
+    /// [`EngineConfig::reorder_window`]: super::EngineConfig::reorder_window
     fn on_polling_client_close(&mut self, now: Instant) {
+        let reason = DisconnectReason::TransportClose;
         if let Some(ticket) = self.polling.parked.take() {
             self.answer_poll(ticket, &[Packet::empty(PacketType::Noop)]);
+        } else if self.state == State::Open && !self.config.reorder_window.is_zero() {
+            let deadline = now + self.config.reorder_window;
+            self.state = State::Closing { reason, stage: Closing::ClientClosed { deadline } };
+            self.queue.clear();
+            return;
         }
-        self.close_with(DisconnectReason::TransportClose, now);
+        self.close_with(reason, now);
     }
 
     /// Node `socket.onPacket`, for both transports.
@@ -321,10 +353,11 @@ fn text_body(body: Bytes) -> ByteString {
 #[cfg(test)]
 mod tests {
     use std::rc::Rc;
+    use std::time::Duration;
 
     use super::*;
     use crate::engine::sim::Sim;
-    use crate::engine::{EngineConfig, EngineEvent, ReadyState};
+    use crate::engine::{EngineConfig, EngineEvent, ReadyState, WsRefusal};
     use crate::protocol::Data;
 
     fn msg(s: &'static str) -> EngineEvent {
@@ -432,6 +465,69 @@ mod tests {
         let closed = EngineEvent::Closed(DisconnectReason::TransportClose);
         assert_eq!(sim.events(), [msg("hello"), msg("world"), closed]);
         assert_eq!(sim.post("4late"), PostReply::UnknownSession);
+    }
+
+    #[test]
+    fn client_close_waits_for_a_get_within_the_reorder_window() {
+        let closed = EngineEvent::Closed(DisconnectReason::TransportClose);
+        // The GET sent with the close packet is processed after it: it gets the noop Node
+        // gives the GET that was parked, then the session is gone.
+        let mut sim = Sim::polling(EioVersion::V4);
+        sim.get_now();
+        assert_eq!(sim.post("1"), PostReply::Ok);
+        assert!(sim.events().is_empty(), "closed before the window ends");
+        assert!(sim.session.send(Packet::message("late")).is_err());
+        assert_eq!(sim.post("4x"), PostReply::UnknownSession);
+        assert_eq!(sim.session.attach_websocket(true, sim.now), Err(WsRefusal::UnknownSession));
+        sim.ms(5);
+        assert_eq!(sim.get_now(), "6");
+        assert_eq!(sim.events(), [closed.clone()]);
+        assert_eq!(sim.get(), PollGet::UnknownSession);
+
+        // No GET within the window: the session closes when it ends.
+        let mut sim = Sim::polling(EioVersion::V3);
+        sim.get_now();
+        assert_eq!(sim.post("1:1"), PostReply::Ok);
+        assert_eq!(sim.session.next_deadline(), Some(sim.now + sim.session.config.reorder_window));
+        sim.advance(sim.session.config.reorder_window);
+        assert_eq!(sim.events(), [closed]);
+        assert_eq!(sim.get(), PollGet::UnknownSession);
+
+        // Without a window (one shard, say) the close is immediate, as in Node.
+        let config = Rc::new(EngineConfig { reorder_window: Duration::ZERO, ..EngineConfig::default() });
+        let mut sim = Sim::polling_with(EioVersion::V4, config);
+        sim.get_now();
+        assert_eq!(sim.post("1"), PostReply::Ok);
+        assert_eq!(sim.events(), [EngineEvent::Closed(DisconnectReason::TransportClose)]);
+        assert_eq!(sim.get(), PollGet::UnknownSession);
+    }
+
+    #[test]
+    fn requests_after_a_deadline_see_it_passed() {
+        // The shard's timer has not run yet when the GET comes: the GET runs it first.
+        let mut sim = Sim::polling(EioVersion::V4);
+        let t0 = sim.now;
+        sim.get_now();
+        let config = sim.session.config.clone();
+        sim.now = t0 + config.ping_interval + config.ping_timeout;
+        assert_eq!(sim.get(), PollGet::UnknownSession);
+        assert_eq!(sim.events(), [EngineEvent::Closed(DisconnectReason::PingTimeout)]);
+
+        // A ping due before the GET is in its answer.
+        let mut sim = Sim::polling(EioVersion::V4);
+        sim.get_now();
+        sim.now += config.ping_interval;
+        assert_eq!(sim.get_now(), "2");
+        // The pong deadline counts from when the ping was due, not from when it was sent.
+        sim.now += Duration::from_millis(7);
+        assert_eq!(sim.post("3"), PostReply::Ok);
+        let mut sim = Sim::polling(EioVersion::V4);
+        let t0 = sim.now;
+        sim.get_now();
+        sim.now = t0 + config.ping_interval + Duration::from_millis(7);
+        assert_eq!(sim.get_now(), "2");
+        sim.now = t0 + config.ping_interval + config.ping_timeout;
+        assert_eq!(sim.post("3"), PostReply::UnknownSession);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::time::Instant;
 use bytestring::ByteString;
 
 use super::heartbeat::Heartbeat;
-use super::polling::{PollTicket, PollingSide};
+use super::polling::{PollAnswer, PollTicket, PollingSide};
 use super::upgrade::Upgrade;
 use super::websocket::{WsConn, WsId, WsRole};
 use super::{DisconnectReason, EngineConfig};
@@ -90,7 +90,14 @@ pub(super) enum State {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Closing {
     AwaitDrain,
-    AwaitPoll { deadline: Instant },
+    AwaitPoll {
+        deadline: Instant,
+    },
+    /// The client POSTed a close packet while no GET was parked: a GET may still be on its
+    /// way ([`EngineConfig::reorder_window`]); it gets a noop, then the session closes.
+    ClientClosed {
+        deadline: Instant,
+    },
 }
 
 /// One Engine.IO session (one sid).
@@ -332,7 +339,10 @@ impl Session {
     pub fn next_deadline(&self) -> Option<Instant> {
         let closing = match self.state {
             State::Closed { linger } => return linger,
-            State::Closing { stage: Closing::AwaitPoll { deadline }, .. } => Some(deadline),
+            State::Closing {
+                stage: Closing::AwaitPoll { deadline } | Closing::ClientClosed { deadline },
+                ..
+            } => Some(deadline),
             State::Closing { .. } | State::Open => None,
         };
         let upgrade = self.upgrade.as_ref().map(Upgrade::next_deadline);
@@ -350,7 +360,10 @@ impl Session {
                 return;
             }
             State::Closed { .. } => return,
-            State::Closing { reason, stage: Closing::AwaitPoll { deadline } } if deadline <= now => {
+            State::Closing {
+                reason,
+                stage: Closing::AwaitPoll { deadline } | Closing::ClientClosed { deadline },
+            } if deadline <= now => {
                 self.close_with(reason, now);
                 return;
             }
@@ -360,6 +373,25 @@ impl Session {
             self.on_heartbeat_due(now);
         }
         self.on_upgrade_timers(now);
+    }
+
+    /// Runs what fell due before an input that arrives at `now`, as Node's event loop runs due
+    /// timers before it reads new requests: a request never finds the session alive past its
+    /// ping timeout because the shard's timer had not run yet.
+    pub(super) fn catch_up(&mut self, now: Instant) {
+        // A few rounds at most: a ping due, then its timeout; an upgrade check, then the rest.
+        for _ in 0..4 {
+            if !self.next_deadline().is_some_and(|deadline| deadline <= now) {
+                return;
+            }
+            self.on_timeout(now);
+        }
+    }
+
+    /// The client closed (its close packet came when no GET was parked), and a GET it sent
+    /// before may still be on its way: wait for it within the reorder window.
+    pub(super) fn is_client_closed(&self) -> bool {
+        matches!(self.state, State::Closing { stage: Closing::ClientClosed { .. }, .. })
     }
 
     /// Closed, and every output and event collected: the table may forget the session.
@@ -381,7 +413,7 @@ impl Session {
 
     pub(super) fn answer_poll(&mut self, ticket: PollTicket, packets: &[Packet]) {
         let body = self.polling.encode(self.version, packets);
-        self.polling.answered.push((ticket, body));
+        self.polling.answered.push((ticket, PollAnswer::Body(body)));
         self.polling.wake();
     }
 }

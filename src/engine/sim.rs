@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use bytestring::ByteString;
 
-use super::{EngineConfig, EngineEvent, PollGet, PollTicket, PostReply, Session, WsId, WsStatus};
+use super::{EngineConfig, EngineEvent, PollAnswer, PollGet, PollTicket, PostReply, Session, WsId, WsStatus};
 use crate::protocol::{EioVersion, Frame};
 
 pub(super) const OPEN: &str = r#"{"sid":"s"}"#;
@@ -77,7 +77,8 @@ impl Sim {
     /// The parked GET's answer, if decided.
     pub(super) fn answer(&mut self, ticket: PollTicket) -> Option<String> {
         match self.session.poll_response(ticket, Waker::noop()) {
-            Poll::Ready(Some(body)) => Some(text(&body.body)),
+            Poll::Ready(Some(PollAnswer::Body(body))) => Some(text(&body.body)),
+            Poll::Ready(Some(PollAnswer::BadRequest)) => Some("400 Bad request".to_string()),
             Poll::Ready(None) => panic!("ticket unknown"),
             Poll::Pending => None,
         }

@@ -5,8 +5,9 @@
 //!    parked GET is released with a noop (`6`) so the client can pause polling (Node's
 //!    `check` interval);
 //! 2. `5` on the probe completes the upgrade: the polling transport is discarded (a GET
-//!    still parked gets the close packet `1`), the probe becomes the transport and the queue
-//!    flushes to it;
+//!    still parked gets the close packet `1`, or, if it arrived within the reorder window,
+//!    the `400` Node gives a GET that comes after the upgrade), the probe becomes the
+//!    transport and the queue flushes to it;
 //! 3. any other packet on the probe, its closing, or `upgrade_timeout` without `5` drops the
 //!    probe and the session stays on polling.
 
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use bytestring::ByteString;
 
 use super::EngineEvent;
+use super::polling::PollAnswer;
 use super::session::{Session, State, TransportKind};
 use super::websocket::{WsId, WsRole};
 use crate::protocol::{Data, DecodeError, Frame, Packet, PacketType};
@@ -69,7 +71,13 @@ impl Session {
             return;
         };
         if let Some(ticket) = self.polling.parked.take() {
-            self.answer_poll(ticket, &[Packet::empty(PacketType::Close)]);
+            let recent = self.polling.parked_at.is_some_and(|at| now < at + self.config.reorder_window);
+            if recent {
+                self.polling.answered.push((ticket, PollAnswer::BadRequest));
+                self.polling.wake();
+            } else {
+                self.answer_poll(ticket, &[Packet::empty(PacketType::Close)]);
+            }
         }
         self.polling.cancel_post();
         self.upgraded = true;
@@ -171,6 +179,7 @@ mod tests {
         let mut sim = Sim::polling(EioVersion::V4);
         sim.get_now();
         let parked = sim.park();
+        sim.advance(sim.session.config.reorder_window);
         let ws = sim.session.attach_websocket(true, sim.now).unwrap();
         sim.frame(ws, "2probe");
         sim.frame(ws, "5");
@@ -178,6 +187,20 @@ mod tests {
         assert_eq!(sim.answer(parked).as_deref(), Some("1"));
         assert_eq!(sim.events(), [EngineEvent::Upgraded]);
         assert_eq!(sim.drain(ws), (vec!["3probe".to_string()], WsStatus::Open));
+
+        // A GET parked within the reorder window before `5` may have been sent after it (it
+        // came on another connection): it gets the answer of a GET after the upgrade.
+        let mut sim = Sim::polling(EioVersion::V3);
+        sim.get_now();
+        let ws = sim.session.attach_websocket(true, sim.now).unwrap();
+        sim.frame(ws, "2probe");
+        sim.ms(10);
+        let parked = sim.park();
+        sim.ms(1);
+        sim.frame(ws, "5");
+        assert_eq!(sim.answer(parked).as_deref(), Some("400 Bad request"));
+        assert_eq!(sim.events(), [EngineEvent::Upgraded]);
+        assert_eq!(sim.get(), PollGet::BadRequest);
 
         // Packets queued while no GET was parked flush to the WebSocket after the pong.
         let mut sim = Sim::polling(EioVersion::V3);

@@ -78,7 +78,8 @@ impl Session {
     /// `supports_binary` is false when its query has `b64`. As in Node, `allow_upgrades` is
     /// not checked here (it only shapes the open packet).
     pub fn attach_websocket(&mut self, supports_binary: bool, now: Instant) -> Result<WsId, WsRefusal> {
-        if matches!(self.state, State::Closed { .. }) {
+        self.catch_up(now);
+        if matches!(self.state, State::Closed { .. }) || self.is_client_closed() {
             return Err(WsRefusal::UnknownSession);
         }
         // Node also "upgrades" a WebSocket session to a second WebSocket; we refuse it.
@@ -92,6 +93,7 @@ impl Session {
 
     /// A text or binary message from a WebSocket.
     pub fn on_ws_frame(&mut self, ws: WsId, frame: Frame, now: Instant) {
+        self.catch_up(now);
         let Some(role) = self.socket(ws).map(|c| c.role) else {
             return;
         };

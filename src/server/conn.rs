@@ -20,7 +20,7 @@ use super::handler::{Handshake, PlainHttp};
 use super::mesh::Mesh;
 use super::shard::{Opening, Shard};
 use super::websocket::spawn_websocket;
-use crate::engine::{DisconnectReason, PollGet, PostReply, TransportKind};
+use crate::engine::{DisconnectReason, PollAnswer, PollGet, PostReply, TransportKind};
 use crate::http::compression;
 use crate::http::error::{write_http_error, write_upgrade_error, write_upgrade_error_message};
 use crate::http::websocket::write_switching_protocols;
@@ -506,7 +506,14 @@ async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyIn
     let body = match outcome {
         PollGet::Respond(body) => body,
         PollGet::Wait(ticket) => match wait_for_poll(shard, conn, sid, ticket).await {
-            Some(body) => body,
+            Some(PollAnswer::Body(body)) => body,
+            Some(PollAnswer::BadRequest) => {
+                // The wait may have crossed a second boundary: date the response now.
+                let mut date = [0u8; 29];
+                shard.metrics.engine_error(EngineError::BadRequest);
+                responder(shard, &mut date).engine_error(conn.out(), to, EngineError::BadRequest);
+                return true;
+            }
             None => return false,
         },
         PollGet::Overlap => {
@@ -550,9 +557,9 @@ async fn wait_for_poll(
     conn: &mut Conn,
     sid: Sid,
     ticket: crate::engine::PollTicket,
-) -> Option<crate::engine::PollBody> {
+) -> Option<crate::engine::PollAnswer> {
     enum Woke {
-        Body(Option<crate::engine::PollBody>),
+        Body(Option<crate::engine::PollAnswer>),
         Read(std::io::Result<usize>),
     }
     loop {
