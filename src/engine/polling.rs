@@ -481,7 +481,7 @@ mod tests {
         assert_eq!(sim.session.attach_websocket(true, sim.now), Err(WsRefusal::UnknownSession));
         sim.ms(5);
         assert_eq!(sim.get_now(), "6");
-        assert_eq!(sim.events(), [closed.clone()]);
+        assert_eq!(sim.events(), std::slice::from_ref(&closed));
         assert_eq!(sim.get(), PollGet::UnknownSession);
 
         // No GET within the window: the session closes when it ends.

@@ -381,7 +381,7 @@ impl Session {
     pub(super) fn catch_up(&mut self, now: Instant) {
         // A few rounds at most: a ping due, then its timeout; an upgrade check, then the rest.
         for _ in 0..4 {
-            if !self.next_deadline().is_some_and(|deadline| deadline <= now) {
+            if self.next_deadline().is_none_or(|deadline| deadline > now) {
                 return;
             }
             self.on_timeout(now);
