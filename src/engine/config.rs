@@ -48,6 +48,15 @@ pub struct EngineConfig {
     /// GET parked before it closes, and pauses polling before it sends `5`), so this only
     /// changes the answers of clients racing their own requests, as the official test suites do.
     pub reorder_window: Duration,
+    /// Not in Node: the least time between a WebSocket's `101` and its open packet, and
+    /// between a Socket.IO CONNECT answer and what the connect handler sends (see
+    /// [`Session::write_boundary`]). A `ws` client that awaits one message at a time (the
+    /// official test suites do) misses a message that arrives in the same read as the one it
+    /// awaits; Node's event loop usually puts a little time between those writes, this makes
+    /// sure of it. Costs that much latency once per connection and per namespace join.
+    ///
+    /// [`Session::write_boundary`]: super::Session::write_boundary
+    pub first_write_gap: Duration,
 }
 
 impl Default for EngineConfig {
@@ -62,6 +71,7 @@ impl Default for EngineConfig {
             polling_close_timeout: Duration::from_millis(30_000),
             closed_linger: Duration::from_secs(5),
             reorder_window: Duration::from_millis(100),
+            first_write_gap: Duration::from_millis(2),
         }
     }
 }

@@ -15,7 +15,7 @@
 
 use std::collections::VecDeque;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
 
@@ -117,6 +117,17 @@ pub struct Session {
     pub(super) sockets: Vec<WsConn>,
     pub(super) upgrade: Option<Upgrade>,
     next_ws: u32,
+    /// Node's `writable` for the WebSocket: the active WebSocket's writer is between writes
+    /// (it found nothing to write the last time it drained), so the next packet goes out at
+    /// once and alone, and what is sent after it waits for the next write.
+    pub(super) ws_idle: bool,
+    /// How many packets at the head of the queue went out at once (as Node hands its whole
+    /// `writeBuffer` to an idle transport): the next drain takes only those.
+    pub(super) ws_batch: Option<usize>,
+    /// A pause the writer takes after writing the current batch ([`Session::write_boundary`]).
+    pub(super) ws_batch_pause: Option<Duration>,
+    /// The pause to take once what was drained last is written.
+    pub(super) ws_pause: Option<Duration>,
 }
 
 impl Session {
@@ -150,6 +161,9 @@ impl Session {
         let mut session = Session::new(config, version, TransportKind::WebSocket, now);
         let ws = session.add_socket(supports_binary, WsRole::Active);
         session.queue.push(Packet::text(PacketType::Open, open));
+        // The open packet is written alone, as Node's first send on an idle transport.
+        session.ws_idle = false;
+        session.ws_batch = Some(1);
         (session, ws)
     }
 
@@ -167,6 +181,10 @@ impl Session {
             sockets: Vec::new(),
             upgrade: None,
             next_ws: 0,
+            ws_idle: true,
+            ws_batch: None,
+            ws_batch_pause: None,
+            ws_pause: None,
         }
     }
 
@@ -257,7 +275,13 @@ impl Session {
                     self.answer_poll(ticket, &packets);
                 }
             }
-            TransportKind::WebSocket => self.wake_active_socket(),
+            TransportKind::WebSocket => {
+                if self.ws_idle {
+                    self.ws_idle = false;
+                    self.ws_batch = Some(self.queue.len());
+                }
+                self.wake_active_socket();
+            }
         }
     }
 

@@ -256,6 +256,7 @@ mod tests {
         let mut table = SessionTable::new(t0);
         let (session, ws) = ws_session(&config, t0);
         table.insert(1u32, session).ok();
+        drain(&mut table, 1, ws);
         let mut events = Vec::new();
         table.expire(t0 + ms(25_000), &mut events);
         let pong = Frame::Text(ByteString::from_static("3"));

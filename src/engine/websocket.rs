@@ -9,7 +9,7 @@
 //! frame (Node's `ws.close()`), never with an Engine.IO close packet.
 
 use std::task::{Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::DisconnectReason;
 use super::session::{Session, State, TransportKind};
@@ -154,13 +154,23 @@ impl Session {
             return WsStatus::Close;
         };
         let conn = &mut self.sockets[i];
+        let before = out.len();
         out.extend(std::mem::take(&mut conn.out));
         match conn.role {
             WsRole::Active => {
                 let (version, binary) = (self.version, conn.supports_binary);
-                // The queue's storage goes with its packets: an idle session keeps none.
-                let queue = std::mem::take(&mut self.queue);
-                out.extend(queue.into_iter().map(|p| ws_message::encode(p, version, binary)));
+                // What went out at once to an idle writer is written alone; the rest, all of
+                // it, with the next write (Node's flush after the write callback).
+                let n = self.ws_batch.take().map_or(self.queue.len(), |n| n.min(self.queue.len()));
+                self.ws_pause = self.ws_batch_pause.take();
+                if n == self.queue.len() {
+                    // The queue's storage goes with its packets: an idle session keeps none.
+                    let queue = std::mem::take(&mut self.queue);
+                    out.extend(queue.into_iter().map(|p| ws_message::encode(p, version, binary)));
+                } else {
+                    out.extend(self.queue.drain(..n).map(|p| ws_message::encode(p, version, binary)));
+                }
+                self.ws_idle = out.len() == before;
                 WsStatus::Open
             }
             WsRole::Probe => WsStatus::Open,
@@ -169,6 +179,27 @@ impl Session {
                 WsStatus::Close
             }
         }
+    }
+
+    /// Everything queued now goes out in a write of its own, and the writer waits `gap` after
+    /// it before it writes what comes next (WebSocket only; nothing queued, nothing to do).
+    ///
+    /// For a client that reads both writes at once and dispatches them before it gets to
+    /// listen for the second, as `ws` clients awaiting one message at a time do: Node writes a
+    /// Socket.IO CONNECT answer, and what the connection handler emits after it, apart.
+    pub fn write_boundary(&mut self, gap: Duration) {
+        if self.transport != TransportKind::WebSocket || self.queue.is_empty() || gap.is_zero() {
+            return;
+        }
+        self.ws_idle = false;
+        self.ws_batch = Some(self.queue.len());
+        self.ws_batch_pause = Some(gap);
+    }
+
+    /// The pause [`Session::write_boundary`] asked for, once the batch it closed was drained:
+    /// the writer takes it after writing that batch.
+    pub fn take_ws_pause(&mut self) -> Option<Duration> {
+        self.ws_pause.take()
     }
 
     /// [`Session::drain_ws`] for a writer task: `Pending` (with `waker` registered) while
@@ -275,7 +306,59 @@ mod tests {
         sim.session.on_ws_frame(ws, Frame::Binary(Bytes::from_static(&[9, 9])), sim.now);
         assert!(sim.events().is_empty());
         sim.frame(ws, "2probe");
-        assert_eq!(sim.drain(ws).0, [r#"0{"sid":"s"}"#, "3"]);
+        // The open packet went out alone; what followed it, with the next write.
+        assert_eq!(sim.drain(ws).0, [r#"0{"sid":"s"}"#]);
+        assert_eq!(sim.drain(ws).0, ["3"]);
+    }
+
+    #[test]
+    fn an_idle_writer_sends_the_first_packet_alone() {
+        // As Node's `flush` on a writable transport: the first packet sent while the writer
+        // is idle goes out at once, alone; what is sent while it writes waits for the next
+        // write, all together.
+        let (mut sim, ws) = Sim::websocket(EioVersion::V4);
+        sim.session.send(Packet::message("a")).unwrap();
+        assert_eq!(sim.drain(ws).0, [r#"0{"sid":"s"}"#]);
+        sim.session.send(Packet::message("b")).unwrap();
+        assert_eq!(sim.drain(ws).0, ["4a", "4b"]);
+        assert_eq!(sim.drain(ws).0, Vec::<String>::new());
+        // Idle now: a burst is cut after its first packet.
+        for m in ["c", "d", "e"] {
+            sim.session.send(Packet::message(m)).unwrap();
+        }
+        assert_eq!(sim.drain(ws).0, ["4c"]);
+        sim.session.send(Packet::message("f")).unwrap();
+        assert_eq!(sim.drain(ws).0, ["4d", "4e", "4f"]);
+        // A batch sent at once to an idle writer stays whole.
+        sim.drain(ws);
+        sim.session.send_batch([Packet::message("g"), Packet::message("h")]).unwrap();
+        sim.session.send(Packet::message("i")).unwrap();
+        assert_eq!(sim.drain(ws).0, ["4g", "4h"]);
+        assert_eq!(sim.drain(ws).0, ["4i"]);
+    }
+
+    #[test]
+    fn a_write_boundary_splits_and_pauses() {
+        let gap = Duration::from_millis(2);
+        let (mut sim, ws) = Sim::websocket(EioVersion::V4);
+        sim.drain(ws);
+        sim.drain(ws);
+        sim.session.send(Packet::message("connected")).unwrap();
+        sim.session.send(Packet::message("more")).unwrap();
+        sim.session.write_boundary(gap);
+        sim.session.send(Packet::message("from the handler")).unwrap();
+        assert_eq!(sim.session.take_ws_pause(), None, "the pause waits for its batch");
+        assert_eq!(sim.drain(ws).0, ["4connected", "4more"]);
+        assert_eq!(sim.session.take_ws_pause(), Some(gap));
+        assert_eq!(sim.session.take_ws_pause(), None);
+        assert_eq!(sim.drain(ws).0, ["4from the handler"]);
+        assert_eq!(sim.session.take_ws_pause(), None);
+        // Nothing queued, or polling: nothing to split.
+        sim.drain(ws);
+        sim.session.write_boundary(gap);
+        sim.session.send(Packet::message("x")).unwrap();
+        assert_eq!(sim.drain(ws).0, ["4x"]);
+        assert_eq!(sim.session.take_ws_pause(), None);
     }
 
     #[test]
@@ -285,6 +368,7 @@ mod tests {
         let (mut session, ws) = Session::websocket(Sim::config(), EioVersion::V4, false, open, now);
         session.send(Packet::binary(&[1u8, 2, 3][..])).unwrap();
         let mut out = Vec::new();
+        session.drain_ws(ws, &mut out);
         session.drain_ws(ws, &mut out);
         assert_eq!(out[1], Frame::Text(ByteString::from_static("bAQID")));
     }

@@ -116,6 +116,15 @@ impl EngineSocket {
         self.send(Packet::binary(data))
     }
 
+    /// What is queued now goes out in a write of its own, and the next write waits the
+    /// engine's `first_write_gap` (WebSocket only): see [`Session::write_boundary`].
+    ///
+    /// [`Session::write_boundary`]: crate::engine::Session::write_boundary
+    pub fn write_boundary(&self) {
+        let gap = self.shard.engine.first_write_gap;
+        self.shard.drive(self.sid, |s| s.write_boundary(gap));
+    }
+
     /// Closes the session ("forced close"): queued packets are flushed first, then a close packet.
     pub fn close(&self) {
         self.shard.close(self.sid, DisconnectReason::ForcedClose);

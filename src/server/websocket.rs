@@ -1,5 +1,6 @@
 //! The loop of one WebSocket connection: frames in to its session, the
-//! session's queued packets out — all of them in one write, data frames
+//! session's queued packets out in as few writes as Node's flushing allows (the first packet
+//! for an idle connection alone, then everything sent meanwhile in one write), data frames
 //! compressed when `permessage-deflate` was negotiated.
 //!
 //! The loop is a task of its own, apart from the HTTP task that upgraded it, so an idle
@@ -16,7 +17,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::conn::{Conn, read_into};
 use super::shard::{ConnGuard, Shard};
-use crate::engine::{TransportKind, WsId, WsStatus};
+use crate::engine::{Session, TransportKind, WsId, WsStatus};
 use crate::metrics::{Direction, ShardMetrics};
 use crate::protocol::Frame;
 use crate::protocol::sid::Sid;
@@ -88,6 +89,21 @@ fn run_websocket(
     async move {
         let shard = open.shard();
         let mut status = WsStatus::Open;
+        // The `101` goes out on its own, before the first frame, as the `ws` server writes it:
+        // a client that reads them together may see the open packet before it listens for it.
+        if !conn.out.is_empty() {
+            if conn.flush().await.is_err() {
+                shard.drive(sid, |s| s.on_ws_error(ws, Instant::now()));
+                return;
+            }
+            // A session opened on this WebSocket: its open packet comes a little later (see
+            // `EngineConfig::first_write_gap`).
+            let opening = shard.with_session(sid, |s| s.transport() == TransportKind::WebSocket);
+            let gap = shard.engine.first_write_gap;
+            if opening == Some(true) && !gap.is_zero() {
+                glommio::timer::sleep(gap).await;
+            }
+        }
         loop {
             if let Some(ending) = receive(shard, sid, ws, &mut decoder, &mut conn) {
                 return Box::pin(client_ended(shard, conn, sid, ws, ending)).await;
@@ -106,6 +122,9 @@ fn run_websocket(
             if conn.flush().await.is_err() {
                 shard.drive(sid, |s| s.on_ws_error(ws, Instant::now()));
                 return;
+            }
+            if let Some(pause) = shard.drive(sid, Session::take_ws_pause).flatten() {
+                glommio::timer::sleep(pause).await;
             }
             // Nothing received is pending: an idle connection keeps no read buffer.
             conn.release_read();

@@ -301,6 +301,8 @@ impl Layer {
                 let mut accepted = false;
                 self.drive(engine, |c| accepted = c.accept(&ns.name, id, Instant::now()));
                 if accepted {
+                    // As Node: the CONNECT answer is written before what the handler sends.
+                    engine.write_boundary();
                     ns.insert(id, engine.clone(), data.clone(), auth);
                     let socket = SocketRef { layer: self.rc(), ns: ns.clone(), id, engine: engine.clone() };
                     self.run_callback(ns.handler.on_connect(socket, data));
