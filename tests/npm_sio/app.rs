@@ -135,7 +135,7 @@ impl Handler for App {
         if let Some(room) = p("room") {
             socket.join(room);
         }
-        socket.data_mut().name.clone_from(&name);
+        socket.with_data_mut(|peer| peer.name.clone_from(&name));
         // Sent after the join: a client that got `welcome` is in its room.
         let welcome = object(vec![
             ("nsp", socket.namespace().into()),
@@ -204,7 +204,7 @@ impl Handler for App {
     }
 
     async fn on_disconnect(&self, socket: Socket<Peer>, reason: DisconnectReason) {
-        let name = socket.data().name.clone();
+        let name = socket.with_data(|peer| peer.name.clone());
         self.record.push(format!("{} {name} {reason}", socket.namespace()));
     }
 }
