@@ -79,11 +79,11 @@ impl Handler for Chat {
     }
 }
 
-fn main() -> std::io::Result<()> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let running = SocketIo::new()
         .namespace("/", |_shard| Chat { online: Rc::new(RefCell::new(0)) })
         .start(ServerConfig::default())?;
     println!("chat on http://localhost:{}/", running.local_addr().port());
-    running.wait();
+    running.wait()?;
     Ok(())
 }

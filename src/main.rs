@@ -13,7 +13,7 @@ use tracing_subscriber::EnvFilter;
 
 use tpcio::http::cors::{Cors, Origins};
 use tpcio::modes::{bench, conformance, demo};
-use tpcio::server::{CpuPlacement, RunningServer, Server, ServerConfig};
+use tpcio::server::{CpuPlacement, RunningServer, Server, ServerConfig, ServerError};
 use tpcio::socket::SocketIo;
 
 #[global_allocator]
@@ -118,8 +118,13 @@ fn main() -> ExitCode {
     match server.start() {
         Ok(running) => {
             announce(&running);
-            run_until_signal(running);
-            ExitCode::SUCCESS
+            match run_until_signal(running) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("tpcio: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Err(e) => {
             error!("cannot start on {addr}: {e}");
@@ -182,16 +187,17 @@ fn announce(running: &RunningServer) {
     info!("tpcio listening on http://{host}:{}/ with {} shard(s)", addr.port(), running.shards());
 }
 
-/// Stops gracefully on SIGINT or SIGTERM.
-fn run_until_signal(running: RunningServer) {
+/// Stops gracefully on SIGINT or SIGTERM; `Err` when a shard died (the others are stopped).
+fn run_until_signal(running: RunningServer) -> Result<(), ServerError> {
     let stop = running.stop_flag();
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         if let Err(e) = signal_hook::flag::register(signal, stop.clone()) {
             error!("cannot handle signal {signal}: {e}");
         }
     }
-    running.wait();
+    running.wait()?;
     if stop.load(Ordering::Acquire) {
         info!("shut down");
     }
+    Ok(())
 }

@@ -525,7 +525,7 @@ fn shutdown_disconnects_every_socket_with_server_shutting_down() {
         assert_eq!(close, Some(None));
     }
     assert_eq!(disconnect_reasons(&reports, &[&sid, &dyn_sid]), ["server shutting down"; 2]);
-    stopping.join().expect("shutdown does not panic");
+    stopping.join().expect("shutdown does not panic").expect("every shard stops cleanly");
 }
 
 /// What a handler's decoded values become when emitted again: `JSON.stringify(JSON.parse(x))`.

@@ -66,7 +66,8 @@ impl Io {
         Some(ParentBroadcast { layer: self.layer.clone(), parent, opts: BroadcastOptions::new() })
     }
 
-    /// Runs `task` on this shard, detached.
+    /// Runs `task` on this shard, detached. A panic in it ends only the task: it is logged
+    /// and counted (`tpcio_handler_panics_total`).
     pub fn spawn(&self, task: impl Future<Output = ()> + 'static) {
         self.layer.spawn(task);
     }

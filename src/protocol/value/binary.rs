@@ -355,7 +355,8 @@ mod tests {
         leaf.prop_recursive(6, 48, 6, |inner| {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                proptest::collection::vec(("[a-z]{0,4}", inner), 0..6).prop_map(|fields| Value::Object(unique(fields))),
+                proptest::collection::vec(("[a-z]{0,4}", inner), 0..6)
+                    .prop_map(|fields| Value::Object(unique(fields))),
             ]
         })
     }
