@@ -75,6 +75,11 @@ struct Common {
     /// cross-shard messages, queue drops, handshake errors).
     #[arg(long, env = "TPCIO_METRICS", global = true)]
     metrics: bool,
+    /// Serve Engine.IO v3 clients (Socket.IO 2.x; Node `allowEIO3`). Default: on in every
+    /// mode of this binary (Node's default is off); `--allow-eio3=false` refuses them with
+    /// Node's `400 {"code":5,"message":"Unsupported protocol version"}`.
+    #[arg(long, env = "TPCIO_ALLOW_EIO3", global = true, num_args = 0..=1, default_missing_value = "true")]
+    allow_eio3: Option<bool>,
     /// Log filter: a level (`error`, `warn`, `info`, `debug`, `trace`) or a `tracing` filter
     /// such as `tpcio=debug`.
     #[arg(long, env = "TPCIO_LOG", default_value = "info", global = true)]
@@ -160,6 +165,7 @@ fn apply(c: &Common, config: &mut ServerConfig) {
     if let Some(bytes) = c.max_payload {
         engine.max_payload = bytes;
     }
+    engine.allow_eio3 = c.allow_eio3.unwrap_or(true);
     if c.metrics {
         config.metrics = Some("/metrics".to_owned());
     }

@@ -352,9 +352,12 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
         resp.engine_error_with_message(conn.out(), &to, EngineError::Forbidden, &message);
         return keep(conn);
     }
-    // Node asks `allowRequest` in `verify`, before `handshake` looks at the protocol revision.
-    let Some(version) = query.eio().and_then(EioVersion::from_query) else {
-        return refuse(conn, EngineError::UnsupportedProtocolVersion);
+    // Node asks `allowRequest` in `verify`, before `handshake` looks at the protocol revision:
+    // `EIO=4` is v4, anything else (absent included) v3, served only with `allowEIO3`.
+    let version = match query.protocol() {
+        4 => EioVersion::V4,
+        _ if shard.config.engine.allow_eio3 => EioVersion::V3,
+        _ => return refuse(conn, EngineError::UnsupportedProtocolVersion),
     };
     if shard.closing.get() {
         return refuse(conn, EngineError::BadRequest);

@@ -80,13 +80,15 @@ pub struct App {
 
 /// Starts the application on `addr` (2 unpinned shards, Node's default heartbeat).
 pub fn start(addr: SocketAddr, record: &Record) -> std::io::Result<RunningServer> {
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         addr,
         shards: Some(2),
         placement: CpuPlacement::Unpinned,
         shutdown_timeout: Duration::from_secs(2),
         ..ServerConfig::default()
     };
+    // The Socket.IO 2.x clients speak Engine.IO v3.
+    config.engine.allow_eio3 = true;
     let (main, admin, dynamic) = (record.clone(), record.clone(), record.clone());
     SocketIo::new()
         .namespace("/", move |shard| App { shard, record: main.clone() })
