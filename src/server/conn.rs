@@ -316,6 +316,11 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
         Some("polling") => return refuse(conn, EngineError::BadRequest),
         _ => return refuse(conn, EngineError::UnknownTransport),
     };
+    // JSONP polling (`j=`, engine.io's `polling-jsonp.ts`) is not served: refused, rather than
+    // answered as XHR polling, which a JSONP client could not read.
+    if transport == Opening::Polling && query.jsonp_index().is_some() {
+        return refuse(conn, EngineError::BadRequest);
+    }
     if let Some(raw_sid) = query.sid() {
         let Some(sid) = Sid::parse(raw_sid.as_bytes()) else {
             return refuse(conn, EngineError::UnknownSid);
