@@ -116,11 +116,6 @@ impl ParentBroadcast {
         self
     }
 
-    pub fn compress(mut self, compress: bool) -> Self {
-        self.opts = self.opts.compress(compress);
-        self
-    }
-
     pub fn options(&self) -> &BroadcastOptions {
         &self.opts
     }
