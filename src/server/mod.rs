@@ -304,6 +304,8 @@ async fn accept_loop(shard: &Rc<Shard>, mesh: &Rc<Mesh>, listener: &TcpListener)
     loop {
         match listener.accept().await {
             Ok(stream) => {
+                // Fields are evaluated only when the level is on: no `getpeername` otherwise.
+                tracing::debug!(shard = shard.id, peer = ?stream.peer_addr().ok(), "accepted");
                 let _ = stream.set_nodelay(true);
                 let conn = Conn::new(stream, BytesMut::new());
                 glommio::spawn_local(serve(shard.clone(), mesh.clone(), conn, None)).detach();
