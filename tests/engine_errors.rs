@@ -72,25 +72,6 @@ fn without_allow_eio3_every_v3_handshake_is_refused_with_code_5() {
     sid_of(std::str::from_utf8(response.ok_body(TEXT)).expect("UTF-8"));
 }
 
-/// Node serves `j=` as JSONP polling (`___eio[0]("…");`); we do not, and say so rather than
-/// answer in a format its client cannot read.
-#[test]
-fn jsonp_polling_is_refused_as_a_bad_request() {
-    let server = TestServer::start();
-    for eio in BOTH {
-        let v = eio.query();
-        assert_engine_error(&get(&server, &format!("/engine.io/?{v}&transport=polling&j=0")), 3);
-        let handshake = get(&server, &format!("/engine.io/?{v}&transport=polling"));
-        let body = std::str::from_utf8(handshake.ok_body(TEXT)).expect("UTF-8");
-        // v3 frames the open packet with its length (`118:0{…`).
-        let sid = sid_of(&body[body.find("0{").expect("an open packet")..]);
-        assert_engine_error(&get(&server, &format!("/engine.io/?{v}&transport=polling&sid={sid}&j=1")), 3);
-        let post = Conn::connect(server.addr)
-            .post(&format!("/engine.io/?{v}&transport=polling&sid={sid}&j=1"), b"d=%224hi%22");
-        assert_engine_error(&post, 3);
-    }
-}
-
 #[test]
 fn allow_request_refuses_with_403_and_its_message() {
     let server = TestServer::start_with(|c| {

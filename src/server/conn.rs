@@ -27,9 +27,11 @@ use crate::http::websocket::write_switching_protocols;
 use crate::http::{self, EngineError, EngineQuery, HttpError, Method, ReplyInfo, Request, Responder};
 use crate::metrics::Direction;
 use crate::protocol::EioVersion;
+use crate::protocol::payload::PayloadFormat;
 use crate::protocol::sid::Sid;
 use crate::shard::{Handoff, ShardMsg};
 use crate::transport::deflate::{self, DeflateParams, ExtensionError};
+use crate::transport::jsonp;
 
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 64 * 1024;
@@ -316,11 +318,6 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
         Some("polling") => return refuse(conn, EngineError::BadRequest),
         _ => return refuse(conn, EngineError::UnknownTransport),
     };
-    // JSONP polling (`j=`, engine.io's `polling-jsonp.ts`) is not served: refused, rather than
-    // answered as XHR polling, which a JSONP client could not read.
-    if transport == Opening::Polling && query.jsonp_index().is_some() {
-        return refuse(conn, EngineError::BadRequest);
-    }
     if let Some(raw_sid) = query.sid() {
         let Some(sid) = Sid::parse(raw_sid.as_bytes()) else {
             return refuse(conn, EngineError::UnknownSid);
@@ -481,11 +478,28 @@ async fn upgrade_session(shard: &Rc<Shard>, mut conn: Conn, req: Request, sid: S
 async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyInfo, sid: Sid) -> bool {
     let mut date = [0u8; 29];
     let resp = responder(shard, &mut date);
+    // As in Node, the handshake's query decides, once for the session, whether it polls by
+    // JSONP (`j`) or XHR.
+    let jsonp = shard
+        .handshake(sid)
+        .and_then(|h| EngineQuery::parse(h.request.query()).jsonp_index().map(|j| j.into_owned()));
     match req.method() {
         Method::Get | Method::Head => {}
         Method::Post => {
             let content_type = req.header("content-type");
-            let reply = shard.drive(sid, |s| s.on_post(content_type, req.body().clone(), Instant::now()));
+            let body = match &jsonp {
+                // An oversized body is refused as it is; an absent `d` is ignored ("ok").
+                Some(_) if req.body().len() > shard.engine.max_payload => req.body().clone(),
+                Some(_) => match jsonp::unwrap(req.body()) {
+                    Some(payload) => Bytes::from(payload),
+                    None => {
+                        resp.post_ok(conn.out(), to);
+                        return true;
+                    }
+                },
+                None => req.body().clone(),
+            };
+            let reply = shard.drive(sid, |s| s.on_post(content_type, body, Instant::now()));
             let refuse = |out: &mut BytesMut, error| {
                 shard.metrics.engine_error(error);
                 resp.engine_error(out, to, error);
@@ -536,17 +550,24 @@ async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyIn
     // The wait may have crossed a second boundary: date the response when it is written.
     let mut date = [0u8; 29];
     let resp = responder(shard, &mut date);
-    let content_type = body.content_type().as_bytes();
+    let script;
+    let (content_type, payload) = match &jsonp {
+        Some(index) => {
+            script = jsonp::wrap(index, &body.body, body.format == PayloadFormat::V3Binary);
+            (jsonp::CONTENT_TYPE.as_bytes(), &script[..])
+        }
+        None => (body.content_type().as_bytes(), &body.body[..]),
+    };
     let encoding =
-        shard.config.http_compression.filter(|&threshold| body.body.len() >= threshold).and_then(|_| {
+        shard.config.http_compression.filter(|&threshold| payload.len() >= threshold).and_then(|_| {
             compression::negotiate(req.header_values("accept-encoding"), &compression::POLLING)
         });
     match encoding {
         Some(encoding) => {
-            let compressed = encoding.compress(&body.body);
+            let compressed = encoding.compress(payload);
             resp.ok_encoded(conn.out(), to, content_type, Some(encoding.name().as_bytes()), &compressed, &[]);
         }
-        None => resp.ok(conn.out(), to, content_type, &body.body, &[]),
+        None => resp.ok(conn.out(), to, content_type, payload, &[]),
     }
     true
 }
