@@ -1,8 +1,10 @@
 //! No panic takes down a shard: a handler that panics (in `on_event` before or after an
 //! await, in `on_connect`, in `authorize`, in a task it spawned) costs only its own socket,
 //! which the server disconnects ("server namespace disconnect"); the other sockets of the
-//! same shard keep working, and `tpcio_handler_panics_total` counts each panic. A panic that
-//! escapes to a shard's thread ends the server's `wait` with an error naming the shard.
+//! same shard keep working, and `tpcio_handler_panics_total` counts each panic. Below
+//! Socket.IO, a panicking engine handler closes its session and a panicking route answers
+//! 500. A panic that escapes to a shard's thread ends the server's `wait` with an error
+//! naming the shard.
 
 mod common;
 
@@ -11,6 +13,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
 use common::TIMEOUT;
+use common::engine::{Eio, Session};
 use common::http::Conn;
 use common::sio::{Client, SioServer, connect_ack_sid};
 use tpcio::engine::DisconnectReason;
@@ -154,7 +157,7 @@ fn a_panicking_event_disconnects_its_socket_only() {
 fn a_panicking_on_connect_disconnects_the_new_socket() {
     let (server, disconnects) = server();
     let (mut other, _) = Client::connect(server.addr);
-    let mut client = Client::open(server.addr, common::engine::Eio::V4);
+    let mut client = Client::open(server.addr, Eio::V4);
     client.send(r#"40{"boom":"connect"}"#);
     // The connect ack was queued before `on_connect` ran.
     let sid = connect_ack_sid(&client.text(), "/");
@@ -167,7 +170,7 @@ fn a_panicking_on_connect_disconnects_the_new_socket() {
 #[test]
 fn a_panicking_connect_middleware_refuses_the_connection() {
     let (server, _disconnects) = server();
-    let mut client = Client::open(server.addr, common::engine::Eio::V4);
+    let mut client = Client::open(server.addr, Eio::V4);
     client.send(r#"40{"boom":"authorize"}"#);
     client.expect_text(r#"44{"message":"server error"}"#);
     assert_eq!(panics(&server), 1);
@@ -224,4 +227,57 @@ fn a_shard_that_dies_ends_wait_with_its_id() {
         Err(ServerError::ShardPanicked { shard: 1, message }) => assert_eq!(message, "shard bomb"),
         other => panic!("expected shard 1 to have panicked, got {other:?}"),
     }
+}
+
+/// An engine handler that echoes, except `boom`, on which it panics.
+struct Touchy;
+
+impl EngineHandler for Touchy {
+    fn on_message(&self, socket: &EngineSocket, data: Data) {
+        match data {
+            Data::Text(text) if text == "boom" => panic!("on_message boom"),
+            Data::Text(text) => {
+                let _ = socket.send_text(text);
+            }
+            Data::Binary(bytes) => {
+                let _ = socket.send_binary(bytes);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_panicking_engine_handler_closes_its_session_and_a_panicking_route_answers_500() {
+    let config = ServerConfig {
+        addr: "127.0.0.1:0".parse().expect("an address"),
+        shards: Some(1),
+        placement: CpuPlacement::Unpinned,
+        metrics: Some("/metrics".into()),
+        shutdown_timeout: Duration::from_millis(300),
+        ..ServerConfig::default()
+    };
+    let running = Server::new(config)
+        .endpoint("/engine.io/", |_shard| Touchy)
+        .route("/boom", |_shard, _http| panic!("route boom"))
+        .start()
+        .expect("the server starts");
+    let addr = running.local_addr();
+    let victim = Session::handshake(addr, Eio::V4);
+    let other = Session::handshake(addr, Eio::V4);
+
+    victim.send(&["4boom"]);
+    // `socket.close()`: the session ends with a close packet.
+    let last = victim.recv();
+    assert_eq!(last.last().map(String::as_str), Some("1"), "{last:?}");
+    other.send(&["4still here"]);
+    assert_eq!(other.recv(), ["4still here"]);
+
+    let response = Conn::connect(addr).get("/boom");
+    assert_eq!(response.status, 500, "{response:?}");
+    assert!(response.body.is_empty());
+    let metrics = Conn::connect(addr).get("/metrics");
+    let text =
+        String::from_utf8_lossy(metrics.ok_body("text/plain; version=0.0.4; charset=utf-8")).into_owned();
+    assert!(text.contains("tpcio_handler_panics_total{shard=\"0\"} 2"), "{text}");
+    running.shutdown().expect("every shard stops cleanly");
 }

@@ -1,7 +1,7 @@
 //! Panics of application code, caught where they happen so that they take down one socket or
 //! session and never the shard: [`catch`] for inline callbacks, [`CatchPanic`] for handler
-//! futures and spawned tasks, and [`Guarded`], the wrapper every endpoint's
-//! [`EngineHandler`] runs in.
+//! futures and spawned tasks, [`Guarded`], the wrapper every endpoint's [`EngineHandler`]
+//! runs in, and [`route`], the same for plain HTTP routes.
 //!
 //! A caught panic is reported once, by whoever caught it, as a `tracing` error with its
 //! message and location and what was running (namespace, event, callback). So that it is not
@@ -22,6 +22,7 @@ use tracing::error;
 
 use super::handler::{EngineHandler, EngineSocket, PlainHttp, ShardContext};
 use crate::engine::DisconnectReason;
+use crate::metrics::ShardMetrics;
 use crate::protocol::Data;
 use crate::shard::ShardId;
 
@@ -186,6 +187,25 @@ impl EngineHandler for Guarded {
     fn on_http(&self, http: &mut PlainHttp<'_>) -> bool {
         self.run("on_http", None, || self.inner.on_http(http)).unwrap_or(false)
     }
+}
+
+/// `route` under [`catch`]: a panic is logged and counted, whatever it wrote is dropped, and
+/// the request gets an empty `500`.
+pub(crate) fn route(path: &str, route: super::Route, metrics: std::sync::Arc<ShardMetrics>) -> super::Route {
+    let path: Box<str> = path.into();
+    std::sync::Arc::new(move |shard, http: &mut PlainHttp<'_>| {
+        let written = http.out.len();
+        match catch(|| route(shard, http)) {
+            Ok(answered) => answered,
+            Err(panic) => {
+                metrics.handler_panicked();
+                error!(shard, route = %path, "route panicked: {panic}");
+                http.out.truncate(written);
+                http.responder.empty(http.out, http.reply, 500);
+                true
+            }
+        }
+    })
 }
 
 #[cfg(test)]

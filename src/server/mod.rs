@@ -85,6 +85,7 @@ impl Server {
 
     /// Answers plain HTTP requests for exactly `path` (a demo page at `/`, `/metrics`) with
     /// `route`, on whichever shard reads them. It runs inline on that shard: it must not block.
+    /// A panic in it is logged and counted, and answered with an empty 500.
     /// The path of an Engine.IO endpoint is never routed here; paths below an endpoint go to
     /// its handler's [`EngineHandler::on_http`] first.
     pub fn route(
@@ -264,7 +265,13 @@ async fn run_shard(
 ) -> Result<(), String> {
     let ShardStart { id, shards, config, endpoints, routes, stop, stats, metrics } = start;
     let endpoints = endpoints.iter().map(|(path, make)| (path.clone().into_boxed_str(), make(id))).collect();
-    let routes = routes.into_iter().map(|(path, route)| (path.into_boxed_str(), route)).collect();
+    let routes = routes
+        .into_iter()
+        .map(|(path, route)| {
+            let route = guard::route(&path, route, metrics.shard(id));
+            (path.into_boxed_str(), route)
+        })
+        .collect();
     let shard = Shard::new(id, shards, Rc::new((*config).clone()), endpoints, routes, metrics.shard(id));
     let (senders, receivers) =
         mesh.join().await.map_err(|e| format!("could not join the shard mesh: {e}"))?;
