@@ -32,11 +32,11 @@ use crate::server::guard::{CatchPanic, Panic, catch};
 use crate::server::{EngineHandler, EngineSocket, PlainHttp, ShardContext, sleep};
 use crate::shard::ShardId;
 
-/// Event names a client may not send and a server may not emit (socket.io's `RESERVED_EVENTS`).
 /// The `CONNECT_ERROR` message of a connection whose connect middleware
 /// ([`Handler::authorize`](super::Handler::authorize)) panicked.
 pub(crate) const PANICKED_MIDDLEWARE: &str = "server error";
 
+/// Event names a client may not send and a server may not emit (socket.io's `RESERVED_EVENTS`).
 pub(crate) fn is_reserved(name: &str) -> bool {
     matches!(
         name,
@@ -323,7 +323,7 @@ impl Layer {
         };
         let layer = self.rc();
         let engine = engine.clone();
-        let site = Site::new(&ns, None, "authorize");
+        let site = Site::new(&ns, None, "connect");
         self.run_callback(site, async move {
             let verdict = match CatchPanic::new(ns.handler.authorize(info)).await {
                 Ok(verdict) => verdict,
