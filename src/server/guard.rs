@@ -126,8 +126,8 @@ impl<F: Future + Unpin> Future for CatchPanic<F> {
 }
 
 /// An endpoint's handler with each callback run under [`catch`]: a panic is logged and
-/// counted, and closes the session it was about ("forced close"), or answers nothing (a
-/// plain HTTP request then gets the router's 404).
+/// counted, and closes the session it was about ("forced close"); a plain HTTP request
+/// ([`EngineHandler::on_http`]) gets an empty 500 instead of whatever was written.
 pub(crate) struct Guarded {
     path: Box<str>,
     inner: std::rc::Rc<dyn EngineHandler>,
@@ -185,7 +185,15 @@ impl EngineHandler for Guarded {
     }
 
     fn on_http(&self, http: &mut PlainHttp<'_>) -> bool {
-        self.run("on_http", None, || self.inner.on_http(http)).unwrap_or(false)
+        let written = http.out.len();
+        match self.run("on_http", None, || self.inner.on_http(http)) {
+            Some(answered) => answered,
+            None => {
+                http.out.truncate(written);
+                http.responder.empty(http.out, http.reply, 500);
+                true
+            }
+        }
     }
 }
 
