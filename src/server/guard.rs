@@ -8,6 +8,8 @@
 //! printed a second time, the panic hook installed at start-up stays silent for panics raised
 //! inside a guard and hands their location over; every other panic goes to the previous hook.
 //! The release profile keeps `panic = "unwind"`: with `abort` nothing here could catch.
+//! (A handler that catches its own panics inside a guard finds them silent too: the hook
+//! cannot tell who will catch.)
 
 use std::any::Any;
 use std::cell::{Cell, OnceCell, RefCell};
