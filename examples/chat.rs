@@ -38,7 +38,7 @@ impl Handler for Chat {
         let nick = socket.auth().get("nick").and_then(Value::as_str).unwrap_or_default().to_owned();
         *self.online.borrow_mut() += 1;
         let _ = socket.broadcast().emit("joined", &[Value::from(nick.as_str())]);
-        socket.data_mut().nick = nick;
+        socket.with_data_mut(|member| member.nick = nick);
     }
 
     async fn on_event(&self, socket: Socket<Member>, mut event: Event) {
@@ -52,7 +52,7 @@ impl Handler for Chat {
             // ["room", "text"]: everyone else in the room gets it, with the sender's nick.
             "say" => {
                 if let Ok((room, text)) = event.args::<(String, String)>() {
-                    let nick = socket.data().nick.clone();
+                    let nick = socket.with_data(|member| member.nick.clone());
                     let _ = socket
                         .to(room)
                         .emit("said", &[Value::from(nick.as_str()), Value::from(text.as_str())]);
@@ -74,16 +74,16 @@ impl Handler for Chat {
 
     async fn on_disconnect(&self, socket: Socket<Member>, _reason: DisconnectReason) {
         *self.online.borrow_mut() -= 1;
-        let nick = socket.data().nick.clone();
+        let nick = socket.with_data(|member| member.nick.clone());
         let _ = socket.broadcast().emit("left", &[Value::from(nick.as_str())]);
     }
 }
 
-fn main() -> std::io::Result<()> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let running = SocketIo::new()
         .namespace("/", |_shard| Chat { online: Rc::new(RefCell::new(0)) })
         .start(ServerConfig::default())?;
     println!("chat on http://localhost:{}/", running.local_addr().port());
-    running.wait();
+    running.wait()?;
     Ok(())
 }

@@ -20,7 +20,9 @@
 //!    ([`transport::ws_codec`]) goes in whole.
 //! 5. What the session produced — messages, an upgrade, a close with Node's reason — is
 //!    handed to the application's [`server::EngineHandler`], made per shard so it may hold
-//!    `Rc` state. Its replies queue on the session and leave in one write.
+//!    `Rc` state. Its replies queue on the session and leave in one write. Every callback
+//!    runs under a panic guard (`server::guard`): a panicking handler costs its socket or
+//!    session, never the shard.
 //!
 //! ## Where state lives
 //!

@@ -13,7 +13,7 @@ use tracing_subscriber::EnvFilter;
 
 use tpcio::http::cors::{Cors, Origins};
 use tpcio::modes::{bench, conformance, demo};
-use tpcio::server::{CpuPlacement, RunningServer, Server, ServerConfig};
+use tpcio::server::{CpuPlacement, RunningServer, Server, ServerConfig, ServerError};
 use tpcio::socket::SocketIo;
 
 #[global_allocator]
@@ -75,6 +75,11 @@ struct Common {
     /// cross-shard messages, queue drops, handshake errors).
     #[arg(long, env = "TPCIO_METRICS", global = true)]
     metrics: bool,
+    /// Serve Engine.IO v3 clients (Socket.IO 2.x; Node `allowEIO3`). Default: on in every
+    /// mode of this binary (Node's default is off); `--allow-eio3=false` refuses them with
+    /// Node's `400 {"code":5,"message":"Unsupported protocol version"}`.
+    #[arg(long, env = "TPCIO_ALLOW_EIO3", global = true, num_args = 0..=1, default_missing_value = "true")]
+    allow_eio3: Option<bool>,
     /// Log filter: a level (`error`, `warn`, `info`, `debug`, `trace`) or a `tracing` filter
     /// such as `tpcio=debug`.
     #[arg(long, env = "TPCIO_LOG", default_value = "info", global = true)]
@@ -118,8 +123,13 @@ fn main() -> ExitCode {
     match server.start() {
         Ok(running) => {
             announce(&running);
-            run_until_signal(running);
-            ExitCode::SUCCESS
+            match run_until_signal(running) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("tpcio: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Err(e) => {
             error!("cannot start on {addr}: {e}");
@@ -155,6 +165,7 @@ fn apply(c: &Common, config: &mut ServerConfig) {
     if let Some(bytes) = c.max_payload {
         engine.max_payload = bytes;
     }
+    engine.allow_eio3 = c.allow_eio3.unwrap_or(true);
     if c.metrics {
         config.metrics = Some("/metrics".to_owned());
     }
@@ -182,16 +193,17 @@ fn announce(running: &RunningServer) {
     info!("tpcio listening on http://{host}:{}/ with {} shard(s)", addr.port(), running.shards());
 }
 
-/// Stops gracefully on SIGINT or SIGTERM.
-fn run_until_signal(running: RunningServer) {
+/// Stops gracefully on SIGINT or SIGTERM; `Err` when a shard died (the others are stopped).
+fn run_until_signal(running: RunningServer) -> Result<(), ServerError> {
     let stop = running.stop_flag();
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         if let Err(e) = signal_hook::flag::register(signal, stop.clone()) {
             error!("cannot handle signal {signal}: {e}");
         }
     }
-    running.wait();
+    running.wait()?;
     if stop.load(Ordering::Acquire) {
         info!("shut down");
     }
+    Ok(())
 }

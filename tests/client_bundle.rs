@@ -152,5 +152,5 @@ fn a_missing_bundle_refuses_the_start() {
         .expect("a server that serves no client starts without one");
     let mut conn = Conn::connect(running.local_addr());
     assert_eq!(get(&mut conn, "/socket.io/socket.io.js", &[]).status, 404);
-    running.shutdown();
+    running.shutdown().expect("every shard stops cleanly");
 }

@@ -39,19 +39,36 @@ fn every_polling_error_has_nodes_status_and_json() {
         // 3: a WebSocket handshake without the upgrade headers.
         assert_engine_error(&get(&server, &format!("/engine.io/?{v}&transport=websocket")), 3);
     }
-    // 5: a protocol revision other than 3 or 4.
-    for query in [
-        "transport=polling",
-        "EIO=5&transport=polling",
-        "EIO=abc&transport=polling",
-        "EIO=&transport=polling",
-    ] {
-        assert_engine_error(&get(&server, &format!("/engine.io/?{query}")), 5);
+    // With `allowEIO3` (the conformance server's), anything but `EIO=4` is a v3 handshake,
+    // as in Node: `req._query.EIO === "4" ? 4 : 3`.
+    for query in ["transport=polling", "EIO=5&transport=polling", "EIO=abc&transport=polling"] {
+        let response = get(&server, &format!("/engine.io/?{query}"));
+        let body = String::from_utf8_lossy(response.ok_body(TEXT)).into_owned();
+        assert!(body.contains(r#":0{"sid":""#), "a v3 open packet for {query}: {body}");
     }
     // The error answers keep the connection usable.
     let mut conn = Conn::connect(server.addr);
     assert_engine_error(&conn.get("/engine.io/?EIO=4&transport=flash"), 0);
     let response = conn.get("/engine.io/?EIO=4&transport=polling");
+    sid_of(std::str::from_utf8(response.ok_body(TEXT)).expect("UTF-8"));
+}
+
+#[test]
+fn without_allow_eio3_every_v3_handshake_is_refused_with_code_5() {
+    let server = TestServer::start_with(|c| c.engine.allow_eio3 = false);
+    for query in [
+        "EIO=3&transport=polling",
+        "transport=polling",
+        "EIO=5&transport=polling",
+        "EIO=abc&transport=polling",
+        "EIO=&transport=polling",
+        "EIO=4&EIO=4&transport=polling",
+    ] {
+        let refused = get(&server, &format!("/engine.io/?{query}"));
+        assert_eq!(refused.status, 400, "{query}: {refused:?}");
+        assert_eq!(refused.text(), r#"{"code":5,"message":"Unsupported protocol version"}"#, "{query}");
+    }
+    let response = get(&server, "/engine.io/?EIO=4&transport=polling");
     sid_of(std::str::from_utf8(response.ok_body(TEXT)).expect("UTF-8"));
 }
 
@@ -109,12 +126,13 @@ fn upgrade_request(query: &str, extra: &[(&str, &str)]) -> Vec<u8> {
 
 #[test]
 fn refused_websocket_upgrades_get_a_raw_400_and_close() {
-    let server = TestServer::start();
+    let server = TestServer::start_with(|c| c.engine.allow_eio3 = false);
     for (query, message) in [
         (format!("EIO=4&transport=websocket&sid={UNKNOWN_SID}"), "Session ID unknown"),
         (format!("EIO=3&transport=websocket&sid={UNKNOWN_SID}"), "Session ID unknown"),
         ("EIO=4&transport=flash".to_string(), "Transport unknown"),
         ("transport=websocket".to_string(), "Unsupported protocol version"),
+        ("EIO=3&transport=websocket".to_string(), "Unsupported protocol version"),
     ] {
         let mut conn = Conn::connect(server.addr);
         conn.send(&upgrade_request(&query, &[]));

@@ -1,6 +1,7 @@
 //! Engine.IO over HTTP long-polling against a real two-shard server: handshakes, echo with
 //! batching, v3 payload framing (UTF-16 lengths, binary payloads, `b64`), the body limit,
-//! overlapping GETs, client close packets, and sessions whose requests land on both shards.
+//! overlapping GETs, client close packets, sessions whose requests land on both shards, and
+//! JSONP polling (`j=`).
 
 mod common;
 
@@ -219,4 +220,66 @@ fn requests_for_one_session_are_served_whichever_shard_accepts_them() {
 fn base64_encode(data: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+/// What a JSONP GET answers: the script around the payload, as Node writes it.
+fn jsonp_script(response: &common::http::Response, index: &str) -> String {
+    let body = std::str::from_utf8(response.ok_body(TEXT)).expect("a UTF-8 script");
+    let json = body
+        .strip_prefix(&format!("___eio[{index}]("))
+        .and_then(|rest| rest.strip_suffix(");"))
+        .unwrap_or_else(|| panic!("not a JSONP script for {index}: {body:?}"));
+    serde_json::from_str::<String>(json).expect("one JSON string")
+}
+
+/// engine.io 6.6 `polling-jsonp.ts`, bytes checked against Node: the handshake's `j` makes the
+/// session JSONP; every answer is `___eio[<digits of j>]("<payload as JSON>");`, POSTs carry
+/// the payload form-encoded in `d` with `\n` escapes for newlines, and a POST without `d`
+/// is ignored. Each request on a fresh connection, so some land on the other shard.
+#[test]
+fn jsonp_polling_wraps_answers_and_reads_form_encoded_posts() {
+    let server = TestServer::start();
+    for eio in BOTH {
+        let v = eio.query();
+        let handshake = Conn::connect(server.addr).get(&format!("/engine.io/?{v}&transport=polling&j=x7"));
+        let open = eio.decode(&jsonp_script(&handshake, "7")).remove(0);
+        let sid = sid_of(&open);
+        let target = format!("/engine.io/?{v}&transport=polling&j=7&sid={sid}");
+        let packets = ["4a\nb\u{2028}", "4c\\n"];
+        let form = jsonp_form(&eio.payload(&packets));
+        assert_ok(&Conn::connect(server.addr).post(&target, form.as_bytes()));
+        let echoed = jsonp_script(&Conn::connect(server.addr).get(&target), "7");
+        assert_eq!(eio.decode(&echoed), packets, "{eio:?}");
+        // A body without `d` is answered and ignored.
+        assert_ok(&Conn::connect(server.addr).post(&target, b"e=1"));
+        // XHR requests of the same session still get JSONP: the handshake decided.
+        let plain = format!("/engine.io/?{v}&transport=polling&sid={sid}");
+        assert_ok(&Conn::connect(server.addr).post(&plain, jsonp_form(&eio.payload(&["4xhr"])).as_bytes()));
+        assert_eq!(eio.decode(&jsonp_script(&Conn::connect(server.addr).get(&plain), "7")), ["4xhr"]);
+    }
+}
+
+#[test]
+fn jsonp_escapes_line_separators_for_javascript() {
+    let server = TestServer::start();
+    let handshake = Conn::connect(server.addr).get("/engine.io/?EIO=4&transport=polling&j=0");
+    let body = std::str::from_utf8(handshake.ok_body(TEXT)).expect("UTF-8").to_string();
+    let sid = sid_of(&eio_open(&body));
+    let target = format!("/engine.io/?EIO=4&transport=polling&j=0&sid={sid}");
+    assert_ok(&Conn::connect(server.addr).post(&target, jsonp_form("4\u{2028}\u{2029}").as_bytes()));
+    let response = Conn::connect(server.addr).get(&target);
+    assert_eq!(response.ok_body(TEXT), br#"___eio[0]("4\u2028\u2029");"#);
+}
+
+/// A JSONP POST body as engine.io-client writes it: newlines escaped as `\n` (and a `\n`
+/// already there as `\\n`), then form-encoded as `d`.
+fn jsonp_form(payload: &str) -> String {
+    let escaped = payload.replace("\\n", "\\\n").replace('\n', "\\n");
+    format!("d={}", form_urlencoded::byte_serialize(escaped.as_bytes()).collect::<String>())
+}
+
+/// The open packet inside a v4 JSONP handshake script.
+fn eio_open(script: &str) -> String {
+    let json = script.strip_prefix("___eio[0](").and_then(|s| s.strip_suffix(");")).expect("a script");
+    serde_json::from_str(json).expect("a JSON string")
 }

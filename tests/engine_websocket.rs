@@ -132,7 +132,7 @@ fn shutdown_closes_open_sessions_promptly() {
     let running = server.take();
     let started = Instant::now();
     let stopping = std::thread::spawn(move || {
-        running.shutdown();
+        running.shutdown().expect("every shard stops cleanly");
         started.elapsed()
     });
     // Node closes a WebSocket transport with a bare `ws.close()`; an engine close packet

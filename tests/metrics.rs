@@ -49,7 +49,11 @@ impl Scrape {
 
 #[test]
 fn counters_move_by_what_the_clients_did() {
-    let (server, reports) = probe::server_with(|config| config.metrics = Some("/metrics".into()));
+    let (server, reports) = probe::server_with(|config| {
+        config.metrics = Some("/metrics".into());
+        // So that an EIO=3 handshake is refused (code 5).
+        config.engine.allow_eio3 = false;
+    });
     let addr = server.addr;
     let zero = Scrape::take(addr);
     assert_eq!(zero.sum("tpcio_sessions", &[]), 0);
@@ -75,7 +79,7 @@ fn counters_move_by_what_the_clients_did() {
     for (query, code) in [
         ("EIO=4&transport=bogus", 0),
         ("EIO=4&transport=polling&sid=nope", 1),
-        ("EIO=9&transport=polling", 5),
+        ("EIO=3&transport=polling", 5),
     ] {
         let response = Conn::connect(addr).get(&format!("/socket.io/?{query}"));
         common::engine::assert_engine_error(&response, code);

@@ -97,7 +97,7 @@ fn server_shutdown(eio: u8, mode: &str) {
     node.expect_line("ready");
     let (done_tx, done_rx) = mpsc::channel();
     thread::spawn(move || {
-        running.shutdown();
+        running.shutdown().expect("every shard stops cleanly");
         let _ = done_tx.send(());
     });
     if done_rx.recv_timeout(SHUTDOWN_TIMEOUT).is_err() {
@@ -114,7 +114,7 @@ fn concurrency(eio: u8) {
     NodeRun::start("concurrency.mjs", port, eio, &["20"], PACKAGES, NODE_TIMEOUT)
         .finish(&format!("concurrency eio={eio} clients=20"));
     let handoffs = running.stats().handoffs.load(Ordering::Relaxed);
-    running.shutdown();
+    running.shutdown().expect("every shard stops cleanly");
     assert!(handoffs > 0, "20 polling+upgrade sessions on 2 shards made no handoff");
 }
 

@@ -49,7 +49,7 @@ impl App {
     /// Stops the server (graceful: every session gets its close packet).
     fn shutdown(&mut self) {
         if let Some(running) = self.running.take() {
-            running.shutdown();
+            running.shutdown().expect("every shard stops cleanly");
         }
     }
 }

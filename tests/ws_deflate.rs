@@ -110,14 +110,14 @@ fn ws_client_round_trips_compressed() {
     node_echo(running.local_addr(), "no-context");
     node_echo(running.local_addr(), "narrow");
     node_echo(running.local_addr(), "bomb");
-    running.shutdown();
+    running.shutdown().expect("every shard stops cleanly");
 }
 
 #[test]
 fn ws_client_round_trips_with_deflate_off() {
     let running = start(None);
     node_echo(running.local_addr(), "off");
-    running.shutdown();
+    running.shutdown().expect("every shard stops cleanly");
 }
 
 #[test]
@@ -150,11 +150,11 @@ fn handshake_bytes_match_ws() {
     ] {
         assert_eq!(upgrade_head(on.local_addr(), bad), refusal, "{bad:?}");
     }
-    on.shutdown();
+    on.shutdown().expect("every shard stops cleanly");
     // Disabled, the header is not even read.
     let off = start(None);
     for offer in ["permessage-deflate; client_max_window_bits", "permessage-deflate; foo"] {
         assert_eq!(upgrade_head(off.local_addr(), offer), format!("{ACCEPT_101}{cors}"), "{offer:?}");
     }
-    off.shutdown();
+    off.shutdown().expect("every shard stops cleanly");
 }

@@ -38,7 +38,9 @@ pub struct BroadcastFlags {
     /// Drop the packet for a recipient whose transport is not writable right now.
     #[serde(default, skip_serializing_if = "is_false")]
     pub volatile: bool,
-    /// `None`: not set, which Node treats as `true` (compress when the transport can).
+    /// `None`: not set, which Node treats as `true` (compress when the transport can). Carried
+    /// so that a cluster message round-trips; no operator of ours sets it and no transport
+    /// reads it (our emits have no `compress(false)`: every packet may be compressed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compress: Option<bool>,
     /// This server only: never forwarded to other servers of a cluster.

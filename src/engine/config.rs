@@ -27,6 +27,10 @@ pub struct EngineConfig {
     /// Node `allowUpgrades`: only changes the `upgrades` list of the open packet. As in Node,
     /// a client that upgrades anyway is still allowed to.
     pub allow_upgrades: bool,
+    /// Node `allowEIO3`: whether Engine.IO v3 clients (Socket.IO 2.x) are served. As in Node,
+    /// a handshake whose `EIO` is anything but `4` (absent included) is a v3 one, refused
+    /// with `400 {"code":5,"message":"Unsupported protocol version"}` unless this is set.
+    pub allow_eio3: bool,
     /// Node polling's hard-coded `closeTimeout`: a server-side close waits this long for the
     /// GET that carries the close packet before giving up.
     pub polling_close_timeout: Duration,
@@ -68,6 +72,7 @@ impl Default for EngineConfig {
             max_payload: 1_000_000,
             max_buffered_packets: 4096,
             allow_upgrades: true,
+            allow_eio3: false,
             polling_close_timeout: Duration::from_millis(30_000),
             closed_linger: Duration::from_secs(5),
             reorder_window: Duration::from_millis(100),

@@ -113,6 +113,8 @@ pub struct ShardMetrics {
     mesh: [[Counter; 3]; 2],
     volatile_drops: Counter,
     slow_consumers: Counter,
+    /// Panics of handler code caught on this shard (each dropped its socket or session).
+    handler_panics: Counter,
     /// By [`EngineError::code`].
     engine_errors: [Counter; 6],
     /// Connected sockets of each namespace that has had one on this shard. Locked when a
@@ -169,6 +171,10 @@ impl ShardMetrics {
 
     pub(crate) fn slow_consumer(&self) {
         self.slow_consumers.inc();
+    }
+
+    pub(crate) fn handler_panicked(&self) {
+        self.handler_panics.inc();
     }
 
     pub(crate) fn engine_error(&self, e: EngineError) {

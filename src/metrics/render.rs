@@ -183,6 +183,13 @@ pub(super) fn render(shards: &[std::sync::Arc<ShardMetrics>], out: &mut String) 
         "Sessions closed for a full outgoing queue (reason \"slow consumer\").",
         &|m| m.slow_consumers.get(),
     );
+    per_shard(
+        &mut t,
+        "tpcio_handler_panics_total",
+        "counter",
+        "Panics caught in handler code (callbacks and their tasks); each disconnected its socket or closed its session.",
+        &|m| m.handler_panics.get(),
+    );
     let name = "tpcio_handshake_errors_total";
     t.family(name, "counter", "Requests refused with an Engine.IO error (Node's connection_error), by code.");
     for (id, m) in shards.iter().enumerate() {
@@ -242,6 +249,7 @@ mod tests {
         m.mesh(Direction::In, MeshKind::Handoff);
         m.volatile_dropped();
         m.slow_consumer();
+        m.handler_panicked();
         m.engine_error(EngineError::UnknownSid);
         m.engine_error(EngineError::UnknownSid);
         m.engine_error(EngineError::Forbidden);
@@ -305,6 +313,9 @@ tpcio_volatile_drops_total{shard="0"} 1
 # HELP tpcio_slow_consumers_total Sessions closed for a full outgoing queue (reason "slow consumer").
 # TYPE tpcio_slow_consumers_total counter
 tpcio_slow_consumers_total{shard="0"} 1
+# HELP tpcio_handler_panics_total Panics caught in handler code (callbacks and their tasks); each disconnected its socket or closed its session.
+# TYPE tpcio_handler_panics_total counter
+tpcio_handler_panics_total{shard="0"} 1
 # HELP tpcio_handshake_errors_total Requests refused with an Engine.IO error (Node's connection_error), by code.
 # TYPE tpcio_handshake_errors_total counter
 tpcio_handshake_errors_total{shard="0",code="0",message="Transport unknown"} 0

@@ -36,6 +36,7 @@ pub fn config(addr: SocketAddr, shards: Option<usize>, placement: CpuPlacement) 
     config.engine.ping_interval = Duration::from_millis(300);
     config.engine.ping_timeout = Duration::from_millis(200);
     config.engine.max_payload = 1_000_000;
+    config.engine.allow_eio3 = true;
     config.cors = Some(Cors { origins: Origins::Any, ..Cors::default() });
     config
 }

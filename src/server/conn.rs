@@ -27,9 +27,11 @@ use crate::http::websocket::write_switching_protocols;
 use crate::http::{self, EngineError, EngineQuery, HttpError, Method, ReplyInfo, Request, Responder};
 use crate::metrics::Direction;
 use crate::protocol::EioVersion;
+use crate::protocol::payload::PayloadFormat;
 use crate::protocol::sid::Sid;
 use crate::shard::{Handoff, ShardMsg};
 use crate::transport::deflate::{self, DeflateParams, ExtensionError};
+use crate::transport::jsonp;
 
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 64 * 1024;
@@ -352,9 +354,12 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
         resp.engine_error_with_message(conn.out(), &to, EngineError::Forbidden, &message);
         return keep(conn);
     }
-    // Node asks `allowRequest` in `verify`, before `handshake` looks at the protocol revision.
-    let Some(version) = query.eio().and_then(EioVersion::from_query) else {
-        return refuse(conn, EngineError::UnsupportedProtocolVersion);
+    // Node asks `allowRequest` in `verify`, before `handshake` looks at the protocol revision:
+    // `EIO=4` is v4, anything else (absent included) v3, served only with `allowEIO3`.
+    let version = match query.protocol() {
+        4 => EioVersion::V4,
+        _ if shard.config.engine.allow_eio3 => EioVersion::V3,
+        _ => return refuse(conn, EngineError::UnsupportedProtocolVersion),
     };
     if shard.closing.get() {
         return refuse(conn, EngineError::BadRequest);
@@ -473,11 +478,28 @@ async fn upgrade_session(shard: &Rc<Shard>, mut conn: Conn, req: Request, sid: S
 async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyInfo, sid: Sid) -> bool {
     let mut date = [0u8; 29];
     let resp = responder(shard, &mut date);
+    // As in Node, the handshake's query decides, once for the session, whether it polls by
+    // JSONP (`j`) or XHR.
+    let jsonp = shard
+        .handshake(sid)
+        .and_then(|h| EngineQuery::parse(h.request.query()).jsonp_index().map(|j| j.into_owned()));
     match req.method() {
         Method::Get | Method::Head => {}
         Method::Post => {
             let content_type = req.header("content-type");
-            let reply = shard.drive(sid, |s| s.on_post(content_type, req.body().clone(), Instant::now()));
+            let body = match &jsonp {
+                // An oversized body is refused as it is; an absent `d` is ignored ("ok").
+                Some(_) if req.body().len() > shard.engine.max_payload => req.body().clone(),
+                Some(_) => match jsonp::unwrap(req.body()) {
+                    Some(payload) => Bytes::from(payload),
+                    None => {
+                        resp.post_ok(conn.out(), to);
+                        return true;
+                    }
+                },
+                None => req.body().clone(),
+            };
+            let reply = shard.drive(sid, |s| s.on_post(content_type, body, Instant::now()));
             let refuse = |out: &mut BytesMut, error| {
                 shard.metrics.engine_error(error);
                 resp.engine_error(out, to, error);
@@ -535,17 +557,24 @@ async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyIn
     // The wait may have crossed a second boundary: date the response when it is written.
     let mut date = [0u8; 29];
     let resp = responder(shard, &mut date);
-    let content_type = body.content_type().as_bytes();
+    let script;
+    let (content_type, payload) = match &jsonp {
+        Some(index) => {
+            script = jsonp::wrap(index, &body.body, body.format == PayloadFormat::V3Binary);
+            (jsonp::CONTENT_TYPE.as_bytes(), &script[..])
+        }
+        None => (body.content_type().as_bytes(), &body.body[..]),
+    };
     let encoding =
-        shard.config.http_compression.filter(|&threshold| body.body.len() >= threshold).and_then(|_| {
+        shard.config.http_compression.filter(|&threshold| payload.len() >= threshold).and_then(|_| {
             compression::negotiate(req.header_values("accept-encoding"), &compression::POLLING)
         });
     match encoding {
         Some(encoding) => {
-            let compressed = encoding.compress(&body.body);
+            let compressed = encoding.compress(payload);
             resp.ok_encoded(conn.out(), to, content_type, Some(encoding.name().as_bytes()), &compressed, &[]);
         }
-        None => resp.ok(conn.out(), to, content_type, &body.body, &[]),
+        None => resp.ok(conn.out(), to, content_type, payload, &[]),
     }
     true
 }

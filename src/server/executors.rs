@@ -51,6 +51,29 @@ fn listen(addr: SocketAddr) -> io::Result<glommio::net::TcpListener> {
     Ok(unsafe { glommio::net::TcpListener::from_raw_fd(socket.into_raw_fd()) })
 }
 
+/// The shards as started: their threads, and the ids of those that ended, in the order they
+/// ended (an id is sent however its shard ended, a panic included).
+pub(crate) struct Started {
+    pub(crate) addr: SocketAddr,
+    pub(crate) joins: Vec<ExecutorJoinHandle<Result<(), String>>>,
+    pub(crate) exits: mpsc::Receiver<ShardId>,
+}
+
+/// Sends its shard's id when dropped, which it is with its thread's locals: however the
+/// thread ends, a panic included (glommio does not drop the tasks of an executor that a
+/// panic unwound).
+struct Exit(ShardId, mpsc::Sender<ShardId>);
+
+impl Drop for Exit {
+    fn drop(&mut self) {
+        let _ = self.1.send(self.0);
+    }
+}
+
+thread_local! {
+    static EXIT: std::cell::RefCell<Option<Exit>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Runs `body(shard, mesh, listener_addr)` on every shard. Shard 0 binds the requested address
 /// first so that port 0 resolves once; the others then bind the same concrete address.
 pub(crate) fn spawn_shards<F, Fut>(
@@ -58,7 +81,7 @@ pub(crate) fn spawn_shards<F, Fut>(
     addr: SocketAddr,
     mesh_capacity: usize,
     body: F,
-) -> io::Result<(SocketAddr, Vec<ExecutorJoinHandle<()>>)>
+) -> io::Result<Started>
 where
     F: Fn(
             ShardId,
@@ -69,9 +92,10 @@ where
         + Sync
         + Clone
         + 'static,
-    Fut: std::future::Future<Output = ()> + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + 'static,
 {
     let shards = pins.len();
+    let (exit_tx, exits) = mpsc::channel();
     let mesh = MeshBuilder::<ShardMsg, _>::full(shards, mesh_capacity);
     let mut bound = addr;
     let mut handles = Vec::with_capacity(shards);
@@ -80,14 +104,16 @@ where
         let (tx, rx) = mpsc::channel::<io::Result<SocketAddr>>();
         let body = body.clone();
         let mesh = mesh.clone();
+        let exit = Exit(id, exit_tx.clone());
         let executor = LocalExecutorBuilder::new(placement).name(&format!("tpcio-shard-{id}"));
         let handle = executor
             .spawn(move || async move {
+                EXIT.with(|cell| *cell.borrow_mut() = Some(exit));
                 let listener = match listen(bound) {
                     Ok(l) => l,
                     Err(e) => {
                         let _ = tx.send(Err(io::Error::other(e.to_string())));
-                        return;
+                        return Ok(());
                     }
                 };
                 let local = listener.local_addr().map_err(|e| io::Error::other(e.to_string()));
@@ -98,11 +124,11 @@ where
                     }
                 }
                 let _ = tx.send(local);
-                body(id, listener, mesh).await;
+                body(id, listener, mesh).await
             })
             .map_err(|e| io::Error::other(e.to_string()))?;
         bound = rx.recv().map_err(|_| io::Error::other("shard exited before binding"))??;
         handles.push(handle);
     }
-    Ok((bound, handles))
+    Ok(Started { addr: bound, joins: handles, exits })
 }

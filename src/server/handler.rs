@@ -174,9 +174,18 @@ impl ShardContext {
         self.mesh.send(peer, ShardMsg::Peer { endpoint: self.endpoint, from: self.shard.id, msg }).await
     }
 
-    /// Runs `task` on this shard, detached.
+    /// Runs `task` on this shard, detached. A panic in it is logged and counted
+    /// (`tpcio_handler_panics_total`) and ends only the task.
     pub fn spawn(&self, task: impl Future<Output = ()> + 'static) {
-        glommio::spawn_local(task).detach();
+        let shard = self.shard.clone();
+        glommio::spawn_local(async move {
+            let task = std::pin::pin!(task);
+            if let Err(panic) = super::guard::CatchPanic::new(task).await {
+                shard.metrics.handler_panicked();
+                tracing::error!(shard = shard.id, "spawned task panicked: {panic}");
+            }
+        })
+        .detach();
     }
 
     /// A handle to a session of this shard (it may be gone: sends then fail).

@@ -10,6 +10,7 @@
 pub mod config;
 mod conn;
 pub mod executors;
+pub(crate) mod guard;
 pub mod handler;
 mod mesh;
 mod shard;
@@ -24,7 +25,6 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use glommio::ExecutorJoinHandle;
 use glommio::channels::channel_mesh::{Full, MeshBuilder};
 use glommio::net::TcpListener;
 
@@ -70,15 +70,22 @@ impl Server {
     }
 
     /// Serves Engine.IO at `path` (e.g. `/engine.io/`), with a handler per shard made by `factory`.
+    /// A panic in one of the handler's callbacks is logged, counted and closes the session it
+    /// was about; the shard keeps serving.
     pub fn endpoint<F: HandlerFactory>(mut self, path: impl Into<String>, factory: F) -> Self {
-        let erased: ErasedFactory =
-            Arc::new(move |shard| Rc::new(factory.make(shard)) as Rc<dyn EngineHandler>);
-        self.endpoints.push((path.into(), erased));
+        let path = path.into();
+        let at = path.clone();
+        let erased: ErasedFactory = Arc::new(move |shard| {
+            let handler = Rc::new(factory.make(shard)) as Rc<dyn EngineHandler>;
+            Rc::new(guard::Guarded::new(&at, handler)) as Rc<dyn EngineHandler>
+        });
+        self.endpoints.push((path, erased));
         self
     }
 
     /// Answers plain HTTP requests for exactly `path` (a demo page at `/`, `/metrics`) with
     /// `route`, on whichever shard reads them. It runs inline on that shard: it must not block.
+    /// A panic in it is logged and counted, and answered with an empty 500.
     /// The path of an Engine.IO endpoint is never routed here; paths below an endpoint go to
     /// its handler's [`EngineHandler::on_http`] first.
     pub fn route(
@@ -96,6 +103,7 @@ impl Server {
         for check in checks {
             check()?;
         }
+        guard::install_hook();
         let pins = executors::plan(config.shards, &config.placement);
         let shards = pins.len();
         let stop = Arc::new(AtomicBool::new(false));
@@ -122,8 +130,8 @@ impl Server {
             };
             run_shard(start, listener, mesh)
         };
-        let (addr, joins) = executors::spawn_shards(pins, config.addr, config.mesh_capacity, body)?;
-        Ok(RunningServer { addr, shards, stop, stats, metrics, joins })
+        let started = executors::spawn_shards(pins, config.addr, config.mesh_capacity, body)?;
+        Ok(RunningServer { addr: started.addr, shards, stop, stats, metrics, started })
     }
 }
 
@@ -150,7 +158,20 @@ pub struct RunningServer {
     stop: Arc<AtomicBool>,
     stats: Arc<Stats>,
     metrics: Arc<Metrics>,
-    joins: Vec<ExecutorJoinHandle<()>>,
+    started: executors::Started,
+}
+
+/// How a server ended other than by being stopped: a shard died. The others were then
+/// stopped (gracefully, as by the stop flag).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// A panic escaped the shard's tasks and ended its thread.
+    #[error("shard {shard} panicked: {message}")]
+    ShardPanicked { shard: ShardId, message: String },
+    /// The shard could not run (it could not join the shard mesh).
+    #[error("shard {shard} failed: {message}")]
+    ShardFailed { shard: ShardId, message: String },
 }
 
 impl RunningServer {
@@ -178,17 +199,50 @@ impl RunningServer {
     }
 
     /// Stops accepting, closes every session with a close packet ("server shutting down"),
-    /// and returns once every shard has exited (bounded by `shutdown_timeout`).
-    pub fn shutdown(self) {
+    /// and returns once every shard has exited (bounded by `shutdown_timeout`). `Err` names a
+    /// shard that had died.
+    pub fn shutdown(self) -> Result<(), ServerError> {
         self.stop.store(true, Ordering::Release);
-        self.wait();
+        self.wait()
     }
 
-    /// Blocks until the server stops (see [`RunningServer::stop_flag`]).
-    pub fn wait(self) {
-        for join in self.joins {
-            let _ = join.join();
+    /// Blocks until the server stops (see [`RunningServer::stop_flag`]), or until a shard
+    /// dies: the other shards are then stopped, and the first death is the `Err` (each one is
+    /// also logged).
+    pub fn wait(self) -> Result<(), ServerError> {
+        let executors::Started { joins, exits, .. } = self.started;
+        let mut joins: Vec<_> = joins.into_iter().map(Some).collect();
+        let mut first = None;
+        // Every shard sends its id when it ends, however it ends; a closed channel means every
+        // shard has ended.
+        while let Ok(id) = exits.recv() {
+            let Some(join) = joins.get_mut(id).and_then(Option::take) else { continue };
+            if let Some(e) = shard_error(id, join.join()) {
+                tracing::error!("{e}; stopping the other shards");
+                self.stop.store(true, Ordering::Release);
+                first.get_or_insert(e);
+            }
         }
+        for (id, join) in joins.into_iter().enumerate() {
+            if let Some(e) = join.and_then(|join| shard_error(id, join.join())) {
+                tracing::error!("{e}");
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
+
+/// How a shard's thread ended, when it was not a clean stop.
+fn shard_error(shard: ShardId, joined: glommio::Result<Result<(), String>, ()>) -> Option<ServerError> {
+    use glommio::{BuilderErrorKind, GlommioError};
+    match joined {
+        Ok(Ok(())) => None,
+        Ok(Err(message)) => Some(ServerError::ShardFailed { shard, message }),
+        Err(GlommioError::BuilderError(BuilderErrorKind::ThreadPanic(payload))) => {
+            Some(ServerError::ShardPanicked { shard, message: guard::message_of(payload.as_ref()) })
+        }
+        Err(e) => Some(ServerError::ShardFailed { shard, message: e.to_string() }),
     }
 }
 
@@ -204,15 +258,23 @@ struct ShardStart {
     metrics: Arc<Metrics>,
 }
 
-async fn run_shard(start: ShardStart, listener: TcpListener, mesh: MeshBuilder<ShardMsg, Full>) {
+async fn run_shard(
+    start: ShardStart,
+    listener: TcpListener,
+    mesh: MeshBuilder<ShardMsg, Full>,
+) -> Result<(), String> {
     let ShardStart { id, shards, config, endpoints, routes, stop, stats, metrics } = start;
     let endpoints = endpoints.iter().map(|(path, make)| (path.clone().into_boxed_str(), make(id))).collect();
-    let routes = routes.into_iter().map(|(path, route)| (path.into_boxed_str(), route)).collect();
+    let routes = routes
+        .into_iter()
+        .map(|(path, route)| {
+            let route = guard::route(&path, route, metrics.shard(id));
+            (path.into_boxed_str(), route)
+        })
+        .collect();
     let shard = Shard::new(id, shards, Rc::new((*config).clone()), endpoints, routes, metrics.shard(id));
-    let Ok((senders, receivers)) = mesh.join().await else {
-        eprintln!("tpcio: shard {id} could not join the shard mesh");
-        return;
-    };
+    let (senders, receivers) =
+        mesh.join().await.map_err(|e| format!("could not join the shard mesh: {e}"))?;
     let mesh = Mesh::new(senders, shard.metrics.clone());
     mesh::spawn_receivers(&shard, &mesh, receivers, stats);
     for (endpoint, (_, handler)) in shard.endpoints.iter().enumerate() {
@@ -242,12 +304,15 @@ async fn run_shard(start: ShardStart, listener: TcpListener, mesh: MeshBuilder<S
     while shard.open_conns() > 0 && Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(10)).await;
     }
+    Ok(())
 }
 
 async fn accept_loop(shard: &Rc<Shard>, mesh: &Rc<Mesh>, listener: &TcpListener) {
     loop {
         match listener.accept().await {
             Ok(stream) => {
+                // Fields are evaluated only when the level is on: no `getpeername` otherwise.
+                tracing::debug!(shard = shard.id, peer = ?stream.peer_addr().ok(), "accepted");
                 let _ = stream.set_nodelay(true);
                 let conn = Conn::new(stream, BytesMut::new());
                 glommio::spawn_local(serve(shard.clone(), mesh.clone(), conn, None)).detach();

@@ -222,6 +222,11 @@ impl Shard {
                 Opening::Polling => TransportKind::Polling,
                 Opening::WebSocket => TransportKind::WebSocket,
             };
+            let eio = match version {
+                EioVersion::V3 => 3,
+                EioVersion::V4 => 4,
+            };
+            tracing::debug!(shard = self.id, %sid, ?transport, eio, remote = ?handshake.remote, "handshake");
             self.meta.borrow_mut().insert(sid, Meta { endpoint: endpoint as u32, handshake, transport });
             self.metrics.session_opened(transport);
             self.wake_timer_for(deadline);
@@ -324,13 +329,16 @@ impl Shard {
                     if was == Some(TransportKind::Polling) {
                         self.metrics.session_upgraded();
                     }
+                    tracing::debug!(shard = self.id, %sid, "upgraded to websocket");
                     handler.on_upgrade(&socket);
                 }
                 EngineEvent::Closed(reason) => {
                     let gone = self.meta.borrow_mut().remove(&sid);
-                    if let Some(meta) = gone {
+                    if let Some(meta) = &gone {
                         self.metrics.session_closed(meta.transport);
                     }
+                    let transport = gone.map(|meta| meta.transport);
+                    tracing::debug!(shard = self.id, %sid, ?transport, reason = reason.as_str(), "closed");
                     handler.on_close(&socket, reason);
                 }
             }

@@ -2,7 +2,7 @@
 //! the [`Event`]s it handles, acks, and the errors of emitting.
 
 use std::any::Any;
-use std::cell::{Ref, RefCell, RefMut};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -183,13 +183,19 @@ impl<D> std::ops::Deref for Socket<D> {
     }
 }
 
+/// The socket's own data ([`Handler::Data`]) is reached through a closure, so no borrow of it
+/// can be held across an `.await` (where another callback of the same socket may run).
+/// Calling [`Socket::with_data_mut`] inside either closure panics, as a second `RefCell`
+/// borrow does; like any panic in a callback, it disconnects the socket.
 impl<D> Socket<D> {
-    pub fn data(&self) -> Ref<'_, D> {
-        self.data.borrow()
+    /// Reads the socket's data: `let nick = socket.with_data(|d| d.nick.clone());`.
+    pub fn with_data<R>(&self, f: impl FnOnce(&D) -> R) -> R {
+        f(&self.data.borrow())
     }
 
-    pub fn data_mut(&self) -> RefMut<'_, D> {
-        self.data.borrow_mut()
+    /// Changes the socket's data: `socket.with_data_mut(|d| d.nick = nick);`.
+    pub fn with_data_mut<R>(&self, f: impl FnOnce(&mut D) -> R) -> R {
+        f(&mut self.data.borrow_mut())
     }
 }
 

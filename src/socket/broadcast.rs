@@ -67,12 +67,6 @@ impl Broadcast {
         self
     }
 
-    /// Whether the payload may be compressed (HTTP compression / permessage-deflate).
-    pub fn compress(mut self, compress: bool) -> Self {
-        self.opts = self.opts.compress(compress);
-        self
-    }
-
     /// How long [`Broadcast::emit_with_ack`] and [`Broadcast::fetch_sockets`] wait (Node's
     /// `timeout`); 5 s when not set.
     pub fn timeout(mut self, timeout: Duration) -> Self {

@@ -6,6 +6,13 @@
 //! Handlers are made per shard by a factory, so they may hold `Rc` state; `async` callbacks
 //! run as tasks on the shard that owns the connection, the others run inline and must not
 //! block.
+//!
+//! Every callback runs under a panic guard (`server::guard`): a panic is logged once (with
+//! the namespace, the callback and the event), counted in `tpcio_handler_panics_total`, and
+//! disconnects only that socket, as `socket.disconnect()` does (the client gets a DISCONNECT,
+//! `on_disconnect` the reason "server namespace disconnect"). A panic in `authorize` refuses
+//! the connection with a `CONNECT_ERROR` whose message is "server error"; one in
+//! `on_disconnecting` or `on_disconnect` is only logged and counted, the socket being gone.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -15,6 +22,7 @@ use std::rc::Rc;
 
 use super::api::{ConnectError, ConnectInfo, Event, Socket, SocketRef};
 use super::io::Io;
+use super::layer::Site;
 use crate::engine::DisconnectReason;
 
 /// What a namespace does with its sockets. Only `on_event` is required.
@@ -161,7 +169,13 @@ impl<H: Handler> ErasedHandler for Typed<H> {
             return;
         }
         DEFAULT_OUTGOING.set(false);
-        self.handler.on_outgoing(socket, event);
+        if let Err(panic) = crate::server::guard::catch(|| self.handler.on_outgoing(socket, event)) {
+            let site = Site {
+                event: Some(bytestring::ByteString::from(event)),
+                ..Site::new(&socket.ns, Some(socket.id), "on_outgoing")
+            };
+            socket.layer.handler_panicked(&site, &panic);
+        }
         if DEFAULT_OUTGOING.replace(false) {
             self.outgoing.set(false);
         }

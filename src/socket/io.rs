@@ -66,7 +66,8 @@ impl Io {
         Some(ParentBroadcast { layer: self.layer.clone(), parent, opts: BroadcastOptions::new() })
     }
 
-    /// Runs `task` on this shard, detached.
+    /// Runs `task` on this shard, detached. A panic in it ends only the task: it is logged
+    /// and counted (`tpcio_handler_panics_total`).
     pub fn spawn(&self, task: impl Future<Output = ()> + 'static) {
         self.layer.spawn(task);
     }
@@ -112,11 +113,6 @@ impl ParentBroadcast {
     /// Only this shard's children.
     pub fn local(mut self) -> Self {
         self.opts = self.opts.local();
-        self
-    }
-
-    pub fn compress(mut self, compress: bool) -> Self {
-        self.opts = self.opts.compress(compress);
         self
     }
 

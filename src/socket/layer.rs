@@ -7,10 +7,12 @@ use std::cell::{OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use bytestring::ByteString;
+use tracing::error;
 
 use super::api::{AckError, AckSender, ConnectInfo, EmitError, Event, RawArgs, SocketRef};
 use super::bundle::ClientBundle;
@@ -26,8 +28,13 @@ use crate::protocol::sid::Sid;
 use crate::protocol::sio::{Packet, PacketKind, SioVersion};
 use crate::protocol::value::{self, Value};
 use crate::protocol::{Data, EioVersion, Packet as EioPacket};
+use crate::server::guard::{CatchPanic, Panic, catch};
 use crate::server::{EngineHandler, EngineSocket, PlainHttp, ShardContext, sleep};
 use crate::shard::ShardId;
+
+/// The `CONNECT_ERROR` message of a connection whose connect middleware
+/// ([`Handler::authorize`](super::Handler::authorize)) panicked.
+pub(crate) const PANICKED_MIDDLEWARE: &str = "server error";
 
 /// Event names a client may not send and a server may not emit (socket.io's `RESERVED_EVENTS`).
 pub(crate) fn is_reserved(name: &str) -> bool {
@@ -107,6 +114,21 @@ pub(crate) fn raw_packet(
     }
 }
 
+/// What a handler callback was running for, to report its panic.
+pub(crate) struct Site {
+    pub(crate) ns: Rc<NamespaceState>,
+    /// The socket to disconnect; `None` once it is gone (`on_disconnect`) or before it exists.
+    pub(crate) socket: Option<Sid>,
+    pub(crate) callback: &'static str,
+    pub(crate) event: Option<ByteString>,
+}
+
+impl Site {
+    pub(crate) fn new(ns: &Rc<NamespaceState>, socket: Option<Sid>, callback: &'static str) -> Self {
+        Site { ns: ns.clone(), socket, callback, event: None }
+    }
+}
+
 pub(crate) struct Layer {
     pub(crate) registry: Registry,
     opts: ClientOptions,
@@ -154,15 +176,46 @@ impl Layer {
     }
 
     /// Runs a handler callback: polled once right here, and made a task only if it has to
-    /// wait. Most callbacks finish in that first poll, so an event costs no task.
-    fn run_callback(&self, callback: impl std::future::Future<Output = ()> + 'static) {
-        let mut callback = Box::pin(callback);
+    /// wait. Most callbacks finish in that first poll, so an event costs no task. A panic
+    /// in it, in either place, is reported by [`Layer::handler_panicked`].
+    fn run_callback(&self, site: Site, callback: impl std::future::Future<Output = ()> + 'static) {
+        let mut callback = CatchPanic::new(Box::pin(callback));
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         // A callback that waits registered the no-op waker; the task polls it again at once
         // and registers its own.
-        if callback.as_mut().poll(&mut cx).is_pending() {
-            self.spawn(callback);
+        match std::pin::Pin::new(&mut callback).poll(&mut cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(panic)) => self.handler_panicked(&site, &panic),
+            Poll::Pending => {
+                let layer = self.rc();
+                self.spawn(async move {
+                    if let Err(panic) = callback.await {
+                        layer.handler_panicked(&site, &panic);
+                    }
+                });
+            }
         }
+    }
+
+    /// A handler panicked: logged once with where it was, counted, and its socket (if it
+    /// still has one) disconnected as by `socket.disconnect()` — the client sees a server
+    /// disconnect, `on_disconnect` gets "server namespace disconnect". The disconnect runs
+    /// as a task of its own, so that no caller up the stack finds its state changed under it.
+    pub(crate) fn handler_panicked(&self, site: &Site, panic: &Panic) {
+        let shard = self.ctx().id();
+        self.ctx().metrics().handler_panicked();
+        let socket = site.socket.map(|id| id.as_str().to_owned());
+        error!(
+            shard,
+            namespace = %site.ns.name,
+            callback = site.callback,
+            event = site.event.as_deref(),
+            socket,
+            "handler panicked: {panic}"
+        );
+        let Some(id) = site.socket else { return };
+        let (layer, ns) = (self.rc(), site.ns.clone());
+        self.spawn(async move { layer.disconnect_socket(&ns, id, false) });
     }
 
     /// Feeds the session's client, then carries out everything it asked for.
@@ -243,9 +296,12 @@ impl Layer {
                 let socket_ref =
                     SocketRef { layer: self.rc(), ns: ns.clone(), id: socket, engine: engine.clone() };
                 // Node's "disconnecting": the socket is still in its rooms.
-                ns.handler.on_disconnecting(&socket_ref, &data, reason);
+                if let Err(panic) = catch(|| ns.handler.on_disconnecting(&socket_ref, &data, reason)) {
+                    self.handler_panicked(&Site::new(&ns, None, "on_disconnecting"), &panic);
+                }
                 if ns.remove(socket).is_some() {
-                    self.run_callback(ns.handler.on_disconnect(socket_ref, data, reason));
+                    let site = Site::new(&ns, None, "on_disconnect");
+                    self.run_callback(site, ns.handler.on_disconnect(socket_ref, data, reason));
                 }
             }
             // Node emits the socket's "error" event; the connection is closing already.
@@ -267,8 +323,16 @@ impl Layer {
         };
         let layer = self.rc();
         let engine = engine.clone();
-        self.run_callback(async move {
-            let verdict = ns.handler.authorize(info).await;
+        let site = Site::new(&ns, None, "connect");
+        self.run_callback(site, async move {
+            let verdict = match CatchPanic::new(ns.handler.authorize(info)).await {
+                Ok(verdict) => verdict,
+                // Refused as by the middleware: the socket never existed.
+                Err(panic) => {
+                    layer.handler_panicked(&Site::new(&ns, None, "authorize"), &panic);
+                    Err(super::api::ConnectError::new(PANICKED_MIDDLEWARE))
+                }
+            };
             layer.finish_connect(&engine, ns, auth, verdict);
         });
     }
@@ -305,7 +369,10 @@ impl Layer {
                     engine.write_boundary();
                     ns.insert(id, engine.clone(), data.clone(), auth);
                     let socket = SocketRef { layer: self.rc(), ns: ns.clone(), id, engine: engine.clone() };
-                    self.run_callback(ns.handler.on_connect(socket, data));
+                    self.run_callback(
+                        Site::new(&ns, Some(id), "on_connect"),
+                        ns.handler.on_connect(socket, data),
+                    );
                 }
             }
         }
@@ -325,11 +392,22 @@ impl Layer {
         let ack = packet.id.map(|id| AckSender { engine: engine.clone(), nsp: nsp.clone(), id });
         let event = Event { name: event.name, args: event.args, packet, attachments, ack };
         let socket_ref = SocketRef { layer: self.rc(), ns: ns.clone(), id: socket, engine: engine.clone() };
+        let site = Site {
+            ns: ns.clone(),
+            socket: Some(socket),
+            callback: "on_event",
+            event: Some(event.name.clone()),
+        };
         // Node's `socket.use`: a refused event is dropped, its ack never sent.
-        if ns.handler.on_packet(&socket_ref, &data, &event).is_err() {
-            return;
+        match catch(|| ns.handler.on_packet(&socket_ref, &data, &event)) {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return,
+            Err(panic) => {
+                self.handler_panicked(&Site { callback: "on_packet", ..site }, &panic);
+                return;
+            }
         }
-        self.run_callback(ns.handler.on_event(socket_ref, data, event));
+        self.run_callback(site, ns.handler.on_event(socket_ref, data, event));
     }
 
     /// Emits to one socket and waits for its ack, at most `timeout`.
@@ -381,7 +459,10 @@ impl EngineHandler for LayerHandler {
     fn on_start(&self, shard: ShardContext) {
         let _ = self.0.ctx.set(shard);
         for handler in self.0.registry.handlers() {
-            handler.on_start(Io::new(self.0.clone()));
+            if let Err(panic) = catch(|| handler.on_start(Io::new(self.0.clone()))) {
+                self.0.ctx().metrics().handler_panicked();
+                error!(shard = self.0.ctx().id(), callback = "on_start", "handler panicked: {panic}");
+            }
         }
     }
 

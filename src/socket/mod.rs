@@ -32,8 +32,8 @@
 //! }
 //!
 //! let running = SocketIo::new().namespace("/", |_shard| Chat).start(ServerConfig::default())?;
-//! running.wait();
-//! # Ok::<(), std::io::Error>(())
+//! running.wait()?; // Err: a shard died
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod acks;

@@ -3,4 +3,5 @@
 //! loops join it with the server runtime.
 
 pub mod deflate;
+pub mod jsonp;
 pub mod ws_codec;

@@ -80,13 +80,15 @@ pub struct App {
 
 /// Starts the application on `addr` (2 unpinned shards, Node's default heartbeat).
 pub fn start(addr: SocketAddr, record: &Record) -> std::io::Result<RunningServer> {
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         addr,
         shards: Some(2),
         placement: CpuPlacement::Unpinned,
         shutdown_timeout: Duration::from_secs(2),
         ..ServerConfig::default()
     };
+    // The Socket.IO 2.x clients speak Engine.IO v3.
+    config.engine.allow_eio3 = true;
     let (main, admin, dynamic) = (record.clone(), record.clone(), record.clone());
     SocketIo::new()
         .namespace("/", move |shard| App { shard, record: main.clone() })
@@ -135,7 +137,7 @@ impl Handler for App {
         if let Some(room) = p("room") {
             socket.join(room);
         }
-        socket.data_mut().name.clone_from(&name);
+        socket.with_data_mut(|peer| peer.name.clone_from(&name));
         // Sent after the join: a client that got `welcome` is in its room.
         let welcome = object(vec![
             ("nsp", socket.namespace().into()),
@@ -204,7 +206,7 @@ impl Handler for App {
     }
 
     async fn on_disconnect(&self, socket: Socket<Peer>, reason: DisconnectReason) {
-        let name = socket.data().name.clone();
+        let name = socket.with_data(|peer| peer.name.clone());
         self.record.push(format!("{} {name} {reason}", socket.namespace()));
     }
 }

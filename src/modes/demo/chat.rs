@@ -64,7 +64,7 @@ impl Handler for Chat {
         socket.join(room.clone());
         let _ = socket.emit("welcome", &[object(&[("nick", &nick), ("room", &room)])]);
         let _ = socket.to(room.clone()).emit("notice", &[Value::from(format!("{nick} joined"))]);
-        *socket.data_mut() = Member { nick, room };
+        socket.with_data_mut(|member| *member = Member { nick, room });
         let _ = socket.namespace_ops().emit("users", &[users.to_value()]);
     }
 
@@ -100,11 +100,9 @@ impl Handler for Chat {
 
 /// `set nick`: the nick now in use.
 fn set_nick(socket: &Socket<Member>, wanted: &str) -> Value {
-    let Some(nick) = clean_name(wanted) else { return Value::from(socket.data().nick.as_str()) };
-    let (old, room) = {
-        let mut member = socket.data_mut();
-        (std::mem::replace(&mut member.nick, nick.clone()), member.room.clone())
-    };
+    let Some(nick) = clean_name(wanted) else { return socket.with_data(|m| Value::from(m.nick.as_str())) };
+    let (old, room) = socket
+        .with_data_mut(|member| (std::mem::replace(&mut member.nick, nick.clone()), member.room.clone()));
     if old != nick {
         let _ = socket.to(room).emit("notice", &[Value::from(format!("{old} is now {nick}"))]);
     }
@@ -113,11 +111,9 @@ fn set_nick(socket: &Socket<Member>, wanted: &str) -> Value {
 
 /// `join`: the room now in use.
 fn join(socket: &Socket<Member>, wanted: &str) -> Value {
-    let Some(room) = clean_name(wanted) else { return Value::from(socket.data().room.as_str()) };
-    let (old, nick) = {
-        let mut member = socket.data_mut();
-        (std::mem::replace(&mut member.room, room.clone()), member.nick.clone())
-    };
+    let Some(room) = clean_name(wanted) else { return socket.with_data(|m| Value::from(m.room.as_str())) };
+    let (old, nick) = socket
+        .with_data_mut(|member| (std::mem::replace(&mut member.room, room.clone()), member.nick.clone()));
     if old != room {
         socket.leave(&old);
         socket.join(room.clone());
@@ -137,10 +133,8 @@ fn say(socket: &Socket<Member>, text: &str) -> Option<Value> {
     Some(message)
 }
 
-/// Copies, so that no borrow of the socket's data is held while emitting.
 fn nick_and_room(socket: &Socket<Member>) -> (String, String) {
-    let member = socket.data();
-    (member.nick.clone(), member.room.clone())
+    socket.with_data(|member| (member.nick.clone(), member.room.clone()))
 }
 
 fn object(fields: &[(&str, &str)]) -> Value {

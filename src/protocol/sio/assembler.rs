@@ -12,7 +12,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 
 use super::{DecodeOptions, Packet, ParseError, SioVersion};
-use crate::protocol::value::placeholders_valid;
+use crate::protocol::value::{placeholders_valid, reconstruct};
 
 /// A complete packet, and for binary kinds its attachments in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,8 +48,12 @@ impl BinaryAssembler {
 
     /// The packet and its attachments, once every placeholder names one of them.
     pub fn finish(self) -> Result<Decoded, ParseError> {
+        // The scan reads every member; Node checks the parsed object, where a repeated key
+        // keeps only its last value: a refusal is confirmed on the tree.
         let valid = match &self.packet.data {
-            Some(data) => placeholders_valid(data, self.buffers.len()),
+            Some(data) => {
+                placeholders_valid(data, self.buffers.len()) || reconstruct(data, &self.buffers).is_ok()
+            }
             None => true,
         };
         if !valid {
@@ -163,6 +167,10 @@ mod tests {
         let mut d = decoder();
         assert_eq!(d.push_text(text(r#"61-3[{"_placeholder":true,"num":1}]"#)), Ok(None));
         assert_eq!(d.push_binary(Bytes::new()), Err(ParseError::IllegalPlaceholder));
+        // As Node reads it: the bad placeholder is under a key that repeats, so it is gone.
+        let json = r#"51-["x",{"a":{"_placeholder":true,"num":1},"a":{"_placeholder":true,"num":0}}]"#;
+        assert_eq!(d.push_text(text(json)), Ok(None));
+        assert!(d.push_binary(Bytes::new()).unwrap().is_some());
     }
 
     #[test]

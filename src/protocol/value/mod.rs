@@ -22,8 +22,10 @@ pub use parse::{JsonError, from_json, from_json_args};
 
 /// A JSON value whose leaves may also be binary buffers.
 ///
-/// Objects keep their keys in order, duplicates included; [`Value::get`] returns the last
-/// duplicate, as `JSON.parse` keeps the last one.
+/// Objects keep their keys in order. Parsed ones are the objects `JSON.parse` makes (a repeated
+/// key once, with its last value, in its first place; array-index keys first), so a value
+/// received and emitted again is written as Node writes it; an object built with a key twice
+/// is written twice, and [`Value::get`] returns the last.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub enum Value {
     #[default]

@@ -100,11 +100,18 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
+        match v.unsigned_abs() > MAX_SAFE_INTEGER {
+            // `as` rounds to nearest, ties to even, as JSON.parse rounds the decimal text.
+            true => Ok(Value::from(v as f64)),
+            false => Ok(Value::from(v)),
+        }
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
+        match v > MAX_SAFE_INTEGER {
+            true => Ok(Value::from(v as f64)),
+            false => Ok(Value::from(v)),
+        }
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
@@ -147,13 +154,60 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Array(items))
     }
 
+    /// Builds the object `JSON.parse` builds: a repeated key keeps its first place and its
+    /// last value, and array-index keys (`"0"`, `"7"`) come first in ascending order, as
+    /// every JS object orders its own properties (ECMA-262 OrdinaryOwnPropertyKeys).
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(0).min(MAX_PREALLOC));
-        while let Some(field) = map.next_entry::<String, Value>()? {
-            fields.push(field);
+        let mut fields: Vec<(String, Value)> =
+            Vec::with_capacity(map.size_hint().unwrap_or(0).min(MAX_PREALLOC));
+        // Past a few keys, a repeated key is found by hash, so a hostile object of 100k keys
+        // costs no quadratic scan.
+        let mut index: Option<foldhash::HashMap<String, usize>> = None;
+        let mut has_index_keys = false;
+        while let Some((key, value)) = map.next_entry::<String, Value>()? {
+            has_index_keys |= array_index(&key).is_some();
+            let seen = match &mut index {
+                Some(index) => index.get(&key).copied(),
+                None => fields.iter().position(|(k, _)| *k == key),
+            };
+            match seen {
+                Some(i) => fields[i].1 = value,
+                None => {
+                    if let Some(index) = &mut index {
+                        index.insert(key.clone(), fields.len());
+                    } else if fields.len() == LINEAR_KEYS {
+                        let mut built: foldhash::HashMap<String, usize> = foldhash::HashMap::default();
+                        built.extend(fields.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)));
+                        built.insert(key.clone(), fields.len());
+                        index = Some(built);
+                    }
+                    fields.push((key, value));
+                }
+            }
+        }
+        if has_index_keys {
+            // Stable: the other keys keep their order after the index keys.
+            fields.sort_by_key(|(k, _)| array_index(k).map_or((1, 0), |i| (0, i)));
         }
         Ok(Value::Object(fields))
     }
+}
+
+/// `Number.MAX_SAFE_INTEGER`: integers beyond it are not all doubles, and `JSON.parse` reads
+/// every number as a double.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Keys an object searches for by scanning before it builds a hash index.
+const LINEAR_KEYS: usize = 16;
+
+/// The value of an array-index key (ECMA-262: a canonical numeric string of an integer below
+/// 2^32 - 1): `"0"`, `"42"`, not `"01"`, `"-1"` or `"4294967295"`.
+fn array_index(key: &str) -> Option<u32> {
+    let b = key.as_bytes();
+    if b.is_empty() || b.len() > 10 || (b.len() > 1 && b[0] == b'0') || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    key.parse::<u32>().ok().filter(|&i| i != u32::MAX)
 }
 
 #[cfg(test)]
@@ -188,6 +242,35 @@ mod tests {
         assert_eq!(v.as_array().unwrap()[0].as_str(), Some("a\u{fffd}b"));
         let v: (String, u32) = from_json(r#"["\udc00", 7]"#).unwrap();
         assert_eq!(v, ("\u{fffd}".to_owned(), 7));
+    }
+
+    /// Each expected text is what `JSON.stringify(JSON.parse(input))` prints in Node.
+    #[test]
+    fn reads_objects_and_numbers_as_json_parse() {
+        let table = [
+            (r#"{"a":1,"b":0,"a":2}"#, r#"{"a":2,"b":0}"#),
+            (
+                r#"{"b":1,"1":2,"a":3,"0":4,"01":5,"4294967294":6,"4294967295":7,"-1":8}"#,
+                r#"{"0":4,"1":2,"4294967294":6,"b":1,"a":3,"01":5,"4294967295":7,"-1":8}"#,
+            ),
+            (
+                "[9007199254740993,12345678901234567890,-9223372036854775809,9007199254740992,-9007199254740993]",
+                "[9007199254740992,12345678901234567000,-9223372036854776000,9007199254740992,-9007199254740992]",
+            ),
+            (r#"{"__proto__":1}"#, r#"{"__proto__":1}"#),
+        ];
+        for (input, want) in table {
+            let v: Value = from_json(input).unwrap();
+            let mut out = String::new();
+            super::super::write_json(&v, &mut out, &mut Vec::new());
+            assert_eq!(out, want, "{input}");
+        }
+        let many: String = (0..40).map(|i| format!(r#""k{}":{i},"#, i % 20)).collect();
+        let v: Value = from_json(&format!("{{{}\"z\":0}}", many)).unwrap();
+        let Value::Object(fields) = &v else { panic!("{v:?}") };
+        assert_eq!(fields.len(), 21);
+        assert_eq!(v.get("k3").and_then(Value::as_u64), Some(23));
+        assert_eq!(fields[3].0, "k3");
     }
 
     #[test]
