@@ -101,6 +101,8 @@ pub struct ShardMetrics {
     /// Sessions opened, by the transport they opened with.
     opened: [Counter; 2],
     upgrades: Counter,
+    /// Polling GETs parked, waiting for something to send.
+    parked_gets: Gauge,
     /// Engine.IO message packets, by direction.
     messages: [Counter; 2],
     /// WebSocket data frames and polling bodies, by transport then direction.
@@ -136,6 +138,12 @@ impl ShardMetrics {
 
     pub(crate) fn session_closed(&self, t: TransportKind) {
         self.sessions[transport(t)].dec();
+    }
+
+    /// A polling GET was parked; dropping the guard counts it gone.
+    pub(crate) fn get_parked(self: &Arc<Self>) -> ParkedGet {
+        self.parked_gets.inc();
+        ParkedGet(self.clone())
     }
 
     pub(crate) fn message(&self, d: Direction) {
@@ -190,6 +198,16 @@ impl ShardMetrics {
         let gauge = Arc::new(Gauge::default());
         namespaces.push((name.into(), gauge.clone()));
         gauge
+    }
+}
+
+/// One parked polling GET, counted while it lives.
+#[derive(Debug)]
+pub(crate) struct ParkedGet(Arc<ShardMetrics>);
+
+impl Drop for ParkedGet {
+    fn drop(&mut self) {
+        self.0.parked_gets.dec();
     }
 }
 

@@ -117,6 +117,14 @@ pub(super) fn render(shards: &[std::sync::Arc<ShardMetrics>], out: &mut String) 
     }
     per_shard(
         &mut t,
+        "tpcio_polling_parked_gets",
+        "gauge",
+        "Polling GETs parked, waiting for something to send.",
+        &|m| m.parked_gets.get(),
+    );
+
+    per_shard(
+        &mut t,
         "tpcio_rooms",
         "gauge",
         "Rooms in the room indexes, each socket's own room included.",
@@ -274,6 +282,9 @@ tpcio_namespaces{shard="0"} 1
 # TYPE tpcio_sockets gauge
 tpcio_sockets{shard="0",namespace="/"} 1
 tpcio_sockets{shard="0",namespace="/x"} 0
+# HELP tpcio_polling_parked_gets Polling GETs parked, waiting for something to send.
+# TYPE tpcio_polling_parked_gets gauge
+tpcio_polling_parked_gets{shard="0"} 0
 # HELP tpcio_rooms Rooms in the room indexes, each socket's own room included.
 # TYPE tpcio_rooms gauge
 tpcio_rooms{shard="0"} 2

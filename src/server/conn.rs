@@ -527,7 +527,10 @@ async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyIn
     let outcome = shard.drive(sid, |s| s.on_poll_get(Instant::now())).unwrap_or(PollGet::UnknownSession);
     let body = match outcome {
         PollGet::Respond(body) => body,
-        PollGet::Wait(ticket) => match wait_for_poll(shard, conn, sid, ticket).await {
+        PollGet::Wait(ticket) => match {
+            let _parked = shard.metrics.get_parked();
+            wait_for_poll(shard, conn, sid, ticket).await
+        } {
             Some(PollAnswer::Body(body)) => body,
             Some(PollAnswer::BadRequest) => {
                 // The wait may have crossed a second boundary: date the response now.

@@ -3,7 +3,7 @@
 //! the error bodies of Node's `abortRequest`, and a health check used after bad input.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::http::{Conn, Response};
 
@@ -12,9 +12,8 @@ pub const TEXT: &str = "text/plain; charset=UTF-8";
 /// `Content-Type` of a v3 binary polling payload.
 pub const OCTETS: &str = "application/octet-stream";
 
-/// How long a GET must stay unanswered to count as parked. The pause also gives the server
-/// (possibly after a hand-off between shards) time to register it before the test goes on.
-pub const PARK_SETTLE: Duration = Duration::from_millis(250);
+/// Where the test servers serve their metrics: [`Session::park`] watches the parked-GET gauge.
+pub const METRICS_PATH: &str = "/metrics";
 
 /// A protocol revision, as the `EIO` query parameter names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -179,13 +178,29 @@ impl Session {
         self.eio.decode(std::str::from_utf8(response.ok_body(TEXT)).expect("a UTF-8 payload"))
     }
 
-    /// Sends a GET on a fresh connection and checks that it stays parked.
+    /// Sends a GET on a fresh connection and returns once the server has parked it (its
+    /// parked-GET gauge went up; the request may have been handed to the other shard first),
+    /// failing if the GET is answered instead.
     pub fn park(&self) -> Conn {
+        let before = parked_gets(self.addr);
         let mut conn = Conn::connect(self.addr);
         conn.send(&super::http::request_bytes("GET", &self.target(), &[], b""));
-        conn.expect_silence(PARK_SETTLE);
+        let deadline = Instant::now() + super::TIMEOUT;
+        while parked_gets(self.addr) <= before {
+            assert!(Instant::now() < deadline, "the GET was not parked within {:?}", super::TIMEOUT);
+            conn.expect_silence(Duration::from_millis(2));
+        }
         conn
     }
+}
+
+/// Polling GETs parked on every shard of the server at `addr`, from its metrics.
+pub fn parked_gets(addr: SocketAddr) -> u64 {
+    let response = Conn::connect(addr).get(METRICS_PATH);
+    assert_eq!(response.status, 200, "the test server serves no metrics at {METRICS_PATH}");
+    let text = String::from_utf8_lossy(&response.body);
+    let samples = text.lines().filter(|l| l.starts_with("tpcio_polling_parked_gets{"));
+    samples.map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<u64>().ok()).expect("a gauge value")).sum()
 }
 
 /// Node's answer to a polling POST: `200`, `text/html`, `ok`.

@@ -47,6 +47,8 @@ impl TestServer {
         let mut config = conformance::config(addr, Some(2), CpuPlacement::Unpinned);
         // Sessions a test leaves open must not hold its server's threads for long.
         config.shutdown_timeout = Duration::from_secs(1);
+        // What tests watch to know the server's state (e.g. a GET parked).
+        config.metrics = Some(super::engine::METRICS_PATH.to_string());
         configure(&mut config);
         let running = conformance::server(config).start().expect("the server starts");
         assert_eq!(running.shards(), 2);
