@@ -527,20 +527,22 @@ async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyIn
     let outcome = shard.drive(sid, |s| s.on_poll_get(Instant::now())).unwrap_or(PollGet::UnknownSession);
     let body = match outcome {
         PollGet::Respond(body) => body,
-        PollGet::Wait(ticket) => match {
-            let _parked = shard.metrics.get_parked();
-            wait_for_poll(shard, conn, sid, ticket).await
-        } {
-            Some(PollAnswer::Body(body)) => body,
-            Some(PollAnswer::BadRequest) => {
-                // The wait may have crossed a second boundary: date the response now.
-                let mut date = [0u8; 29];
-                shard.metrics.engine_error(EngineError::BadRequest);
-                responder(shard, &mut date).engine_error(conn.out(), to, EngineError::BadRequest);
-                return true;
+        PollGet::Wait(ticket) => {
+            let parked = shard.metrics.get_parked();
+            let answer = wait_for_poll(shard, conn, sid, ticket).await;
+            drop(parked);
+            match answer {
+                Some(PollAnswer::Body(body)) => body,
+                Some(PollAnswer::BadRequest) => {
+                    // The wait may have crossed a second boundary: date the response now.
+                    let mut date = [0u8; 29];
+                    shard.metrics.engine_error(EngineError::BadRequest);
+                    responder(shard, &mut date).engine_error(conn.out(), to, EngineError::BadRequest);
+                    return true;
+                }
+                None => return false,
             }
-            None => return false,
-        },
+        }
         PollGet::Overlap => {
             resp.empty(conn.out(), to, 400);
             return true;
