@@ -175,6 +175,12 @@ impl ShardMetrics {
         self.engine_errors[usize::from(e.code())].inc();
     }
 
+    /// Drops the gauge of a namespace removed from this shard.
+    pub(crate) fn forget_namespace(&self, name: &str) {
+        let mut namespaces = self.namespaces.lock().unwrap_or_else(PoisonError::into_inner);
+        namespaces.retain(|(n, _)| **n != *name);
+    }
+
     /// The socket gauge of namespace `name` on this shard, made the first time it is asked for.
     pub(crate) fn namespace(&self, name: &str) -> Arc<Gauge> {
         let mut namespaces = self.namespaces.lock().unwrap_or_else(PoisonError::into_inner);

@@ -74,6 +74,15 @@ impl SocketIo {
         self
     }
 
+    /// Node's `cleanupEmptyChildNamespaces` (default `false`): a child namespace made by a
+    /// [`SocketIo::dynamic_namespace`] is removed from a shard when its last socket there
+    /// leaves, so names used once do not accumulate; the next client to connect to the name
+    /// makes it again (with empty rooms).
+    pub fn cleanup_empty_child_namespaces(mut self, cleanup: bool) -> Self {
+        self.options.cleanup_empty_child_namespaces = cleanup;
+        self
+    }
+
     /// Node's `serveClient` (default `true`): serves the official browser client at
     /// `<path>socket.io.js`, `socket.io.min.js`, `socket.io.esm.min.js` and their `.map`s (see
     /// [`super::bundle`]). The files are read once when the server starts, from

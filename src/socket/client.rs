@@ -36,11 +36,18 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Most attachments a binary packet may announce.
     pub max_attachments: usize,
+    /// Node's `cleanupEmptyChildNamespaces`: a dynamic child namespace is forgotten when its
+    /// last socket leaves.
+    pub cleanup_empty_child_namespaces: bool,
 }
 
 impl Default for ClientOptions {
     fn default() -> Self {
-        ClientOptions { connect_timeout: Duration::from_secs(45), max_attachments: 10 }
+        ClientOptions {
+            connect_timeout: Duration::from_secs(45),
+            max_attachments: 10,
+            cleanup_empty_child_namespaces: false,
+        }
     }
 }
 

@@ -245,6 +245,9 @@ impl Layer {
                 // Node's "disconnecting": the socket is still in its rooms.
                 ns.handler.on_disconnecting(&socket_ref, &data, reason);
                 if ns.remove(socket).is_some() {
+                    if self.opts.cleanup_empty_child_namespaces {
+                        self.registry.remove_empty_child(&ns);
+                    }
                     self.run_callback(ns.handler.on_disconnect(socket_ref, data, reason));
                 }
             }
@@ -301,6 +304,7 @@ impl Layer {
                 let mut accepted = false;
                 self.drive(engine, |c| accepted = c.accept(&ns.name, id, Instant::now()));
                 if accepted {
+                    let ns = self.registry.readopt(ns);
                     ns.insert(id, engine.clone(), data.clone(), auth);
                     let socket = SocketRef { layer: self.rc(), ns: ns.clone(), id, engine: engine.clone() };
                     self.run_callback(ns.handler.on_connect(socket, data));

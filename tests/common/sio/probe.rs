@@ -43,6 +43,14 @@ pub fn server() -> (SioServer, Receiver<Report>) {
 
 /// [`server`] with its configuration changed by `configure` first.
 pub fn server_with(configure: impl FnOnce(&mut ServerConfig)) -> (SioServer, Receiver<Report>) {
+    server_built(|io| io, configure)
+}
+
+/// [`server_with`] with the Socket.IO options changed by `build` too.
+pub fn server_built(
+    build: impl FnOnce(SocketIo) -> SocketIo,
+    configure: impl FnOnce(&mut ServerConfig),
+) -> (SioServer, Receiver<Report>) {
     let (tx, rx) = mpsc::channel();
     let main = tx.clone();
     let io = SocketIo::new()
@@ -51,7 +59,7 @@ pub fn server_with(configure: impl FnOnce(&mut ServerConfig)) -> (SioServer, Rec
             |name| name.starts_with("/dyn-"),
             move |shard| Probe { shard, reports: tx.clone() },
         );
-    (SioServer::start_with(io, configure), rx)
+    (SioServer::start_with(build(io), configure), rx)
 }
 
 fn text(values: &[Value], i: usize) -> String {
