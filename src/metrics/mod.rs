@@ -113,6 +113,8 @@ pub struct ShardMetrics {
     mesh: [[Counter; 3]; 2],
     volatile_drops: Counter,
     slow_consumers: Counter,
+    /// Messages for another shard dropped because its outbox was full.
+    outbox_drops: Counter,
     /// By [`EngineError::code`].
     engine_errors: [Counter; 6],
     /// Connected sockets of each namespace that has had one on this shard. Locked when a
@@ -169,6 +171,10 @@ impl ShardMetrics {
 
     pub(crate) fn slow_consumer(&self) {
         self.slow_consumers.inc();
+    }
+
+    pub(crate) fn outbox_dropped(&self) {
+        self.outbox_drops.inc();
     }
 
     pub(crate) fn engine_error(&self, e: EngineError) {

@@ -183,6 +183,13 @@ pub(super) fn render(shards: &[std::sync::Arc<ShardMetrics>], out: &mut String) 
         "Sessions closed for a full outgoing queue (reason \"slow consumer\").",
         &|m| m.slow_consumers.get(),
     );
+    per_shard(
+        &mut t,
+        "tpcio_shard_outbox_drops_total",
+        "counter",
+        "Messages for another shard dropped because that shard's outbox was full.",
+        &|m| m.outbox_drops.get(),
+    );
     let name = "tpcio_handshake_errors_total";
     t.family(name, "counter", "Requests refused with an Engine.IO error (Node's connection_error), by code.");
     for (id, m) in shards.iter().enumerate() {
@@ -305,6 +312,9 @@ tpcio_volatile_drops_total{shard="0"} 1
 # HELP tpcio_slow_consumers_total Sessions closed for a full outgoing queue (reason "slow consumer").
 # TYPE tpcio_slow_consumers_total counter
 tpcio_slow_consumers_total{shard="0"} 1
+# HELP tpcio_shard_outbox_drops_total Messages for another shard dropped because that shard's outbox was full.
+# TYPE tpcio_shard_outbox_drops_total counter
+tpcio_shard_outbox_drops_total{shard="0"} 0
 # HELP tpcio_handshake_errors_total Requests refused with an Engine.IO error (Node's connection_error), by code.
 # TYPE tpcio_handshake_errors_total counter
 tpcio_handshake_errors_total{shard="0",code="0",message="Transport unknown"} 0

@@ -36,6 +36,8 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Most attachments a binary packet may announce.
     pub max_attachments: usize,
+    /// Most messages waiting for one peer shard ([`super::outbox`]).
+    pub outbox_capacity: usize,
     /// Node's `cleanupEmptyChildNamespaces`: a dynamic child namespace is forgotten when its
     /// last socket leaves.
     pub cleanup_empty_child_namespaces: bool,
@@ -46,6 +48,7 @@ impl Default for ClientOptions {
         ClientOptions {
             connect_timeout: Duration::from_secs(45),
             max_attachments: 10,
+            outbox_capacity: 16 * 1024,
             cleanup_empty_child_namespaces: false,
         }
     }

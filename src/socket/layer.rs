@@ -133,7 +133,7 @@ impl Layer {
             ctx: OnceCell::new(),
             clients: RefCell::new(foldhash::HashMap::default()),
             requests: Requests::default(),
-            outbox: Outbox::default(),
+            outbox: Outbox::new(opts.outbox_capacity),
             connect_deadlines: RefCell::new(VecDeque::new()),
             me: me.clone(),
         })

@@ -110,7 +110,7 @@ impl Layer {
         }
     }
 
-    /// Sends `msg()` to every peer `reach` covers; returns how many.
+    /// Sends `msg()` to every peer `reach` covers; returns how many took it.
     pub(crate) fn send_peers(&self, reach: Reach, msg: impl Fn() -> PeerMsg) -> usize {
         let ctx = self.ctx();
         let me = ctx.id();
@@ -120,17 +120,25 @@ impl Layer {
             Reach::Shard(shard) if shard != me && shard < ctx.shards() => vec![shard],
             Reach::Shard(_) => Vec::new(),
         };
-        for &peer in &peers {
-            self.send_peer(peer, msg());
-        }
-        peers.len()
+        peers.into_iter().filter(|&peer| self.send_peer(peer, msg())).count()
     }
 
     /// Queues one message for `peer`. A flusher task sends what is queued as one mesh message
     /// once this task yields (the mesh may make it wait), and then what came meanwhile.
-    pub(crate) fn send_peer(&self, peer: ShardId, msg: PeerMsg) {
-        if !self.outbox.push(peer, msg) {
-            return;
+    ///
+    /// A peer whose outbox is full does not get the message: it is dropped and counted
+    /// (`tpcio_shard_outbox_drops_total`), as a volatile packet is dropped for a full session.
+    /// A dropped broadcast misses that shard's clients; a dropped request or answer ends in
+    /// its requester's timeout. Returns whether the message was queued.
+    pub(crate) fn send_peer(&self, peer: ShardId, msg: PeerMsg) -> bool {
+        match self.outbox.push(peer, msg) {
+            Ok(true) => {}
+            Ok(false) => return true,
+            Err(super::outbox::Full(dropped)) => {
+                drop(dropped);
+                self.ctx().metrics().outbox_dropped();
+                return false;
+            }
         }
         let layer = self.rc();
         self.spawn(async move {
@@ -143,6 +151,7 @@ impl Layer {
                 let _ = layer.ctx().send_to_peer(peer, Box::new(msg)).await;
             }
         });
+        true
     }
 
     pub(crate) fn broadcast(
@@ -359,7 +368,7 @@ impl Layer {
         if id.origin == self.ctx().id() {
             self.requests.answer(response);
         } else {
-            self.send_peer(id.origin, PeerMsg::Adapter(response.into()));
+            let _ = self.send_peer(id.origin, PeerMsg::Adapter(response.into()));
         }
     }
 }
