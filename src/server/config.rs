@@ -1,6 +1,8 @@
 //! Server options, with Node's defaults. Each shard keeps its own `Rc` copy.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,9 +10,35 @@ use super::executors::CpuPlacement;
 use crate::engine::EngineConfig;
 use crate::http::{Cors, Limits, Request};
 
-/// Decides whether a handshake may proceed (Node's `allowRequest`): `Err(message)` refuses it
-/// with `403 {"code":4,"message":…}` (for a WebSocket, the raw 400 Node's `abortUpgrade` sends).
-pub type AllowRequest = Arc<dyn Fn(&Request) -> Result<(), String> + Send + Sync>;
+/// Decides whether a handshake may proceed (Node's `allowRequest(req, callback)`), given the
+/// request and the client's address (Node's `req.socket.remoteAddress`). It is asked on the
+/// shard that read the request, after the transport, sid and method checks, as Node's
+/// `verify` asks it, and may wait (a lookup elsewhere) without holding up the shard.
+/// `Err(message)` refuses with `403 {"code":4,"message":…}` (for a WebSocket upgrade, the raw
+/// 400 with the message as body that Node's `abortUpgrade` sends). The future cannot borrow
+/// the request: copy what it needs first. [`allow_request`] and [`allow_request_async`] make
+/// one from a function.
+pub type AllowRequest = Arc<dyn Fn(&Request, SocketAddr) -> AllowFuture + Send + Sync>;
+
+/// The answer of an [`AllowRequest`], awaited on the shard that asked (so it need not be `Send`).
+pub type AllowFuture = Pin<Box<dyn Future<Output = Result<(), String>>>>;
+
+/// An [`AllowRequest`] that answers at once.
+pub fn allow_request(
+    decide: impl Fn(&Request, SocketAddr) -> Result<(), String> + Send + Sync + 'static,
+) -> AllowRequest {
+    Arc::new(move |req, peer| Box::pin(std::future::ready(decide(req, peer))))
+}
+
+/// An [`AllowRequest`] from an async decision.
+pub fn allow_request_async<F>(
+    decide: impl Fn(&Request, SocketAddr) -> F + Send + Sync + 'static,
+) -> AllowRequest
+where
+    F: Future<Output = Result<(), String>> + 'static,
+{
+    Arc::new(move |req, peer| Box::pin(decide(req, peer)))
+}
 
 /// Everything the runtime needs to know, set once before start.
 #[derive(Clone)]

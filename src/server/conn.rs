@@ -6,6 +6,7 @@
 //! path, transport, `sid` (→ owner shard, → known session), handshake method,
 //! protocol revision, `allow_request`.
 
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -55,6 +56,8 @@ pub(crate) struct Conn {
     pub(crate) stream: TcpStream,
     pub(crate) buf: BytesMut,
     pub(crate) out: BytesMut,
+    /// The client's address, read once at accept.
+    pub(crate) peer: SocketAddr,
 }
 
 /// What became of the connection after one request.
@@ -66,8 +69,8 @@ enum Next {
 }
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream, buf: BytesMut) -> Self {
-        Conn { stream, buf, out: BytesMut::new() }
+    pub(crate) fn new(stream: TcpStream, buf: BytesMut, peer: SocketAddr) -> Self {
+        Conn { stream, buf, out: BytesMut::new(), peer }
     }
 
     /// Reads more bytes; `Ok(0)` at end of stream.
@@ -343,7 +346,11 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
     if transport == Opening::WebSocket && !upgrade {
         return refuse(conn, EngineError::BadRequest);
     }
-    if let Some(Err(message)) = shard.config.allow_request.as_ref().map(|allow| allow(&req)) {
+    let verdict = match &shard.config.allow_request {
+        Some(allow) => allow(&req, conn.peer).await,
+        None => Ok(()),
+    };
+    if let Err(message) = verdict {
         shard.metrics.engine_error(EngineError::Forbidden);
         if upgrade {
             write_upgrade_error_message(conn.out(), EngineError::Forbidden, &message);
@@ -362,7 +369,7 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
     let supports_binary = query.supports_binary();
     match transport {
         Opening::Polling => {
-            let handshake = Handshake { request: req.to_owned_head(), remote: conn.stream.peer_addr().ok() };
+            let handshake = Handshake { request: req.to_owned_head(), remote: Some(conn.peer) };
             let (sid, _) =
                 shard.open(endpoint, Opening::Polling, version, supports_binary, handshake, Instant::now());
             let answered = polling(shard, &mut conn, &req, &to, sid).await;
@@ -387,7 +394,7 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
                 to.origin.as_deref(),
                 &[],
             );
-            let handshake = Handshake { request: req.to_owned_head(), remote: conn.stream.peer_addr().ok() };
+            let handshake = Handshake { request: req.to_owned_head(), remote: Some(conn.peer) };
             let (sid, ws) =
                 shard.open(endpoint, Opening::WebSocket, version, supports_binary, handshake, Instant::now());
             let ws = ws.expect("a WebSocket session has a socket");

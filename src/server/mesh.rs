@@ -71,7 +71,8 @@ pub(crate) fn spawn_receivers(
                         stats.handoffs.fetch_add(1, Ordering::Relaxed);
                         // SAFETY: the sender dup'ed this descriptor for us alone.
                         let stream = unsafe { TcpStream::from_raw_fd(h.fd.into_raw_fd()) };
-                        let conn = Conn::new(stream, BytesMut::from(&h.rest[..]));
+                        let Ok(peer) = stream.peer_addr() else { continue };
+                        let conn = Conn::new(stream, BytesMut::from(&h.rest[..]), peer);
                         glommio::spawn_local(serve(shard.clone(), mesh.clone(), conn, Some(h.request)))
                             .detach();
                     }

@@ -28,7 +28,7 @@ use glommio::ExecutorJoinHandle;
 use glommio::channels::channel_mesh::{Full, MeshBuilder};
 use glommio::net::TcpListener;
 
-pub use config::{AllowRequest, ServerConfig};
+pub use config::{AllowFuture, AllowRequest, ServerConfig, allow_request, allow_request_async};
 pub use executors::CpuPlacement;
 pub use handler::{EngineHandler, EngineSocket, HandlerFactory, Handshake, PlainHttp, ShardContext, sleep};
 
@@ -248,8 +248,10 @@ async fn accept_loop(shard: &Rc<Shard>, mesh: &Rc<Mesh>, listener: &TcpListener)
     loop {
         match listener.accept().await {
             Ok(stream) => {
+                // No address: the client is gone already.
+                let Ok(peer) = stream.peer_addr() else { continue };
                 let _ = stream.set_nodelay(true);
-                let conn = Conn::new(stream, BytesMut::new());
+                let conn = Conn::new(stream, BytesMut::new(), peer);
                 glommio::spawn_local(serve(shard.clone(), mesh.clone(), conn, None)).detach();
             }
             // Out of descriptors or a connection reset before accept: back off briefly.
