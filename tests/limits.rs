@@ -1,24 +1,51 @@
-//! The server's limits against real sockets (README "Limits"): `allow_request` may wait and
-//! sees the client's address, a shard's outbox to a peer that does not keep up drops rather
-//! than grows, and an empty dynamic child namespace goes with `cleanup_empty_child_namespaces`.
+//! The server's limits against real sockets (README "Limits"): `max_connections` and
+//! `max_connections_per_ip` refuse the connection over them with a 503, `allow_request` may
+//! wait and sees the client's address, a shard's outbox to a peer that does not keep up drops
+//! rather than grows, and an empty dynamic child namespace goes with
+//! `cleanup_empty_child_namespaces`.
 
 mod common;
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::engine::assert_healthy;
+use common::TIMEOUT;
+use common::engine::{TEXT, assert_healthy, sid_of};
 use common::http::{Conn, request_bytes};
 use common::server::TestServer;
 use common::sio::probe::{self, Report, expect_report};
 use common::sio::{Client, SioServer};
-use tpcio::server::{RunningServer, allow_request_async};
+use tpcio::modes::conformance;
+use tpcio::server::{CpuPlacement, RunningServer, ServerConfig, allow_request_async};
 
 const HANDSHAKE: &str = "/engine.io/?EIO=4&transport=polling";
+
+/// The answer to a connection over `max_connections`.
+const REFUSED: &str = "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n\
+    Content-Type: application/json\r\nContent-Length: 45\r\n\r\n\
+    {\"code\":503,\"message\":\"Too many connections\"}";
+
+/// The answer to a connection over `max_connections_per_ip`.
+const REFUSED_PER_IP: &str = "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n\
+    Content-Type: application/json\r\nContent-Length: 63\r\n\r\n\
+    {\"code\":503,\"message\":\"Too many connections from this address\"}";
 
 /// Another client address on the loopback interface.
 fn other_ip() -> IpAddr {
     IpAddr::from([127, 0, 0, 2])
+}
+
+/// A connection that has been served a handshake, so the server counts it; or the whole
+/// answer (until close) of a refused one.
+fn served_or_refused(mut conn: Conn) -> Result<Conn, String> {
+    conn.send(&request_bytes("GET", HANDSHAKE, &[], b""));
+    let response = conn.response();
+    if response.status == 200 {
+        sid_of(std::str::from_utf8(response.ok_body(TEXT)).expect("UTF-8"));
+        return Ok(conn);
+    }
+    assert_eq!(conn.read_to_close(), b"", "closed after the refusal");
+    Err(format!("{}{}", response.head, response.text()))
 }
 
 /// The sum over shards of the samples of metric `name` whose labels contain `labels`.
@@ -67,6 +94,88 @@ fn a_full_outbox_to_a_slow_peer_shard_drops_and_counts_instead_of_growing() {
     // Drained: the next broadcast goes through, right after them.
     assert_eq!(sender.call(2, r#"["broadcast","after"]"#), "[]");
     listener.expect_text(r#"42["all","after"]"#);
+}
+
+fn one_shard(configure: impl FnOnce(&mut ServerConfig)) -> RunningServer {
+    let addr = "127.0.0.1:0".parse().expect("an address");
+    let mut config = conformance::config(addr, Some(1), CpuPlacement::Unpinned);
+    config.shutdown_timeout = Duration::from_secs(1);
+    configure(&mut config);
+    conformance::server(config).start().expect("the server starts")
+}
+
+/// Stops the server without waiting for it.
+fn stop(running: RunningServer) {
+    running.stop_flag().store(true, std::sync::atomic::Ordering::Release);
+}
+
+#[test]
+fn the_connection_over_max_connections_gets_a_503_and_a_closed_one_makes_room() {
+    let running = one_shard(|c| c.max_connections = Some(3));
+    let addr = running.local_addr();
+    let mut open: Vec<Conn> = (0..3)
+        .map(|i| served_or_refused(Conn::connect(addr)).unwrap_or_else(|e| panic!("{i}: {e}")))
+        .collect();
+    let refused = served_or_refused(Conn::connect(addr)).err().expect("the fourth is refused");
+    assert_eq!(refused, REFUSED);
+    // Refused at once, before any request: a client that sends nothing is told too.
+    assert_eq!(String::from_utf8_lossy(&Conn::connect(addr).read_to_close()), REFUSED);
+    assert_eq!(metric(&running, "tpcio_connections_refused_total", r#"limit="max_connections""#), 2);
+
+    // The server learns of the close when it reads it: try until it has.
+    drop(open.pop());
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match served_or_refused(Conn::connect(addr)) {
+            Ok(conn) => {
+                open.push(conn);
+                break;
+            }
+            Err(answer) if Instant::now() < deadline => assert_eq!(answer, REFUSED),
+            Err(answer) => panic!("no room after a close: {answer}"),
+        }
+    }
+    stop(running);
+}
+
+#[test]
+fn each_shard_refuses_past_its_share_of_max_connections() {
+    // Two shards, 2 connections: one each. Whichever shards the kernel picks, the second
+    // connection (both on one shard) or the third (one on each) is refused.
+    let server = TestServer::start_with(|c| c.max_connections = Some(2));
+    let mut open = Vec::new();
+    let refusal = loop {
+        match served_or_refused(Conn::connect(server.addr)) {
+            Ok(conn) => open.push(conn),
+            Err(answer) => break answer,
+        }
+        assert!(open.len() <= 2, "a third connection was served");
+    };
+    assert!(!open.is_empty(), "the first connection was refused");
+    assert_eq!(refusal, REFUSED);
+    assert_eq!(metric(server.running(), "tpcio_connections_refused_total", r#"limit="max_connections""#), 1);
+}
+
+#[test]
+fn one_address_over_its_limit_is_refused_while_others_are_served() {
+    // 2 per address on two shards: one per shard.
+    let server = TestServer::start_with(|c| c.max_connections_per_ip = Some(2));
+    let mut crowd = Vec::new();
+    let refusal = loop {
+        match served_or_refused(Conn::connect_from(server.addr, other_ip())) {
+            Ok(conn) => crowd.push(conn),
+            Err(answer) => break answer,
+        }
+        assert!(crowd.len() <= 2, "a third connection from one address was served");
+    };
+    assert!(!crowd.is_empty(), "the first connection of the address was refused");
+    assert_eq!(refusal, REFUSED_PER_IP);
+    // 127.0.0.1 has its own count: its first connection is served whichever shard takes it.
+    let _other = served_or_refused(Conn::connect(server.addr)).expect("another address is served");
+    assert_eq!(
+        metric(server.running(), "tpcio_connections_refused_total", r#"limit="max_connections_per_ip""#),
+        1
+    );
 }
 
 #[test]

@@ -85,6 +85,14 @@ pub enum MeshKind {
     Peer = 2,
 }
 
+/// Why a connection was closed as soon as it was accepted ([`crate::server::ServerConfig::max_connections`],
+/// [`crate::server::ServerConfig::max_connections_per_ip`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    MaxConnections = 0,
+    PerIp = 1,
+}
+
 fn transport(t: TransportKind) -> usize {
     match t {
         TransportKind::Polling => 0,
@@ -115,6 +123,8 @@ pub struct ShardMetrics {
     slow_consumers: Counter,
     /// Messages for another shard dropped because its outbox was full.
     outbox_drops: Counter,
+    /// Connections closed on accept, by [`Refusal`].
+    refused: [Counter; 2],
     /// By [`EngineError::code`].
     engine_errors: [Counter; 6],
     /// Connected sockets of each namespace that has had one on this shard. Locked when a
@@ -175,6 +185,10 @@ impl ShardMetrics {
 
     pub(crate) fn outbox_dropped(&self) {
         self.outbox_drops.inc();
+    }
+
+    pub(crate) fn refused(&self, why: Refusal) {
+        self.refused[why as usize].inc();
     }
 
     pub(crate) fn engine_error(&self, e: EngineError) {

@@ -55,6 +55,16 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Time allowed for a request head to arrive once a connection is idle (Node's `headersTimeout`: 60 s).
     pub header_timeout: Duration,
+    /// Open connections (HTTP, long-polling and WebSocket) the process takes; each shard takes
+    /// its share (rounded up) and refuses past it with a `503` (see [`super::limits`]).
+    /// `None` (the default) derives it from the open-file limit: `RLIMIT_NOFILE` minus
+    /// [`super::limits::FD_HEADROOM`], so the server refuses before the kernel does (18 976
+    /// with 20 000 descriptors). Node's `httpServer.maxConnections`, unbounded by default.
+    pub max_connections: Option<usize>,
+    /// Open connections from one client address; off (`None`) by default, as in Node, which
+    /// has none. Enforced like `max_connections`, by each shard on its share: leave room for
+    /// the kernel's spread (a browser opens one or two at a time per tab).
+    pub max_connections_per_ip: Option<usize>,
     pub allow_request: Option<AllowRequest>,
     /// Node's `httpCompression`: polling responses of at least this many bytes are gzip- or
     /// deflate-compressed when the client accepts it (default 1 KiB); `None` turns it off.
@@ -83,6 +93,8 @@ impl Default for ServerConfig {
             cors: None,
             limits: Limits::default(),
             header_timeout: Duration::from_secs(60),
+            max_connections: None,
+            max_connections_per_ip: None,
             allow_request: None,
             http_compression: Some(crate::http::compression::DEFAULT_THRESHOLD),
             per_message_deflate: None,
@@ -103,6 +115,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("cors", &self.cors)
             .field("limits", &self.limits)
             .field("header_timeout", &self.header_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
             .field("allow_request", &self.allow_request.is_some())
             .field("http_compression", &self.http_compression)
             .field("per_message_deflate", &self.per_message_deflate)

@@ -18,6 +18,7 @@ use futures_lite::{AsyncRead, AsyncWriteExt};
 use glommio::net::TcpStream;
 
 use super::handler::{Handshake, PlainHttp};
+use super::limits::IpSlot;
 use super::mesh::Mesh;
 use super::shard::{Opening, Shard};
 use super::websocket::spawn_websocket;
@@ -58,6 +59,8 @@ pub(crate) struct Conn {
     pub(crate) out: BytesMut,
     /// The client's address, read once at accept.
     pub(crate) peer: SocketAddr,
+    /// Counts the connection against its address while it lives ([`super::limits`]).
+    _ip: Option<IpSlot>,
 }
 
 /// What became of the connection after one request.
@@ -69,8 +72,8 @@ enum Next {
 }
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream, buf: BytesMut, peer: SocketAddr) -> Self {
-        Conn { stream, buf, out: BytesMut::new(), peer }
+    pub(crate) fn new(stream: TcpStream, buf: BytesMut, peer: SocketAddr, ip: Option<IpSlot>) -> Self {
+        Conn { stream, buf, out: BytesMut::new(), peer, _ip: ip }
     }
 
     /// Reads more bytes; `Ok(0)` at end of stream.

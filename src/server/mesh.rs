@@ -72,7 +72,9 @@ pub(crate) fn spawn_receivers(
                         // SAFETY: the sender dup'ed this descriptor for us alone.
                         let stream = unsafe { TcpStream::from_raw_fd(h.fd.into_raw_fd()) };
                         let Ok(peer) = stream.peer_addr() else { continue };
-                        let conn = Conn::new(stream, BytesMut::from(&h.rest[..]), peer);
+                        // A request for a session of ours: counted, never refused.
+                        let slot = shard.admission.track(peer.ip());
+                        let conn = Conn::new(stream, BytesMut::from(&h.rest[..]), peer, slot);
                         glommio::spawn_local(serve(shard.clone(), mesh.clone(), conn, Some(h.request)))
                             .detach();
                     }

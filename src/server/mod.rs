@@ -11,6 +11,7 @@ pub mod config;
 mod conn;
 pub mod executors;
 pub mod handler;
+pub mod limits;
 mod mesh;
 mod shard;
 mod websocket;
@@ -250,9 +251,17 @@ async fn accept_loop(shard: &Rc<Shard>, mesh: &Rc<Mesh>, listener: &TcpListener)
             Ok(stream) => {
                 // No address: the client is gone already.
                 let Ok(peer) = stream.peer_addr() else { continue };
-                let _ = stream.set_nodelay(true);
-                let conn = Conn::new(stream, BytesMut::new(), peer);
-                glommio::spawn_local(serve(shard.clone(), mesh.clone(), conn, None)).detach();
+                match shard.admission.admit(Some(peer.ip()), shard.open_conns()) {
+                    Ok(slot) => {
+                        let _ = stream.set_nodelay(true);
+                        let conn = Conn::new(stream, BytesMut::new(), peer, slot);
+                        glommio::spawn_local(serve(shard.clone(), mesh.clone(), conn, None)).detach();
+                    }
+                    Err(why) => {
+                        shard.metrics.refused(why);
+                        limits::refuse(&shard.admission, stream, why);
+                    }
+                }
             }
             // Out of descriptors or a connection reset before accept: back off briefly.
             Err(_) => glommio::timer::sleep(Duration::from_millis(5)).await,
