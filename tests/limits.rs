@@ -1,8 +1,9 @@
 //! The server's limits against real sockets (README "Limits"): `max_connections` and
 //! `max_connections_per_ip` refuse the connection over them with a 503, `allow_request` may
-//! wait and sees the client's address, a shard's outbox to a peer that does not keep up drops
-//! rather than grows, and an empty dynamic child namespace goes with
-//! `cleanup_empty_child_namespaces`.
+//! wait and sees the client's address, an idle keep-alive connection closes after
+//! `keep_alive_timeout` and a request that does not arrive within `header_timeout` gets Node's
+//! 408, a shard's outbox to a peer that does not keep up drops rather than grows, and an empty
+//! dynamic child namespace goes with `cleanup_empty_child_namespaces`.
 
 mod common;
 
@@ -29,6 +30,9 @@ const REFUSED: &str = "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n
 const REFUSED_PER_IP: &str = "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n\
     Content-Type: application/json\r\nContent-Length: 63\r\n\r\n\
     {\"code\":503,\"message\":\"Too many connections from this address\"}";
+
+/// Node 20's answer to a request that did not arrive within `headersTimeout`.
+const REQUEST_TIMEOUT: &str = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n";
 
 /// Another client address on the loopback interface.
 fn other_ip() -> IpAddr {
@@ -57,43 +61,6 @@ fn metric(running: &RunningServer, name: &str, labels: &str) -> u64 {
         .filter(|line| line.starts_with(&format!("{name}{{shard=")) && line.contains(labels))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
-}
-
-#[test]
-fn a_full_outbox_to_a_slow_peer_shard_drops_and_counts_instead_of_growing() {
-    const CAPACITY: usize = 4;
-    const FLOOD: usize = 10;
-    // A mesh channel of one message: a peer that stops takes one batch, and the outbox
-    // behind it fills.
-    let (server, reports) =
-        probe::server_built(|io| io.shard_outbox_capacity(CAPACITY), |c| c.mesh_capacity = 1);
-    let (mut sender, _) = Client::connect(server.addr);
-    let mut same_shard = Vec::new();
-    let mut listener = loop {
-        let (client, _) = Client::connect(server.addr);
-        if client.shard() != sender.shard() {
-            break client;
-        }
-        same_shard.push(client);
-    };
-    // The listener's shard stops for a while: it reads nothing from the mesh.
-    listener.send(r#"42["block",1500]"#);
-    expect_report(&reports, |r| matches!(r, Report::Blocking { .. }).then_some(()));
-
-    // The flood's closing fetch goes the same way as its broadcasts, so it is dropped too,
-    // and then waits for no peer: the ack comes while the peer is still stopped.
-    assert_eq!(sender.call(1, &format!(r#"["flood",{FLOOD},false]"#)), "[]");
-    let drops = metric(server.running(), "tpcio_shard_outbox_drops_total", "") as usize;
-    assert!(drops > 1, "the outbox did not fill: {drops} drops");
-    // What was not dropped arrives, in order, once the peer runs again: the first ones.
-    let delivered = FLOOD + 1 - drops;
-    assert!(delivered <= CAPACITY + 2, "{delivered} went through an outbox of {CAPACITY}");
-    for i in 0..delivered {
-        listener.expect_text(&format!(r#"42["f",{i}]"#));
-    }
-    // Drained: the next broadcast goes through, right after them.
-    assert_eq!(sender.call(2, r#"["broadcast","after"]"#), "[]");
-    listener.expect_text(r#"42["all","after"]"#);
 }
 
 fn one_shard(configure: impl FnOnce(&mut ServerConfig)) -> RunningServer {
@@ -216,6 +183,83 @@ fn an_async_allow_request_refuses_by_the_clients_address() {
     for _ in 0..4 {
         assert_healthy(server.addr);
     }
+}
+
+#[test]
+fn an_idle_keep_alive_connection_closes_after_keep_alive_timeout_without_a_word() {
+    let server = TestServer::start_with(|c| {
+        c.keep_alive_timeout = Duration::from_secs(1);
+        c.header_timeout = Duration::from_secs(30);
+    });
+    let mut conn = Conn::connect(server.addr);
+    let response = conn.get(HANDSHAKE);
+    let answered = Instant::now();
+    assert_eq!(response.header("keep-alive"), Some("timeout=1"));
+    assert_eq!(conn.read_to_close(), b"", "closed silently");
+    let idle = answered.elapsed();
+    assert!(idle >= Duration::from_millis(950), "closed after {idle:?}, before the keep-alive timeout");
+}
+
+#[test]
+fn a_request_that_does_not_arrive_within_header_timeout_gets_nodes_408() {
+    let server = TestServer::start_with(|c| {
+        c.header_timeout = Duration::from_millis(400);
+        c.keep_alive_timeout = Duration::from_secs(30);
+    });
+    let started = Instant::now();
+    // A head that never completes, on a new connection.
+    let mut slow = Conn::connect(server.addr);
+    slow.send(b"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n");
+    // A new connection that sends nothing: Node's clock runs from the connection.
+    let mut silent = Conn::connect(server.addr);
+    // A kept-alive connection whose second request stalls: the clock runs from its first byte,
+    // not the keep-alive timeout.
+    let mut second = Conn::connect(server.addr);
+    assert_eq!(second.get(HANDSHAKE).status, 200);
+    second.send(b"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\n");
+    for conn in [&mut slow, &mut silent, &mut second] {
+        assert_eq!(String::from_utf8_lossy(&conn.read_to_close()), REQUEST_TIMEOUT);
+    }
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(390), "answered after {took:?}, before the header timeout");
+    assert_healthy(server.addr);
+}
+
+#[test]
+fn a_full_outbox_to_a_slow_peer_shard_drops_and_counts_instead_of_growing() {
+    const CAPACITY: usize = 4;
+    const FLOOD: usize = 10;
+    // A mesh channel of one message: a peer that stops takes one batch, and the outbox
+    // behind it fills.
+    let (server, reports) =
+        probe::server_built(|io| io.shard_outbox_capacity(CAPACITY), |c| c.mesh_capacity = 1);
+    let (mut sender, _) = Client::connect(server.addr);
+    let mut same_shard = Vec::new();
+    let mut listener = loop {
+        let (client, _) = Client::connect(server.addr);
+        if client.shard() != sender.shard() {
+            break client;
+        }
+        same_shard.push(client);
+    };
+    // The listener's shard stops for a while: it reads nothing from the mesh.
+    listener.send(r#"42["block",1500]"#);
+    expect_report(&reports, |r| matches!(r, Report::Blocking { .. }).then_some(()));
+
+    // The flood's closing fetch goes the same way as its broadcasts, so it is dropped too,
+    // and then waits for no peer: the ack comes while the peer is still stopped.
+    assert_eq!(sender.call(1, &format!(r#"["flood",{FLOOD},false]"#)), "[]");
+    let drops = metric(server.running(), "tpcio_shard_outbox_drops_total", "") as usize;
+    assert!(drops > 1, "the outbox did not fill: {drops} drops");
+    // What was not dropped arrives, in order, once the peer runs again: the first ones.
+    let delivered = FLOOD + 1 - drops;
+    assert!(delivered <= CAPACITY + 2, "{delivered} went through an outbox of {CAPACITY}");
+    for i in 0..delivered {
+        listener.expect_text(&format!(r#"42["f",{i}]"#));
+    }
+    // Drained: the next broadcast goes through, right after them.
+    assert_eq!(sender.call(2, r#"["broadcast","after"]"#), "[]");
+    listener.expect_text(r#"42["all","after"]"#);
 }
 
 #[test]

@@ -53,8 +53,17 @@ pub struct ServerConfig {
     pub cors: Option<Cors>,
     /// Request head limits; the body limit of Engine.IO requests is `engine.max_payload`.
     pub limits: Limits,
-    /// Time allowed for a request head to arrive once a connection is idle (Node's `headersTimeout`: 60 s).
+    /// Node's `headersTimeout` (60 s): time allowed for a request to arrive, from a new
+    /// connection's accept or from the first byte of a later request. A request not complete
+    /// by then is answered as Node answers it, `HTTP/1.1 408 Request Timeout` with
+    /// `Connection: close`, and the connection closed (a POST cut short is a transport error
+    /// for its session).
     pub header_timeout: Duration,
+    /// Node's `keepAliveTimeout` (5 s): a connection idle after a response, with no byte of a
+    /// next request, is closed without a word; its responses announce it
+    /// (`Keep-Alive: timeout=5`, whole seconds). Zero, as in Node, keeps idle connections and
+    /// announces nothing. A parked long-poll GET is not idle.
+    pub keep_alive_timeout: Duration,
     /// Open connections (HTTP, long-polling and WebSocket) the process takes; each shard takes
     /// its share (rounded up) and refuses past it with a `503` (see [`super::limits`]).
     /// `None` (the default) derives it from the open-file limit: `RLIMIT_NOFILE` minus
@@ -93,6 +102,7 @@ impl Default for ServerConfig {
             cors: None,
             limits: Limits::default(),
             header_timeout: Duration::from_secs(60),
+            keep_alive_timeout: Duration::from_secs(5),
             max_connections: None,
             max_connections_per_ip: None,
             allow_request: None,
@@ -115,6 +125,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("cors", &self.cors)
             .field("limits", &self.limits)
             .field("header_timeout", &self.header_timeout)
+            .field("keep_alive_timeout", &self.keep_alive_timeout)
             .field("max_connections", &self.max_connections)
             .field("max_connections_per_ip", &self.max_connections_per_ip)
             .field("allow_request", &self.allow_request.is_some())
