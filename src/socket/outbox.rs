@@ -34,27 +34,36 @@ struct Pending {
     flushing: bool,
 }
 
-/// A message the outbox did not queue, handed back: its peer has `capacity` waiting already.
-pub(crate) struct Full(pub(crate) PeerMsg);
+/// What became of a message given to [`Outbox::push`].
+pub(crate) enum Pushed {
+    /// Queued; a flusher runs for the peer already.
+    Queued,
+    /// Queued; no flusher runs for the peer, the caller must start one.
+    StartFlusher,
+    /// Not queued, handed back: the peer has `capacity` messages waiting already.
+    Full(PeerMsg),
+}
 
 impl Outbox {
     pub(crate) fn new(capacity: usize) -> Self {
         Outbox { peers: RefCell::new(Vec::new()), capacity: capacity.max(1) }
     }
 
-    /// Queues `msg` for `peer`; `Ok(true)` when no flusher runs for it and the caller must
-    /// start one, `Err` when the peer's queue is full.
-    pub(crate) fn push(&self, peer: ShardId, msg: PeerMsg) -> Result<bool, Full> {
+    /// Queues `msg` for `peer`, unless its queue is full.
+    pub(crate) fn push(&self, peer: ShardId, msg: PeerMsg) -> Pushed {
         let mut peers = self.peers.borrow_mut();
         if peers.len() <= peer {
             peers.resize_with(peer + 1, Pending::default);
         }
         let pending = &mut peers[peer];
         if pending.msgs.len() >= self.capacity {
-            return Err(Full(msg));
+            return Pushed::Full(msg);
         }
         pending.msgs.push(msg);
-        Ok(!std::mem::replace(&mut pending.flushing, true))
+        match std::mem::replace(&mut pending.flushing, true) {
+            true => Pushed::Queued,
+            false => Pushed::StartFlusher,
+        }
     }
 
     /// The next batch for `peer`'s flusher; `None` when nothing is queued, and the flusher
@@ -97,8 +106,13 @@ mod tests {
             .collect()
     }
 
+    /// Whether the push started a flusher.
     fn push(outbox: &Outbox, peer: ShardId, n: u64) -> bool {
-        outbox.push(peer, msg(n)).ok().expect("room in the outbox")
+        match outbox.push(peer, msg(n)) {
+            Pushed::StartFlusher => true,
+            Pushed::Queued => false,
+            Pushed::Full(_) => panic!("no room in the outbox"),
+        }
     }
 
     #[test]
@@ -122,7 +136,7 @@ mod tests {
         let outbox = Outbox::new(2);
         assert!(push(&outbox, 1, 1));
         assert!(!push(&outbox, 1, 2));
-        let Err(Full(back)) = outbox.push(1, msg(3)) else { panic!("a third message fits in two") };
+        let Pushed::Full(back) = outbox.push(1, msg(3)) else { panic!("a third message fits in two") };
         assert_eq!(seqs(vec![back]), [3], "the refused message comes back");
         assert!(push(&outbox, 0, 7), "another peer has its own room");
         assert_eq!(seqs(outbox.take(1).expect("a batch")), [1, 2], "the refused one is not queued");

@@ -19,6 +19,7 @@ use super::acks::AckSink;
 use super::api::{EmitError, RawArgs, SocketRef};
 use super::layer::{Layer, raw_packet, send_encoded};
 use super::namespace::NamespaceState;
+use super::outbox::Pushed;
 use crate::adapter::{
     AdapterMsg, AdapterRequest, AdapterResponse, BroadcastOptions, BroadcastRequest, EncodedPacket,
     RequestId, Room,
@@ -132,9 +133,9 @@ impl Layer {
     /// its requester's timeout. Returns whether the message was queued.
     pub(crate) fn send_peer(&self, peer: ShardId, msg: PeerMsg) -> bool {
         match self.outbox.push(peer, msg) {
-            Ok(true) => {}
-            Ok(false) => return true,
-            Err(super::outbox::Full(dropped)) => {
+            Pushed::StartFlusher => {}
+            Pushed::Queued => return true,
+            Pushed::Full(dropped) => {
                 drop(dropped);
                 self.ctx().metrics().outbox_dropped();
                 return false;
