@@ -2,8 +2,9 @@
 //! `max_connections_per_ip` refuse the connection over them with a 503, `allow_request` may
 //! wait and sees the client's address, an idle keep-alive connection closes after
 //! `keep_alive_timeout` and a request that does not arrive within `header_timeout` gets Node's
-//! 408, a shard's outbox to a peer that does not keep up drops rather than grows, and an empty
-//! dynamic child namespace goes with `cleanup_empty_child_namespaces`.
+//! 408, a shard's outbox to a peer that does not keep up drops rather than grows, a peer's
+//! broadcast served in chunks still reaches every socket in order, and an empty dynamic child
+//! namespace goes with `cleanup_empty_child_namespaces`.
 
 mod common;
 
@@ -260,6 +261,32 @@ fn a_full_outbox_to_a_slow_peer_shard_drops_and_counts_instead_of_growing() {
     // Drained: the next broadcast goes through, right after them.
     assert_eq!(sender.call(2, r#"["broadcast","after"]"#), "[]");
     listener.expect_text(r#"42["all","after"]"#);
+}
+
+#[test]
+fn a_broadcast_from_a_peer_to_more_sockets_than_a_chunk_reaches_them_all_in_order() {
+    // One chunk is 1 024 sockets: the peer's shard serves these in two, with a yield between.
+    const RECIPIENTS: usize = 1_100;
+    let (server, _reports) = probe::server();
+    let (mut sender, _) = Client::connect(server.addr);
+    let mut far = Vec::new();
+    let mut near = Vec::new();
+    while far.len() < RECIPIENTS {
+        let (client, _) = Client::connect(server.addr);
+        match client.shard() == sender.shard() {
+            true => near.push(client),
+            false => far.push(client),
+        }
+    }
+    // Two broadcasts, then a third: each socket gets them in
+    // the order they were made, though the first ones were cut in chunks.
+    assert_eq!(sender.call(1, r#"["flood",2,false]"#), "[]");
+    assert_eq!(sender.call(2, r#"["broadcast","last"]"#), "[]");
+    for client in far.iter_mut().chain(near.iter_mut()) {
+        client.expect_text(r#"42["f",0]"#);
+        client.expect_text(r#"42["f",1]"#);
+        client.expect_text(r#"42["all","last"]"#);
+    }
 }
 
 #[test]

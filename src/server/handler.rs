@@ -180,3 +180,8 @@ impl ShardContext {
 pub async fn sleep(duration: Duration) {
     glommio::timer::sleep(duration).await;
 }
+
+/// Lets the shard's other ready tasks run before going on.
+pub async fn yield_now() {
+    glommio::executor().yield_now().await;
+}

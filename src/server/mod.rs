@@ -31,7 +31,9 @@ use glommio::net::TcpListener;
 
 pub use config::{AllowFuture, AllowRequest, ServerConfig, allow_request, allow_request_async};
 pub use executors::CpuPlacement;
-pub use handler::{EngineHandler, EngineSocket, HandlerFactory, Handshake, PlainHttp, ShardContext, sleep};
+pub use handler::{
+    EngineHandler, EngineSocket, HandlerFactory, Handshake, PlainHttp, ShardContext, sleep, yield_now,
+};
 
 use crate::engine::DisconnectReason;
 use crate::metrics::{self, Metrics};

@@ -15,6 +15,7 @@ use bytestring::ByteString;
 use super::api::{AckError, AckSender, ConnectInfo, EmitError, Event, RawArgs, SocketRef};
 use super::bundle::ClientBundle;
 use super::client::{Action, ClientOptions, ConnectRefusal, EnginePayload, SioClient};
+use super::inbound::Inbound;
 use super::io::Io;
 use super::namespace::{NamespaceState, Registry};
 use super::outbox::Outbox;
@@ -116,6 +117,8 @@ pub(crate) struct Layer {
     pub(crate) requests: Requests,
     /// Messages for other shards, sent in batches.
     pub(crate) outbox: Outbox,
+    /// Messages from other shards, run in order.
+    pub(crate) inbound: Inbound,
     /// Connections waiting for their connectTimeout, oldest first; a sweeper task runs while
     /// it is not empty.
     connect_deadlines: RefCell<VecDeque<(Instant, Sid)>>,
@@ -134,6 +137,7 @@ impl Layer {
             clients: RefCell::new(foldhash::HashMap::default()),
             requests: Requests::default(),
             outbox: Outbox::new(opts.outbox_capacity),
+            inbound: Inbound::default(),
             connect_deadlines: RefCell::new(VecDeque::new()),
             me: me.clone(),
         })
@@ -389,7 +393,7 @@ impl EngineHandler for LayerHandler {
 
     fn on_peer_message(&self, _from: ShardId, msg: Box<dyn std::any::Any + Send>) {
         if let Ok(msg) = msg.downcast::<PeerMsg>() {
-            self.0.on_peer_message(*msg);
+            self.0.receive_from_peer(*msg);
         }
     }
 

@@ -119,6 +119,11 @@ impl NamespaceState {
         entry
     }
 
+    /// Socket `id` is connected to it.
+    pub(crate) fn has_socket(&self, id: Sid) -> bool {
+        self.sockets.borrow().contains_key(&id)
+    }
+
     /// No socket is connected to it on this shard.
     pub(crate) fn is_empty(&self) -> bool {
         self.sockets.borrow().is_empty()

@@ -253,10 +253,23 @@ impl Layer {
         ack: Option<(u64, &AckSink)>,
     ) -> Vec<(Sid, EngineSocket)> {
         let recipients = ns.select(opts);
+        self.deliver_to(ns, opts, packet, ack, &recipients);
+        recipients
+    }
+
+    /// [`Layer::deliver`]'s loop, over `recipients` selected before.
+    pub(crate) fn deliver_to(
+        &self,
+        ns: &Rc<NamespaceState>,
+        opts: &BroadcastOptions,
+        packet: &EncodedPacket,
+        ack: Option<(u64, &AckSink)>,
+        recipients: &[(Sid, EngineSocket)],
+    ) {
         let metrics = self.ctx().metrics();
         let mut delivered = 0;
         let mut name: Option<Option<ByteString>> = None;
-        for (id, engine) in &recipients {
+        for (id, engine) in recipients {
             if ns.handler.wants_outgoing()
                 && let Some(event) = name.get_or_insert_with(|| event_name(packet))
             {
@@ -278,7 +291,6 @@ impl Layer {
             }
         }
         metrics.delivered(delivered);
-        recipients
     }
 
     pub(crate) fn on_peer_message(&self, msg: PeerMsg) {
