@@ -35,7 +35,7 @@ use crate::metrics::Refusal;
 pub const FD_HEADROOM: u64 = 1024;
 
 /// Refusals answered at once by one shard; past it, refused connections are just closed.
-pub(crate) const MAX_REFUSING: usize = 64;
+pub const MAX_REFUSING: usize = 64;
 
 /// How long a refused connection is kept to let its answer reach the client (reads are
 /// drained meanwhile, so that closing does not reset the connection before the answer is read).

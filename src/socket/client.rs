@@ -36,7 +36,7 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Most attachments a binary packet may announce.
     pub max_attachments: usize,
-    /// Most messages waiting for one peer shard ([`super::outbox`]).
+    /// Most messages waiting for one peer shard ([`super::SocketIo::shard_outbox_capacity`]).
     pub outbox_capacity: usize,
     /// Node's `cleanupEmptyChildNamespaces`: a dynamic child namespace is forgotten when its
     /// last socket leaves.
