@@ -202,6 +202,17 @@ fn an_idle_keep_alive_connection_closes_after_keep_alive_timeout_without_a_word(
 }
 
 #[test]
+fn a_zero_keep_alive_timeout_keeps_idle_connections_and_announces_none_as_node() {
+    let server = TestServer::start_with(|c| c.keep_alive_timeout = Duration::ZERO);
+    let mut conn = Conn::connect(server.addr);
+    let response = conn.get(HANDSHAKE);
+    assert_eq!(response.header("connection"), Some("keep-alive"));
+    assert_eq!(response.header("keep-alive"), None);
+    conn.expect_silence(Duration::from_millis(300));
+    assert_eq!(conn.get(HANDSHAKE).status, 200, "still served on the same connection");
+}
+
+#[test]
 fn a_request_that_does_not_arrive_within_header_timeout_gets_nodes_408() {
     let server = TestServer::start_with(|c| {
         c.header_timeout = Duration::from_millis(400);
