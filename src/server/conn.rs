@@ -256,7 +256,8 @@ async fn next_request(shard: &Rc<Shard>, mesh: &Mesh, conn: &mut Conn, fresh: bo
             futures_lite::future::or(conn.read_more(), drained).await.map_err(glommio::GlommioError::IoError)
         };
         match glommio::timer::timeout(left.max(Duration::from_millis(1)), read).await {
-            Ok(0) => {
+            // The client closed, or the connection failed.
+            Ok(0) | Err(glommio::GlommioError::IoError(_)) => {
                 abandon_partial_post(shard, mesh, conn, &limits).await;
                 return None;
             }
