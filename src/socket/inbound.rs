@@ -39,6 +39,15 @@ pub(crate) struct Inbound {
     running: Cell<bool>,
 }
 
+/// Marks the inbound task as running while it lives.
+struct Running<'a>(&'a Cell<bool>);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
 impl Layer {
     /// Takes a message from a peer: queued, and run by the inbound task (started here if
     /// none runs; glommio polls it at once, so an idle shard runs the message right away).
@@ -49,6 +58,9 @@ impl Layer {
         }
         let layer = self.rc();
         self.spawn(async move {
+            // Cleared however the task ends (a handler's panic included), so the next message
+            // starts another task for what is left rather than queueing behind a dead one.
+            let _running = Running(&layer.inbound.running);
             loop {
                 let next = layer.inbound.queue.borrow_mut().pop_front();
                 let Some(msg) = next else { break };
@@ -61,7 +73,6 @@ impl Layer {
                     msg => layer.run_from_peer(msg).await,
                 }
             }
-            layer.inbound.running.set(false);
         });
     }
 
