@@ -82,6 +82,7 @@ pub(crate) fn spawn_receivers(
                     ShardMsg::Peer { endpoint, from, msg } => {
                         if let Some((_, handler)) = shard.endpoints.get(endpoint) {
                             handler.on_peer_message(from, msg);
+                            std::future::poll_fn(|cx| handler.poll_peer_ready(cx)).await;
                         }
                     }
                 }

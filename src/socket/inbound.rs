@@ -4,6 +4,9 @@
 //! chunks, so the shard's connections, timers and handlers run meanwhile instead of waiting
 //! for the whole fan-out.
 //!
+//! The shard reads its peers' next messages only once the task is done with these
+//! ([`Layer::poll_inbound_idle`]), so the bounded mesh channels still hold a fast peer back.
+//!
 //! Order is kept where it is defined. Every message from the peers goes through one queue,
 //! and the next starts only once the one before is wholly done, so a peer's messages apply in
 //! the order it sent them (a broadcast before the `disconnectSockets` after it, every
@@ -23,6 +26,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::task::{Context, Poll, Waker};
 
 use super::layer::Layer;
 use super::peer::PeerMsg;
@@ -37,14 +41,18 @@ pub(crate) struct Inbound {
     queue: RefCell<VecDeque<PeerMsg>>,
     /// A task runs the queue.
     running: Cell<bool>,
+    /// The peers' receive loops waiting for the task to finish.
+    waiting: RefCell<Vec<Waker>>,
 }
 
-/// Marks the inbound task as running while it lives.
-struct Running<'a>(&'a Cell<bool>);
+/// Marks the inbound task as running while it lives; its end wakes the waiting receive loops.
+struct Running<'a>(&'a Inbound);
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        self.0.set(false);
+        self.0.running.set(false);
+        let waiting = std::mem::take(&mut *self.0.waiting.borrow_mut());
+        waiting.into_iter().for_each(Waker::wake);
     }
 }
 
@@ -60,7 +68,7 @@ impl Layer {
         self.spawn(async move {
             // Cleared however the task ends (a handler's panic included), so the next message
             // starts another task for what is left rather than queueing behind a dead one.
-            let _running = Running(&layer.inbound.running);
+            let _running = Running(&layer.inbound);
             loop {
                 let next = layer.inbound.queue.borrow_mut().pop_front();
                 let Some(msg) = next else { break };
@@ -74,6 +82,21 @@ impl Layer {
                 }
             }
         });
+    }
+
+    /// Ready once no message from a peer is left to run: the receive loops read the next one
+    /// only then, so the inbound queue holds at most what one mesh message carried, and a
+    /// peer that sends faster than this shard serves fills the mesh channel, then its own
+    /// bounded outbox.
+    pub(crate) fn poll_inbound_idle(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.inbound.running.get() {
+            return Poll::Ready(());
+        }
+        let mut waiting = self.inbound.waiting.borrow_mut();
+        if !waiting.iter().any(|w| w.will_wake(cx.waker())) {
+            waiting.push(cx.waker().clone());
+        }
+        Poll::Pending
     }
 
     /// One message: a broadcast in chunks, anything else at once.

@@ -397,6 +397,10 @@ impl EngineHandler for LayerHandler {
         }
     }
 
+    fn poll_peer_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        self.0.poll_inbound_idle(cx)
+    }
+
     fn on_open(&self, engine: &EngineSocket) {
         let layer = &self.0;
         let version = SioVersion::for_eio(engine.version().unwrap_or(EioVersion::V4));
