@@ -100,11 +100,11 @@ impl Admission {
 
     /// Admits a connection from `ip` while the shard serves `open` connections; its slot, if
     /// addresses are counted.
-    pub(crate) fn admit(self: &Rc<Self>, ip: Option<IpAddr>, open: usize) -> Result<Option<IpSlot>, Refusal> {
+    pub(crate) fn admit(self: &Rc<Self>, ip: IpAddr, open: usize) -> Result<Option<IpSlot>, Refusal> {
         if open >= self.max_connections {
             return Err(Refusal::MaxConnections);
         }
-        let (Some(max), Some(ip)) = (self.per_ip, ip) else { return Ok(None) };
+        let Some(max) = self.per_ip else { return Ok(None) };
         if self.by_ip.borrow().get(&ip).is_some_and(|&n| n >= max) {
             return Err(Refusal::PerIp);
         }
@@ -187,14 +187,18 @@ mod tests {
         Admission::new(&config, shards)
     }
 
+    fn ip() -> IpAddr {
+        IpAddr::from([10, 0, 0, 9])
+    }
+
     #[test]
     fn each_shard_takes_its_share_rounded_up() {
         assert_eq!(share(5, 2), 3);
         assert_eq!(share(4, 2), 2);
         assert_eq!(share(1, 4), 1);
         let a = admission(5, None, 2);
-        assert!(a.admit(None, 2).is_ok());
-        assert!(matches!(a.admit(None, 3), Err(Refusal::MaxConnections)));
+        assert!(a.admit(ip(), 2).is_ok());
+        assert!(matches!(a.admit(ip(), 3), Err(Refusal::MaxConnections)));
     }
 
     #[test]
@@ -202,12 +206,12 @@ mod tests {
         let a = admission(100, Some(2), 1);
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let other: IpAddr = "10.0.0.2".parse().unwrap();
-        let first = a.admit(Some(ip), 0).expect("first").expect("a slot");
-        let _second = a.admit(Some(ip), 1).expect("second");
-        assert!(matches!(a.admit(Some(ip), 2), Err(Refusal::PerIp)));
-        assert!(a.admit(Some(other), 2).is_ok(), "another address has its own count");
+        let first = a.admit(ip, 0).expect("first").expect("a slot");
+        let _second = a.admit(ip, 1).expect("second");
+        assert!(matches!(a.admit(ip, 2), Err(Refusal::PerIp)));
+        assert!(a.admit(other, 2).is_ok(), "another address has its own count");
         drop(first);
-        let _third = a.admit(Some(ip), 2).expect("a closed connection frees its place");
+        let _third = a.admit(ip, 2).expect("a closed connection frees its place");
         // Handed over: counted, never refused.
         let _handed = a.track(ip);
         assert_eq!(a.by_ip.borrow()[&ip], 3);
@@ -217,7 +221,7 @@ mod tests {
     fn without_a_per_address_bound_nothing_is_counted() {
         let a = admission(100, None, 1);
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        assert!(a.admit(Some(ip), 0).expect("admitted").is_none());
+        assert!(a.admit(ip, 0).expect("admitted").is_none());
         assert!(a.by_ip.borrow().is_empty());
     }
 

@@ -253,7 +253,7 @@ async fn accept_loop(shard: &Rc<Shard>, mesh: &Rc<Mesh>, listener: &TcpListener)
             Ok(stream) => {
                 // No address: the client is gone already.
                 let Ok(peer) = stream.peer_addr() else { continue };
-                match shard.admission.admit(Some(peer.ip()), shard.open_conns()) {
+                match shard.admission.admit(peer.ip(), shard.open_conns()) {
                     Ok(slot) => {
                         let _ = stream.set_nodelay(true);
                         let conn = Conn::new(stream, BytesMut::new(), peer, slot);

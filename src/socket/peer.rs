@@ -124,8 +124,8 @@ impl Layer {
         peers.into_iter().filter(|&peer| self.send_peer(peer, msg())).count()
     }
 
-    /// Queues one message for `peer`. A flusher task sends what is queued as one mesh message
-    /// once this task yields (the mesh may make it wait), and then what came meanwhile.
+    /// Queues one message for `peer`. A flusher task (glommio polls it at once) sends it, then
+    /// what was queued while the mesh made it wait, as one mesh message.
     ///
     /// A peer whose outbox is full does not get the message: it is dropped and counted
     /// (`tpcio_shard_outbox_drops_total`), as a volatile packet is dropped for a full session.
