@@ -6,7 +6,9 @@
 //! ## The path of a request
 //!
 //! 1. Each shard is a glommio executor pinned to one CPU, with its own `SO_REUSEPORT`
-//!    listener ([`server::executors`]). The kernel spreads new connections over them.
+//!    listener ([`server::executors`]). The kernel spreads new connections over them; each
+//!    shard takes its share of the connection limits and answers the rest with a 503
+//!    ([`server::limits`]).
 //! 2. The shard's connection task reads bytes and splits requests off them with
 //!    [`http::parse`] (httparse underneath), then routes them as Node's `Server.verify`
 //!    does: path, transport, sid, handshake method, `EIO`, `allow_request`.

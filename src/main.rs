@@ -67,6 +67,36 @@ struct Common {
     /// 45000; 1000 in conformance).
     #[arg(long, env = "TPCIO_CONNECT_TIMEOUT", global = true)]
     connect_timeout: Option<u64>,
+    /// Most connections open at once, over all shards (each takes its share); the one over it
+    /// is answered 503 (Node `httpServer.maxConnections`). Default: the open-file limit minus
+    /// 1024.
+    #[arg(long, env = "TPCIO_MAX_CONNECTIONS", global = true)]
+    max_connections: Option<usize>,
+    /// Most connections open at once from one client address (default: no limit).
+    #[arg(long, env = "TPCIO_MAX_CONNECTIONS_PER_IP", global = true)]
+    max_connections_per_ip: Option<usize>,
+    /// Milliseconds for a request to arrive before Node's 408 (Node `headersTimeout`, 60000).
+    #[arg(long, env = "TPCIO_HEADER_TIMEOUT", global = true)]
+    header_timeout: Option<u64>,
+    /// Milliseconds a keep-alive connection may stay idle between requests (Node
+    /// `keepAliveTimeout`, 5000; 0 keeps it).
+    #[arg(long, env = "TPCIO_KEEP_ALIVE_TIMEOUT", global = true)]
+    keep_alive_timeout: Option<u64>,
+    /// Most packets queued for one client before a broadcast drops (volatile) or disconnects it
+    /// as a slow consumer (default 4096; Node has no bound).
+    #[arg(long, env = "TPCIO_MAX_BUFFERED_PACKETS", global = true)]
+    max_buffered_packets: Option<usize>,
+    /// Most bytes queued for one client, likewise (default 4194304; Node has no bound).
+    #[arg(long, env = "TPCIO_MAX_BUFFERED_BYTES", global = true)]
+    max_buffered_bytes: Option<usize>,
+    /// Most messages one shard keeps waiting for another; past it they are dropped and counted
+    /// (default 16384).
+    #[arg(long, env = "TPCIO_SHARD_OUTBOX_CAPACITY", global = true)]
+    shard_outbox_capacity: Option<usize>,
+    /// Remove a dynamic child namespace when its last socket leaves (Node
+    /// `cleanupEmptyChildNamespaces`).
+    #[arg(long, env = "TPCIO_CLEANUP_EMPTY_CHILD_NAMESPACES", global = true)]
+    cleanup_empty_child_namespaces: bool,
     /// Origins allowed by CORS, comma-separated, or `*` for any (Node `cors.origin`). Default:
     /// no CORS headers (same-origin pages only), as Node; conformance mode allows `*`.
     #[arg(long, env = "TPCIO_CORS_ORIGIN", value_delimiter = ',', global = true)]
@@ -166,6 +196,24 @@ fn apply(c: &Common, config: &mut ServerConfig) {
         engine.max_payload = bytes;
     }
     engine.allow_eio3 = c.allow_eio3.unwrap_or(true);
+    if let Some(packets) = c.max_buffered_packets {
+        engine.max_buffered_packets = packets;
+    }
+    if let Some(bytes) = c.max_buffered_bytes {
+        engine.max_buffered_bytes = bytes;
+    }
+    if let Some(max) = c.max_connections {
+        config.max_connections = Some(max);
+    }
+    if let Some(max) = c.max_connections_per_ip {
+        config.max_connections_per_ip = Some(max);
+    }
+    if let Some(ms) = c.header_timeout {
+        config.header_timeout = Duration::from_millis(ms);
+    }
+    if let Some(ms) = c.keep_alive_timeout {
+        config.keep_alive_timeout = Duration::from_millis(ms);
+    }
     if c.metrics {
         config.metrics = Some("/metrics".to_owned());
     }
@@ -180,7 +228,10 @@ fn apply(c: &Common, config: &mut ServerConfig) {
 }
 
 fn socket_io(c: &Common, io: SocketIo) -> SocketIo {
-    let io = io.path(c.path.clone());
+    let mut io = io.path(c.path.clone()).cleanup_empty_child_namespaces(c.cleanup_empty_child_namespaces);
+    if let Some(capacity) = c.shard_outbox_capacity {
+        io = io.shard_outbox_capacity(capacity);
+    }
     match c.connect_timeout {
         Some(ms) => io.connect_timeout(Duration::from_millis(ms)),
         None => io,

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::sync::Arc;
+use tpcio::server::allow_request;
 
 use common::engine::{BOTH, Session, TEXT, assert_engine_error, assert_healthy, assert_ok, sid_of};
 use common::http::{Conn, request_bytes};
@@ -75,7 +75,7 @@ fn without_allow_eio3_every_v3_handshake_is_refused_with_code_5() {
 #[test]
 fn allow_request_refuses_with_403_and_its_message() {
     let server = TestServer::start_with(|c| {
-        c.allow_request = Some(Arc::new(|req| match req.header("x-deny") {
+        c.allow_request = Some(allow_request(|req, _peer| match req.header("x-deny") {
             Some(why) => Err(String::from_utf8_lossy(why).into_owned()),
             None => Ok(()),
         }))
@@ -150,7 +150,8 @@ fn refused_websocket_upgrades_get_a_raw_400_and_close() {
 fn allow_request_is_asked_before_the_protocol_version_as_in_node() {
     // engine.io 6.6 `Server.verify` (transport, sid, method, allowRequest) runs before
     // `handshake`, which is where an unsupported `EIO` is refused.
-    let server = TestServer::start_with(|c| c.allow_request = Some(Arc::new(|_| Err("closed".into()))));
+    let server =
+        TestServer::start_with(|c| c.allow_request = Some(allow_request(|_, _| Err("closed".into()))));
     let refused = get(&server, "/engine.io/?EIO=5&transport=polling");
     assert_eq!(refused.status, 403, "{refused:?}");
     assert_eq!(refused.text(), r#"{"code":4,"message":"closed"}"#);

@@ -3,6 +3,9 @@
 //! broadcast is dropped for it while it stays connected, and any other broadcast disconnects
 //! it with the reason `slow consumer` — on whichever shard it lives.
 //!
+//! The byte bound (`max_buffered_bytes`) acts the same way for a client owed too many bytes
+//! rather than too many packets.
+//!
 //! The sender's `flood` ack comes once every shard has delivered the flood (see the probe),
 //! so what the stalled client's next poll holds is settled, without sleeping.
 
@@ -61,4 +64,40 @@ fn a_full_queue_disconnects_the_slow_consumer_with_a_reason() {
     // The sender was never slow.
     let rooms = sender.call(2, r#"["rooms"]"#);
     assert!(rooms.starts_with("[["), "{rooms}");
+}
+
+/// What one `f i` broadcast with `i < 10` counts against the byte bound: the engine type digit
+/// and `2["f",i]`.
+const SMALL_FLOOD_PACKET: usize = 1 + r#"2["f",0]"#.len();
+
+#[test]
+fn the_byte_bound_drops_volatile_broadcasts_past_it() {
+    let (server, _reports) = probe::server_with(|config| {
+        config.engine.max_buffered_bytes = 5 * SMALL_FLOOD_PACKET;
+    });
+    let (mut victim, _) = stalled_client(server.addr);
+    let (mut sender, _) = Client::connect(server.addr);
+
+    assert_eq!(sender.call(1, r#"["flood",9,true]"#), "[]");
+    assert_eq!(victim.recv_n(5), flood_packets(0..5), "as many as fit in the bytes, not the 4096 packets");
+    assert_eq!(sender.call(2, r#"["flood",1,false]"#), "[]");
+    assert_eq!(victim.recv_n(1), flood_packets(0..1), "still connected");
+}
+
+#[test]
+fn a_polling_client_that_never_fetches_hits_the_byte_bound_and_is_disconnected() {
+    let (server, reports) = probe::server_with(|config| {
+        config.engine.max_buffered_bytes = 5 * SMALL_FLOOD_PACKET;
+    });
+    let (victim, victim_sid) = stalled_client(server.addr);
+    let (mut sender, _) = Client::connect(server.addr);
+
+    assert_eq!(sender.call(1, r#"["flood",9,false]"#), "[]");
+    let reason = expect_report(&reports, |r| match r {
+        Report::Disconnect { socket, reason, .. } if *socket == victim_sid => Some(*reason),
+        _ => None,
+    });
+    assert_eq!(reason, "slow consumer");
+    let response = Conn::connect(server.addr).get(&victim.target());
+    assert_eq!((response.status, response.text()), (400, r#"{"code":1,"message":"Session ID unknown"}"#));
 }

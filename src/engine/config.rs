@@ -24,6 +24,15 @@ pub struct EngineConfig {
     ///
     /// [`Session::send`]: super::Session::send
     pub max_buffered_packets: usize,
+    /// The most bytes queued for a client, counted as it will receive them (type digit plus
+    /// data; each attachment is a packet of its own). Beside the packet count, it bounds a
+    /// client that never fetches large messages. Node has no bound. 4 MiB holds four of the
+    /// largest messages a client may send by default ([`EngineConfig::max_payload`]). A queue
+    /// with nothing in it takes any one packet, however large; past the bound
+    /// [`Session::send`] refuses as for the count.
+    ///
+    /// [`Session::send`]: super::Session::send
+    pub max_buffered_bytes: usize,
     /// Node `allowUpgrades`: only changes the `upgrades` list of the open packet. As in Node,
     /// a client that upgrades anyway is still allowed to.
     pub allow_upgrades: bool,
@@ -71,6 +80,7 @@ impl Default for EngineConfig {
             upgrade_timeout: Duration::from_millis(10_000),
             max_payload: 1_000_000,
             max_buffered_packets: 4096,
+            max_buffered_bytes: 4 << 20,
             allow_upgrades: true,
             allow_eio3: false,
             polling_close_timeout: Duration::from_millis(30_000),

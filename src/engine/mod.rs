@@ -9,6 +9,7 @@
 pub mod config;
 mod heartbeat;
 mod polling;
+mod queue;
 pub mod reason;
 mod session;
 #[cfg(test)]

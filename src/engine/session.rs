@@ -21,6 +21,7 @@ use bytestring::ByteString;
 
 use super::heartbeat::Heartbeat;
 use super::polling::{PollAnswer, PollTicket, PollingSide};
+use super::queue::OutQueue;
 use super::upgrade::Upgrade;
 use super::websocket::{WsConn, WsId, WsRole};
 use super::{DisconnectReason, EngineConfig};
@@ -109,7 +110,7 @@ pub struct Session {
     pub(super) transport: TransportKind,
     pub(super) upgraded: bool,
     /// Node's `writeBuffer`: packets not yet handed to a transport.
-    pub(super) queue: Vec<Packet>,
+    pub(super) queue: OutQueue,
     pub(super) heartbeat: Heartbeat,
     pub(super) events: VecDeque<EngineEvent>,
     pub(super) polling: PollingSide,
@@ -175,7 +176,7 @@ impl Session {
             state: State::Open,
             transport,
             upgraded: false,
-            queue: Vec::new(),
+            queue: OutQueue::default(),
             events: VecDeque::new(),
             polling: PollingSide::default(),
             sockets: Vec::new(),
@@ -214,13 +215,18 @@ impl Session {
         self.queue.len()
     }
 
+    /// Bytes queued and not yet handed to a transport (see [`EngineConfig::max_buffered_bytes`]).
+    pub fn queued_bytes(&self) -> usize {
+        self.queue.bytes()
+    }
+
     /// Queues a packet for the current transport (Node `sendPacket`): a parked GET is answered
     /// at once with everything queued; a WebSocket writer is woken.
     pub fn send(&mut self, packet: Packet) -> Result<(), SendError> {
         if self.state != State::Open {
             return Err(SendError::Closed(packet));
         }
-        if self.queue.len() >= self.config.max_buffered_packets {
+        if self.queue.is_full_for(&packet, &self.config) {
             return Err(SendError::Full(packet));
         }
         self.queue.push(packet);
@@ -242,7 +248,7 @@ impl Session {
                 refused = Some(SendError::Closed(packet));
                 break;
             }
-            if self.queue.len() >= self.config.max_buffered_packets {
+            if self.queue.is_full_for(&packet, &self.config) {
                 refused = Some(SendError::Full(packet));
                 break;
             }

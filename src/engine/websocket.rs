@@ -168,7 +168,7 @@ impl Session {
                     let queue = std::mem::take(&mut self.queue);
                     out.extend(queue.into_iter().map(|p| ws_message::encode(p, version, binary)));
                 } else {
-                    out.extend(self.queue.drain(..n).map(|p| ws_message::encode(p, version, binary)));
+                    out.extend(self.queue.drain_front(n).map(|p| ws_message::encode(p, version, binary)));
                 }
                 self.ws_idle = out.len() == before;
                 WsStatus::Open

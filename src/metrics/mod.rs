@@ -85,6 +85,14 @@ pub enum MeshKind {
     Peer = 2,
 }
 
+/// Why a connection was closed as soon as it was accepted ([`crate::server::ServerConfig::max_connections`],
+/// [`crate::server::ServerConfig::max_connections_per_ip`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    MaxConnections = 0,
+    PerIp = 1,
+}
+
 fn transport(t: TransportKind) -> usize {
     match t {
         TransportKind::Polling => 0,
@@ -117,6 +125,10 @@ pub struct ShardMetrics {
     slow_consumers: Counter,
     /// Panics of handler code caught on this shard (each dropped its socket or session).
     handler_panics: Counter,
+    /// Messages for another shard dropped because its outbox was full.
+    outbox_drops: Counter,
+    /// Connections closed on accept, by [`Refusal`].
+    refused: [Counter; 2],
     /// By [`EngineError::code`].
     engine_errors: [Counter; 6],
     /// Connected sockets of each namespace that has had one on this shard. Locked when a
@@ -185,8 +197,22 @@ impl ShardMetrics {
         self.handler_panics.inc();
     }
 
+    pub(crate) fn outbox_dropped(&self) {
+        self.outbox_drops.inc();
+    }
+
+    pub(crate) fn refused(&self, why: Refusal) {
+        self.refused[why as usize].inc();
+    }
+
     pub(crate) fn engine_error(&self, e: EngineError) {
         self.engine_errors[usize::from(e.code())].inc();
+    }
+
+    /// Drops the gauge of a namespace removed from this shard.
+    pub(crate) fn forget_namespace(&self, name: &str) {
+        let mut namespaces = self.namespaces.lock().unwrap_or_else(PoisonError::into_inner);
+        namespaces.retain(|(n, _)| **n != *name);
     }
 
     /// The socket gauge of namespace `name` on this shard, made the first time it is asked for.

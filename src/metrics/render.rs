@@ -198,6 +198,21 @@ pub(super) fn render(shards: &[std::sync::Arc<ShardMetrics>], out: &mut String) 
         "Panics caught in handler code (callbacks and their tasks); each disconnected its socket or closed its session.",
         &|m| m.handler_panics.get(),
     );
+
+    per_shard(
+        &mut t,
+        "tpcio_shard_outbox_drops_total",
+        "counter",
+        "Messages for another shard dropped because that shard's outbox was full.",
+        &|m| m.outbox_drops.get(),
+    );
+    let name = "tpcio_connections_refused_total";
+    t.family(name, "counter", "Connections refused at accept, by the limit they met.");
+    for (id, m) in shards.iter().enumerate() {
+        for (r, limit) in ["max_connections", "max_connections_per_ip"].iter().enumerate() {
+            t.sample(name, &[("shard", Num(id)), ("limit", Str(limit))], m.refused[r].get());
+        }
+    }
     let name = "tpcio_handshake_errors_total";
     t.family(name, "counter", "Requests refused with an Engine.IO error (Node's connection_error), by code.");
     for (id, m) in shards.iter().enumerate() {
@@ -327,6 +342,13 @@ tpcio_slow_consumers_total{shard="0"} 1
 # HELP tpcio_handler_panics_total Panics caught in handler code (callbacks and their tasks); each disconnected its socket or closed its session.
 # TYPE tpcio_handler_panics_total counter
 tpcio_handler_panics_total{shard="0"} 1
+# HELP tpcio_shard_outbox_drops_total Messages for another shard dropped because that shard's outbox was full.
+# TYPE tpcio_shard_outbox_drops_total counter
+tpcio_shard_outbox_drops_total{shard="0"} 0
+# HELP tpcio_connections_refused_total Connections refused at accept, by the limit they met.
+# TYPE tpcio_connections_refused_total counter
+tpcio_connections_refused_total{shard="0",limit="max_connections"} 0
+tpcio_connections_refused_total{shard="0",limit="max_connections_per_ip"} 0
 # HELP tpcio_handshake_errors_total Requests refused with an Engine.IO error (Node's connection_error), by code.
 # TYPE tpcio_handshake_errors_total counter
 tpcio_handshake_errors_total{shard="0",code="0",message="Transport unknown"} 0

@@ -6,6 +6,7 @@
 //! path, transport, `sid` (→ owner shard, → known session), handshake method,
 //! protocol revision, `allow_request`.
 
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -17,6 +18,7 @@ use futures_lite::{AsyncRead, AsyncWriteExt};
 use glommio::net::TcpStream;
 
 use super::handler::{Handshake, PlainHttp};
+use super::limits::IpSlot;
 use super::mesh::Mesh;
 use super::shard::{Opening, Shard};
 use super::websocket::spawn_websocket;
@@ -57,6 +59,10 @@ pub(crate) struct Conn {
     pub(crate) stream: TcpStream,
     pub(crate) buf: BytesMut,
     pub(crate) out: BytesMut,
+    /// The client's address, read once at accept.
+    pub(crate) peer: SocketAddr,
+    /// Counts the connection against its address while it lives ([`super::limits`]).
+    _ip: Option<IpSlot>,
 }
 
 /// What became of the connection after one request.
@@ -68,8 +74,8 @@ enum Next {
 }
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream, buf: BytesMut) -> Self {
-        Conn { stream, buf, out: BytesMut::new() }
+    pub(crate) fn new(stream: TcpStream, buf: BytesMut, peer: SocketAddr, ip: Option<IpSlot>) -> Self {
+        Conn { stream, buf, out: BytesMut::new(), peer, _ip: ip }
     }
 
     /// Reads more bytes; `Ok(0)` at end of stream.
@@ -178,10 +184,11 @@ pub(crate) async fn read_into(stream: &mut TcpStream, buf: &mut BytesMut) -> std
 /// Serves a connection until it closes, moves to another shard, or becomes a WebSocket.
 pub(crate) async fn serve(shard: Rc<Shard>, mesh: Rc<Mesh>, mut conn: Conn, mut first: Option<Request>) {
     let _open = shard.conn_opened();
+    let mut fresh = first.is_none();
     loop {
         let req = match first.take() {
             Some(req) => req,
-            None => match next_request(&shard, &mesh, &mut conn).await {
+            None => match next_request(&shard, &mesh, &mut conn, std::mem::take(&mut fresh)).await {
                 Some(req) => req,
                 None => return,
             },
@@ -201,9 +208,14 @@ pub(crate) async fn serve(shard: Rc<Shard>, mesh: Rc<Mesh>, mut conn: Conn, mut 
 
 /// The next whole request, or `None` once the connection is done (EOF, timeout, bad input —
 /// after answering it as Node would).
-async fn next_request(shard: &Rc<Shard>, mesh: &Mesh, conn: &mut Conn) -> Option<Request> {
+///
+/// Two clocks, as Node's: a `fresh` connection, or one with bytes of a request, has
+/// `header_timeout` for the request to complete (then `408`); a connection idle after a
+/// response has `keep_alive_timeout` for a next request to start (then it just closes).
+async fn next_request(shard: &Rc<Shard>, mesh: &Mesh, conn: &mut Conn, fresh: bool) -> Option<Request> {
     let limits = http::Limits { max_body_bytes: shard.engine.max_payload, ..shard.config.limits };
-    let deadline = Instant::now() + shard.config.header_timeout;
+    let header_deadline = || Instant::now() + shard.config.header_timeout;
+    let mut deadline = (fresh || !conn.buf.is_empty()).then(header_deadline);
     loop {
         match http::parse(&mut conn.buf, &limits) {
             Ok(Some(req)) => return Some(req),
@@ -225,7 +237,12 @@ async fn next_request(shard: &Rc<Shard>, mesh: &Mesh, conn: &mut Conn) -> Option
                 return None;
             }
         }
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = match deadline {
+            Some(at) => at.saturating_duration_since(Instant::now()),
+            // Off: a day at a time (a timer past the clock's range would panic).
+            None if shard.config.keep_alive_timeout.is_zero() => Duration::from_secs(86_400),
+            None => shard.config.keep_alive_timeout,
+        };
         conn.release_read();
         let read = async {
             // At shutdown an idle connection closes; one with a request under way finishes it.
@@ -241,14 +258,30 @@ async fn next_request(shard: &Rc<Shard>, mesh: &Mesh, conn: &mut Conn) -> Option
             futures_lite::future::or(conn.read_more(), drained).await.map_err(glommio::GlommioError::IoError)
         };
         match glommio::timer::timeout(left.max(Duration::from_millis(1)), read).await {
-            Ok(0) | Err(_) => {
+            // The client closed, or the connection failed.
+            Ok(0) | Err(glommio::GlommioError::IoError(_)) => {
                 abandon_partial_post(shard, mesh, conn, &limits).await;
                 return None;
             }
-            Ok(_) => {}
+            // Idle past the keep-alive timeout: Node destroys the socket without a word.
+            Err(_) if deadline.is_none() => return None,
+            Err(_) => {
+                abandon_partial_post(shard, mesh, conn, &limits).await;
+                // Node's answer when nothing was written on the connection yet (its
+                // `socketOnError` for ERR_HTTP_REQUEST_TIMEOUT), which is always the case here.
+                conn.out().extend_from_slice(REQUEST_TIMEOUT);
+                let _ = conn.flush().await;
+                return None;
+            }
+            Ok(_) => {
+                deadline.get_or_insert_with(header_deadline);
+            }
         }
     }
 }
+
+/// What Node's HTTP server writes when a request does not arrive within `headersTimeout`.
+const REQUEST_TIMEOUT: &[u8] = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n";
 
 /// A POST whose body never fully arrived: Node's "data request connection closed
 /// prematurely", a transport error for its session.
@@ -280,7 +313,11 @@ async fn abort_session(shard: &Rc<Shard>, mesh: &Mesh, sid: Sid, reason: Disconn
 fn responder<'a>(shard: &'a Shard, date: &'a mut [u8; 29]) -> Responder<'a> {
     let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     *date = http::date::http_date(secs);
-    Responder { cors: shard.config.cors.as_ref(), date: Some(&date[..]), keep_alive_timeout: Some(5) }
+    // Node announces whole seconds (`Math.floor`), and nothing when the timeout is off.
+    let keep_alive = shard.config.keep_alive_timeout;
+    let keep_alive_timeout =
+        (!keep_alive.is_zero()).then(|| keep_alive.as_secs().min(u64::from(u32::MAX)) as u32);
+    Responder { cors: shard.config.cors.as_ref(), date: Some(&date[..]), keep_alive_timeout }
 }
 
 async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request) -> Next {
@@ -345,7 +382,11 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
     if transport == Opening::WebSocket && !upgrade {
         return refuse(conn, EngineError::BadRequest);
     }
-    if let Some(Err(message)) = shard.config.allow_request.as_ref().map(|allow| allow(&req)) {
+    let verdict = match &shard.config.allow_request {
+        Some(allow) => allow(&req, conn.peer).await,
+        None => Ok(()),
+    };
+    if let Err(message) = verdict {
         shard.metrics.engine_error(EngineError::Forbidden);
         if upgrade {
             write_upgrade_error_message(conn.out(), EngineError::Forbidden, &message);
@@ -367,7 +408,7 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
     let supports_binary = query.supports_binary();
     match transport {
         Opening::Polling => {
-            let handshake = Handshake { request: req.to_owned_head(), remote: conn.stream.peer_addr().ok() };
+            let handshake = Handshake { request: req.to_owned_head(), remote: Some(conn.peer) };
             let (sid, _) =
                 shard.open(endpoint, Opening::Polling, version, supports_binary, handshake, Instant::now());
             let answered = polling(shard, &mut conn, &req, &to, sid).await;
@@ -392,7 +433,7 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
                 to.origin.as_deref(),
                 &[],
             );
-            let handshake = Handshake { request: req.to_owned_head(), remote: conn.stream.peer_addr().ok() };
+            let handshake = Handshake { request: req.to_owned_head(), remote: Some(conn.peer) };
             let (sid, ws) =
                 shard.open(endpoint, Opening::WebSocket, version, supports_binary, handshake, Instant::now());
             let ws = ws.expect("a WebSocket session has a socket");

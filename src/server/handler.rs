@@ -28,6 +28,13 @@ pub trait EngineHandler: 'static {
     fn on_start(&self, _shard: ShardContext) {}
     /// A message from this endpoint's handler on shard `from` (see [`ShardContext::send_to_peer`]).
     fn on_peer_message(&self, _from: ShardId, _msg: Box<dyn Any + Send>) {}
+    /// Whether the handler takes the next peer message now; if not, `cx` is woken when it
+    /// does. The shard reads nothing more from its peers meanwhile, so a handler still busy
+    /// with earlier messages holds them back through the bounded mesh channels (default: always
+    /// ready).
+    fn poll_peer_ready(&self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::Poll::Ready(())
+    }
     /// A session opened (its open packet is queued).
     fn on_open(&self, _socket: &EngineSocket) {}
     /// A message packet arrived, text or binary.
@@ -197,4 +204,9 @@ impl ShardContext {
 /// Waits `duration` on the current shard's timer.
 pub async fn sleep(duration: Duration) {
     glommio::timer::sleep(duration).await;
+}
+
+/// Lets the shard's other ready tasks run before going on.
+pub async fn yield_now() {
+    glommio::executor().yield_now().await;
 }

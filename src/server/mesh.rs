@@ -71,7 +71,10 @@ pub(crate) fn spawn_receivers(
                         stats.handoffs.fetch_add(1, Ordering::Relaxed);
                         // SAFETY: the sender dup'ed this descriptor for us alone.
                         let stream = unsafe { TcpStream::from_raw_fd(h.fd.into_raw_fd()) };
-                        let conn = Conn::new(stream, BytesMut::from(&h.rest[..]));
+                        let Ok(peer) = stream.peer_addr() else { continue };
+                        // A request for a session of ours: counted, never refused.
+                        let slot = shard.admission.track(peer.ip());
+                        let conn = Conn::new(stream, BytesMut::from(&h.rest[..]), peer, slot);
                         glommio::spawn_local(serve(shard.clone(), mesh.clone(), conn, Some(h.request)))
                             .detach();
                     }
@@ -79,6 +82,7 @@ pub(crate) fn spawn_receivers(
                     ShardMsg::Peer { endpoint, from, msg } => {
                         if let Some((_, handler)) = shard.endpoints.get(endpoint) {
                             handler.on_peer_message(from, msg);
+                            std::future::poll_fn(|cx| handler.poll_peer_ready(cx)).await;
                         }
                     }
                 }

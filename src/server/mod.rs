@@ -12,6 +12,7 @@ mod conn;
 pub mod executors;
 pub(crate) mod guard;
 pub mod handler;
+pub mod limits;
 mod mesh;
 mod shard;
 mod websocket;
@@ -28,9 +29,11 @@ use bytes::BytesMut;
 use glommio::channels::channel_mesh::{Full, MeshBuilder};
 use glommio::net::TcpListener;
 
-pub use config::{AllowRequest, ServerConfig};
+pub use config::{AllowFuture, AllowRequest, ServerConfig, allow_request, allow_request_async};
 pub use executors::CpuPlacement;
-pub use handler::{EngineHandler, EngineSocket, HandlerFactory, Handshake, PlainHttp, ShardContext, sleep};
+pub use handler::{
+    EngineHandler, EngineSocket, HandlerFactory, Handshake, PlainHttp, ShardContext, sleep, yield_now,
+};
 
 use crate::engine::DisconnectReason;
 use crate::metrics::{self, Metrics};
@@ -311,11 +314,20 @@ async fn accept_loop(shard: &Rc<Shard>, mesh: &Rc<Mesh>, listener: &TcpListener)
     loop {
         match listener.accept().await {
             Ok(stream) => {
-                // Fields are evaluated only when the level is on: no `getpeername` otherwise.
-                tracing::debug!(shard = shard.id, peer = ?stream.peer_addr().ok(), "accepted");
-                let _ = stream.set_nodelay(true);
-                let conn = Conn::new(stream, BytesMut::new());
-                glommio::spawn_local(serve(shard.clone(), mesh.clone(), conn, None)).detach();
+                // No address: the client is gone already.
+                let Ok(peer) = stream.peer_addr() else { continue };
+                match shard.admission.admit(peer.ip(), shard.open_conns()) {
+                    Ok(slot) => {
+                        tracing::debug!(shard = shard.id, %peer, "accepted");
+                        let _ = stream.set_nodelay(true);
+                        let conn = Conn::new(stream, BytesMut::new(), peer, slot);
+                        glommio::spawn_local(serve(shard.clone(), mesh.clone(), conn, None)).detach();
+                    }
+                    Err(why) => {
+                        shard.metrics.refused(why);
+                        limits::refuse(&shard.admission, stream, why);
+                    }
+                }
             }
             // Out of descriptors or a connection reset before accept: back off briefly.
             Err(_) => glommio::timer::sleep(Duration::from_millis(5)).await,

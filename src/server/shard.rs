@@ -14,6 +14,7 @@ use std::time::Instant;
 use super::Route;
 use super::config::ServerConfig;
 use super::handler::{EngineHandler, EngineSocket, Handshake, ShardContext};
+use super::limits::Admission;
 use crate::engine::{
     DisconnectReason, EngineConfig, EngineEvent, SendError, Session, SessionTable, TransportKind, WsId,
 };
@@ -48,6 +49,8 @@ pub(crate) struct Shard {
     idle: RefCell<slab::Slab<Option<Waker>>>,
     /// This shard's counters; only this shard writes them.
     pub(crate) metrics: Arc<ShardMetrics>,
+    /// Which connections this shard accepts ([`super::limits`]).
+    pub(crate) admission: Rc<Admission>,
 }
 
 /// Counts a connection as open while it lives.
@@ -125,6 +128,7 @@ impl Shard {
         metrics: Arc<ShardMetrics>,
     ) -> Rc<Shard> {
         let engine = Rc::new(config.engine.clone());
+        let admission = Admission::new(&config, shards);
         Rc::new(Shard {
             id,
             shards,
@@ -141,6 +145,7 @@ impl Shard {
             draining: Cell::new(false),
             idle: RefCell::new(slab::Slab::new()),
             metrics,
+            admission,
         })
     }
 

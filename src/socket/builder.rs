@@ -74,6 +74,25 @@ impl SocketIo {
         self
     }
 
+    /// The most messages (broadcasts, requests, answers) one shard keeps waiting for another
+    /// (default 16 384 per peer). A peer that does not keep up makes the next ones be dropped
+    /// and counted (`tpcio_shard_outbox_drops_total`) rather than queued without bound: a
+    /// dropped broadcast misses that shard's clients, a dropped request ends in its timeout.
+    /// Node's cluster adapters have no such bound (Redis buffers).
+    pub fn shard_outbox_capacity(mut self, capacity: usize) -> Self {
+        self.options.outbox_capacity = capacity;
+        self
+    }
+
+    /// Node's `cleanupEmptyChildNamespaces` (default `false`): a child namespace made by a
+    /// [`SocketIo::dynamic_namespace`] is removed from a shard when its last socket there
+    /// leaves, so names used once do not accumulate; the next client to connect to the name
+    /// makes it again (with empty rooms).
+    pub fn cleanup_empty_child_namespaces(mut self, cleanup: bool) -> Self {
+        self.options.cleanup_empty_child_namespaces = cleanup;
+        self
+    }
+
     /// Node's `serveClient` (default `true`): serves the official browser client at
     /// `<path>socket.io.js`, `socket.io.min.js`, `socket.io.esm.min.js` and their `.map`s (see
     /// [`super::bundle`]). The files are read once when the server starts, from

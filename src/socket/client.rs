@@ -36,11 +36,21 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Most attachments a binary packet may announce.
     pub max_attachments: usize,
+    /// Most messages waiting for one peer shard ([`super::SocketIo::shard_outbox_capacity`]).
+    pub outbox_capacity: usize,
+    /// Node's `cleanupEmptyChildNamespaces`: a dynamic child namespace is forgotten when its
+    /// last socket leaves.
+    pub cleanup_empty_child_namespaces: bool,
 }
 
 impl Default for ClientOptions {
     fn default() -> Self {
-        ClientOptions { connect_timeout: Duration::from_secs(45), max_attachments: 10 }
+        ClientOptions {
+            connect_timeout: Duration::from_secs(45),
+            max_attachments: 10,
+            outbox_capacity: 16 * 1024,
+            cleanup_empty_child_namespaces: false,
+        }
     }
 }
 

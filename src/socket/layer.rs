@@ -17,6 +17,7 @@ use tracing::error;
 use super::api::{AckError, AckSender, ConnectInfo, EmitError, Event, RawArgs, SocketRef};
 use super::bundle::ClientBundle;
 use super::client::{Action, ClientOptions, ConnectRefusal, EnginePayload, SioClient};
+use super::inbound::Inbound;
 use super::io::Io;
 use super::namespace::{NamespaceState, Registry};
 use super::outbox::Outbox;
@@ -138,6 +139,8 @@ pub(crate) struct Layer {
     pub(crate) requests: Requests,
     /// Messages for other shards, sent in batches.
     pub(crate) outbox: Outbox,
+    /// Messages from other shards, run in order.
+    pub(crate) inbound: Inbound,
     /// Connections waiting for their connectTimeout, oldest first; a sweeper task runs while
     /// it is not empty.
     connect_deadlines: RefCell<VecDeque<(Instant, Sid)>>,
@@ -155,7 +158,8 @@ impl Layer {
             ctx: OnceCell::new(),
             clients: RefCell::new(foldhash::HashMap::default()),
             requests: Requests::default(),
-            outbox: Outbox::default(),
+            outbox: Outbox::new(opts.outbox_capacity),
+            inbound: Inbound::default(),
             connect_deadlines: RefCell::new(VecDeque::new()),
             me: me.clone(),
         })
@@ -300,6 +304,9 @@ impl Layer {
                     self.handler_panicked(&Site::new(&ns, None, "on_disconnecting"), &panic);
                 }
                 if ns.remove(socket).is_some() {
+                    if self.opts.cleanup_empty_child_namespaces {
+                        self.registry.remove_empty_child(&ns);
+                    }
                     let site = Site::new(&ns, None, "on_disconnect");
                     self.run_callback(site, ns.handler.on_disconnect(socket_ref, data, reason));
                 }
@@ -367,6 +374,7 @@ impl Layer {
                 if accepted {
                     // As Node: the CONNECT answer is written before what the handler sends.
                     engine.write_boundary();
+                    let ns = self.registry.readopt(ns);
                     ns.insert(id, engine.clone(), data.clone(), auth);
                     let socket = SocketRef { layer: self.rc(), ns: ns.clone(), id, engine: engine.clone() };
                     self.run_callback(
@@ -468,8 +476,12 @@ impl EngineHandler for LayerHandler {
 
     fn on_peer_message(&self, _from: ShardId, msg: Box<dyn std::any::Any + Send>) {
         if let Ok(msg) = msg.downcast::<PeerMsg>() {
-            self.0.on_peer_message(*msg);
+            self.0.receive_from_peer(*msg);
         }
+    }
+
+    fn poll_peer_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        self.0.poll_inbound_idle(cx)
     }
 
     fn on_open(&self, engine: &EngineSocket) {

@@ -14,7 +14,9 @@
 //!   `serveClient`.
 //! - `namespace` and `layer`: one shard's namespaces and the engine handler that drives them;
 //!   `peer` and `requests`: what the layers of two shards tell each other, and waiting for
-//!   their answers; `acks`: ack ids and collecting a broadcast's acks.
+//!   their answers; `outbox` and `inbound`: those messages leaving (bounded, batched) and
+//!   arriving (in order, large broadcasts in chunks with yields); `acks`: ack ids and
+//!   collecting a broadcast's acks.
 //!
 //! ```no_run
 //! use tpcio::socket::{Event, Handler, Socket, SocketIo};
@@ -43,6 +45,7 @@ mod builder;
 pub mod bundle;
 pub mod client;
 mod handler;
+mod inbound;
 mod io;
 mod layer;
 mod namespace;

@@ -119,6 +119,16 @@ impl NamespaceState {
         entry
     }
 
+    /// Socket `id` is connected to it.
+    pub(crate) fn has_socket(&self, id: Sid) -> bool {
+        self.sockets.borrow().contains_key(&id)
+    }
+
+    /// No socket is connected to it on this shard.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.sockets.borrow().is_empty()
+    }
+
     /// Changes the room index, counting the rooms it gained or lost.
     fn rooms_mut<R>(&self, change: impl FnOnce(&mut Rooms<Sid>) -> R) -> R {
         let mut rooms = self.rooms.borrow_mut();
@@ -257,6 +267,30 @@ impl Registry {
         Some(ns)
     }
 
+    /// Node's `cleanupEmptyChildNamespaces`: forgets `ns` if it is a dynamic child with no
+    /// socket left; `true` if it did. Its gauge goes from the metrics too, so names used
+    /// once do not pile up there either.
+    pub(crate) fn remove_empty_child(&self, ns: &Rc<NamespaceState>) -> bool {
+        if ns.parent.is_none() || !ns.is_empty() {
+            return false;
+        }
+        let mut live = self.live.borrow_mut();
+        if !live.get(&ns.name).is_some_and(|current| Rc::ptr_eq(current, ns)) {
+            return false;
+        }
+        live.remove(&ns.name);
+        if let Some(metrics) = ns.metrics.get() {
+            metrics.shard.forget_namespace(&ns.name);
+        }
+        true
+    }
+
+    /// The live namespace named as `ns`, for a socket accepted into `ns` after an await: a
+    /// child removed meanwhile for being empty is put back (or the one made since is used).
+    pub(crate) fn readopt(&self, ns: Rc<NamespaceState>) -> Rc<NamespaceState> {
+        self.live.borrow_mut().entry(ns.name.clone()).or_insert(ns).clone()
+    }
+
     /// A namespace that exists on this shard already.
     pub(crate) fn get(&self, name: &str) -> Option<Rc<NamespaceState>> {
         self.live.borrow().get(name).cloned()
@@ -323,5 +357,18 @@ mod tests {
         // A child made once is found again, not made twice.
         let a = registry.resolve(&"/dyn-a".into()).expect("the child");
         assert!(Rc::ptr_eq(&a, &registry.get("/dyn-a").expect("registered")));
+
+        // Empty: a child may go, a static namespace never.
+        let statik = registry.get("/dyn-static").expect("static");
+        assert!(!registry.remove_empty_child(&statik));
+        assert!(registry.remove_empty_child(&a));
+        assert!(registry.get("/dyn-a").is_none());
+        assert!(!registry.remove_empty_child(&a), "gone already");
+        // Put back for a socket accepted after the removal; a newer child wins over it.
+        assert!(Rc::ptr_eq(&registry.readopt(a.clone()), &a));
+        assert!(registry.remove_empty_child(&a));
+        let newer = registry.resolve(&"/dyn-a".into()).expect("made again");
+        assert!(!Rc::ptr_eq(&newer, &a));
+        assert!(Rc::ptr_eq(&registry.readopt(a), &newer));
     }
 }

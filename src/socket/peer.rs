@@ -19,6 +19,7 @@ use super::acks::AckSink;
 use super::api::{EmitError, RawArgs, SocketRef};
 use super::layer::{Layer, raw_packet, send_encoded};
 use super::namespace::NamespaceState;
+use super::outbox::Pushed;
 use crate::adapter::{
     AdapterMsg, AdapterRequest, AdapterResponse, BroadcastOptions, BroadcastRequest, EncodedPacket,
     RequestId, Room,
@@ -110,7 +111,7 @@ impl Layer {
         }
     }
 
-    /// Sends `msg()` to every peer `reach` covers; returns how many.
+    /// Sends `msg()` to every peer `reach` covers; returns how many took it.
     pub(crate) fn send_peers(&self, reach: Reach, msg: impl Fn() -> PeerMsg) -> usize {
         let ctx = self.ctx();
         let me = ctx.id();
@@ -120,17 +121,25 @@ impl Layer {
             Reach::Shard(shard) if shard != me && shard < ctx.shards() => vec![shard],
             Reach::Shard(_) => Vec::new(),
         };
-        for &peer in &peers {
-            self.send_peer(peer, msg());
-        }
-        peers.len()
+        peers.into_iter().filter(|&peer| self.send_peer(peer, msg())).count()
     }
 
-    /// Queues one message for `peer`. A flusher task sends what is queued as one mesh message
-    /// once this task yields (the mesh may make it wait), and then what came meanwhile.
-    pub(crate) fn send_peer(&self, peer: ShardId, msg: PeerMsg) {
-        if !self.outbox.push(peer, msg) {
-            return;
+    /// Queues one message for `peer`. A flusher task (glommio polls it at once) sends it, then
+    /// what was queued while the mesh made it wait, as one mesh message.
+    ///
+    /// A peer whose outbox is full does not get the message: it is dropped and counted
+    /// (`tpcio_shard_outbox_drops_total`), as a volatile packet is dropped for a full session.
+    /// A dropped broadcast misses that shard's clients; a dropped request or answer ends in
+    /// its requester's timeout. Returns whether the message was queued.
+    pub(crate) fn send_peer(&self, peer: ShardId, msg: PeerMsg) -> bool {
+        match self.outbox.push(peer, msg) {
+            Pushed::StartFlusher => {}
+            Pushed::Queued => return true,
+            Pushed::Full(dropped) => {
+                drop(dropped);
+                self.ctx().metrics().outbox_dropped();
+                return false;
+            }
         }
         let layer = self.rc();
         self.spawn(async move {
@@ -143,6 +152,7 @@ impl Layer {
                 let _ = layer.ctx().send_to_peer(peer, Box::new(msg)).await;
             }
         });
+        true
     }
 
     pub(crate) fn broadcast(
@@ -243,10 +253,23 @@ impl Layer {
         ack: Option<(u64, &AckSink)>,
     ) -> Vec<(Sid, EngineSocket)> {
         let recipients = ns.select(opts);
+        self.deliver_to(ns, opts, packet, ack, &recipients);
+        recipients
+    }
+
+    /// [`Layer::deliver`]'s loop, over `recipients` selected before.
+    pub(crate) fn deliver_to(
+        &self,
+        ns: &Rc<NamespaceState>,
+        opts: &BroadcastOptions,
+        packet: &EncodedPacket,
+        ack: Option<(u64, &AckSink)>,
+        recipients: &[(Sid, EngineSocket)],
+    ) {
         let metrics = self.ctx().metrics();
         let mut delivered = 0;
         let mut name: Option<Option<ByteString>> = None;
-        for (id, engine) in &recipients {
+        for (id, engine) in recipients {
             if ns.handler.wants_outgoing()
                 && let Some(event) = name.get_or_insert_with(|| event_name(packet))
             {
@@ -268,7 +291,6 @@ impl Layer {
             }
         }
         metrics.delivered(delivered);
-        recipients
     }
 
     pub(crate) fn on_peer_message(&self, msg: PeerMsg) {
@@ -359,7 +381,7 @@ impl Layer {
         if id.origin == self.ctx().id() {
             self.requests.answer(response);
         } else {
-            self.send_peer(id.origin, PeerMsg::Adapter(response.into()));
+            let _ = self.send_peer(id.origin, PeerMsg::Adapter(response.into()));
         }
     }
 }

@@ -60,6 +60,19 @@ impl Conn {
         Conn { stream, buf: Vec::new() }
     }
 
+    /// [`Conn::connect`] from another local address (any of 127.0.0.0/8 on Linux), so the
+    /// server sees another client address.
+    pub fn connect_from(addr: SocketAddr, local: std::net::IpAddr) -> Conn {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("a TCP socket");
+        socket.bind(&SocketAddr::new(local, 0).into()).expect("bind the local address");
+        socket.connect(&addr.into()).expect("connect to the server");
+        let stream = TcpStream::from(socket);
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        stream.set_read_timeout(Some(TIMEOUT)).expect("a read timeout");
+        Conn { stream, buf: Vec::new() }
+    }
+
     /// Writes `bytes` in one `write_all`.
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("write to the server");

@@ -56,6 +56,10 @@ impl SioServer {
         SioServer { running: Some(running), addr }
     }
 
+    pub fn running(&self) -> &RunningServer {
+        self.running.as_ref().expect("the server is running")
+    }
+
     /// Requests moved to the shard owning their session so far.
     pub fn handoffs(&self) -> u64 {
         self.running.as_ref().expect("the server is running").stats().handoffs.load(Ordering::Relaxed)

@@ -9,7 +9,8 @@
 //! `sockets-join from r`, `sockets-leave from r`, `disconnect-room r close`, `mark`,
 //! `bye close`, `ask timeout_ms args…`, `echo args…` (decoded, then encoded again), `binary`,
 //! `flood n volatile` (`n` broadcasts `f i` to everyone else; its ack waits until every shard
-//! has delivered them).
+//! has delivered them), `block ms` (stops the socket's shard that long: a shard that does
+//! not keep up, reported before it stops).
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
@@ -29,6 +30,7 @@ use super::SioServer;
 pub enum Report {
     Connect { nsp: String, socket: String, shard: ShardId },
     Disconnect { nsp: String, socket: String, reason: &'static str },
+    Blocking { shard: ShardId },
 }
 
 pub struct Probe {
@@ -43,6 +45,14 @@ pub fn server() -> (SioServer, Receiver<Report>) {
 
 /// [`server`] with its configuration changed by `configure` first.
 pub fn server_with(configure: impl FnOnce(&mut ServerConfig)) -> (SioServer, Receiver<Report>) {
+    server_built(|io| io, configure)
+}
+
+/// [`server_with`] with the Socket.IO options changed by `build` too.
+pub fn server_built(
+    build: impl FnOnce(SocketIo) -> SocketIo,
+    configure: impl FnOnce(&mut ServerConfig),
+) -> (SioServer, Receiver<Report>) {
     let (tx, rx) = mpsc::channel();
     let main = tx.clone();
     let io = SocketIo::new()
@@ -51,7 +61,7 @@ pub fn server_with(configure: impl FnOnce(&mut ServerConfig)) -> (SioServer, Rec
             |name| name.starts_with("/dyn-"),
             move |shard| Probe { shard, reports: tx.clone() },
         );
-    (SioServer::start_with(io, configure), rx)
+    (SioServer::start_with(build(io), configure), rx)
 }
 
 fn text(values: &[Value], i: usize) -> String {
@@ -140,6 +150,10 @@ impl Handler for Probe {
                 // The mesh keeps each pair of shards in order: once every shard has answered,
                 // every shard has delivered the flood.
                 let _ = socket.namespace_ops().fetch_sockets().await;
+            }
+            "block" => {
+                let _ = self.reports.send(Report::Blocking { shard: self.shard });
+                std::thread::sleep(Duration::from_millis(arg(&values, 0).as_u64().unwrap_or(0)));
             }
             "binary" => {
                 let data = Value::Binary(Bytes::from_static(&[1, 2, 3]));
