@@ -103,6 +103,8 @@ impl PollClient {
                         connected = true;
                     }
                     [b'4', b'4', ..] => return Err(LoadError::ConnectRefused(excerpt(packet))),
+                    // An event sent to every socket may follow the CONNECT answer in one payload.
+                    [b'4', b'2', ..] if connected => {}
                     [b'2'] => pong_due = true,
                     [b'6'] | [] => {}
                     _ => return Err(LoadError::UnexpectedPacket(excerpt(packet))),
