@@ -6,6 +6,7 @@
 //! and how fast.
 
 mod report;
+mod sampler;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -23,12 +24,16 @@ use crate::run::{Fleet, GRACE};
 use crate::sio::soak::{Plan, Shared, Soak};
 use crate::stats::percentiles;
 pub use report::SoakReport;
-use report::{Avalanche, Churn, Sample, Verdict};
+use report::{Avalanche, Churn, Verdict};
+use sampler::Sampler;
 
 /// How long the slots get, after the churn, to all hold a session before the restart.
 const SETTLE: Duration = Duration::from_secs(30);
 /// How long after the reconnections the ack round trips may take.
 const VERIFY_WAIT: Duration = Duration::from_secs(30);
+/// How often the main thread looks at the clock during the churn (memory readings).
+const TICK: Duration = Duration::from_millis(100);
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(clap::Args, Debug)]
 pub struct SoakArgs {
@@ -145,8 +150,7 @@ fn soak(args: &SoakArgs) -> Result<SoakReport, String> {
     let sources = Sources::loopback(&target, args.sources)?;
     let source_addrs = sources.len();
     let pid = args.server_pid;
-    let memory = |label: &str| Memory::read(pid).map_err(|e| format!("server pid {pid} ({label}): {e}"));
-    let before = memory("before")?;
+    let before = Memory::read(pid).map_err(|e| format!("server pid {pid}: {e}"))?;
 
     let plan = Plan { soak: duration, lifetime, emit_every, broadcast_chance, op_timeout, size: args.size };
     let scenario = Soak::new(target, sources, plan, args.polling_clients);
@@ -161,44 +165,28 @@ fn soak(args: &SoakArgs) -> Result<SoakReport, String> {
     }
     let counters = &shared.counters;
     let live = || counters.live.load(Ordering::Relaxed);
-    let mut samples = vec![Sample::read("connected", 0.0, live(), memory("connected")?)];
+    let mut sampler = Sampler::new(pid, warmup, duration, sample_every);
+    sampler.read_now("connected", live())?;
 
-    // --- churn: readings at the warm-up's end, the middle and the end, and every sample_every.
+    // --- churn: the memory read as it goes, progress every 10 s.
     let cpu = CpuMeter::start(Some(pid));
     let window = fleet.open(duration + SETTLE + avalanche_timeout + VERIFY_WAIT + GRACE);
-    let marks = [("start", warmup), ("middle", warmup + (duration - warmup) / 2), ("end", duration)];
-    let mut next_mark = 0;
-    let mut next_sample = sample_every;
     let mut next_progress = Duration::ZERO;
     let mut server_gone = None;
     loop {
         let at = window.start.elapsed();
         if at >= next_progress {
             progress(at, shared, &fleet);
-            next_progress += Duration::from_secs(10);
+            next_progress += PROGRESS_EVERY;
         }
-        let due_mark = marks.get(next_mark).filter(|(_, t)| at >= *t);
-        if due_mark.is_some() || at >= next_sample {
-            let label = due_mark.map_or("", |(label, _)| *label);
-            match Memory::read(pid) {
-                Ok(m) => samples.push(Sample::read(label, at.as_secs_f64(), live(), m)),
-                Err(e) => {
-                    server_gone = Some(format!("server pid {pid} could not be read at {at:.1?}: {e}"));
-                    break;
-                }
-            }
-            if due_mark.is_some() {
-                next_mark += 1;
-            }
-            while next_sample <= at {
-                next_sample += sample_every;
-            }
-        }
-        if next_mark == marks.len() {
+        if let Err(e) = sampler.tick(at, live()) {
+            server_gone = Some(e);
             break;
         }
-        let next = marks[next_mark].1.min(next_sample).min(next_progress);
-        thread::sleep(next.saturating_sub(window.start.elapsed()).min(Duration::from_millis(500)));
+        if sampler.done() && at >= duration {
+            break;
+        }
+        thread::sleep(TICK);
     }
     let (loadgen_cpu_s, server_cpu_s) = cpu.stop();
     let churn_seconds = window.start.elapsed().as_secs_f64();
@@ -213,7 +201,7 @@ fn soak(args: &SoakArgs) -> Result<SoakReport, String> {
     let latencies = fleet.finish(Instant::now() + GRACE);
     let (p50, p99, _) = percentiles(&latencies);
 
-    let verdict = Verdict::judge(&samples, args.max_growth_pct, avalanche.as_ref(), server_gone);
+    let verdict = Verdict::judge(&sampler.samples, args.max_growth_pct, avalanche.as_ref(), server_gone);
     Ok(SoakReport {
         scenario: "soak",
         ws_clients: args.ws_clients,
@@ -229,7 +217,7 @@ fn soak(args: &SoakArgs) -> Result<SoakReport, String> {
         broadcast_every_s: args.broadcast_every,
         size: args.size,
         server_before: before,
-        samples,
+        samples: sampler.samples,
         churn: Churn { answer_p50_us: p50, answer_p99_us: p99, ..churn },
         avalanche,
         errors: shared.errors(),

@@ -39,21 +39,51 @@ pub struct SoakReport {
     pub verdict: Verdict,
 }
 
-/// One reading of the server's memory, `t_s` seconds into the churn.
+/// One reading of the server's memory, `t_s` seconds into the churn: a single one, or the
+/// median of `readings` over a few seconds (then `rss_min_bytes`..`rss_max_bytes` is their range).
 #[derive(Serialize, Clone, Debug)]
 pub struct Sample {
     /// `connected`, `start`, `middle`, `end`, or empty for a periodic reading.
     pub label: String,
     pub t_s: f64,
-    /// Sessions open at the reading.
+    /// Sessions open at the reading (the median over a span).
     pub live: u64,
     pub rss_bytes: u64,
+    pub rss_min_bytes: u64,
+    pub rss_max_bytes: u64,
+    pub readings: usize,
     pub pss_bytes: Option<u64>,
 }
 
 impl Sample {
-    pub fn read(label: &str, t_s: f64, live: u64, m: Memory) -> Sample {
-        Sample { label: label.to_string(), t_s, live, rss_bytes: m.rss_bytes, pss_bytes: m.pss_bytes }
+    pub fn single(label: &str, t_s: f64, live: u64, m: Memory) -> Sample {
+        let rss = m.rss_bytes;
+        Sample {
+            label: label.to_string(),
+            t_s,
+            live,
+            rss_bytes: rss,
+            rss_min_bytes: rss,
+            rss_max_bytes: rss,
+            readings: 1,
+            pss_bytes: m.pss_bytes,
+        }
+    }
+
+    /// The median of RSS readings (and of the sessions open at each); both non-empty.
+    pub fn median(label: &str, t_s: f64, live: &mut [u64], rss: &mut [u64]) -> Sample {
+        live.sort_unstable();
+        rss.sort_unstable();
+        Sample {
+            label: label.to_string(),
+            t_s,
+            live: live.get(live.len() / 2).copied().unwrap_or(0),
+            rss_bytes: rss.get(rss.len() / 2).copied().unwrap_or(0),
+            rss_min_bytes: rss.first().copied().unwrap_or(0),
+            rss_max_bytes: rss.last().copied().unwrap_or(0),
+            readings: rss.len(),
+            pss_bytes: None,
+        }
     }
 }
 
@@ -310,26 +340,36 @@ impl SoakReport {
         writeln!(md)?;
         writeln!(md, "## Server memory (VmRSS)")?;
         writeln!(md)?;
-        writeln!(md, "| reading | t (s) | sessions open | RSS (MiB) | PSS (MiB) |")?;
-        writeln!(md, "|---|---:|---:|---:|---:|")?;
+        writeln!(
+            md,
+            "`start`, `middle` and `end` are medians of VmRSS read every 100 ms over a few seconds \
+             (their range beside); the other rows are single readings."
+        )?;
+        writeln!(md)?;
+        writeln!(md, "| reading | t (s) | sessions open | RSS (MiB) | range (MiB) | PSS (MiB) |")?;
+        writeln!(md, "|---|---:|---:|---:|---:|---:|")?;
         let before = &self.server_before;
         let pss = |p: Option<u64>| p.map_or("-".to_string(), |p| format!("{:.1}", mib(p)));
         writeln!(
             md,
-            "| before connecting | - | 0 | {:.1} | {} |",
+            "| before connecting | - | 0 | {:.1} | | {} |",
             mib(before.rss_bytes),
             pss(before.pss_bytes)
         )?;
         for s in &self.samples {
-            let label = if s.label.is_empty() { "" } else { &s.label };
-            writeln!(
-                md,
-                "| {label} | {:.0} | {} | {:.1} | {} |",
-                s.t_s,
-                s.live,
-                mib(s.rss_bytes),
-                pss(s.pss_bytes)
-            )?;
+            let (label, range) = if s.readings > 1 {
+                let range = format!(
+                    "{:.1}–{:.1} ({} readings)",
+                    mib(s.rss_min_bytes),
+                    mib(s.rss_max_bytes),
+                    s.readings
+                );
+                (format!("**{}**", s.label), range)
+            } else {
+                (s.label.clone(), String::new())
+            };
+            let (t, live, rss) = (s.t_s, s.live, mib(s.rss_bytes));
+            writeln!(md, "| {label} | {t:.0} | {live} | {rss:.1} | {range} | {} |", pss(s.pss_bytes))?;
         }
         let c = &self.churn;
         writeln!(md)?;
@@ -403,7 +443,17 @@ mod tests {
     use super::*;
 
     fn sample(label: &str, rss_bytes: u64) -> Sample {
-        Sample { label: label.into(), t_s: 0.0, live: 1, rss_bytes, pss_bytes: None }
+        let m = Memory { rss_bytes, pss_bytes: None, private_bytes: None };
+        Sample::single(label, 0.0, 1, m)
+    }
+
+    #[test]
+    fn a_median_keeps_its_range() {
+        let s = Sample::median("end", 1.0, &mut [3, 1, 2], &mut [300, 100, 200]);
+        assert_eq!(
+            (s.live, s.rss_bytes, s.rss_min_bytes, s.rss_max_bytes, s.readings),
+            (2, 200, 100, 300, 3)
+        );
     }
 
     #[test]
