@@ -30,7 +30,7 @@ SOAK_SIGNAL=${SOAK_SIGNAL:-TERM}
 SOAK_AVALANCHE_TIMEOUT=${SOAK_AVALANCHE_TIMEOUT:-120}
 SERVER_CPU=${SERVER_CPU:-0}
 LOADGEN_CPU=${LOADGEN_CPU:-1}
-COMMAND="scripts/soak.sh $*"
+COMMAND="scripts/soak.sh${*:+ $*}"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
