@@ -53,6 +53,18 @@ pub struct Sample {
     pub rss_max_bytes: u64,
     pub readings: usize,
     pub pss_bytes: Option<u64>,
+    /// Since the previous periodic reading (periodic readings only).
+    pub usage: Option<Use>,
+}
+
+/// CPU use, and time spent waiting for a CPU, of both processes over an interval: percent of
+/// one CPU.
+#[derive(Serialize, Clone, Copy, Debug)]
+pub struct Use {
+    pub server_cpu_pct: f64,
+    pub server_wait_pct: f64,
+    pub loadgen_cpu_pct: f64,
+    pub loadgen_wait_pct: f64,
 }
 
 impl Sample {
@@ -67,6 +79,7 @@ impl Sample {
             rss_max_bytes: rss,
             readings: 1,
             pss_bytes: m.pss_bytes,
+            usage: None,
         }
     }
 
@@ -83,6 +96,7 @@ impl Sample {
             rss_max_bytes: rss.last().copied().unwrap_or(0),
             readings: rss.len(),
             pss_bytes: None,
+            usage: None,
         }
     }
 }
@@ -343,16 +357,22 @@ impl SoakReport {
         writeln!(
             md,
             "`start`, `middle` and `end` are medians of VmRSS read every 100 ms over a few seconds \
-             (their range beside); the other rows are single readings."
+             (their range beside); the other rows are single readings, with the CPU the server and \
+             the load generator used since the row before and the time they waited for a CPU that \
+             other processes held (percent of one CPU)."
         )?;
         writeln!(md)?;
-        writeln!(md, "| reading | t (s) | sessions open | RSS (MiB) | range (MiB) | PSS (MiB) |")?;
-        writeln!(md, "|---|---:|---:|---:|---:|---:|")?;
+        writeln!(
+            md,
+            "| reading | t (s) | sessions open | RSS (MiB) | range (MiB) | PSS (MiB) | server CPU / wait | \
+             generator CPU / wait |"
+        )?;
+        writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|")?;
         let before = &self.server_before;
         let pss = |p: Option<u64>| p.map_or("-".to_string(), |p| format!("{:.1}", mib(p)));
         writeln!(
             md,
-            "| before connecting | - | 0 | {:.1} | | {} |",
+            "| before connecting | - | 0 | {:.1} | | {} | | |",
             mib(before.rss_bytes),
             pss(before.pss_bytes)
         )?;
@@ -369,7 +389,15 @@ impl SoakReport {
                 (s.label.clone(), String::new())
             };
             let (t, live, rss) = (s.t_s, s.live, mib(s.rss_bytes));
-            writeln!(md, "| {label} | {t:.0} | {live} | {rss:.1} | {range} | {} |", pss(s.pss_bytes))?;
+            let usage = s.usage.map_or(" | ".to_string(), |u| {
+                let (sc, sw) = (u.server_cpu_pct, u.server_wait_pct);
+                format!("{sc:.0} % / {sw:.0} % | {:.0} % / {:.0} %", u.loadgen_cpu_pct, u.loadgen_wait_pct)
+            });
+            writeln!(
+                md,
+                "| {label} | {t:.0} | {live} | {rss:.1} | {range} | {} | {usage} |",
+                pss(s.pss_bytes)
+            )?;
         }
         let c = &self.churn;
         writeln!(md)?;

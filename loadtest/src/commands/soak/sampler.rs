@@ -3,11 +3,14 @@
 //! above the level a moment later. So each of the three readings the growth is judged on
 //! (`start` after the warm-up, `middle`, `end`) is the median of VmRSS read every tick over a
 //! span of a few seconds, with the lowest and highest kept; besides them a full reading (RSS
-//! and PSS) every `every` seconds shows the trend.
+//! and PSS) every `every` seconds shows the trend, with the CPU the server and the load
+//! generator used since the previous one and the time they waited for a CPU: on a shared
+//! machine that wait tells a server that stalls from one that other processes starved.
 
 use std::time::Duration;
 
-use super::report::Sample;
+use super::report::{Sample, Use};
+use crate::cpu::{cpu_seconds, run_queue_seconds};
 use crate::mem::Memory;
 
 /// The span of one judged reading, at most.
@@ -27,7 +30,36 @@ pub struct Sampler {
     marks: Vec<Mark>,
     every: Duration,
     next: Duration,
+    /// CPU and run-queue seconds at the previous full reading, and when it was.
+    last: Option<(Duration, Clocks)>,
     pub samples: Vec<Sample>,
+}
+
+/// CPU seconds and run-queue seconds of the server and of the load generator.
+#[derive(Clone, Copy)]
+struct Clocks([f64; 4]);
+
+impl Clocks {
+    fn read(pid: u32) -> Option<Clocks> {
+        let (server, me) = (Some(pid), None);
+        Some(Clocks([
+            cpu_seconds(server).ok()?,
+            run_queue_seconds(server).ok()?,
+            cpu_seconds(me).ok()?,
+            run_queue_seconds(me).ok()?,
+        ]))
+    }
+
+    /// Percent of the `seconds` between `earlier` and `self`.
+    fn since(&self, earlier: &Clocks, seconds: f64) -> Use {
+        let pct = |i: usize| 100.0 * (self.0[i] - earlier.0[i]) / seconds.max(1e-9);
+        Use {
+            server_cpu_pct: pct(0),
+            server_wait_pct: pct(1),
+            loadgen_cpu_pct: pct(2),
+            loadgen_wait_pct: pct(3),
+        }
+    }
 }
 
 impl Sampler {
@@ -44,13 +76,14 @@ impl Sampler {
             done: false,
         };
         let marks = vec![mark("start", warmup), mark("middle", middle), mark("end", duration - span)];
-        Sampler { pid, marks, every, next: every, samples: Vec::new() }
+        Sampler { pid, marks, every, next: every, last: None, samples: Vec::new() }
     }
 
     /// A full reading now, outside the churn's timeline (before it starts).
     pub fn read_now(&mut self, label: &str, live: u64) -> Result<(), String> {
         let m = Memory::read(self.pid).map_err(|e| self.gone(e, Duration::ZERO))?;
         self.samples.push(Sample::single(label, 0.0, live, m));
+        self.last = Clocks::read(self.pid).map(|clocks| (Duration::ZERO, clocks));
         Ok(())
     }
 
@@ -59,7 +92,13 @@ impl Sampler {
     pub fn tick(&mut self, at: Duration, live: u64) -> Result<(), String> {
         if at >= self.next {
             let m = Memory::read(self.pid).map_err(|e| self.gone(e, at))?;
-            self.samples.push(Sample::single("", at.as_secs_f64(), live, m));
+            let mut sample = Sample::single("", at.as_secs_f64(), live, m);
+            let clocks = Clocks::read(self.pid);
+            if let (Some((then, earlier)), Some(now)) = (self.last, clocks) {
+                sample.usage = Some(now.since(&earlier, (at - then).as_secs_f64()));
+            }
+            self.last = clocks.map(|clocks| (at, clocks));
+            self.samples.push(sample);
             while self.next <= at {
                 self.next += self.every;
             }
