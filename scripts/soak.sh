@@ -170,6 +170,7 @@ stop_server "$FIRST_PID"
 STOP_S=$(since "$T_STOP")
 PIDS=("$LOADGEN_PID")
 T_START=$(now)
+STARTED_UTC=$(date -u +%H:%M:%S.%N)
 start_server 2
 START_S=$(since "$T_START")
 echo "server restarted: old pid $FIRST_PID $HOW after ${STOP_S} s; new pid $SERVER_PID listening after ${START_S} s more" >&2
@@ -192,11 +193,11 @@ kill -0 "$SERVER_PID" 2>/dev/null || ALIVE="no (see $OUT/server-2.log)"
   echo "## Restart (scripts/soak.sh)"
   echo
   echo "- old server (pid $FIRST_PID) stopped with SIG$SOAK_SIGNAL: $HOW after $STOP_S s"
-  echo "- new server (pid $SERVER_PID) listening $START_S s later on the same port; alive at the end: $ALIVE"
+  echo "- new server (pid $SERVER_PID) started at $STARTED_UTC UTC, listening $START_S s later on the same port (its log has the time it bound); alive at the end: $ALIVE"
   echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >>"$OUT/soak.md"
-printf '{"old_pid":%s,"signal":"%s","stop":"%s","stop_s":%s,"new_pid":%s,"start_s":%s,"new_alive":%s}\n' \
-  "$FIRST_PID" "$SOAK_SIGNAL" "$HOW" "$STOP_S" "$SERVER_PID" "$START_S" \
+printf '{"old_pid":%s,"signal":"%s","stop":"%s","stop_s":%s,"new_pid":%s,"new_started_utc":"%s","start_s":%s,"new_alive":%s}\n' \
+  "$FIRST_PID" "$SOAK_SIGNAL" "$HOW" "$STOP_S" "$SERVER_PID" "$STARTED_UTC" "$START_S" \
   "$([ "$ALIVE" = yes ] && echo true || echo false)" >"$OUT/restart.json"
 rm -f "$OUT/ready"
 
