@@ -18,6 +18,23 @@ pub fn cpu_seconds(pid: Option<u32>) -> io::Result<f64> {
     Ok(ticks as f64 / clock_ticks_per_second())
 }
 
+/// Seconds the threads of process `pid` (`None`: ours) have spent ready to run but waiting
+/// for a CPU, summed from `/proc/<pid>/task/*/schedstat` (the second field, nanoseconds;
+/// the kernel's scheduler statistics, `CONFIG_SCHED_INFO`): what other processes on the same
+/// CPUs took from it. Threads that already exited are not counted.
+pub fn run_queue_seconds(pid: Option<u32>) -> io::Result<f64> {
+    let dir = match pid {
+        Some(pid) => format!("/proc/{pid}/task"),
+        None => "/proc/self/task".to_string(),
+    };
+    let mut ns = 0u64;
+    for task in fs::read_dir(&dir)? {
+        let Ok(stat) = fs::read_to_string(task?.path().join("schedstat")) else { continue };
+        ns += stat.split_ascii_whitespace().nth(1).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    }
+    Ok(ns as f64 / 1e9)
+}
+
 /// `utime + stime` in clock ticks. The command name (field 2) may hold spaces and
 /// parentheses, so fields are counted from the last `)`.
 fn parse_cpu_ticks(stat: &str) -> Option<u64> {
@@ -92,5 +109,6 @@ mod tests {
     #[test]
     fn reads_our_own_process() {
         assert!(cpu_seconds(None).is_ok_and(|s| s >= 0.0));
+        assert!(run_queue_seconds(None).is_ok_and(|s| s >= 0.0));
     }
 }

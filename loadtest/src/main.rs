@@ -9,7 +9,8 @@
 //! emit or ack round trips over WebSocket, v4 or v3; `sio-echo` before), `polling` (the same
 //! over long-polling), `broadcast` (`sio-broadcast` before: one sender, every client
 //! receives; fixed rate or a search for the highest sustained one), `connect` (a storm of
-//! handshakes) and `idle` (connections held, the server's memory per connection).
+//! handshakes), `idle` (connections held, the server's memory per connection) and `soak`
+//! (a long run with churn, the memory's growth, then every client reconnecting at once).
 //! See `loadtest/README.md`.
 
 mod commands;
@@ -35,6 +36,7 @@ use commands::broadcast::{BroadcastArgs, sio_broadcast};
 use commands::connect::{ConnectArgs, connect};
 use commands::echo::{EioEchoArgs, PollingArgs, SioEchoArgs, eio_echo, sio_echo, sio_polling};
 use commands::idle::{IdleArgs, idle};
+use commands::soak::SoakArgs;
 
 /// Load generator for Engine.IO / Socket.IO servers.
 #[derive(Parser, Debug)]
@@ -63,6 +65,9 @@ enum Command {
     Idle(IdleArgs),
     /// The Socket.IO echo over HTTP long-polling.
     Polling(PollingArgs),
+    /// WebSocket and polling clients held for a long run with churn, the server's memory
+    /// read as it goes, then every client reconnecting at once after a server restart.
+    Soak(SoakArgs),
     Compare(compare::CompareArgs),
 }
 
@@ -75,6 +80,7 @@ fn main() -> ExitCode {
         Command::Connect(args) => finish(connect(&args), |r| r.handshakes > 0),
         Command::Idle(args) => finish(idle(&args), |r| r.connected > 0),
         Command::Polling(args) => finish(sio_polling(&args), |r| r.messages > 0),
+        Command::Soak(args) => commands::soak::main(&args),
         Command::Compare(args) => compare::main(&args),
     }
 }

@@ -19,11 +19,16 @@ pub struct Memory {
 }
 
 impl Memory {
-    pub fn read(pid: u32) -> io::Result<Memory> {
+    /// `VmRSS` alone, in bytes: cheaper than [`Memory::read`] (no page walk), for frequent readings.
+    pub fn rss(pid: u32) -> io::Result<u64> {
         let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
-        let rss_bytes = field_kib(&status, "VmRSS:")
+        field_kib(&status, "VmRSS:")
             .map(|kib| kib * 1024)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no VmRSS in /proc/PID/status"))?;
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no VmRSS in /proc/PID/status"))
+    }
+
+    pub fn read(pid: u32) -> io::Result<Memory> {
+        let rss_bytes = Memory::rss(pid)?;
         let rollup = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
         let pss_bytes = field_kib(&rollup, "Pss:").map(|kib| kib * 1024);
         let private_bytes = match (field_kib(&rollup, "Private_Clean:"), field_kib(&rollup, "Private_Dirty:"))
@@ -80,6 +85,7 @@ mod tests {
     fn reads_our_own_memory() {
         let me = Memory::read(std::process::id()).expect("own /proc");
         assert!(me.rss_bytes > 0);
+        assert!(Memory::rss(std::process::id()).is_ok_and(|rss| rss > 0));
     }
 
     #[test]

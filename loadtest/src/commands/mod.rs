@@ -4,6 +4,7 @@ pub mod broadcast;
 pub mod connect;
 pub mod echo;
 pub mod idle;
+pub mod soak;
 
 use std::time::Duration;
 

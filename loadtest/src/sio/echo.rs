@@ -191,7 +191,7 @@ async fn echo_loop(
 }
 
 /// Splits `<id>[…]` (an ACK packet after `43`) into the id and the arguments.
-fn split_ack(rest: &[u8]) -> Option<(u64, &[u8])> {
+pub fn split_ack(rest: &[u8]) -> Option<(u64, &[u8])> {
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
     let id = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
     Some((id, &rest[digits..]))

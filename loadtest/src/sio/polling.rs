@@ -38,32 +38,36 @@ impl SioPolling {
 }
 
 pub struct PollClient {
-    get: HttpConn,
-    post: HttpConn,
+    pub get: HttpConn,
     /// The `GET` of the session, built once.
-    get_request: Vec<u8>,
+    pub get_request: Vec<u8>,
+    pub post: Poster,
+}
+
+/// The `POST` side of a session: its own connection, so a `POST` never waits behind a `GET`.
+pub struct Poster {
+    conn: HttpConn,
     /// `POST <path>?…&sid=… HTTP/1.1` and the fixed headers, up to `Content-Length`.
-    post_head: String,
+    head: String,
     /// The request being written.
     out: Vec<u8>,
 }
 
-impl PollClient {
+impl Poster {
     /// POSTs `body` (packets already joined) and checks the `ok`.
-    async fn post(&mut self, body: &[u8]) -> Result<(), LoadError> {
+    pub async fn post(&mut self, body: &[u8]) -> Result<(), LoadError> {
         self.out.clear();
-        self.out.extend_from_slice(self.post_head.as_bytes());
+        self.out.extend_from_slice(self.head.as_bytes());
         self.out.extend_from_slice(format!("{}\r\n\r\n", body.len()).as_bytes());
         self.out.extend_from_slice(body);
-        expect_ok(&self.post.request(&self.out).await?)
+        expect_ok(&self.conn.request(&self.out).await?)
     }
 }
 
-impl Scenario for SioPolling {
-    type Client = PollClient;
-
-    async fn connect(&self) -> Result<PollClient, LoadError> {
-        let (target, sources) = (&self.0.target, &*self.0.sources);
+impl PollClient {
+    /// Opens a session at `target` (handshake `GET`, then a second connection for `POST`s)
+    /// and connects it to the main namespace.
+    pub async fn open(target: &Target, sources: &Sources) -> Result<PollClient, LoadError> {
         let (path, host) = (&target.path, &target.authority);
         let mut get = HttpConn::connect_from(target, sources).await?;
         let handshake = format!("GET {path}?EIO=4&transport=polling HTTP/1.1\r\nHost: {host}\r\n\r\n");
@@ -74,16 +78,16 @@ impl Scenario for SioPolling {
         let open = response.body.split(|&b| b == SEPARATOR).next().unwrap_or_default();
         let sid = parse_open(open)?;
         let query = format!("{path}?EIO=4&transport=polling&sid={sid}");
-        let mut client = PollClient {
-            post: HttpConn::connect_from(target, sources).await?,
-            get,
-            get_request: format!("GET {query} HTTP/1.1\r\nHost: {host}\r\n\r\n").into_bytes(),
-            post_head: format!(
+        let post = Poster {
+            conn: HttpConn::connect_from(target, sources).await?,
+            head: format!(
                 "POST {query} HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/plain;charset=UTF-8\r\n\
                  Content-Length: "
             ),
             out: Vec::new(),
         };
+        let get_request = format!("GET {query} HTTP/1.1\r\nHost: {host}\r\n\r\n").into_bytes();
+        let mut client = PollClient { get, get_request, post };
         client.post(b"40").await?;
         // The run's connect timeout bounds this loop.
         loop {
@@ -99,6 +103,8 @@ impl Scenario for SioPolling {
                         connected = true;
                     }
                     [b'4', b'4', ..] => return Err(LoadError::ConnectRefused(excerpt(packet))),
+                    // An event sent to every socket may follow the CONNECT answer in one payload.
+                    [b'4', b'2', ..] if connected => {}
                     [b'2'] => pong_due = true,
                     [b'6'] | [] => {}
                     _ => return Err(LoadError::UnexpectedPacket(excerpt(packet))),
@@ -111,6 +117,19 @@ impl Scenario for SioPolling {
                 return Ok(client);
             }
         }
+    }
+
+    /// POSTs `body` (packets already joined) and checks the `ok`.
+    async fn post(&mut self, body: &[u8]) -> Result<(), LoadError> {
+        self.post.post(body).await
+    }
+}
+
+impl Scenario for SioPolling {
+    type Client = PollClient;
+
+    async fn connect(&self) -> Result<PollClient, LoadError> {
+        PollClient::open(&self.0.target, &self.0.sources).await
     }
 
     async fn run(&self, client: PollClient, window: Window, rec: &Recorder) -> Result<(), LoadError> {
