@@ -352,10 +352,9 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
         resp.engine_error_with_message(conn.out(), &to, EngineError::Forbidden, &message);
         return keep(conn);
     }
-    // Node asks `allowRequest` in `verify`, before `handshake` looks at the protocol revision.
-    let Some(version) = query.eio().and_then(EioVersion::from_query) else {
-        return refuse(conn, EngineError::UnsupportedProtocolVersion);
-    };
+    // Node asks `allowRequest` in `verify`, before `handshake` looks at the protocol revision;
+    // with EIO=3 allowed, every revision but 4 is 3 and none is refused.
+    let version = EioVersion::from_query(query.eio());
     if shard.closing.get() {
         return refuse(conn, EngineError::BadRequest);
     }
