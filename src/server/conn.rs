@@ -473,7 +473,7 @@ async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyIn
     let mut date = [0u8; 29];
     let resp = responder(shard, &mut date);
     match req.method() {
-        Method::Get | Method::Head => {}
+        Method::Get => {}
         Method::Post => {
             let content_type = req.header("content-type");
             let reply = shard.drive(sid, |s| s.on_post(content_type, req.body().clone(), Instant::now()));
@@ -495,7 +495,7 @@ async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyIn
             }
             return true;
         }
-        // Node's polling transport answers other methods with 500.
+        // Node's polling transport answers other methods with 500, `HEAD` included (not a poll).
         _ => {
             resp.empty(conn.out(), to, 500);
             return true;
