@@ -327,6 +327,11 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
         if !shard.contains(&sid) {
             return refuse(conn, EngineError::UnknownSid);
         }
+        // Node's `verify` also refuses a request in another revision than the session's
+        // (`PROTOCOL_MISMATCH`), upgrades included.
+        if shard.with_session(sid, |s| s.version()) != Some(EioVersion::from_query(query.eio())) {
+            return refuse(conn, EngineError::BadRequest);
+        }
         return match (transport, upgrade) {
             (Opening::WebSocket, true) => upgrade_session(shard, conn, req, sid).await,
             (Opening::WebSocket, false) => refuse(conn, EngineError::BadRequest),
