@@ -308,12 +308,11 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
             keep(conn)
         }
     };
+    // Node runs a polling upgrade request through `verify` like any other, lets `ws` complete
+    // the handshake, then closes the WebSocket at once (`handlesUpgrades` is false).
     let transport = match query.transport() {
-        Some("polling") if !upgrade => Opening::Polling,
+        Some("polling") => Opening::Polling,
         Some("websocket") => Opening::WebSocket,
-        // Node runs a polling upgrade request through `verify`, then its WebSocket server
-        // refuses the missing upgrade; a plain `polling` request here is just bad.
-        Some("polling") => return refuse(conn, EngineError::BadRequest),
         _ => return refuse(conn, EngineError::UnknownTransport),
     };
     if let Some(raw_sid) = query.sid() {
@@ -335,7 +334,8 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
         return match (transport, upgrade) {
             (Opening::WebSocket, true) => upgrade_session(shard, conn, req, sid).await,
             (Opening::WebSocket, false) => refuse(conn, EngineError::BadRequest),
-            (Opening::Polling, _) => match polling(shard, &mut conn, &req, &to, sid).await {
+            (Opening::Polling, true) => open_and_close_websocket(shard, conn, &req).await,
+            (Opening::Polling, false) => match polling(shard, &mut conn, &req, &to, sid).await {
                 true => keep(conn),
                 false => Next::Close(conn),
             },
@@ -356,6 +356,9 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
         }
         resp.engine_error_with_message(conn.out(), &to, EngineError::Forbidden, &message);
         return keep(conn);
+    }
+    if transport == Opening::Polling && upgrade {
+        return open_and_close_websocket(shard, conn, &req).await;
     }
     // Node asks `allowRequest` in `verify`, before `handshake` looks at the protocol revision;
     // with EIO=3 allowed, every revision but 4 is 3 and none is refused.
@@ -447,6 +450,19 @@ fn negotiate_deflate(shard: &Shard, req: &Request) -> Result<Option<DeflateParam
 fn reject_extensions(mut conn: Conn) -> Next {
     http::websocket::write_rejection(conn.out(), http::websocket::WsRejection::Extensions);
     Next::Close(conn)
+}
+
+/// A WebSocket upgrade that passed `verify` for a transport that takes none (`polling`): Node's
+/// `ws` completes the handshake, then `onWebSocket` closes the socket at once.
+async fn open_and_close_websocket(shard: &Rc<Shard>, mut conn: Conn, req: &Request) -> Next {
+    let Ok(accept) = http::websocket::check(req) else {
+        return reject_ws(conn, req);
+    };
+    let origin = req.header("origin");
+    write_switching_protocols(conn.out(), &accept, None, shard.config.cors.as_ref(), origin, &[]);
+    crate::transport::ws_codec::write_close_empty(conn.out());
+    conn.finish().await;
+    Next::Gone
 }
 
 /// A WebSocket for an existing session: the probe of an upgrade.
