@@ -150,6 +150,34 @@ fn engine_polling() -> Vec<Script> {
         ),
         script("polling v3 JSONP", vec![get(0, "/engine.io/?EIO=3&transport=polling&j=0")]),
         script(
+            "HTTP: Connection: close, Origin on an upgrade",
+            // Not here yet: `Expect: 100-continue`, which Node answers `HTTP/1.1 100 Continue`
+            // before the response even when the body came along, and tpcio does not (yet).
+            vec![
+                get(0, v4),
+                post(1, v4s, b"4closing"),
+                request(1, "GET", v4s, &[("Connection", "close")], b""),
+                end(1),
+                request(
+                    2,
+                    "GET",
+                    "/engine.io/?EIO=4&transport=websocket",
+                    &[
+                        ("Connection", "Upgrade"),
+                        ("Upgrade", "websocket"),
+                        ("Sec-WebSocket-Version", "13"),
+                        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+                        ("Origin", "https://example.com"),
+                    ],
+                    b"",
+                ),
+                ws_recv(2),
+                ws_close(2, 1001),
+                ws_recv(2),
+                end(2),
+            ],
+        ),
+        script(
             "CORS: preflights, headers on answers, old Internet Explorer",
             vec![
                 request(
@@ -660,6 +688,37 @@ fn socket_io() -> Vec<Script> {
     scripts.push(script(
         "Socket.IO: an invalid packet over polling",
         vec![get(0, p4), post(0, p4s, b"40"), get(0, p4s), post(0, p4s, b"42{}"), get(0, p4s), get(0, p4s)],
+    ));
+    scripts.push(script(
+        "Socket.IO v4 (EIO=3) over polling with b64=1: attachments as base64",
+        vec![
+            get(0, "/socket.io/?EIO=3&transport=polling&b64=1"),
+            get(0, "/socket.io/?EIO=3&transport=polling&b64=1&sid={sid}"),
+            post(
+                0,
+                "/socket.io/?EIO=3&transport=polling&b64=1&sid={sid}",
+                &v3(&[&format!("451-[\"message\",{attachment}]"), "b4AQID"]),
+            ),
+            get(0, "/socket.io/?EIO=3&transport=polling&b64=1&sid={sid}"),
+        ],
+    ));
+    scripts.push(script(
+        "Socket.IO: CONNECT twice, DISCONNECT, CONNECT again, refusals on the Socket.IO path",
+        vec![
+            get(0, p4),
+            post(0, p4s, b"40"),
+            get(0, p4s),
+            post(0, p4s, b"40"),
+            post(0, p4s, br#"42["message","twice"]"#),
+            get(0, p4s),
+            post(0, p4s, b"41"),
+            post(0, p4s, b"40"),
+            get(0, p4s),
+            request(1, "OPTIONS", p4, &[("Origin", "https://example.com")], b""),
+            get(1, "/socket.io/?EIO=4&transport=flash"),
+            get(1, "/socket.io/?EIO=4&transport=polling&sid=AAAAAAAAAAAAAAAAAAAA"),
+            post(1, p4, b""),
+        ],
     ));
     scripts.push(script(
         "Socket.IO: an event before any CONNECT",
