@@ -130,11 +130,16 @@ impl Responder<'_> {
 
     /// A status with no body and no header of its own: Node's `res.writeHead(code); res.end()`
     /// (404 outside the Engine.IO path, 413 over `maxHttpBufferSize`, 400 on an overlapping
-    /// poll, 500 for a method polling does not know): an empty chunked body.
+    /// poll, 500 for a method polling does not know): an empty chunked body, except for the
+    /// statuses that never have a body (204, 304), which Node sends with no framing at all.
     pub fn empty(&self, out: &mut BytesMut, to: &ReplyInfo, status: u16) {
         self.start(out, status, to);
         self.end(out, to);
-        chunked(out, to, &[]);
+        if matches!(status, 204 | 304) {
+            out.put_slice(b"\r\n");
+        } else {
+            chunked(out, to, &[]);
+        }
     }
 
     /// The `cors` package's answer to a preflight: `204 No Content` with the CORS headers.
@@ -397,6 +402,13 @@ pub(crate) mod tests {
             "HTTP/1.1 404 Not Found\r\nDate: {D}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
         );
         assert_eq!(text(&out), captured);
+        out.clear();
+        let get = ReplyInfo::from_request(&request("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        node(None).empty(&mut out, &get, 304);
+        let captured = format!(
+            "HTTP/1.1 304 Not Modified\r\nDate: {D}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n"
+        );
+        assert_eq!(text(&out), captured, "no body, so no framing");
     }
 
     #[test]
