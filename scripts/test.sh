@@ -20,6 +20,8 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 # The official npm clients the integration tests drive, from the committed lockfile.
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+# The Node reference servers (engine.io 6.6, socket.io 4.8) tests/differential.rs runs beside tpcio.
+(cd loadtest/node-reference && npm ci --no-audit --no-fund --loglevel=error)
 # The official Socket.IO browser client the server serves (what scripts/setup.sh installs).
 (cd client && npm ci --no-audit --no-fund --loglevel=error)
 

@@ -75,13 +75,14 @@ fn counters_move_by_what_the_clients_did() {
     ws.send(broadcast);
     assert_eq!(ws.text(), "432[]");
     assert_eq!(polling.recv(), [r#"42["all","p"]"#]);
-    // Three requests refused with Node's codes 0, 1 and 5.
+    // Three requests refused with Node's codes 0, 1 and 2.
     for (query, code) in [
         ("EIO=4&transport=bogus", 0),
         ("EIO=4&transport=polling&sid=nope", 1),
         ("EIO=3&transport=polling", 5),
     ] {
-        let response = Conn::connect(addr).get(&format!("/socket.io/?{query}"));
+        let method = if code == 2 { "POST" } else { "GET" };
+        let response = Conn::connect(addr).request(method, &format!("/socket.io/?{query}"), &[], b"");
         common::engine::assert_engine_error(&response, code);
     }
 
@@ -126,8 +127,7 @@ fn counters_move_by_what_the_clients_did() {
     let handoffs_in = m.sum("tpcio_mesh_messages_total", &[("direction", "in"), ("kind", "handoff")]);
     assert_eq!(handoffs_in, server.handoffs());
 
-    for (code, message) in
-        [(0, "Transport unknown"), (1, "Session ID unknown"), (5, "Unsupported protocol version")]
+    for (code, message) in [(0, "Transport unknown"), (1, "Session ID unknown"), (2, "Bad handshake method")]
     {
         let labels = [("code", &*code.to_string()), ("message", message)];
         assert_eq!(m.sum("tpcio_handshake_errors_total", &labels), 1, "code {code}");

@@ -6,18 +6,21 @@
 //     the same arguments, and `message-with-ack` is acknowledged with its own arguments.
 // pingInterval 300 ms, pingTimeout 200 ms, maxHttpBufferSize 1e6, CORS `*`, EIO=3 accepted,
 // connectTimeout 1 s. The differential test (tests/differential.rs) drives it beside tpcio.
-// Usage: node conformance.mjs PORT
+// Usage: node conformance.mjs PORT [PING_INTERVAL PING_TIMEOUT]
+// (the differential test passes Node's defaults, 25000 20000, for its scripts that are not
+// about the heartbeat, as tests/common/server.rs does for tpcio)
 import http from "node:http";
 import { Server as Engine } from "engine.io";
 import { Server } from "socket.io";
 
 const port = Number(process.argv[2]);
-if (!Number.isInteger(port) || port <= 0 || port > 65535) {
-  console.error("usage: node conformance.mjs PORT");
+const [pingInterval = 300, pingTimeout = 200] = process.argv.slice(3, 5).map(Number);
+if (!Number.isInteger(port) || port <= 0 || port > 65535 || !(pingInterval > 0) || !(pingTimeout > 0)) {
+  console.error("usage: node conformance.mjs PORT [PING_INTERVAL PING_TIMEOUT]");
   process.exit(2);
 }
 
-const timings = { pingInterval: 300, pingTimeout: 200, maxHttpBufferSize: 1e6, allowEIO3: true };
+const timings = { pingInterval, pingTimeout, maxHttpBufferSize: 1e6, allowEIO3: process.env.ALLOW_EIO3 !== "false" };
 const cors = { origin: "*" };
 
 const httpServer = http.createServer();

@@ -11,7 +11,7 @@
 use bytes::{BufMut, BytesMut};
 
 use super::request::HttpError;
-use super::response::{ReplyInfo, Responder, header, length, status_line};
+use super::response::{ReplyInfo, Responder, chunked, header, length, status_line};
 
 /// Engine.IO's handshake and request errors, with Node's numeric codes.
 #[repr(u8)]
@@ -74,17 +74,8 @@ impl EngineError {
 impl Responder<'_> {
     /// Node's `abortRequest`: the JSON error answering a polling request.
     pub fn engine_error(&self, out: &mut BytesMut, to: &ReplyInfo, error: EngineError) {
-        let message = error.message();
         // No escaping needed for the fixed messages: they are plain ASCII words.
-        let len = br#"{"code":0,"message":""}"#.len() + message.len();
-        if !self.error_head(out, to, error, len) {
-            return;
-        }
-        out.put_slice(br#"{"code":"#);
-        out.put_u8(b'0' + error.code());
-        out.put_slice(br#","message":""#);
-        out.put_slice(message.as_bytes());
-        out.put_slice(br#""}"#);
+        self.error_answer(out, to, error, [b"\"", error.message().as_bytes(), b"\""]);
     }
 
     /// `abortRequest` with the context's `message` (what `allowRequest` refused with) in place
@@ -101,26 +92,19 @@ impl Responder<'_> {
         }
         // serde_json escapes exactly as JSON.stringify does for a Rust (well-formed) string.
         let Ok(quoted) = serde_json::to_string(message) else { return self.engine_error(out, to, error) };
-        let len = br#"{"code":0,"message":}"#.len() + quoted.len();
-        if !self.error_head(out, to, error, len) {
-            return;
-        }
-        out.put_slice(br#"{"code":"#);
-        out.put_u8(b'0' + error.code());
-        out.put_slice(br#","message":"#);
-        out.put_slice(quoted.as_bytes());
-        out.put_u8(b'}');
+        self.error_answer(out, to, error, [quoted.as_bytes(), b"", b""]);
     }
 
-    /// Writes the head; returns whether a body should follow (not for `HEAD`).
-    fn error_head(&self, out: &mut BytesMut, to: &ReplyInfo, error: EngineError, body_len: usize) -> bool {
+    /// Status, `Content-Type: application/json`, then `{"code":N,"message":<message>}` as the
+    /// chunked body Node's `writeHead` + `end(JSON.stringify(..))` sends; `message` is the JSON
+    /// string in pieces, quotes included.
+    fn error_answer(&self, out: &mut BytesMut, to: &ReplyInfo, error: EngineError, message: [&[u8]; 3]) {
         self.start(out, error.status(), to);
         header(out, b"Content-Type", b"application/json");
         self.end(out, to);
-        // Node frames this body chunked; this is the same place for its length.
-        length(out, body_len);
-        out.put_slice(b"\r\n");
-        !to.head_only
+        let code = [b'0' + error.code()];
+        let [m0, m1, m2] = message;
+        chunked(out, to, &[br#"{"code":"#, &code, br#","message":"#, m0, m1, m2, b"}"]);
     }
 }
 
@@ -153,7 +137,6 @@ pub fn write_http_error(out: &mut BytesMut, error: HttpError) {
 mod tests {
     use super::*;
     use crate::http::cors::Cors;
-    use crate::http::response::from_node;
     use crate::http::response::tests::{node, request};
 
     const D: &str = "Thu, 01 Jan 1970 00:00:00 GMT";
@@ -233,7 +216,7 @@ mod tests {
         for (error, node_bytes) in captured {
             let mut out = BytesMut::new();
             node(None).engine_error(&mut out, &to, error);
-            assert_eq!(std::str::from_utf8(&out).ok(), Some(from_node(&node_bytes).as_str()), "{error:?}");
+            assert_eq!(std::str::from_utf8(&out).ok(), Some(node_bytes.as_str()), "{error:?}");
         }
     }
 
@@ -248,24 +231,23 @@ mod tests {
         let captured = format!(
             "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nDate: {D}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nTransfer-Encoding: chunked\r\n\r\n23\r\n{{\"code\":4,\"message\":\"no \\\"way\\\"\\n\"}}\r\n0\r\n\r\n"
         );
-        assert_eq!(std::str::from_utf8(&out).ok(), Some(from_node(&captured).as_str()));
+        assert_eq!(std::str::from_utf8(&out).ok(), Some(captured.as_str()));
 
         out.clear();
         node(None).engine_error_with_message(&mut out, &to, EngineError::Forbidden, "");
-        assert!(out.ends_with(br#"{"code":4,"message":"Forbidden"}"#));
+        assert!(out.ends_with(b"20\r\n{\"code\":4,\"message\":\"Forbidden\"}\r\n0\r\n\r\n"));
 
         out.clear();
         node(Some(&Cors::default())).engine_error(&mut out, &to, EngineError::UnknownSid);
         let captured = format!(
             "HTTP/1.1 400 Bad Request\r\nAccess-Control-Allow-Origin: *\r\nContent-Type: application/json\r\nDate: {D}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nTransfer-Encoding: chunked\r\n\r\n29\r\n{{\"code\":1,\"message\":\"Session ID unknown\"}}\r\n0\r\n\r\n"
         );
-        assert_eq!(std::str::from_utf8(&out).ok(), Some(from_node(&captured).as_str()));
+        assert_eq!(std::str::from_utf8(&out).ok(), Some(captured.as_str()));
 
         out.clear();
         let head = crate::http::ReplyInfo { head_only: true, ..to };
         node(None).engine_error_with_message(&mut out, &head, EngineError::Forbidden, "no");
-        let length = format!("Content-Length: {}\r\n\r\n", r#"{"code":4,"message":"no"}"#.len());
-        assert!(out.ends_with(length.as_bytes()), "no body for HEAD");
+        assert!(out.ends_with(b"Keep-Alive: timeout=5\r\n\r\n"), "no framing and no body for HEAD");
     }
 
     #[test]

@@ -31,12 +31,13 @@ pub enum EioVersion {
 }
 
 impl EioVersion {
-    /// Parses the `EIO` query value. Anything but `3` or `4` is unsupported.
-    pub fn from_query(value: &str) -> Option<Self> {
+    /// The revision a request's `EIO` query value asks for, as engine.io 6.6 decides it
+    /// (`req._query.EIO === "4" ? 4 : 3`): exactly `4` is v4, anything else, missing included,
+    /// is v3, which this server always accepts (Node's `allowEIO3: true`).
+    pub fn from_query(value: Option<&str>) -> Self {
         match value {
-            "3" => Some(EioVersion::V3),
-            "4" => Some(EioVersion::V4),
-            _ => None,
+            Some("4") => EioVersion::V4,
+            _ => EioVersion::V3,
         }
     }
 }

@@ -347,12 +347,11 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
             keep(conn)
         }
     };
+    // Node runs a polling upgrade request through `verify` like any other, lets `ws` complete
+    // the handshake, then closes the WebSocket at once (`handlesUpgrades` is false).
     let transport = match query.transport() {
-        Some("polling") if !upgrade => Opening::Polling,
+        Some("polling") => Opening::Polling,
         Some("websocket") => Opening::WebSocket,
-        // Node runs a polling upgrade request through `verify`, then its WebSocket server
-        // refuses the missing upgrade; a plain `polling` request here is just bad.
-        Some("polling") => return refuse(conn, EngineError::BadRequest),
         _ => return refuse(conn, EngineError::UnknownTransport),
     };
     if let Some(raw_sid) = query.sid() {
@@ -366,10 +365,16 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
         if !shard.contains(&sid) {
             return refuse(conn, EngineError::UnknownSid);
         }
+        // Node's `verify` also refuses a request in another revision than the session's
+        // (`PROTOCOL_MISMATCH`), upgrades included.
+        if shard.with_session(sid, |s| s.version()) != Some(EioVersion::from_query(query.eio())) {
+            return refuse(conn, EngineError::BadRequest);
+        }
         return match (transport, upgrade) {
             (Opening::WebSocket, true) => upgrade_session(shard, conn, req, sid).await,
             (Opening::WebSocket, false) => refuse(conn, EngineError::BadRequest),
-            (Opening::Polling, _) => match polling(shard, &mut conn, &req, &to, sid).await {
+            (Opening::Polling, true) => open_and_close_websocket(shard, conn, &req).await,
+            (Opening::Polling, false) => match polling(shard, &mut conn, &req, &to, sid).await {
                 true => keep(conn),
                 false => Next::Close(conn),
             },
@@ -394,6 +399,9 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
         }
         resp.engine_error_with_message(conn.out(), &to, EngineError::Forbidden, &message);
         return keep(conn);
+    }
+    if transport == Opening::Polling && upgrade {
+        return open_and_close_websocket(shard, conn, &req).await;
     }
     // Node asks `allowRequest` in `verify`, before `handshake` looks at the protocol revision:
     // `EIO=4` is v4, anything else (absent included) v3, served only with `allowEIO3`.
@@ -491,6 +499,19 @@ fn reject_extensions(mut conn: Conn) -> Next {
     Next::Close(conn)
 }
 
+/// A WebSocket upgrade that passed `verify` for a transport that takes none (`polling`): Node's
+/// `ws` completes the handshake, then `onWebSocket` closes the socket at once.
+async fn open_and_close_websocket(shard: &Rc<Shard>, mut conn: Conn, req: &Request) -> Next {
+    let Ok(accept) = http::websocket::check(req) else {
+        return reject_ws(conn, req);
+    };
+    let origin = req.header("origin");
+    write_switching_protocols(conn.out(), &accept, None, shard.config.cors.as_ref(), origin, &[]);
+    crate::transport::ws_codec::write_close_empty(conn.out());
+    conn.finish().await;
+    Next::Gone
+}
+
 /// A WebSocket for an existing session: the probe of an upgrade.
 async fn upgrade_session(shard: &Rc<Shard>, mut conn: Conn, req: Request, sid: Sid) -> Next {
     let Ok(accept) = http::websocket::check(&req) else {
@@ -525,7 +546,7 @@ async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyIn
         .handshake(sid)
         .and_then(|h| EngineQuery::parse(h.request.query()).jsonp_index().map(|j| j.into_owned()));
     match req.method() {
-        Method::Get | Method::Head => {}
+        Method::Get => {}
         Method::Post => {
             let content_type = req.header("content-type");
             let body = match &jsonp {
@@ -559,7 +580,7 @@ async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyIn
             }
             return true;
         }
-        // Node's polling transport answers other methods with 500.
+        // Node's polling transport answers other methods with 500, `HEAD` included (not a poll).
         _ => {
             resp.empty(conn.out(), to, 500);
             return true;

@@ -11,9 +11,12 @@ pub mod browser;
 pub mod engine;
 pub mod http;
 pub mod node;
+pub mod node_reference;
+pub mod script;
 pub mod server;
 pub mod sio;
 pub mod sio_api;
+pub mod wire;
 pub mod ws;
 
 use std::time::Duration;

@@ -174,12 +174,10 @@ mod tests {
     }
 
     #[test]
-    fn zero_attachments_leave_node_stuck() {
+    fn zero_attachments_are_refused() {
         let mut d = decoder();
-        let first = d.push_text(text(r#"50-["a",{"_placeholder":true,"num":5}]"#)).unwrap().unwrap();
-        assert_eq!(first.packet.attachments, 0);
-        assert_eq!(d.push_binary(Bytes::from_static(b"x")), Ok(None));
-        assert_eq!(d.push_text(text(r#"2["b"]"#)), Err(ParseError::UnexpectedText));
+        let zero = d.push_text(text(r#"50-["a",{"_placeholder":true,"num":5}]"#));
+        assert_eq!(zero.map(|p| p.is_some()), Err(ParseError::IllegalAttachments));
     }
 
     #[test]

@@ -81,12 +81,12 @@ fn read_type(s: &str) -> Result<(PacketKind, usize), ParseError> {
     }
 }
 
-/// The `N-` of binary kinds: `Number()` of the text before the first `-`, which must be a
-/// non-negative integer no larger than `max`.
+/// The `N-` of binary kinds: `Number()` of the text before the first `-`, which must be an
+/// integer from 1 to `max` (socket.io-parser 4.2.7: `!isInteger(n) || n < 1`).
 fn read_attachments(s: &str, from: usize, max: usize) -> Result<(usize, usize), ParseError> {
     let dash = memchr::memchr(b'-', &s.as_bytes()[from..]).ok_or(ParseError::IllegalAttachments)?;
     let n = number::parse(&s[from..from + dash]).ok_or(ParseError::IllegalAttachments)?;
-    if !(n.is_finite() && n.fract() == 0.0 && n >= 0.0) {
+    if !(n.is_finite() && n.fract() == 0.0 && n >= 1.0) {
         return Err(ParseError::IllegalAttachments);
     }
     if n > max as f64 {

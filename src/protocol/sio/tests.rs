@@ -125,7 +125,6 @@ fn lenient_forms_as_node() {
         // No comma: the namespace runs to the end.
         (r#"2/admin["a"]"#, packet(Event, r#"/admin["a"]"#, None, 0, None)),
         // The attachment count is `Number()` of the text before the first `-`.
-        (r#"5-["a"]"#, packet(BinaryEvent, "/", None, 0, Some(r#"["a"]"#))),
         (r#"5 1 -["a"]"#, packet(BinaryEvent, "/", None, 1, Some(r#"["a"]"#))),
         (r#"50x2-["a"]"#, packet(BinaryEvent, "/", None, 2, Some(r#"["a"]"#))),
         (r#"51e1-["a"]"#, packet(BinaryEvent, "/", None, 10, Some(r#"["a"]"#))),
@@ -168,6 +167,10 @@ fn malformed_packets() {
         (r#"2/admin,1["removeListener"]"#, ReservedEventName),
         (r#"2["\u0063onnect"]"#, ReservedEventName),
         (r#"51["a"]"#, IllegalAttachments),
+        // At least one attachment: an empty or zero count is refused.
+        (r#"5-["a"]"#, IllegalAttachments),
+        (r#"50-["a"]"#, IllegalAttachments),
+        (r#"60-7[]"#, IllegalAttachments),
         (r#"5x-["a"]"#, IllegalAttachments),
         (r#"51.5-["a"]"#, IllegalAttachments),
         (r#"5Infinity-["a"]"#, IllegalAttachments),
@@ -334,7 +337,8 @@ fn any_packet(version: SioVersion) -> impl Strategy<Value = Packet> {
         "/|/[a-z0-9_.-]{1,8}",
         proptest::option::of("[a-z=&%]{0,8}"),
         proptest::option::of(any::<u64>()),
-        0usize..=10,
+        // A binary packet has one attachment at least.
+        1usize..=10,
     )
         .prop_flat_map(move |(kind, nsp, query, id, n)| {
             let query = if version == SioVersion::V4 { query } else { None };
