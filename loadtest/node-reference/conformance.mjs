@@ -5,7 +5,7 @@
 //     `auth` with the CONNECT payload; on `/`, `message` is answered with `message-back` and
 //     the same arguments, and `message-with-ack` is acknowledged with its own arguments.
 // pingInterval 300 ms, pingTimeout 200 ms, maxHttpBufferSize 1e6, CORS `*`, EIO=3 accepted,
-// connectTimeout 1 s. The differential test (tests/differential.rs) drives it beside tpcio.
+// connectTimeout 1 s (ALLOW_EIO3=false refuses EIO=3, for the v4 suites). The differential test (tests/differential.rs) drives it beside tpcio.
 // Usage: node conformance.mjs PORT [PING_INTERVAL PING_TIMEOUT]
 // (the differential test passes Node's defaults, 25000 20000, for its scripts that are not
 // about the heartbeat, as tests/common/server.rs does for tpcio)
