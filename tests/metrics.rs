@@ -79,7 +79,7 @@ fn counters_move_by_what_the_clients_did() {
     for (query, code) in [
         ("EIO=4&transport=bogus", 0),
         ("EIO=4&transport=polling&sid=nope", 1),
-        ("EIO=3&transport=polling", 5),
+        ("EIO=4&transport=polling", 2),
     ] {
         let method = if code == 2 { "POST" } else { "GET" };
         let response = Conn::connect(addr).request(method, &format!("/socket.io/?{query}"), &[], b"");
