@@ -11,10 +11,12 @@
 
 mod common;
 
+use std::sync::mpsc::Receiver;
+
 use common::engine::Eio;
 use common::http::Conn;
 use common::sio::probe::{self, Report, expect_report};
-use common::sio::{Client, Polling, connect_ack_sid};
+use common::sio::{Client, Polling, SioServer, connect_ack_sid};
 
 const BOUND: usize = 8;
 
@@ -48,19 +50,7 @@ fn volatile_broadcasts_past_the_bound_are_dropped_and_the_client_stays() {
 #[test]
 fn a_full_queue_disconnects_the_slow_consumer_with_a_reason() {
     let (server, reports) = probe::server_with(|config| config.engine.max_buffered_packets = BOUND);
-    let (victim, victim_sid) = stalled_client(server.addr);
-    let (mut sender, _) = Client::connect(server.addr);
-
-    assert_eq!(sender.call(1, r#"["flood",20,false]"#), "[]");
-    let reason = expect_report(&reports, |r| match r {
-        Report::Disconnect { socket, reason, .. } if *socket == victim_sid => Some(*reason),
-        _ => None,
-    });
-    assert_eq!(reason, "slow consumer");
-    // The session is gone: its next poll is refused as Node refuses an unknown sid.
-    let response = Conn::connect(server.addr).get(&victim.target());
-    assert_eq!((response.status, response.text()), (400, r#"{"code":1,"message":"Session ID unknown"}"#));
-
+    let mut sender = flood_a_stalled_client(&server, &reports, 20);
     // The sender was never slow.
     let rooms = sender.call(2, r#"["rooms"]"#);
     assert!(rooms.starts_with("[["), "{rooms}");
@@ -89,15 +79,22 @@ fn a_polling_client_that_never_fetches_hits_the_byte_bound_and_is_disconnected()
     let (server, reports) = probe::server_with(|config| {
         config.engine.max_buffered_bytes = 5 * SMALL_FLOOD_PACKET;
     });
+    flood_a_stalled_client(&server, &reports, 9);
+}
+
+/// A client that never polls, then a broadcast of `count` packets to it from another client:
+/// the stalled one is disconnected as a slow consumer, and its session is gone (its next poll
+/// is refused as Node refuses an unknown sid). Returns the sender.
+fn flood_a_stalled_client(server: &SioServer, reports: &Receiver<Report>, count: usize) -> Client {
     let (victim, victim_sid) = stalled_client(server.addr);
     let (mut sender, _) = Client::connect(server.addr);
-
-    assert_eq!(sender.call(1, r#"["flood",9,false]"#), "[]");
-    let reason = expect_report(&reports, |r| match r {
+    assert_eq!(sender.call(1, &format!(r#"["flood",{count},false]"#)), "[]");
+    let reason = expect_report(reports, |r| match r {
         Report::Disconnect { socket, reason, .. } if *socket == victim_sid => Some(*reason),
         _ => None,
     });
     assert_eq!(reason, "slow consumer");
     let response = Conn::connect(server.addr).get(&victim.target());
     assert_eq!((response.status, response.text()), (400, r#"{"code":1,"message":"Session ID unknown"}"#));
+    sender
 }
