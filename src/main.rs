@@ -82,6 +82,16 @@ struct Common {
     /// `keepAliveTimeout`, 5000; 0 keeps it).
     #[arg(long, env = "TPCIO_KEEP_ALIVE_TIMEOUT", global = true)]
     keep_alive_timeout: Option<u64>,
+    /// Milliseconds within which two requests of one client on different connections are
+    /// answered in the order it sent them, when that order matters (a close, an upgrade): not
+    /// in Node, whose one thread reads every connection (default 100; 0 turns it off)
+    #[arg(long, env = "TPCIO_REORDER_WINDOW", global = true)]
+    reorder_window: Option<u64>,
+    /// Milliseconds at least between a WebSocket's 101 and its open packet, and between a
+    /// Socket.IO CONNECT answer and what the connect handler sends, so that a client reading
+    /// one message at a time gets them apart: not in Node (default 2; 0 turns it off)
+    #[arg(long, env = "TPCIO_FIRST_WRITE_GAP", global = true)]
+    first_write_gap: Option<u64>,
     /// Most packets queued for one client before a broadcast drops (volatile) or disconnects it
     /// as a slow consumer (default 4096; Node has no bound).
     #[arg(long, env = "TPCIO_MAX_BUFFERED_PACKETS", global = true)]
@@ -210,6 +220,12 @@ fn apply(c: &Common, config: &mut ServerConfig) {
     }
     if let Some(ms) = c.header_timeout {
         config.header_timeout = Duration::from_millis(ms);
+    }
+    if let Some(ms) = c.reorder_window {
+        config.engine.reorder_window = Duration::from_millis(ms);
+    }
+    if let Some(ms) = c.first_write_gap {
+        config.engine.first_write_gap = Duration::from_millis(ms);
     }
     if let Some(ms) = c.keep_alive_timeout {
         config.keep_alive_timeout = Duration::from_millis(ms);
