@@ -176,11 +176,13 @@ fn engine_polling() -> Vec<Script> {
         ),
         script("polling v3 JSONP", vec![get(0, "/engine.io/?EIO=3&transport=polling&j=0")]),
         script(
-            "HTTP: Connection: close, Origin on an upgrade",
-            // Not here yet: `Expect: 100-continue`, which Node answers `HTTP/1.1 100 Continue`
-            // before the response even when the body came along, and tpcio does not (yet).
+            "HTTP: Connection: close, Origin on an upgrade, Expect: 100-continue",
             vec![
                 get(0, v4),
+                // `100 Continue` comes first, even with the body at hand, then the answer.
+                request(0, "POST", v4s, &[("Expect", "100-continue")], b"4continued"),
+                read(0),
+                get(0, v4s),
                 post(1, v4s, b"4closing"),
                 request(1, "GET", v4s, &[("Connection", "close")], b""),
                 end(1),

@@ -286,3 +286,30 @@ fn eio_open(script: &str) -> String {
     let json = script.strip_prefix("___eio[0](").and_then(|s| s.strip_suffix(");")).expect("a script");
     serde_json::from_str(json).expect("a JSON string")
 }
+
+#[test]
+fn expect_100_continue_is_answered_before_the_body_is_sent() {
+    // As Node's HTTP server: `100 Continue` once the head is in, so a client that waits for it
+    // (curl does) sends its body; then the request's own answer.
+    let server = TestServer::start();
+    for eio in BOTH {
+        let session = Session::handshake(server.addr, eio);
+        let body = eio.payload(&["4after continue"]);
+        let mut conn = Conn::connect(server.addr);
+        let len = body.len().to_string();
+        let head = common::http::request_bytes(
+            "POST",
+            &session.target(),
+            &[("Expect", "100-continue"), ("Content-Length", &len)],
+            b"",
+        );
+        // `request_bytes` adds its own Content-Length for a POST: keep the one given here.
+        let head = String::from_utf8(head).expect("ASCII").replace("Content-Length: 0\r\n", "");
+        conn.send(head.as_bytes());
+        let continued = conn.response();
+        assert_eq!((continued.status, continued.head.as_str()), (100, "HTTP/1.1 100 Continue\r\n\r\n"));
+        conn.send(body.as_bytes());
+        assert_ok(&conn.response());
+        assert_eq!(session.recv(), ["4after continue"], "{eio:?}");
+    }
+}

@@ -216,10 +216,27 @@ async fn next_request(shard: &Rc<Shard>, mesh: &Mesh, conn: &mut Conn, fresh: bo
     let limits = http::Limits { max_body_bytes: shard.engine.max_payload, ..shard.config.limits };
     let header_deadline = || Instant::now() + shard.config.header_timeout;
     let mut deadline = (fresh || !conn.buf.is_empty()).then(header_deadline);
+    // Node's HTTP server answers `Expect: 100-continue` with `100 Continue` as soon as it has
+    // the head, before the request is handled: once per request, even with its body at hand.
+    let mut continued = false;
     loop {
         match http::parse(&mut conn.buf, &limits) {
-            Ok(Some(req)) => return Some(req),
-            Ok(None) => {}
+            Ok(Some(req)) => {
+                if req.expects_continue() && !continued {
+                    conn.out().extend_from_slice(http::response::CONTINUE);
+                }
+                return Some(req);
+            }
+            Ok(None) => {
+                let head = http::request::peek_head(&conn.buf, &limits);
+                if !continued && matches!(head, Ok(Some(ref head)) if head.expect_continue) {
+                    continued = true;
+                    conn.out().extend_from_slice(http::response::CONTINUE);
+                    if conn.flush().await.is_err() {
+                        return None;
+                    }
+                }
+            }
             Err(HttpError::PayloadTooLarge { .. }) => {
                 // 413 before the body is read, so the connection cannot be reused; the session
                 // is closed, as the client closes it on this answer anyway.

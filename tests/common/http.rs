@@ -202,7 +202,7 @@ fn parse_response(buf: &mut Vec<u8>) -> Option<Response> {
         })
         .collect();
     let find = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v);
-    let (body, consumed) = if status == 101 || status == 204 || status == 304 {
+    let (body, consumed) = if (100..200).contains(&status) || status == 204 || status == 304 {
         (Vec::new(), head_end)
     } else if find("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         dechunk(&buf[head_end..]).map(|(body, used)| (body, head_end + used))?
