@@ -17,7 +17,7 @@ use common::http::Conn;
 use common::node::NodeRun;
 
 /// How long one scenario may run (each bounds itself at 50 s).
-const NODE_TIMEOUT: Duration = Duration::from_secs(70);
+const NODE_TIMEOUT: Duration = Duration::from_secs(130);
 /// The npm packages the scenarios load.
 const PACKAGES: &[&str] = &["playwright-core"];
 

@@ -40,10 +40,16 @@ export function parseBrowserArgs() {
   return { base: `http://127.0.0.1:${port}/`, shots };
 }
 
+/**
+ * How long chromium may take to start: a cold start, with the other browser test's chromium
+ * starting beside it on a loaded 2-CPU machine, has taken more than 15 s here.
+ */
+const LAUNCH_WAIT = 60_000;
+
 /** Launches chromium (playwright gives it a fresh temporary profile). */
 export async function launch() {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (scripts/test.sh does)`);
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: WAIT });
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: LAUNCH_WAIT });
 }
 
 /**
