@@ -20,7 +20,7 @@ async function upgradedTab(browser, name, url) {
   return tab;
 }
 
-runScript("browser/chat", 50_000, async () => {
+runScript("browser/chat", 110_000, async () => {
   const { base, shots } = parseBrowserArgs();
   return withBrowser(shots, async (browser) => {
     const alice = await upgradedTab(browser, "alice", base);

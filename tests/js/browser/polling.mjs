@@ -9,7 +9,7 @@ import {
   waitText, withBrowser,
 } from "./lib.mjs";
 
-runScript("browser/polling", 50_000, async () => {
+runScript("browser/polling", 110_000, async () => {
   const { base, shots } = parseBrowserArgs();
   return withBrowser(shots, async (browser) => {
     const forced = await openTab(browser, "forced", `${base}?transports=polling`);
