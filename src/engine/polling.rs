@@ -54,6 +54,15 @@ pub enum PollAnswer {
     BadRequest,
 }
 
+impl From<PollAnswer> for PollGet {
+    fn from(answer: PollAnswer) -> PollGet {
+        match answer {
+            PollAnswer::Body(body) => PollGet::Respond(body),
+            PollAnswer::BadRequest => PollGet::BadRequest,
+        }
+    }
+}
+
 /// How to answer a polling GET.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PollGet {
@@ -138,6 +147,12 @@ impl PollingSide {
         }
     }
 
+    /// Decides the answer of the GET `ticket` and wakes its runtime task.
+    pub(super) fn answer(&mut self, ticket: PollTicket, answer: PollAnswer) {
+        self.answered.push((ticket, answer));
+        self.wake();
+    }
+
     fn take_answer(&mut self, ticket: PollTicket) -> Option<PollAnswer> {
         let i = self.answered.iter().position(|(t, _)| *t == ticket)?;
         Some(self.answered.swap_remove(i).1)
@@ -182,11 +197,7 @@ impl Session {
             }
             State::Open | State::Closed { .. } => self.flush(),
         }
-        match self.polling.take_answer(ticket) {
-            Some(PollAnswer::Body(body)) => PollGet::Respond(body),
-            Some(PollAnswer::BadRequest) => PollGet::BadRequest,
-            None => PollGet::Wait(ticket),
-        }
+        self.polling.take_answer(ticket).map_or(PollGet::Wait(ticket), PollGet::from)
     }
 
     /// The answer for a parked GET: `Ready(Some(body))` once decided, `Pending` (with `waker`

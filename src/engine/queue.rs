@@ -54,9 +54,7 @@ impl OutQueue {
         self.bytes = 0;
         self.packets.drain(all)
     }
-}
 
-impl OutQueue {
     /// Takes the first `n` packets out (at most all of them), in order.
     pub(crate) fn drain_front(&mut self, n: usize) -> std::vec::Drain<'_, Packet> {
         let n = n.min(self.packets.len());

@@ -443,8 +443,7 @@ impl Session {
 
     pub(super) fn answer_poll(&mut self, ticket: PollTicket, packets: &[Packet]) {
         let body = self.polling.encode(self.version, packets);
-        self.polling.answered.push((ticket, PollAnswer::Body(body)));
-        self.polling.wake();
+        self.polling.answer(ticket, PollAnswer::Body(body));
     }
 }
 

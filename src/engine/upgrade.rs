@@ -73,8 +73,7 @@ impl Session {
         if let Some(ticket) = self.polling.parked.take() {
             let recent = self.polling.parked_at.is_some_and(|at| now < at + self.config.reorder_window);
             if recent {
-                self.polling.answered.push((ticket, PollAnswer::BadRequest));
-                self.polling.wake();
+                self.polling.answer(ticket, PollAnswer::BadRequest);
             } else {
                 self.answer_poll(ticket, &[Packet::empty(PacketType::Close)]);
             }

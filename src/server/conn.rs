@@ -22,7 +22,7 @@ use super::limits::IpSlot;
 use super::mesh::Mesh;
 use super::shard::{Opening, Shard};
 use super::websocket::spawn_websocket;
-use crate::engine::{DisconnectReason, PollAnswer, PollGet, PostReply, TransportKind};
+use crate::engine::{DisconnectReason, PollGet, PostReply, TransportKind};
 use crate::http::compression;
 use crate::http::error::{write_http_error, write_upgrade_error, write_upgrade_error_message};
 use crate::http::websocket::write_switching_protocols;
@@ -603,25 +603,23 @@ async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyIn
             return true;
         }
     }
-    let outcome = shard.drive(sid, |s| s.on_poll_get(Instant::now())).unwrap_or(PollGet::UnknownSession);
-    let body = match outcome {
-        PollGet::Respond(body) => body,
-        PollGet::Wait(ticket) => {
-            let parked = shard.metrics.get_parked();
-            let answer = wait_for_poll(shard, conn, sid, ticket).await;
-            drop(parked);
-            match answer {
-                Some(PollAnswer::Body(body)) => body,
-                Some(PollAnswer::BadRequest) => {
-                    // The wait may have crossed a second boundary: date the response now.
-                    let mut date = [0u8; 29];
-                    shard.metrics.engine_error(EngineError::BadRequest);
-                    responder(shard, &mut date).engine_error(conn.out(), to, EngineError::BadRequest);
-                    return true;
-                }
+    let outcome = match shard.drive(sid, |s| s.on_poll_get(Instant::now())) {
+        Some(PollGet::Wait(ticket)) => {
+            let _parked = shard.metrics.get_parked();
+            match wait_for_poll(shard, conn, sid, ticket).await {
+                Some(answer) => PollGet::from(answer),
                 None => return false,
             }
         }
+        Some(outcome) => outcome,
+        None => PollGet::UnknownSession,
+    };
+    // The wait may have crossed a second boundary: date the response when it is written.
+    let mut date = [0u8; 29];
+    let resp = responder(shard, &mut date);
+    let body = match outcome {
+        PollGet::Respond(body) => body,
+        PollGet::Wait(_) => unreachable!("a parked GET was waited for above"),
         PollGet::Overlap => {
             resp.empty(conn.out(), to, 400);
             return true;
@@ -638,9 +636,6 @@ async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyIn
         }
     };
     shard.metrics.transfer(TransportKind::Polling, Direction::Out, 1, body.body.len() as u64);
-    // The wait may have crossed a second boundary: date the response when it is written.
-    let mut date = [0u8; 29];
-    let resp = responder(shard, &mut date);
     let script;
     let (content_type, payload) = match &jsonp {
         Some(index) => {
