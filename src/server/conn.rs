@@ -227,9 +227,9 @@ async fn next_request(shard: &Rc<Shard>, mesh: &Mesh, conn: &mut Conn, fresh: bo
                 }
                 return Some(req);
             }
-            Ok(None) => {
+            Ok(None) if !continued && !conn.buf.is_empty() => {
                 let head = http::request::peek_head(&conn.buf, &limits);
-                if !continued && matches!(head, Ok(Some(ref head)) if head.expect_continue) {
+                if matches!(head, Ok(Some(ref head)) if head.expect_continue) {
                     continued = true;
                     conn.out().extend_from_slice(http::response::CONTINUE);
                     if conn.flush().await.is_err() {
@@ -237,6 +237,7 @@ async fn next_request(shard: &Rc<Shard>, mesh: &Mesh, conn: &mut Conn, fresh: bo
                     }
                 }
             }
+            Ok(None) => {}
             Err(HttpError::PayloadTooLarge { .. }) => {
                 // 413 before the body is read, so the connection cannot be reused; the session
                 // is closed, as the client closes it on this answer anyway.
@@ -557,11 +558,9 @@ async fn upgrade_session(shard: &Rc<Shard>, mut conn: Conn, req: Request, sid: S
 async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyInfo, sid: Sid) -> bool {
     let mut date = [0u8; 29];
     let resp = responder(shard, &mut date);
-    // As in Node, the handshake's query decides, once for the session, whether it polls by
+    // As in Node, the handshake's query decided, once for the session, whether it polls by
     // JSONP (`j`) or XHR.
-    let jsonp = shard
-        .handshake(sid)
-        .and_then(|h| EngineQuery::parse(h.request.query()).jsonp_index().map(|j| j.into_owned()));
+    let jsonp = shard.jsonp(sid);
     match req.method() {
         Method::Get => {}
         Method::Post => {

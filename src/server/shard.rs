@@ -109,6 +109,8 @@ struct Meta {
     handshake: Rc<Handshake>,
     /// The transport in use, as the metrics count it.
     transport: TransportKind,
+    /// The JSONP callback index when the handshake had `j` (Node decides it once, there).
+    jsonp: Option<Rc<str>>,
 }
 
 /// How a new session starts.
@@ -197,6 +199,8 @@ impl Shard {
         handshake: Handshake,
         now: Instant,
     ) -> (Sid, Option<WsId>) {
+        let jsonp =
+            crate::http::EngineQuery::parse(handshake.request.query()).jsonp_index().map(|j| Rc::from(&*j));
         let handshake = Rc::new(handshake);
         let open_packet = |sid| OpenPacket {
             sid,
@@ -232,7 +236,9 @@ impl Shard {
                 EioVersion::V4 => 4,
             };
             tracing::debug!(shard = self.id, %sid, ?transport, eio, remote = ?handshake.remote, "handshake");
-            self.meta.borrow_mut().insert(sid, Meta { endpoint: endpoint as u32, handshake, transport });
+            self.meta
+                .borrow_mut()
+                .insert(sid, Meta { endpoint: endpoint as u32, handshake, transport, jsonp });
             self.metrics.session_opened(transport);
             self.wake_timer_for(deadline);
             return (sid, ws);
@@ -249,6 +255,11 @@ impl Shard {
 
     pub(crate) fn handshake(&self, sid: Sid) -> Option<Rc<Handshake>> {
         self.meta.borrow().get(&sid).map(|m| m.handshake.clone())
+    }
+
+    /// The JSONP callback index of a session that polls by JSONP (its handshake had `j`).
+    pub(crate) fn jsonp(&self, sid: Sid) -> Option<Rc<str>> {
+        self.meta.borrow().get(&sid).and_then(|m| m.jsonp.clone())
     }
 
     pub(crate) fn socket(self: &Rc<Self>, sid: Sid) -> EngineSocket {
