@@ -17,7 +17,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::conn::{Conn, read_into};
 use super::shard::{ConnGuard, Shard};
-use crate::engine::{Session, TransportKind, WsId, WsStatus};
+use crate::engine::{TransportKind, WsId, WsStatus};
 use crate::metrics::{Direction, ShardMetrics};
 use crate::protocol::Frame;
 use crate::protocol::sid::Sid;
@@ -108,10 +108,14 @@ fn run_websocket(
             if let Some(ending) = receive(shard, sid, ws, &mut decoder, &mut conn) {
                 return Box::pin(client_ended(shard, conn, sid, ws, ending)).await;
             }
-            // What the session has for this socket, in one write.
+            // What the session has for this socket, in one write, and the pause to take after
+            // it (asked for by whichever drain took the batch that ends before a write boundary).
+            let mut pause = None;
             if status == WsStatus::Open {
                 status = with_frames(|frames| {
-                    let status = shard.drive(sid, |s| s.drain_ws(ws, frames)).unwrap_or(WsStatus::Close);
+                    let drained = shard.drive(sid, |s| (s.drain_ws(ws, frames), s.take_ws_pause()));
+                    let (status, after) = drained.unwrap_or((WsStatus::Close, None));
+                    pause = after;
                     encode(frames, &mut writer, &mut conn.out, &shard.metrics);
                     status
                 });
@@ -123,7 +127,7 @@ fn run_websocket(
                 shard.drive(sid, |s| s.on_ws_error(ws, Instant::now()));
                 return;
             }
-            if let Some(pause) = shard.drive(sid, Session::take_ws_pause).flatten() {
+            if let Some(pause) = pause {
                 glommio::timer::sleep(pause).await;
             }
             // Nothing received is pending: an idle connection keeps no read buffer.
