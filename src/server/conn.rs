@@ -20,20 +20,17 @@ use glommio::net::TcpStream;
 use super::handler::{Handshake, PlainHttp};
 use super::limits::IpSlot;
 use super::mesh::Mesh;
+use super::polling;
 use super::shard::{Opening, Shard};
 use super::websocket::spawn_websocket;
-use crate::engine::{DisconnectReason, PollGet, PostReply, TransportKind};
-use crate::http::compression;
+use crate::engine::DisconnectReason;
 use crate::http::error::{write_http_error, write_upgrade_error, write_upgrade_error_message};
 use crate::http::websocket::write_switching_protocols;
 use crate::http::{self, EngineError, EngineQuery, HttpError, Method, ReplyInfo, Request, Responder};
-use crate::metrics::Direction;
 use crate::protocol::EioVersion;
-use crate::protocol::payload::PayloadFormat;
 use crate::protocol::sid::Sid;
 use crate::shard::{Handoff, ShardMsg};
 use crate::transport::deflate::{self, DeflateParams, ExtensionError};
-use crate::transport::jsonp;
 
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 64 * 1024;
@@ -328,7 +325,7 @@ async fn abort_session(shard: &Rc<Shard>, mesh: &Mesh, sid: Sid, reason: Disconn
 }
 
 /// The server-wide response settings, with the `Date` formatted into `date`.
-fn responder<'a>(shard: &'a Shard, date: &'a mut [u8; 29]) -> Responder<'a> {
+pub(super) fn responder<'a>(shard: &'a Shard, date: &'a mut [u8; 29]) -> Responder<'a> {
     let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     *date = http::date::http_date(secs);
     // Node announces whole seconds (`Math.floor`), and nothing when the timeout is off.
@@ -392,7 +389,7 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
             (Opening::WebSocket, true) => upgrade_session(shard, conn, req, sid).await,
             (Opening::WebSocket, false) => refuse(conn, EngineError::BadRequest),
             (Opening::Polling, true) => open_and_close_websocket(shard, conn, &req).await,
-            (Opening::Polling, false) => match polling(shard, &mut conn, &req, &to, sid).await {
+            (Opening::Polling, false) => match polling::answer(shard, &mut conn, &req, &to, sid).await {
                 true => keep(conn),
                 false => Next::Close(conn),
             },
@@ -437,7 +434,7 @@ async fn handle(shard: &Rc<Shard>, mesh: &Rc<Mesh>, mut conn: Conn, req: Request
             let handshake = Handshake { request: req.to_owned_head(), remote: Some(conn.peer) };
             let (sid, _) =
                 shard.open(endpoint, Opening::Polling, version, supports_binary, handshake, Instant::now());
-            let answered = polling(shard, &mut conn, &req, &to, sid).await;
+            let answered = polling::answer(shard, &mut conn, &req, &to, sid).await;
             shard.announce(sid);
             match answered {
                 true => keep(conn),
@@ -552,143 +549,6 @@ async fn upgrade_session(shard: &Rc<Shard>, mut conn: Conn, req: Request, sid: S
         }
     }
     Next::Gone
-}
-
-/// Answers a polling GET or POST; `false` when the connection must close.
-async fn polling(shard: &Rc<Shard>, conn: &mut Conn, req: &Request, to: &ReplyInfo, sid: Sid) -> bool {
-    let mut date = [0u8; 29];
-    let resp = responder(shard, &mut date);
-    // As in Node, the handshake's query decided, once for the session, whether it polls by
-    // JSONP (`j`) or XHR.
-    let jsonp = shard.jsonp(sid);
-    match req.method() {
-        Method::Get => {}
-        Method::Post => {
-            let content_type = req.header("content-type");
-            let body = match &jsonp {
-                // An oversized body is refused as it is; an absent `d` is ignored ("ok").
-                Some(_) if req.body().len() > shard.engine.max_payload => req.body().clone(),
-                Some(_) => match jsonp::unwrap(req.body()) {
-                    Some(payload) => Bytes::from(payload),
-                    None => {
-                        resp.post_ok(conn.out(), to);
-                        return true;
-                    }
-                },
-                None => req.body().clone(),
-            };
-            let reply = shard.drive(sid, |s| s.on_post(content_type, body, Instant::now()));
-            let refuse = |out: &mut BytesMut, error| {
-                shard.metrics.engine_error(error);
-                resp.engine_error(out, to, error);
-            };
-            match reply.unwrap_or(PostReply::UnknownSession) {
-                PostReply::Ok => {
-                    let len = req.body().len() as u64;
-                    shard.metrics.transfer(TransportKind::Polling, Direction::In, 1, len);
-                    resp.post_ok(conn.out(), to)
-                }
-                PostReply::PayloadTooLarge => resp.empty(conn.out(), to, 413),
-                PostReply::Rejected => resp.empty(conn.out(), to, 400),
-                PostReply::BadRequest => refuse(conn.out(), EngineError::BadRequest),
-                PostReply::UnknownSession => refuse(conn.out(), EngineError::UnknownSid),
-                PostReply::Aborted => return false,
-            }
-            return true;
-        }
-        // Node's polling transport answers other methods with 500, `HEAD` included (not a poll).
-        _ => {
-            resp.empty(conn.out(), to, 500);
-            return true;
-        }
-    }
-    let outcome = match shard.drive(sid, |s| s.on_poll_get(Instant::now())) {
-        Some(PollGet::Wait(ticket)) => {
-            let _parked = shard.metrics.get_parked();
-            match wait_for_poll(shard, conn, sid, ticket).await {
-                Some(answer) => PollGet::from(answer),
-                None => return false,
-            }
-        }
-        Some(outcome) => outcome,
-        None => PollGet::UnknownSession,
-    };
-    // The wait may have crossed a second boundary: date the response when it is written.
-    let mut date = [0u8; 29];
-    let resp = responder(shard, &mut date);
-    let body = match outcome {
-        PollGet::Respond(body) => body,
-        PollGet::Wait(_) => unreachable!("a parked GET was waited for above"),
-        PollGet::Overlap => {
-            resp.empty(conn.out(), to, 400);
-            return true;
-        }
-        PollGet::BadRequest => {
-            shard.metrics.engine_error(EngineError::BadRequest);
-            resp.engine_error(conn.out(), to, EngineError::BadRequest);
-            return true;
-        }
-        PollGet::UnknownSession => {
-            shard.metrics.engine_error(EngineError::UnknownSid);
-            resp.engine_error(conn.out(), to, EngineError::UnknownSid);
-            return true;
-        }
-    };
-    shard.metrics.transfer(TransportKind::Polling, Direction::Out, 1, body.body.len() as u64);
-    let script;
-    let (content_type, payload) = match &jsonp {
-        Some(index) => {
-            script = jsonp::wrap(index, &body.body, body.format == PayloadFormat::V3Binary);
-            (jsonp::CONTENT_TYPE.as_bytes(), &script[..])
-        }
-        None => (body.content_type().as_bytes(), &body.body[..]),
-    };
-    let encoding =
-        shard.config.http_compression.filter(|&threshold| payload.len() >= threshold).and_then(|_| {
-            compression::negotiate(req.header_values("accept-encoding"), &compression::POLLING)
-        });
-    match encoding {
-        Some(encoding) => {
-            let compressed = encoding.compress(payload);
-            resp.ok_encoded(conn.out(), to, content_type, Some(encoding.name().as_bytes()), &compressed, &[]);
-        }
-        None => resp.ok(conn.out(), to, content_type, payload, &[]),
-    }
-    true
-}
-
-/// Parks a long-poll GET until the session has something to send; watches the connection
-/// meanwhile, so a client that goes away closes the session as Node does.
-async fn wait_for_poll(
-    shard: &Rc<Shard>,
-    conn: &mut Conn,
-    sid: Sid,
-    ticket: crate::engine::PollTicket,
-) -> Option<crate::engine::PollAnswer> {
-    enum Woke {
-        Body(Option<crate::engine::PollAnswer>),
-        Read(std::io::Result<usize>),
-    }
-    loop {
-        conn.release_read();
-        let answer =
-            std::future::poll_fn(|cx| match shard.drive(sid, |s| s.poll_response(ticket, cx.waker())) {
-                Some(std::task::Poll::Pending) => std::task::Poll::Pending,
-                Some(std::task::Poll::Ready(body)) => std::task::Poll::Ready(Woke::Body(body)),
-                None => std::task::Poll::Ready(Woke::Body(None)),
-            });
-        let Conn { stream, buf, .. } = conn;
-        let read = async { Woke::Read(read_into(stream, buf).await) };
-        match futures_lite::future::or(answer, read).await {
-            Woke::Body(body) => return body,
-            // A pipelined request behind a parked GET: keep it for later.
-            Woke::Read(Ok(n)) if n > 0 => continue,
-            Woke::Read(_) => {
-                shard.drive(sid, |s| s.on_poll_aborted(ticket, Instant::now()));
-                return None;
-            }
-        }
-    }
 }
 
 /// Moves the connection, with the request in hand and whatever followed it, to `owner`.

@@ -14,6 +14,7 @@ pub(crate) mod guard;
 pub mod handler;
 pub mod limits;
 mod mesh;
+mod polling;
 mod shard;
 mod websocket;
 
