@@ -34,6 +34,7 @@
 //! argument and never import glommio; `server` is the only module that spawns tasks.
 
 pub mod adapter;
+pub mod cluster;
 pub mod engine;
 pub mod http;
 pub mod metrics;

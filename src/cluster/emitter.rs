@@ -1,0 +1,1 @@
+//! `@socket.io/redis-emitter` for Rust programs (stub: to be written).
