@@ -11,6 +11,7 @@ use mimalloc::MiMalloc;
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
+use tpcio::cluster::{RedisAdapterConfig, RedisError, RedisUrl};
 use tpcio::http::cors::{Cors, Origins};
 use tpcio::modes::{bench, conformance, demo};
 use tpcio::server::{CpuPlacement, RunningServer, Server, ServerConfig, ServerError};
@@ -120,6 +121,18 @@ struct Common {
     /// Node's `400 {"code":5,"message":"Unsupported protocol version"}`.
     #[arg(long, env = "TPCIO_ALLOW_EIO3", global = true, num_args = 0..=1, default_missing_value = "true")]
     allow_eio3: Option<bool>,
+    /// Join a cluster on this Redis server, as Node's `@socket.io/redis-adapter` 8 does
+    /// (`redis://[user:pass@]host:port[/db]`): broadcasts, fetches, room changes, disconnects
+    /// and server-side emits then reach every server on it, Node's and ours.
+    #[arg(long, env = "TPCIO_REDIS", global = true)]
+    redis: Option<String>,
+    /// The prefix of the cluster's Redis channels (Node's `key`, default `socket.io`).
+    #[arg(long, env = "TPCIO_REDIS_KEY", default_value = "socket.io", global = true)]
+    redis_key: String,
+    /// Milliseconds to wait for the other servers' answers (Node's `requestsTimeout`; default
+    /// 5000, 3000 in bench mode as its Node reference).
+    #[arg(long, env = "TPCIO_REDIS_REQUESTS_TIMEOUT", global = true)]
+    redis_requests_timeout: Option<u64>,
     /// Log filter: a level (`error`, `warn`, `info`, `debug`, `trace`) or a `tracing` filter
     /// such as `tpcio=debug`.
     #[arg(long, env = "TPCIO_LOG", default_value = "info", global = true)]
@@ -154,10 +167,24 @@ fn main() -> ExitCode {
         _ => ServerConfig { addr, shards: c.shards, placement: placement(c), ..ServerConfig::default() },
     };
     apply(c, &mut config);
+    let redis = match redis_adapter(c, matches!(mode, Mode::Bench)) {
+        Ok(redis) => redis,
+        Err(e) => {
+            eprintln!("tpcio: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let io = |io: SocketIo| {
+        let io = socket_io(c, io);
+        match &redis {
+            Some(config) => io.redis_adapter(config.clone()),
+            None => io,
+        }
+    };
     let server = match mode {
-        Mode::Serve => demo::pages(socket_io(c, demo::socket_io()).attach(Server::new(config))),
-        Mode::Bench => socket_io(c, bench::socket_io()).attach(Server::new(config)),
-        Mode::Conformance => socket_io(c, conformance::socket_io())
+        Mode::Serve => demo::pages(io(demo::socket_io()).attach(Server::new(config))),
+        Mode::Bench => io(bench::socket_io()).attach(Server::new(config)),
+        Mode::Conformance => io(conformance::socket_io())
             .attach(Server::new(config).endpoint("/engine.io/", |_shard| conformance::Echo)),
     };
     match server.start() {
@@ -252,6 +279,16 @@ fn socket_io(c: &Common, io: SocketIo) -> SocketIo {
         Some(ms) => io.connect_timeout(Duration::from_millis(ms)),
         None => io,
     }
+}
+
+/// The cluster adapter the flags ask for, if any.
+fn redis_adapter(c: &Common, bench: bool) -> Result<Option<RedisAdapterConfig>, RedisError> {
+    let Some(url) = &c.redis else { return Ok(None) };
+    let default_timeout = if bench { 3000 } else { 5000 };
+    let timeout = Duration::from_millis(c.redis_requests_timeout.unwrap_or(default_timeout));
+    let config =
+        RedisAdapterConfig::new(RedisUrl::parse(url)?).key(c.redis_key.clone()).requests_timeout(timeout);
+    Ok(Some(config))
 }
 
 fn announce(running: &RunningServer) {

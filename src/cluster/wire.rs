@@ -57,18 +57,65 @@ impl BroadcastMsg {
 /// A request on `{key}-request#{nsp}#` (types 0–7).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Request {
-    Sockets { uid: String, request_id: String, rooms: Vec<Room> },
-    AllRooms { uid: String, request_id: String },
+    Sockets {
+        uid: String,
+        request_id: String,
+        rooms: Vec<Room>,
+    },
+    AllRooms {
+        uid: String,
+        request_id: String,
+    },
     /// `uid` is absent when an emitter sent it.
-    RemoteJoin { uid: Option<String>, opts: BroadcastOptions, rooms: Vec<Room> },
-    RemoteLeave { uid: Option<String>, opts: BroadcastOptions, rooms: Vec<Room> },
-    LegacyJoin { uid: String, request_id: String, sid: String, room: Room },
-    LegacyLeave { uid: String, request_id: String, sid: String, room: Room },
-    RemoteDisconnect { uid: Option<String>, opts: BroadcastOptions, close: bool },
-    LegacyDisconnect { uid: String, request_id: String, sid: String, close: bool },
-    RemoteFetch { uid: String, request_id: String, opts: BroadcastOptions },
-    ServerSideEmit { uid: String, request_id: Option<String>, data: Vec<Value> },
-    Broadcast { uid: String, request_id: String, packet: WirePacket, opts: BroadcastOptions },
+    RemoteJoin {
+        uid: Option<String>,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+    },
+    RemoteLeave {
+        uid: Option<String>,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+    },
+    LegacyJoin {
+        uid: String,
+        request_id: String,
+        sid: String,
+        room: Room,
+    },
+    LegacyLeave {
+        uid: String,
+        request_id: String,
+        sid: String,
+        room: Room,
+    },
+    RemoteDisconnect {
+        uid: Option<String>,
+        opts: BroadcastOptions,
+        close: bool,
+    },
+    LegacyDisconnect {
+        uid: String,
+        request_id: String,
+        sid: String,
+        close: bool,
+    },
+    RemoteFetch {
+        uid: String,
+        request_id: String,
+        opts: BroadcastOptions,
+    },
+    ServerSideEmit {
+        uid: String,
+        request_id: Option<String>,
+        data: Vec<Value>,
+    },
+    Broadcast {
+        uid: String,
+        request_id: String,
+        packet: WirePacket,
+        opts: BroadcastOptions,
+    },
 }
 
 impl Request {

@@ -131,12 +131,65 @@ pub struct ShardMetrics {
     refused: [Counter; 2],
     /// By [`EngineError::code`].
     engine_errors: [Counter; 6],
+    /// The cluster adapter's counts (rendered only when it runs).
+    pub(crate) cluster: ClusterMetrics,
     /// Connected sockets of each namespace that has had one on this shard. Locked when a
     /// namespace first gets a socket here and by a scrape; each socket only moves its gauge.
     namespaces: Mutex<Vec<(Box<str>, Arc<Gauge>)>>,
 }
 
+/// One shard's side of the cluster adapter ([`crate::cluster`]).
+#[derive(Debug, Default)]
+pub(crate) struct ClusterMetrics {
+    /// 1 once the adapter runs on the shard.
+    pub(crate) on: Gauge,
+    pub(crate) published: Counter,
+    /// Messages that could not be published (Redis down): lost, as pub/sub is at most once.
+    pub(crate) publish_failures: Counter,
+    pub(crate) received: Counter,
+    /// Messages that did not decode, dropped.
+    pub(crate) malformed: Counter,
+    /// Redis connections lost or refused.
+    pub(crate) redis_errors: Counter,
+    /// Whether the publisher and the subscriber connection are up (0 or 1 each).
+    pub(crate) redis_up: [Gauge; 2],
+}
+
 impl ShardMetrics {
+    pub(crate) fn cluster_started(&self) {
+        self.cluster.on.inc();
+    }
+
+    pub(crate) fn cluster_published(&self) {
+        self.cluster.published.inc();
+    }
+
+    pub(crate) fn cluster_publish_failed(&self) {
+        self.cluster.publish_failures.inc();
+    }
+
+    pub(crate) fn cluster_received(&self) {
+        self.cluster.received.inc();
+    }
+
+    pub(crate) fn cluster_malformed(&self) {
+        self.cluster.malformed.inc();
+    }
+
+    pub(crate) fn cluster_redis_error(&self) {
+        self.cluster.redis_errors.inc();
+    }
+
+    /// The `role` connection (`publisher` or `subscriber`) is up or down.
+    pub(crate) fn cluster_redis_up(&self, role: &str, up: bool) {
+        let gauge = &self.cluster.redis_up[usize::from(role == "subscriber")];
+        match (up, gauge.get()) {
+            (true, 0) => gauge.inc(),
+            (false, 1) => gauge.dec(),
+            _ => {}
+        }
+    }
+
     pub(crate) fn session_opened(&self, t: TransportKind) {
         self.sessions[transport(t)].inc();
         self.opened[transport(t)].inc();

@@ -213,6 +213,9 @@ pub(super) fn render(shards: &[std::sync::Arc<ShardMetrics>], out: &mut String) 
             t.sample(name, &[("shard", Num(id)), ("limit", Str(limit))], m.refused[r].get());
         }
     }
+    if shards.iter().any(|m| m.cluster.on.get() > 0) {
+        cluster(&mut t, shards);
+    }
     let name = "tpcio_handshake_errors_total";
     t.family(name, "counter", "Requests refused with an Engine.IO error (Node's connection_error), by code.");
     for (id, m) in shards.iter().enumerate() {
@@ -220,6 +223,43 @@ pub(super) fn render(shards: &[std::sync::Arc<ShardMetrics>], out: &mut String) 
             let code = usize::from(error.code());
             let labels = [("shard", Num(id)), ("code", Num(code)), ("message", Str(error.message()))];
             t.sample(name, &labels, m.engine_errors[code].get());
+        }
+    }
+}
+
+/// The cluster adapter's families, when it runs.
+fn cluster(t: &mut Text<'_>, shards: &[std::sync::Arc<ShardMetrics>]) {
+    type Read = fn(&ShardMetrics) -> u64;
+    let counters: [(&str, &str, Read); 5] = [
+        ("tpcio_cluster_published_total", "Messages published to the cluster (Redis).", |m| {
+            m.cluster.published.get()
+        }),
+        (
+            "tpcio_cluster_publish_failures_total",
+            "Messages that could not be published to Redis (lost: pub/sub is at most once).",
+            |m| m.cluster.publish_failures.get(),
+        ),
+        ("tpcio_cluster_received_total", "Messages received from the cluster (Redis).", |m| {
+            m.cluster.received.get()
+        }),
+        ("tpcio_cluster_malformed_total", "Cluster messages dropped because they did not decode.", |m| {
+            m.cluster.malformed.get()
+        }),
+        ("tpcio_cluster_redis_errors_total", "Redis connections lost or refused.", |m| {
+            m.cluster.redis_errors.get()
+        }),
+    ];
+    for (name, help, read) in counters {
+        t.family(name, "counter", help);
+        for (id, m) in shards.iter().enumerate() {
+            t.sample(name, &[("shard", Num(id))], read(m));
+        }
+    }
+    let name = "tpcio_cluster_redis_up";
+    t.family(name, "gauge", "Whether a Redis connection of the cluster adapter is up, by role.");
+    for (id, m) in shards.iter().enumerate() {
+        for (r, role) in ["publisher", "subscriber"].iter().enumerate() {
+            t.sample(name, &[("shard", Num(id)), ("role", Str(role))], m.cluster.redis_up[r].get());
         }
     }
 }

@@ -89,6 +89,16 @@ impl AckTally {
         AckTally { servers, answered: 0, expected_clients: 0, responses: Vec::new() }
     }
 
+    /// How many shards and servers are to count their recipients.
+    pub(crate) fn servers(&self) -> usize {
+        self.servers
+    }
+
+    /// `more` servers of a cluster will count theirs too.
+    pub(crate) fn add_servers(&mut self, more: usize) {
+        self.servers += more;
+    }
+
     /// A shard sent the packet to `clients` of its sockets.
     pub(crate) fn client_count(&mut self, clients: usize) {
         self.answered += 1;

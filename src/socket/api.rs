@@ -157,6 +157,40 @@ impl AckSender {
     }
 }
 
+/// An event another server of the cluster sent with `serverSideEmit` (Node's
+/// `io.serverSideEmit(event, ...args)`, received by `io.on(event, ...)`).
+pub struct ServerSideEvent {
+    pub name: String,
+    pub args: Vec<Value>,
+    /// Present when the sender waits for answers (`serverSideEmit` with a callback): send one.
+    pub ack: Option<ServerSideAck>,
+}
+
+impl std::fmt::Debug for ServerSideEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerSideEvent")
+            .field("name", &self.name)
+            .field("args", &self.args)
+            .field("ack", &self.ack.is_some())
+            .finish()
+    }
+}
+
+/// The answer to a server-side emit: Node keeps only the first argument of each server's
+/// callback, so an answer is one value.
+pub struct ServerSideAck(Box<dyn FnOnce(Value)>);
+
+impl ServerSideAck {
+    pub(crate) fn new(send: Box<dyn FnOnce(Value)>) -> Self {
+        ServerSideAck(send)
+    }
+
+    /// Publishes the answer to the server that asked.
+    pub fn send(self, value: Value) {
+        (self.0)(value)
+    }
+}
+
 /// A connected socket of a namespace, as its handler sees it. Cheap to clone.
 pub struct Socket<D> {
     pub(crate) inner: SocketRef,

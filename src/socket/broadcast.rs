@@ -16,7 +16,10 @@ use super::api::{BroadcastAckError, EmitError, RawArgs};
 use super::layer::{Layer, is_reserved, raw_packet};
 use super::peer::Reach;
 use super::remote::RemoteSocket;
-use crate::adapter::{BroadcastOptions, EncodedPacket};
+use super::requests::{ClusterRequestError, Found};
+use crate::adapter::{BroadcastOptions, EncodedPacket, Room};
+use crate::cluster::RedisError;
+use crate::cluster::wire::Request;
 use crate::protocol::value::Value;
 
 /// A selection of a namespace's sockets, built up with `to`/`except`/flags.
@@ -61,7 +64,8 @@ impl Broadcast {
         self
     }
 
-    /// Only this shard's sockets.
+    /// Only this server's sockets (every shard of this process), none of the other servers of
+    /// a cluster (Node's `local`).
     pub fn local(mut self) -> Self {
         self.opts = self.opts.local();
         self
@@ -137,16 +141,84 @@ impl Broadcast {
         async move { started?.wait().await.map_err(|responses| BroadcastAckError::Timeout { responses }) }
     }
 
-    /// The selected sockets of every shard (Node's `fetchSockets`), this shard's included, as
-    /// [`RemoteSocket`]s. A shard that does not answer within [`Broadcast::timeout`] (5 s when
-    /// not set) is left out, where Node's cluster adapters reject the whole fetch.
-    pub fn fetch_sockets(&self) -> impl Future<Output = Vec<RemoteSocket>> + 'static {
+    /// The selected sockets of every shard and of every other server of the cluster (Node's
+    /// `fetchSockets`), this shard's included, as [`RemoteSocket`]s. A shard that does not
+    /// answer within [`Broadcast::timeout`] (else the cluster's `requestsTimeout`, 5 s) is
+    /// left out; another server that does not answer in time makes it an `Err`, as Node's
+    /// adapter rejects, with the sockets that were found.
+    pub fn fetch_sockets(
+        &self,
+    ) -> impl Future<Output = Result<Vec<RemoteSocket>, (Vec<RemoteSocket>, ClusterRequestError)>> + 'static
+    {
         let wait = self.layer.start_fetch(self.reach(), &self.nsp, self.opts.clone());
         let (layer, nsp) = (self.layer.clone(), self.nsp.clone());
         async move {
-            let details = wait.wait().await;
-            details.into_iter().filter_map(|d| RemoteSocket::new(layer.clone(), nsp.clone(), d)).collect()
+            let sockets = |found: Vec<Found>| -> Vec<RemoteSocket> {
+                found
+                    .into_iter()
+                    .filter_map(|(d, remote)| RemoteSocket::new(layer.clone(), nsp.clone(), d, remote))
+                    .collect()
+            };
+            match wait.wait().await {
+                Ok(found) => Ok(sockets(found)),
+                Err((found, e)) => Err((sockets(found), e)),
+            }
         }
+    }
+
+    /// Node's `serverSideEmit(event, ...args)`: the event to this namespace's handler on every
+    /// other server of the cluster ([`Handler::on_server_side_event`]), not to this one; with
+    /// no cluster it reaches nobody. Rooms and flags do not apply.
+    ///
+    /// [`Handler::on_server_side_event`]: super::Handler::on_server_side_event
+    pub fn server_side_emit(&self, event: &str, args: &[Value]) -> Result<(), EmitError> {
+        if is_reserved(event) {
+            return Err(EmitError::Reserved);
+        }
+        if let Some(cluster) = self.layer.cluster() {
+            let data = std::iter::once(Value::String(event.to_owned())).chain(args.iter().cloned()).collect();
+            let request = Request::ServerSideEmit { uid: cluster.uid().to_owned(), request_id: None, data };
+            cluster.publish_request(&self.nsp, &request);
+        }
+        Ok(())
+    }
+
+    /// Node's `serverSideEmit(event, ...args, (err, responses) => …)`: the first value each
+    /// other server answered with, once all answered; `Err` with those that came when some
+    /// did not within the cluster's `requestsTimeout`. `Ok` and empty with no other server.
+    pub fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: &[Value],
+    ) -> impl Future<Output = Result<Vec<Value>, (Vec<Value>, ClusterRequestError)>> + 'static {
+        let reserved = is_reserved(event);
+        let data: Vec<Value> =
+            std::iter::once(Value::String(event.to_owned())).chain(args.iter().cloned()).collect();
+        let (layer, nsp) = (self.layer.clone(), self.nsp.clone());
+        async move {
+            if reserved {
+                return Ok(Vec::new());
+            }
+            layer.server_side_emit_with_ack(nsp, data).await
+        }
+    }
+
+    /// Node's `adapter.serverCount()`: how many servers the cluster has, this one included (1
+    /// with no cluster). `Err` when Redis cannot be asked.
+    pub fn server_count(&self) -> impl Future<Output = Result<usize, RedisError>> + 'static {
+        let (cluster, nsp) = (self.layer.cluster().cloned(), self.nsp.clone());
+        async move {
+            match cluster {
+                Some(cluster) => cluster.server_count(&nsp).await.map(|n| n.max(1)),
+                None => Ok(1),
+            }
+        }
+    }
+
+    /// Node's `adapter.allRooms()`: every room with a socket in it, on every shard and every
+    /// other server of the cluster (only this server's with `local`), socket ids included.
+    pub fn all_rooms(&self) -> impl Future<Output = Result<Vec<Room>, ClusterRequestError>> + 'static {
+        self.layer.clone().all_rooms(self.reach(), self.nsp.clone())
     }
 
     /// The selected sockets join `room` (Node's `socketsJoin`).

@@ -14,6 +14,8 @@ use super::client::ClientOptions;
 use super::handler::{ErasedHandler, Typed};
 use super::layer::{Layer, LayerHandler};
 use super::namespace::{Predicate, Registry};
+use crate::cluster::RedisAdapterConfig;
+use crate::cluster::adapter::ClusterSetup;
 use crate::server::{RunningServer, Server, ServerConfig};
 use crate::shard::ShardId;
 
@@ -33,6 +35,7 @@ pub struct SocketIo {
     namespaces: Vec<NamespaceDef>,
     serve_client: bool,
     client_bundle_dir: Option<PathBuf>,
+    redis: Option<RedisAdapterConfig>,
 }
 
 impl Default for SocketIo {
@@ -43,6 +46,7 @@ impl Default for SocketIo {
             namespaces: Vec::new(),
             serve_client: true,
             client_bundle_dir: None,
+            redis: None,
         }
     }
 }
@@ -110,6 +114,16 @@ impl SocketIo {
         self
     }
 
+    /// Joins a cluster of servers on Redis, as Node's `@socket.io/redis-adapter` 8
+    /// (`createAdapter(pub, sub, opts)`, classic pub/sub): broadcasts, `fetch_sockets`,
+    /// `sockets_join`/`leave`, `disconnect_sockets`, server-side emits and broadcasts with
+    /// acks then reach every server, Node's and ours alike. The process is one server to
+    /// the cluster whatever its shard count (see [`crate::cluster::adapter`]).
+    pub fn redis_adapter(mut self, config: RedisAdapterConfig) -> Self {
+        self.redis = Some(config);
+        self
+    }
+
     /// A namespace (`"/"` is the main one), with a handler made on each shard by `factory`.
     pub fn namespace<H, F>(mut self, name: &str, factory: F) -> Self
     where
@@ -150,6 +164,7 @@ impl SocketIo {
         } else {
             server
         };
+        let cluster = self.redis.clone().map(ClusterSetup::new);
         server.endpoint(path, move |shard: ShardId| {
             let mut registry = Registry::default();
             for def in &self.namespaces {
@@ -160,7 +175,7 @@ impl SocketIo {
                     }
                 }
             }
-            LayerHandler(Layer::new(registry, self.options), bundle.get().cloned())
+            LayerHandler(Layer::new(registry, self.options, cluster.clone()), bundle.get().cloned())
         })
     }
 

@@ -20,7 +20,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
-use super::api::{ConnectError, ConnectInfo, Event, Socket, SocketRef};
+use super::api::{ConnectError, ConnectInfo, Event, ServerSideEvent, Socket, SocketRef};
 use super::io::Io;
 use super::layer::Site;
 use crate::engine::DisconnectReason;
@@ -69,6 +69,14 @@ pub trait Handler: 'static {
         DEFAULT_OUTGOING.set(true);
     }
 
+    /// An event another server of a cluster emitted with `serverSideEmit` to this namespace
+    /// (Node's `io.on(event, …)` / `namespace.on(event, …)`). It runs on one shard of this
+    /// process (shard 0), as the process is one server to the cluster; answer
+    /// `event.ack` when the sender waits for answers.
+    fn on_server_side_event(&self, _io: Io, _event: ServerSideEvent) -> impl Future<Output = ()> {
+        async {}
+    }
+
     /// The socket is leaving (Node's `"disconnecting"`): it is still in its rooms. Inline.
     fn on_disconnecting(&self, _socket: &Socket<Self::Data>, _reason: DisconnectReason) {}
 
@@ -101,6 +109,7 @@ pub(crate) trait ErasedHandler {
     /// Whether [`ErasedHandler::on_outgoing`] may do anything: `false` once the default ran.
     fn wants_outgoing(&self) -> bool;
     fn on_outgoing(&self, socket: &SocketRef, event: &str);
+    fn on_server_side_event(&self, io: Io, event: ServerSideEvent) -> LocalFuture<()>;
     fn on_disconnecting(&self, socket: &SocketRef, data: &Rc<dyn Any>, reason: DisconnectReason);
     fn on_disconnect(
         &self,
@@ -179,6 +188,11 @@ impl<H: Handler> ErasedHandler for Typed<H> {
         if DEFAULT_OUTGOING.replace(false) {
             self.outgoing.set(false);
         }
+    }
+
+    fn on_server_side_event(&self, io: Io, event: ServerSideEvent) -> LocalFuture<()> {
+        let h = self.handler.clone();
+        Box::pin(async move { h.on_server_side_event(io, event).await })
     }
 
     fn on_disconnecting(&self, socket: &SocketRef, data: &Rc<dyn Any>, reason: DisconnectReason) {

@@ -56,6 +56,9 @@ impl Io {
             false => ByteString::from(format!("/{name}")),
         };
         let ns = self.layer.registry.resolve(&name)?;
+        if let Some(cluster) = self.layer.cluster() {
+            cluster.ensure_namespace(&ns.name);
+        }
         Some(Broadcast::new(self.layer.clone(), ns.name.clone()))
     }
 
@@ -110,7 +113,7 @@ impl ParentBroadcast {
         self
     }
 
-    /// Only this shard's children.
+    /// Only the children of this process (every shard), none of the other servers of a cluster.
     pub fn local(mut self) -> Self {
         self.opts = self.opts.local();
         self

@@ -24,6 +24,7 @@ use super::outbox::Outbox;
 use super::peer::PeerMsg;
 use super::requests::Requests;
 use crate::adapter::{BroadcastOptions, EncodedPacket};
+use crate::cluster::adapter::{ClusterSetup, ClusterShard};
 use crate::engine::{DisconnectReason, SendError};
 use crate::protocol::sid::Sid;
 use crate::protocol::sio::{Packet, PacketKind, SioVersion};
@@ -144,6 +145,10 @@ pub(crate) struct Layer {
     /// Connections waiting for their connectTimeout, oldest first; a sweeper task runs while
     /// it is not empty.
     connect_deadlines: RefCell<VecDeque<(Instant, Sid)>>,
+    /// The cluster adapter's configuration, shared by every shard, if there is one.
+    cluster_setup: Option<Arc<ClusterSetup>>,
+    /// This shard's side of the cluster adapter, from `on_start` on.
+    cluster: OnceCell<Rc<ClusterShard>>,
     me: std::rc::Weak<Layer>,
 }
 
@@ -151,7 +156,11 @@ pub(crate) struct Layer {
 pub(crate) struct LayerHandler(pub(crate) Rc<Layer>, pub(crate) Option<Arc<ClientBundle>>);
 
 impl Layer {
-    pub(crate) fn new(registry: Registry, opts: ClientOptions) -> Rc<Layer> {
+    pub(crate) fn new(
+        registry: Registry,
+        opts: ClientOptions,
+        cluster_setup: Option<Arc<ClusterSetup>>,
+    ) -> Rc<Layer> {
         Rc::new_cyclic(|me| Layer {
             registry,
             opts,
@@ -161,6 +170,8 @@ impl Layer {
             outbox: Outbox::new(opts.outbox_capacity),
             inbound: Inbound::default(),
             connect_deadlines: RefCell::new(VecDeque::new()),
+            cluster_setup,
+            cluster: OnceCell::new(),
             me: me.clone(),
         })
     }
@@ -177,6 +188,37 @@ impl Layer {
 
     pub(crate) fn spawn(&self, task: impl std::future::Future<Output = ()> + 'static) {
         self.ctx().spawn(task);
+    }
+
+    /// This shard's side of the cluster adapter, when the server is in a cluster.
+    pub(crate) fn cluster(&self) -> Option<&Rc<ClusterShard>> {
+        self.cluster.get()
+    }
+
+    /// How long requests to other shards and servers wait (Node's `requestsTimeout`, 5 s).
+    pub(crate) fn requests_timeout(&self) -> Duration {
+        self.cluster().map_or(super::peer::DEFAULT_REQUEST_TIMEOUT, |c| c.config().requests_timeout)
+    }
+
+    /// Another server's `serverSideEmit` (`data` is the event name then its arguments), for
+    /// this namespace's handler; `ack` answers the sender when it waits for answers.
+    pub(crate) fn server_side_event(
+        &self,
+        ns: &Rc<NamespaceState>,
+        mut data: Vec<Value>,
+        ack: Option<Box<dyn FnOnce(Value)>>,
+    ) {
+        let name = match data.first() {
+            Some(Value::String(_)) => match data.remove(0) {
+                Value::String(name) => name,
+                _ => return,
+            },
+            _ => return,
+        };
+        let event =
+            super::api::ServerSideEvent { name, args: data, ack: ack.map(super::api::ServerSideAck::new) };
+        let site = Site::new(ns, None, "on_server_side_event");
+        self.run_callback(site, ns.handler.on_server_side_event(Io::new(self.rc()), event));
     }
 
     /// Runs a handler callback: polled once right here, and made a task only if it has to
@@ -304,8 +346,11 @@ impl Layer {
                     self.handler_panicked(&Site::new(&ns, None, "on_disconnecting"), &panic);
                 }
                 if ns.remove(socket).is_some() {
-                    if self.opts.cleanup_empty_child_namespaces {
-                        self.registry.remove_empty_child(&ns);
+                    if self.opts.cleanup_empty_child_namespaces
+                        && self.registry.remove_empty_child(&ns)
+                        && let Some(cluster) = self.cluster()
+                    {
+                        cluster.forget_namespace(&ns.name);
                     }
                     let site = Site::new(&ns, None, "on_disconnect");
                     self.run_callback(site, ns.handler.on_disconnect(socket_ref, data, reason));
@@ -323,6 +368,9 @@ impl Layer {
             });
             return;
         };
+        if let Some(cluster) = self.cluster() {
+            cluster.ensure_namespace(&ns.name);
+        }
         let info = ConnectInfo {
             namespace: nsp.clone(),
             auth: value::from_json(&auth).unwrap_or(Value::Object(Vec::new())),
@@ -466,6 +514,9 @@ impl Layer {
 impl EngineHandler for LayerHandler {
     fn on_start(&self, shard: ShardContext) {
         let _ = self.0.ctx.set(shard);
+        if let Some(setup) = &self.0.cluster_setup {
+            let _ = self.0.cluster.set(ClusterShard::start(&self.0, setup.clone()));
+        }
         for handler in self.0.registry.handlers() {
             if let Err(panic) = catch(|| handler.on_start(Io::new(self.0.clone()))) {
                 self.0.ctx().metrics().handler_panicked();

@@ -47,18 +47,19 @@ pub mod client;
 mod handler;
 mod inbound;
 mod io;
-mod layer;
+pub(crate) mod layer;
 mod namespace;
 mod outbox;
-mod peer;
+pub(crate) mod peer;
 mod remote;
-mod requests;
+pub(crate) mod requests;
 
 pub use api::{
     AckError, AckSender, BroadcastAckError, ConnectError, ConnectInfo, EmitError, Event, Handler, RawArgs,
-    Socket, SocketRef,
+    ServerSideAck, ServerSideEvent, Socket, SocketRef,
 };
 pub use broadcast::Broadcast;
 pub use builder::SocketIo;
 pub use io::{Io, ParentBroadcast};
 pub use remote::RemoteSocket;
+pub use requests::ClusterRequestError;

@@ -218,6 +218,17 @@ impl NamespaceState {
         keys.iter().filter_map(|id| sockets.get(id).map(|e| (*id, e.engine.clone()))).collect()
     }
 
+    /// Whether a socket of this shard is in `room` (a socket id is a room too).
+    pub(crate) fn has_room(&self, room: &str) -> bool {
+        self.rooms.borrow().has_room(room)
+    }
+
+    /// Every room with a socket of this shard in it, socket ids included (Node's
+    /// `adapter.rooms.keys()`).
+    pub(crate) fn room_names(&self) -> Vec<Room> {
+        self.rooms.borrow().room_names().collect()
+    }
+
     /// Adds or removes the selected sockets to or from `rooms` (Node's `socketsJoin`/`socketsLeave`).
     pub(crate) fn select_rooms(&self, opts: &BroadcastOptions, rooms: &[Room], join: bool) {
         for (id, _) in self.select(opts) {
@@ -307,6 +318,11 @@ impl Registry {
     }
 
     /// Every handler once: the static namespaces' then the dynamic ones', in declaration order.
+    /// The namespaces this shard has now: the static ones and the children made so far.
+    pub(crate) fn names(&self) -> Vec<ByteString> {
+        self.live.borrow().keys().cloned().collect()
+    }
+
     pub(crate) fn handlers(&self) -> Vec<Rc<dyn ErasedHandler>> {
         let live = self.live.borrow();
         let statics = self.statics.iter().filter_map(|name| live.get(name)).map(|ns| ns.handler.clone());

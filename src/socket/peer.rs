@@ -24,6 +24,8 @@ use crate::adapter::{
     AdapterMsg, AdapterRequest, AdapterResponse, BroadcastOptions, BroadcastRequest, EncodedPacket,
     RequestId, Room,
 };
+use crate::cluster::adapter::wire_opts;
+use crate::cluster::wire::Request;
 use crate::engine::DisconnectReason;
 use crate::protocol::sid::Sid;
 use crate::protocol::sio::{DecodeOptions, Packet, SioVersion};
@@ -34,20 +36,22 @@ use crate::shard::ShardId;
 /// How long a shard keeps the acks of a broadcast registered when the sender set no timeout.
 pub(crate) const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Which shards an operation runs on.
+/// Which shards, and which servers of a cluster, an operation runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Reach {
+    /// Every shard of this process and, with a cluster adapter, every other server.
     All,
-    /// This shard only (`local`).
-    Local,
+    /// Every shard of this process, no other server: the `local` flag (this process is one
+    /// server to a cluster), and what another server asked through the cluster.
+    Process,
     /// The shard owning the sockets addressed.
     Shard(ShardId),
 }
 
 impl Reach {
-    /// Every shard, or only this one with the `local` flag.
+    /// The whole cluster, or this process with the `local` flag.
     pub(crate) fn of(opts: &BroadcastOptions) -> Reach {
-        if opts.flags.local { Reach::Local } else { Reach::All }
+        if opts.flags.local { Reach::Process } else { Reach::All }
     }
 }
 
@@ -63,6 +67,9 @@ pub(crate) enum PeerMsg {
         opts: BroadcastOptions,
         emit: Arc<ParentEmit>,
     },
+    /// A shard made this dynamic child namespace: shard 0 makes it too and subscribes to
+    /// its cluster requests, so that the process answers them.
+    ClusterNamespace(ByteString),
 }
 
 /// An event for every child of a parent namespace; encoded per child, as the namespace is
@@ -99,14 +106,14 @@ impl Layer {
     /// How many shards `reach` covers, this one included.
     pub(crate) fn servers(&self, reach: Reach) -> usize {
         match reach {
-            Reach::All => self.ctx().shards(),
-            Reach::Local | Reach::Shard(_) => 1,
+            Reach::All | Reach::Process => self.ctx().shards(),
+            Reach::Shard(_) => 1,
         }
     }
 
     pub(crate) fn reaches_me(&self, reach: Reach) -> bool {
         match reach {
-            Reach::All | Reach::Local => true,
+            Reach::All | Reach::Process => true,
             Reach::Shard(shard) => shard == self.ctx().id(),
         }
     }
@@ -116,8 +123,7 @@ impl Layer {
         let ctx = self.ctx();
         let me = ctx.id();
         let peers: Vec<ShardId> = match reach {
-            Reach::All => (0..ctx.shards()).filter(|&p| p != me).collect(),
-            Reach::Local => Vec::new(),
+            Reach::All | Reach::Process => (0..ctx.shards()).filter(|&p| p != me).collect(),
             Reach::Shard(shard) if shard != me && shard < ctx.shards() => vec![shard],
             Reach::Shard(_) => Vec::new(),
         };
@@ -172,6 +178,9 @@ impl Layer {
             let request = BroadcastRequest::new(nsp.clone(), opts.clone(), packet.clone());
             PeerMsg::Adapter(AdapterRequest::Broadcast(request).into())
         });
+        if let (Reach::All, Some(cluster)) = (reach, self.cluster()) {
+            cluster.publish_broadcast(nsp, &opts, &packet);
+        }
     }
 
     pub(crate) fn rooms(
@@ -195,6 +204,14 @@ impl Layer {
             };
             PeerMsg::Adapter(request.into())
         });
+        if let (Reach::All, Some(cluster)) = (reach, self.cluster()) {
+            let (uid, opts) = (Some(cluster.uid().to_owned()), wire_opts(&opts));
+            let request = match join {
+                true => Request::RemoteJoin { uid, opts, rooms },
+                false => Request::RemoteLeave { uid, opts, rooms },
+            };
+            cluster.publish_request(nsp, &request);
+        }
     }
 
     pub(crate) fn disconnect_sockets(
@@ -211,6 +228,14 @@ impl Layer {
             let request = AdapterRequest::DisconnectSockets { nsp: nsp.clone(), opts: opts.clone(), close };
             PeerMsg::Adapter(request.into())
         });
+        if let (Reach::All, Some(cluster)) = (reach, self.cluster()) {
+            let request = Request::RemoteDisconnect {
+                uid: Some(cluster.uid().to_owned()),
+                opts: wire_opts(&opts),
+                close,
+            };
+            cluster.publish_request(nsp, &request);
+        }
     }
 
     fn disconnect_local(&self, nsp: &str, opts: &BroadcastOptions, close: bool) {
@@ -299,6 +324,11 @@ impl Layer {
             PeerMsg::Adapter(AdapterMsg::Response(response)) => self.requests.answer(response),
             PeerMsg::Parent { parent, opts, emit } => self.parent_deliver(parent, &opts, &emit),
             PeerMsg::Batch(msgs) => msgs.into_iter().for_each(|msg| self.on_peer_message(msg)),
+            PeerMsg::ClusterNamespace(nsp) => {
+                if let (Some(ns), Some(cluster)) = (self.registry.resolve(&nsp), self.cluster()) {
+                    cluster.ensure_namespace(&ns.name);
+                }
+            }
         }
     }
 
@@ -340,8 +370,12 @@ impl Layer {
                 };
                 self.respond(id, AdapterResponse::SocketIds { id, ids });
             }
-            // Not asked by this layer (no `allRooms` or `serverSideEmit` API yet).
-            AdapterRequest::AllRooms { .. } | AdapterRequest::ServerSideEmit { .. } => {}
+            AdapterRequest::AllRooms { id, nsp } => {
+                let rooms = self.registry.get(&nsp).map(|ns| ns.room_names()).unwrap_or_default();
+                self.respond(id, AdapterResponse::AllRooms { id, rooms });
+            }
+            // A server-side emit is for one shard of each server: never sent between shards.
+            AdapterRequest::ServerSideEmit { .. } => {}
         }
     }
 

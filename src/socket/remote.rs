@@ -30,6 +30,8 @@ pub struct RemoteSocket {
     id: Sid,
     rooms: Vec<Room>,
     handshake: Value,
+    /// On another server of the cluster, not on a shard of this process.
+    remote: bool,
 }
 
 impl std::fmt::Debug for RemoteSocket {
@@ -43,9 +45,19 @@ impl std::fmt::Debug for RemoteSocket {
 }
 
 impl RemoteSocket {
-    pub(crate) fn new(layer: Rc<Layer>, nsp: ByteString, details: SocketDetails) -> Option<Self> {
+    pub(crate) fn new(
+        layer: Rc<Layer>,
+        nsp: ByteString,
+        details: SocketDetails,
+        remote: bool,
+    ) -> Option<Self> {
         let id = Sid::parse(details.id.as_bytes())?;
-        Some(RemoteSocket { layer, nsp, id, rooms: details.rooms, handshake: details.handshake })
+        Some(RemoteSocket { layer, nsp, id, rooms: details.rooms, handshake: details.handshake, remote })
+    }
+
+    /// Whether it is on another server of the cluster.
+    pub fn is_on_other_server(&self) -> bool {
+        self.remote
     }
 
     pub fn id(&self) -> Sid {
@@ -68,13 +80,15 @@ impl RemoteSocket {
         &self.handshake
     }
 
-    /// The shard that owns it.
+    /// The shard that owns it, when it is on this server.
     pub fn shard(&self) -> ShardId {
         self.id.shard(self.layer.ctx().shards())
     }
 
+    /// Its owning shard; through the cluster when it is on another server.
     fn target(&self) -> (Reach, BroadcastOptions) {
-        (Reach::Shard(self.shard()), BroadcastOptions::new().to(ByteString::from(self.id.as_str())))
+        let reach = if self.remote { Reach::All } else { Reach::Shard(self.shard()) };
+        (reach, BroadcastOptions::new().to(ByteString::from(self.id.as_str())))
     }
 
     pub fn emit(&self, event: &str, args: &[Value]) -> Result<(), EmitError> {

@@ -69,7 +69,7 @@ fn answer_text(v: &Value) -> String {
 
 /// The socket whose id is `id`, from a fetch on the namespace.
 async fn find(socket: &SocketRef, id: &str) -> Option<RemoteSocket> {
-    socket.namespace_ops().to(id.to_string()).fetch_sockets().await.pop()
+    socket.namespace_ops().to(id.to_string()).fetch_sockets().await.unwrap_or_else(|(found, _)| found).pop()
 }
 
 async fn ticker(io: Io) {
@@ -143,7 +143,7 @@ impl Handler for Api {
                 let all = socket.namespace_ops();
                 let selection = if room.is_empty() { all } else { all.to(room) };
                 let mut found: Vec<(String, Value)> = Vec::new();
-                for remote in selection.fetch_sockets().await {
+                for remote in selection.fetch_sockets().await.unwrap_or_else(|(found, _)| found) {
                     let own = remote.id();
                     let rooms = remote.rooms().iter().filter(|r| **r != own.as_str()).map(|r| r.to_string());
                     let eio = remote.handshake().get("query").and_then(|q| q.get("EIO")).cloned();

@@ -138,7 +138,12 @@ pub type MessageHook = Rc<dyn Fn(Message)>;
 pub struct Subscriber {}
 
 impl Subscriber {
-    pub fn connect(_url: RedisUrl, _opts: Options, _on_message: MessageHook, _events: Option<EventHook>) -> Subscriber {
+    pub fn connect(
+        _url: RedisUrl,
+        _opts: Options,
+        _on_message: MessageHook,
+        _events: Option<EventHook>,
+    ) -> Subscriber {
         todo!()
     }
     pub fn subscribe(&self, _kind: SubKind, _names: Vec<Bytes>) {

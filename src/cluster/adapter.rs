@@ -1,0 +1,565 @@
+//! The classic `@socket.io/redis-adapter` on one shard: what this process publishes to the
+//! cluster, and what it does with what the other servers publish.
+//!
+//! # One process, one server
+//!
+//! To the cluster a process is one server whatever its shard count: one uid (Node's
+//! `uid2(6)`, shared by every shard), one subscriber to each namespace's request channel, so
+//! `PUBSUB NUMSUB` (Node's `serverCount`) counts it once. The work is shared this way:
+//!
+//! - **Broadcasts** (`{key}#{nsp}#…`): every shard has its own subscriber connection and
+//!   `PSUBSCRIBE`s `{key}#{nsp}#*`, then writes what it receives to its own sockets only. A
+//!   broadcast from another server so reaches each local socket exactly once, with no hop
+//!   between shards, and a room message is dropped before decoding by every shard that has
+//!   no socket in that room (as Node's `hasRoom` check). A shard's own broadcasts come back
+//!   to it from Redis with this process's uid and are dropped: they were delivered to every
+//!   shard through the mesh already.
+//! - **Requests** (`{key}-request#{nsp}#`): only shard 0 subscribes. It runs what another
+//!   server asks on every shard of this process through the shard mesh (the same requests the
+//!   shards send each other), sums the shards' answers into one, and publishes it, so a Node
+//!   requester gets one answer per process, as it expects.
+//! - **Responses** (`{key}-response#{nsp}#` and this server's `{key}-response#{nsp}#{uid}#`):
+//!   every shard subscribes and keeps the answers to the requests it made itself (request
+//!   ids name the shard), so no answer crosses the mesh.
+//!
+//! Every shard publishes on its own command connection, so what a shard publishes keeps its
+//! order. A shard whose namespace is a dynamic child that shard 0 has not made yet asks shard
+//! 0 to make it, so that the process answers that namespace's requests too.
+//!
+//! # Faults
+//!
+//! Redis pub/sub is at most once, as in Node: what is published while a connection is down
+//! is lost. Local delivery never waits for Redis. Each connection reconnects with a capped
+//! backoff and resubscribes by itself; an outage is logged once when it starts and once when
+//! it ends, and counted (`tpcio_cluster_redis_errors_total`, `tpcio_cluster_redis_up`). A
+//! request that cannot be answered ends at its timeout. A message that does not decode is
+//! dropped and counted (`tpcio_cluster_malformed_total`), never trusted.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+use futures_channel::mpsc;
+use tracing::{debug, info, warn};
+
+use super::RedisAdapterConfig;
+use super::redis::{Client, ConnEvent, EventHook, Message, RedisError, SubKind, Subscriber};
+use super::wire::{BroadcastMsg, Request, Response, WirePacket};
+use crate::adapter::{AdapterResponse, BroadcastOptions, EncodedPacket, RequestId, Room};
+use crate::metrics::ShardMetrics;
+use crate::protocol::value::Value;
+use crate::socket::layer::Layer;
+use crate::socket::peer::{PeerMsg, Reach};
+
+/// What this process shares between its shards: the configuration and the uid.
+#[derive(Debug)]
+pub(crate) struct ClusterSetup {
+    pub(crate) config: RedisAdapterConfig,
+    pub(crate) uid: String,
+}
+
+impl ClusterSetup {
+    pub(crate) fn new(config: RedisAdapterConfig) -> Arc<ClusterSetup> {
+        Arc::new(ClusterSetup { config, uid: super::node_uid() })
+    }
+}
+
+/// Where the answers to one of this shard's requests go.
+enum Pending {
+    /// A broadcast with acks: translated into the shard's own request table.
+    Ack(RequestId),
+    /// Everything else: handed over as it came.
+    Gather(mpsc::UnboundedSender<Response>),
+}
+
+/// The adapter of one shard.
+pub(crate) struct ClusterShard {
+    layer: Weak<Layer>,
+    setup: Arc<ClusterSetup>,
+    shard: usize,
+    client: Client,
+    sub: Subscriber,
+    subscribed: RefCell<foldhash::HashSet<ByteString>>,
+    pending: RefCell<HashMap<String, Pending>>,
+    next_request: Cell<u64>,
+    metrics: Arc<ShardMetrics>,
+}
+
+impl ClusterShard {
+    /// Opens this shard's two connections and subscribes to the namespaces it has.
+    pub(crate) fn start(layer: &Rc<Layer>, setup: Arc<ClusterSetup>) -> Rc<ClusterShard> {
+        let ctx = layer.ctx();
+        let (shard, metrics) = (ctx.id(), ctx.metrics().clone());
+        let config = &setup.config;
+        let cluster = Rc::new_cyclic(|me: &Weak<ClusterShard>| {
+            let client = Client::connect(
+                config.url.clone(),
+                config.redis.clone(),
+                Some(outage_hook(shard, &metrics, "publisher")),
+            );
+            let on_message = {
+                let me = me.clone();
+                Rc::new(move |msg: Message| {
+                    if let Some(me) = me.upgrade() {
+                        me.on_message(msg);
+                    }
+                })
+            };
+            let sub = Subscriber::connect(
+                config.url.clone(),
+                config.redis.clone(),
+                on_message,
+                Some(outage_hook(shard, &metrics, "subscriber")),
+            );
+            ClusterShard {
+                layer: Rc::downgrade(layer),
+                setup: setup.clone(),
+                shard,
+                client,
+                sub,
+                subscribed: RefCell::default(),
+                pending: RefCell::default(),
+                next_request: Cell::new(0),
+                metrics,
+            }
+        });
+        cluster.metrics.cluster_started();
+        for nsp in layer.registry.names() {
+            cluster.ensure_namespace(&nsp);
+        }
+        if shard == 0 {
+            let (me, url) = (cluster.clone(), cluster.config().url.clone());
+            layer.spawn(async move {
+                me.subscribed().await;
+                info!(uid = me.uid(), "joined the cluster on {url:?} (key {:?})", me.key());
+            });
+        }
+        cluster
+    }
+
+    pub(crate) fn uid(&self) -> &str {
+        &self.setup.uid
+    }
+
+    pub(crate) fn config(&self) -> &RedisAdapterConfig {
+        &self.setup.config
+    }
+
+    fn key(&self) -> &str {
+        &self.setup.config.key
+    }
+
+    fn responder(&self) -> bool {
+        self.shard == 0
+    }
+
+    fn broadcast_prefix(&self, nsp: &str) -> String {
+        format!("{}#{nsp}#", self.key())
+    }
+
+    fn request_channel(&self, nsp: &str) -> String {
+        format!("{}-request#{nsp}#", self.key())
+    }
+
+    fn response_channel(&self, nsp: &str) -> String {
+        format!("{}-response#{nsp}#", self.key())
+    }
+
+    /// Subscribes to a namespace's channels, once; a shard other than 0 also has shard 0
+    /// make the namespace, so that the process answers its requests.
+    pub(crate) fn ensure_namespace(&self, nsp: &ByteString) {
+        if !self.subscribed.borrow_mut().insert(nsp.clone()) {
+            return;
+        }
+        let pattern = format!("{}*", self.broadcast_prefix(nsp));
+        self.sub.subscribe(SubKind::Pattern, vec![Bytes::from(pattern)]);
+        let responses = self.response_channel(nsp);
+        let own = format!("{responses}{}#", self.uid());
+        self.sub.subscribe(SubKind::Channel, vec![Bytes::from(responses), Bytes::from(own)]);
+        if self.responder() {
+            self.sub.subscribe(SubKind::Channel, vec![Bytes::from(self.request_channel(nsp))]);
+        } else if let Some(layer) = self.layer.upgrade()
+            && layer.registry.get(nsp).is_some_and(|ns| ns.parent.is_some())
+        {
+            // A dynamic child: shard 0 may not have made it yet.
+            layer.send_peer(0, PeerMsg::ClusterNamespace(nsp.clone()));
+        }
+    }
+
+    /// Stops listening to a namespace that this shard forgot (an empty dynamic child).
+    pub(crate) fn forget_namespace(&self, nsp: &str) {
+        if !self.subscribed.borrow_mut().remove(nsp) {
+            return;
+        }
+        let pattern = format!("{}*", self.broadcast_prefix(nsp));
+        self.sub.unsubscribe(SubKind::Pattern, vec![Bytes::from(pattern)]);
+        let responses = self.response_channel(nsp);
+        let own = format!("{responses}{}#", self.uid());
+        self.sub.unsubscribe(SubKind::Channel, vec![Bytes::from(responses), Bytes::from(own)]);
+        if self.responder() {
+            self.sub.unsubscribe(SubKind::Channel, vec![Bytes::from(self.request_channel(nsp))]);
+        }
+    }
+
+    /// Resolves once every subscription asked so far is confirmed by Redis.
+    pub(crate) async fn subscribed(&self) {
+        self.sub.subscribed().await
+    }
+
+    // --- publishing ----------------------------------------------------------------
+
+    fn publish(&self, channel: String, payload: Vec<u8>) {
+        self.metrics.cluster_published();
+        let (client, metrics) = (self.client.clone(), self.metrics.clone());
+        let Some(layer) = self.layer.upgrade() else { return };
+        layer.spawn(async move {
+            // The outage is logged by the connection; each lost message is counted.
+            if client.publish(Bytes::from(channel), Bytes::from(payload)).await.is_err() {
+                metrics.cluster_publish_failed();
+            }
+        });
+    }
+
+    /// Node's `RedisAdapter.broadcast`: `[uid, packet, opts]` on the room's channel when there
+    /// is exactly one room, else on the namespace's.
+    pub(crate) fn publish_broadcast(&self, nsp: &str, opts: &BroadcastOptions, packet: &EncodedPacket) {
+        let packet = match WirePacket::from_encoded(packet) {
+            Ok(packet) => WirePacket { nsp: nsp.to_owned(), ..packet },
+            Err(e) => {
+                debug!(namespace = nsp, "not published to the cluster: {e}");
+                return;
+            }
+        };
+        let mut channel = self.broadcast_prefix(nsp);
+        if let [room] = opts.rooms.as_slice() {
+            channel.push_str(room);
+            channel.push('#');
+        }
+        let msg = BroadcastMsg { uid: self.uid().to_owned(), packet, opts: wire_opts(opts) };
+        self.publish(channel, msg.encode());
+    }
+
+    /// A request to every other server (no answer awaited).
+    pub(crate) fn publish_request(&self, nsp: &str, request: &Request) {
+        self.publish(self.request_channel(nsp), request.encode());
+    }
+
+    fn publish_response(&self, nsp: &str, requester: Option<&str>, response: &Response) {
+        let mut channel = self.response_channel(nsp);
+        if let (true, Some(uid)) = (self.config().publish_on_specific_response_channel, requester) {
+            channel.push_str(uid);
+            channel.push('#');
+        }
+        self.publish(channel, response.encode());
+    }
+
+    /// Node's `serverCount()`: the servers subscribed to the namespace's request channel, this
+    /// one included.
+    pub(crate) async fn server_count(&self, nsp: &str) -> Result<usize, RedisError> {
+        let count = self.client.numsub(Bytes::from(self.request_channel(nsp))).await?;
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
+    /// A fresh request id, unique in the cluster (it starts with this server's uid).
+    fn request_id(&self) -> String {
+        let seq = self.next_request.get();
+        self.next_request.set(seq.wrapping_add(1));
+        format!("{}{}.{seq}", self.uid(), self.shard)
+    }
+
+    /// Registers a request whose answers come back as this shard's `id` answers.
+    pub(crate) fn open_ack_request(&self, id: RequestId) -> String {
+        let request_id = self.request_id();
+        self.pending.borrow_mut().insert(request_id.clone(), Pending::Ack(id));
+        request_id
+    }
+
+    /// Registers a request whose answers are handed over as they come.
+    pub(crate) fn open_request(&self) -> (String, mpsc::UnboundedReceiver<Response>) {
+        let request_id = self.request_id();
+        let (tx, rx) = mpsc::unbounded();
+        self.pending.borrow_mut().insert(request_id.clone(), Pending::Gather(tx));
+        (request_id, rx)
+    }
+
+    pub(crate) fn close_request(&self, request_id: &str) {
+        self.pending.borrow_mut().remove(request_id);
+    }
+
+    // --- receiving -----------------------------------------------------------------
+
+    fn on_message(&self, msg: Message) {
+        self.metrics.cluster_received();
+        match msg.kind {
+            SubKind::Pattern => self.on_broadcast(msg),
+            SubKind::Channel | SubKind::Shard => {
+                let Ok(channel) = std::str::from_utf8(&msg.channel) else { return };
+                let key = self.key();
+                if let Some(rest) = channel.strip_prefix(key).and_then(|r| r.strip_prefix("-response#")) {
+                    let _ = rest;
+                    match Response::decode(&msg.payload) {
+                        Ok(response) => self.on_response(response),
+                        Err(e) => self.malformed(channel, &e),
+                    }
+                } else if let Some(nsp) = channel
+                    .strip_prefix(key)
+                    .and_then(|r| r.strip_prefix("-request#"))
+                    .and_then(|r| r.strip_suffix('#'))
+                {
+                    match Request::decode(&msg.payload) {
+                        Ok(request) => self.on_request(ByteString::from(nsp), request),
+                        Err(e) => self.malformed(channel, &e),
+                    }
+                }
+            }
+        }
+    }
+
+    fn malformed(&self, channel: &str, e: &dyn std::fmt::Display) {
+        self.metrics.cluster_malformed();
+        debug!(shard = self.shard, channel, "dropped a cluster message: {e}");
+    }
+
+    /// Node's `onmessage`.
+    fn on_broadcast(&self, msg: Message) {
+        let Some(layer) = self.layer.upgrade() else { return };
+        let (Ok(channel), Some(pattern)) = (
+            std::str::from_utf8(&msg.channel),
+            msg.pattern.as_ref().and_then(|p| std::str::from_utf8(p).ok()),
+        ) else {
+            return;
+        };
+        let Some(prefix) = pattern.strip_suffix('*') else { return };
+        let Some(nsp) = prefix
+            .strip_prefix(self.key())
+            .and_then(|r| r.strip_prefix('#'))
+            .and_then(|r| r.strip_suffix('#'))
+        else {
+            return;
+        };
+        let Some(rest) = channel.strip_prefix(prefix) else { return };
+        let Some(ns) = layer.registry.get(nsp) else { return };
+        let room = rest.strip_suffix('#').unwrap_or(rest);
+        // A room no socket of this shard is in: nothing to do, not even decoding.
+        if !room.is_empty() && !ns.has_room(room) {
+            return;
+        }
+        let msg = match BroadcastMsg::decode(&msg.payload) {
+            Ok(msg) => msg,
+            Err(e) => return self.malformed(channel, &e),
+        };
+        if msg.uid == self.uid() || msg.packet.nsp != nsp {
+            return;
+        }
+        match msg.packet.to_encoded(None) {
+            Ok(packet) => {
+                layer.ctx().metrics().broadcast_started();
+                layer.deliver(&ns, &msg.opts, &packet, None);
+            }
+            Err(e) => self.malformed(channel, &e),
+        }
+    }
+
+    fn on_response(&self, response: Response) {
+        let target = match self.pending.borrow().get(response.request_id()) {
+            Some(Pending::Ack(id)) => Ok(*id),
+            Some(Pending::Gather(tx)) => Err(tx.clone()),
+            None => return,
+        };
+        match target {
+            Ok(id) => {
+                let Some(layer) = self.layer.upgrade() else { return };
+                let answer = match response {
+                    Response::ClientCount { count, .. } => {
+                        AdapterResponse::ClientCount { id, count: usize::try_from(count).unwrap_or(0) }
+                    }
+                    Response::BroadcastAck { packet, .. } => AdapterResponse::Ack { id, response: packet },
+                    _ => return,
+                };
+                layer.requests.answer(answer);
+            }
+            Err(tx) => {
+                let _ = tx.unbounded_send(response);
+            }
+        }
+    }
+
+    /// Node's `onrequest`, on shard 0: runs another server's request on every shard of this
+    /// process and publishes one answer for the process.
+    fn on_request(&self, nsp: ByteString, request: Request) {
+        if request.uid() == Some(self.uid()) {
+            return;
+        }
+        let Some(layer) = self.layer.upgrade() else { return };
+        let Some(ns) = layer.registry.get(&nsp) else { return };
+        let timeout = self.config().requests_timeout;
+        match request {
+            Request::Sockets { uid, request_id, rooms } => {
+                let wait = layer.start_socket_ids(Reach::Process, &nsp, rooms, timeout);
+                let me = self.rc();
+                layer.spawn(async move {
+                    let sockets = wait.await.into_iter().map(|id| id.to_string()).collect();
+                    me.publish_response(&nsp, Some(&uid), &Response::Sockets { request_id, sockets });
+                });
+            }
+            Request::AllRooms { uid, request_id } => {
+                let wait = layer.start_all_rooms(Reach::Process, &nsp, timeout);
+                let me = self.rc();
+                layer.spawn(async move {
+                    let rooms = wait.await;
+                    me.publish_response(&nsp, Some(&uid), &Response::AllRooms { request_id, rooms });
+                });
+            }
+            Request::RemoteJoin { opts, rooms, .. } => layer.rooms(Reach::Process, &nsp, opts, rooms, true),
+            Request::RemoteLeave { opts, rooms, .. } => layer.rooms(Reach::Process, &nsp, opts, rooms, false),
+            Request::RemoteDisconnect { opts, close, .. } => {
+                layer.disconnect_sockets(Reach::Process, &nsp, opts, close)
+            }
+            Request::LegacyJoin { uid, request_id, sid, room } => {
+                self.legacy(&layer, nsp, uid, request_id, sid, move |layer, nsp, opts| {
+                    layer.rooms(Reach::Process, nsp, opts, vec![room], true)
+                })
+            }
+            Request::LegacyLeave { uid, request_id, sid, room } => {
+                self.legacy(&layer, nsp, uid, request_id, sid, move |layer, nsp, opts| {
+                    layer.rooms(Reach::Process, nsp, opts, vec![room], false)
+                })
+            }
+            Request::LegacyDisconnect { uid, request_id, sid, close } => {
+                self.legacy(&layer, nsp, uid, request_id, sid, move |layer, nsp, opts| {
+                    layer.disconnect_sockets(Reach::Process, nsp, opts, close)
+                })
+            }
+            Request::RemoteFetch { uid, request_id, opts } => {
+                let wait = layer.start_fetch(Reach::Process, &nsp, opts.timeout(timeout));
+                let me = self.rc();
+                layer.spawn(async move {
+                    let found = wait.wait().await.unwrap_or_else(|(found, _)| found);
+                    let sockets = found.into_iter().map(|(details, _)| details).collect();
+                    me.publish_response(&nsp, Some(&uid), &Response::FetchSockets { request_id, sockets });
+                });
+            }
+            Request::ServerSideEmit { request_id, data, .. } => {
+                let ack = request_id.map(|request_id| {
+                    let me = self.rc();
+                    let nsp = nsp.clone();
+                    // Node answers a server-side emit on the shared response channel always.
+                    Box::new(move |data: Value| {
+                        me.publish_response(&nsp, None, &Response::ServerSideEmit { request_id, data });
+                    }) as Box<dyn FnOnce(Value)>
+                });
+                layer.server_side_event(&ns, data, ack);
+            }
+            Request::Broadcast { uid, request_id, packet, opts } => {
+                self.serve_broadcast_with_ack(&layer, nsp, uid, request_id, packet, opts)
+            }
+        }
+    }
+
+    /// A request of an adapter older than 8 naming one socket: done and answered only by the
+    /// server that has the socket.
+    fn legacy(
+        &self,
+        layer: &Rc<Layer>,
+        nsp: ByteString,
+        uid: String,
+        request_id: String,
+        sid: String,
+        run: impl FnOnce(&Layer, &ByteString, BroadcastOptions) + 'static,
+    ) {
+        let room = Room::from(sid.as_str());
+        let wait =
+            layer.start_socket_ids(Reach::Process, &nsp, vec![room.clone()], self.config().requests_timeout);
+        let (me, layer2) = (self.rc(), layer.clone());
+        layer.spawn(async move {
+            if wait.await.is_empty() {
+                return;
+            }
+            run(&layer2, &nsp, BroadcastOptions::new().to(room));
+            me.publish_response(&nsp, Some(&uid), &Response::Legacy { request_id });
+        });
+    }
+
+    /// Another server's broadcast with acks: delivered on every shard with one ack id, then
+    /// one client count for the whole process and each client's answer, published as they
+    /// come.
+    fn serve_broadcast_with_ack(
+        &self,
+        layer: &Rc<Layer>,
+        nsp: ByteString,
+        uid: String,
+        request_id: String,
+        packet: WirePacket,
+        opts: BroadcastOptions,
+    ) {
+        let mut failed = None;
+        let wait = layer.start_broadcast_with_ack_packet(Reach::Process, &nsp, opts, |ack_id| {
+            packet.to_encoded(Some(ack_id)).map_err(|e| failed = Some(e)).ok()
+        });
+        if let Some(e) = failed {
+            return self.malformed(&nsp, &e);
+        }
+        let Some(wait) = wait else { return };
+        let me = self.rc();
+        let specific = Some(uid);
+        layer.spawn(async move {
+            let (count_id, ack_id) = (request_id.clone(), request_id);
+            let me2 = me.clone();
+            let nsp2 = nsp.clone();
+            let specific2 = specific.clone();
+            wait.relay(
+                move |count| {
+                    let count = count as u64;
+                    me.publish_response(
+                        &nsp,
+                        specific.as_deref(),
+                        &Response::ClientCount { request_id: count_id.clone(), count },
+                    );
+                },
+                move |packet| {
+                    let response = Response::BroadcastAck { request_id: ack_id.clone(), packet };
+                    me2.publish_response(&nsp2, specific2.as_deref(), &response);
+                },
+            )
+            .await;
+        });
+    }
+
+    fn rc(&self) -> Rc<ClusterShard> {
+        self.layer
+            .upgrade()
+            .and_then(|l| l.cluster().cloned())
+            .expect("a shard's adapter lives as long as its layer")
+    }
+}
+
+/// The options as Node puts them on the wire: `local` never leaves this server.
+pub(crate) fn wire_opts(opts: &BroadcastOptions) -> BroadcastOptions {
+    let mut opts = opts.clone();
+    opts.flags.local = false;
+    opts
+}
+
+/// Logs an outage of one connection once when it starts and once when it ends, and counts it.
+fn outage_hook(shard: usize, metrics: &Arc<ShardMetrics>, role: &'static str) -> EventHook {
+    let metrics = metrics.clone();
+    let down = Rc::new(Cell::new(false));
+    Rc::new(move |event| match event {
+        ConnEvent::Connected => {
+            metrics.cluster_redis_up(role, true);
+            if down.replace(false) {
+                info!(shard, role, "Redis connection back");
+            }
+        }
+        ConnEvent::Disconnected(e) => {
+            metrics.cluster_redis_up(role, false);
+            metrics.cluster_redis_error();
+            if !down.replace(true) {
+                warn!(shard, role, "Redis connection lost, reconnecting: {e}");
+            }
+        }
+    })
+}
