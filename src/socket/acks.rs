@@ -94,6 +94,11 @@ impl AckTally {
         self.servers
     }
 
+    /// How many shards or servers counted so far, and the clients they counted.
+    pub(crate) fn counted(&self) -> (usize, usize) {
+        (self.answered, self.expected_clients)
+    }
+
     /// `more` servers of a cluster will count theirs too.
     pub(crate) fn add_servers(&mut self, more: usize) {
         self.servers += more;

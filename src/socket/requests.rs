@@ -135,8 +135,13 @@ impl AckWait {
     /// answered or the timeout passed.
     pub(crate) async fn relay(mut self, mut count: impl FnMut(usize), mut ack: impl FnMut(Value)) {
         let mut timer = Box::pin(sleep(self.timeout));
-        let (mut counted, mut clients, mut acked) = (0, 0, 0);
+        // This shard's count is in the tally already; its clients' acks come as the others'.
+        let (mut counted, mut clients) = self.tally.counted();
+        let mut acked = 0;
         let shards = self.tally.servers();
+        if counted == shards {
+            count(clients);
+        }
         while counted < shards || acked < clients {
             match next_or_timeout(&mut self.rx, &mut timer).await {
                 Some(AdapterResponse::ClientCount { count: n, .. }) => {
