@@ -12,6 +12,7 @@ pub mod engine;
 pub mod http;
 pub mod node;
 pub mod node_reference;
+pub mod redis;
 pub mod script;
 pub mod server;
 pub mod sio;
