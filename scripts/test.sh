@@ -18,9 +18,15 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "chromium missing: installing Debian's chromium" >&2
   apt_update_once && apt-get install -y --no-install-recommends chromium
 fi
+# The Redis server the cluster tests (tests/cluster.rs) start their Socket.IO nodes on.
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "redis-server missing: installing Debian's redis-server" >&2
+  apt_update_once && apt-get install -y --no-install-recommends redis-server
+fi
 # The official npm clients the integration tests drive, from the committed lockfile.
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
-# The Node reference servers (engine.io 6.6, socket.io 4.8) tests/differential.rs runs beside tpcio.
+# The Node reference servers (engine.io 6.6, socket.io 4.8) tests/differential.rs runs beside tpcio,
+# and the Redis adapter and emitter of the cluster tests.
 (cd loadtest/node-reference && npm ci --no-audit --no-fund --loglevel=error)
 # The official Socket.IO browser client the server serves (what scripts/setup.sh installs).
 (cd client && npm ci --no-audit --no-fund --loglevel=error)

@@ -1,18 +1,33 @@
 // The Node reference for the Socket.IO scenarios of the load tester: a socket.io 4.8 server
 // with the behaviour of `tpcio bench` (src/modes/bench.rs) and the same timings
-// (pingInterval 25000, pingTimeout 20000) at the same path, EIO=3 accepted too.
+// (pingInterval 25000, pingTimeout 20000) at the same path, EIO=3 accepted too. With a Redis
+// URL it joins a `@socket.io/redis-adapter` 8.3 cluster (classic `createAdapter(pub, sub)`,
+// prefix KEY, default `socket.io`): the reference `tpcio bench --redis URL --redis-key KEY`
+// must match, node for node, in a mixed cluster.
 //   - `echo`: emitted back as `echo` with the same arguments, or, when the client asked for
 //     an ack, acknowledged with the same arguments instead;
 //   - `broadcast`: re-emitted as `broadcast` with the same arguments to every connected
-//     socket (`io.emit`). An ack asked for with it is never sent, as in tpcio (and `io.emit`
-//     refuses callbacks).
-// Usage: node sio-bench.mjs PORT
+//     socket of the cluster (`io.emit`). An ack asked for with it is never sent, as in tpcio
+//     (and `io.emit` refuses callbacks);
+//   - `join(room, ack?)`: the socket joins `room`, then the ack (no arguments) if asked for;
+//   - `to(room, ...args)`: `to` with `args` to every member of `room` in the cluster;
+//   - `count(ack)` / `count-room(room, ack)`: acks the number of sockets in the cluster
+//     (`fetchSockets`), of the room's members; -1 when a node did not answer in time;
+//   - `sse(ack)`: `io.serverSideEmit("hello", cb)`; acks the number of other nodes that answered
+//     (every node answers `hello` with "node"), -1 on a timeout;
+//   - `bcack(ack)`: `io.timeout(3000).emit("q", cb)`; acks how many client acks came back;
+//   - `kick(room)`: every member of `room` in the cluster is disconnected (`close`: true);
+//   - `move(from, to)`: every member of `from` in the cluster joins `to`.
+// A server-side `hello` without an ack (from `@socket.io/redis-emitter`) is accepted and ignored.
+// Redis errors are logged, never fatal: node-redis reconnects by itself.
+// Usage: node sio-bench.mjs PORT [REDIS_URL [KEY]]
 import http from "node:http";
 import { Server } from "socket.io";
 
-const port = Number(process.argv[2]);
+const [portArg, redisUrl, key = "socket.io"] = process.argv.slice(2);
+const port = Number(portArg);
 if (!Number.isInteger(port) || port <= 0 || port > 65535) {
-  console.error("usage: node sio-bench.mjs PORT");
+  console.error("usage: node sio-bench.mjs PORT [REDIS_URL [KEY]]");
   process.exit(2);
 }
 
@@ -25,9 +40,37 @@ const io = new Server(httpServer, {
   allowEIO3: true,
 });
 
+if (redisUrl) {
+  const { createClient } = await import("redis");
+  const { createAdapter } = await import("@socket.io/redis-adapter");
+  const pubClient = createClient({ url: redisUrl });
+  const subClient = pubClient.duplicate();
+  for (const [name, client] of [["pub", pubClient], ["sub", subClient]]) {
+    client.on("error", (err) => console.error(`redis ${name} client: ${err.message ?? err}`));
+  }
+  // The adapter never awaits its PUBLISHes: one rejected while Redis is down (a command in
+  // flight when the connection drops) must not end the process either.
+  process.on("unhandledRejection", (err) => console.error(`unhandled rejection: ${err?.message ?? err}`));
+  await Promise.all([pubClient.connect(), subClient.connect()]);
+  io.adapter(createAdapter(pubClient, subClient, { key, requestsTimeout: 3000 }));
+}
+
 // Splits the client's ack callback (always the last argument) off the event's arguments.
 const withoutAck = (args) =>
   typeof args[args.length - 1] === "function" ? [args.slice(0, -1), args[args.length - 1]] : [args, null];
+
+// Answers `ack` with the result of `count`, or -1 when it fails (a node that did not answer).
+const answer = (ack, count) => {
+  count.then(
+    (n) => ack?.(n),
+    () => ack?.(-1),
+  );
+};
+
+io.on("hello", (...received) => {
+  const [, cb] = withoutAck(received);
+  cb?.("node");
+});
 
 io.on("connection", (socket) => {
   socket.on("echo", (...received) => {
@@ -39,10 +82,25 @@ io.on("connection", (socket) => {
     const [args] = withoutAck(received);
     io.emit("broadcast", ...args);
   });
+  socket.on("join", (room, ack) => {
+    socket.join(room);
+    if (typeof ack === "function") ack();
+  });
+  socket.on("to", (room, ...received) => {
+    const [args] = withoutAck(received);
+    io.to(room).emit("to", ...args);
+  });
+  socket.on("count", (ack) => answer(ack, io.fetchSockets().then((s) => s.length)));
+  socket.on("count-room", (room, ack) => answer(ack, io.in(room).fetchSockets().then((s) => s.length)));
+  socket.on("sse", (ack) => io.serverSideEmit("hello", (err, replies) => ack?.(err ? -1 : replies.length)));
+  socket.on("bcack", (ack) => io.timeout(3000).emit("q", (_err, replies) => ack?.(replies.length)));
+  socket.on("kick", (room) => io.in(room).disconnectSockets(true));
+  socket.on("move", (from, to) => io.in(from).socketsJoin(to));
 });
 
 httpServer.listen(port, "127.0.0.1", () => {
-  console.log(`socket.io bench (node ${process.version}) listening on http://127.0.0.1:${port}/socket.io/`);
+  const cluster = redisUrl ? ` (redis adapter on ${redisUrl}, key ${key})` : "";
+  console.log(`socket.io bench (node ${process.version}) listening on http://127.0.0.1:${port}/socket.io/${cluster}`);
 });
 
 for (const signal of ["SIGINT", "SIGTERM"]) {

@@ -8,10 +8,12 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod cluster;
 pub mod engine;
 pub mod http;
 pub mod node;
 pub mod node_reference;
+pub mod redis;
 pub mod script;
 pub mod server;
 pub mod sio;
