@@ -53,7 +53,11 @@ pub struct Emitter {
 
 impl std::fmt::Debug for Emitter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Emitter").field("key", &self.key).field("nsp", &self.nsp).field("opts", &self.opts).finish()
+        f.debug_struct("Emitter")
+            .field("key", &self.key)
+            .field("nsp", &self.nsp)
+            .field("opts", &self.opts)
+            .finish()
     }
 }
 
@@ -124,13 +128,19 @@ impl Emitter {
     }
 
     /// The selected sockets join `rooms` (Node's `socketsJoin`).
-    pub fn sockets_join<R: Into<Room>>(&self, rooms: impl IntoIterator<Item = R>) -> Result<(), EmitterError> {
+    pub fn sockets_join<R: Into<Room>>(
+        &self,
+        rooms: impl IntoIterator<Item = R>,
+    ) -> Result<(), EmitterError> {
         let rooms = rooms.into_iter().map(Into::into).collect();
         self.request(&Request::RemoteJoin { uid: None, opts: self.opts.clone(), rooms })
     }
 
     /// The selected sockets leave `rooms` (Node's `socketsLeave`).
-    pub fn sockets_leave<R: Into<Room>>(&self, rooms: impl IntoIterator<Item = R>) -> Result<(), EmitterError> {
+    pub fn sockets_leave<R: Into<Room>>(
+        &self,
+        rooms: impl IntoIterator<Item = R>,
+    ) -> Result<(), EmitterError> {
         let rooms = rooms.into_iter().map(Into::into).collect();
         self.request(&Request::RemoteLeave { uid: None, opts: self.opts.clone(), rooms })
     }
