@@ -1,0 +1,214 @@
+//! The Redis adapter in process: two servers of two shards each (`bench` behaviour) on one
+//! real `redis-server`, driven by raw WebSocket clients on every shard, and the Rust emitter
+//! (`tpcio::cluster::emitter::Emitter`). What the mixed Node cluster of `tests/cluster.rs`
+//! cannot see from outside: that a process is one server however many shards it has, that
+//! every shard takes the broadcasts itself, that a malformed message is dropped and counted,
+//! and that a request nobody answers ends at its timeout, with Redis up or down.
+
+mod common;
+
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::redis::RedisServer;
+use common::sio::{Client, SHARDS, SioServer};
+use common::ws::Event;
+use tpcio::cluster::emitter::Emitter;
+use tpcio::cluster::{RedisAdapterConfig, RedisUrl};
+use tpcio::modes::bench;
+use tpcio::protocol::value::Value;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn config(url: &str, requests_timeout: Duration) -> RedisAdapterConfig {
+    RedisAdapterConfig::new(RedisUrl::parse(url).expect("a valid Redis URL")).requests_timeout(requests_timeout)
+}
+
+fn server(url: &str, requests_timeout: Duration) -> SioServer {
+    SioServer::start(bench::socket_io().redis_adapter(config(url, requests_timeout)))
+}
+
+/// Clients of `server` until there is one on each of its shards.
+fn clients_on_every_shard(server: &SioServer) -> Vec<Client> {
+    let mut clients: Vec<Client> = Vec::new();
+    for _ in 0..64 {
+        let (client, _) = Client::connect(server.addr);
+        let fresh = !clients.iter().any(|c| c.shard() == client.shard());
+        if fresh {
+            clients.push(client);
+        }
+        if clients.len() == SHARDS {
+            return clients;
+        }
+    }
+    panic!("64 connections did not reach all {SHARDS} shards");
+}
+
+/// Nothing else is queued for `client`: an echo comes back next.
+fn expect_nothing_else(client: &mut Client) {
+    client.send(r#"42["echo","fence"]"#);
+    client.expect_text(r#"42["echo","fence"]"#);
+}
+
+/// Every shard of every server subscribes to the broadcasts: a PUBLISH to a room nobody is in
+/// reaches `subscribers` pattern subscriptions (and is dropped unread by each).
+fn wait_broadcast_subscribers(redis: &RedisServer, subscribers: i64) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let got = redis.publish("socket.io#/#no-such-room#", b"");
+        if got == subscribers {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{got} broadcast subscribers, expected {subscribers}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_process_is_one_server_and_every_shard_delivers_once() {
+    let redis = RedisServer::start();
+    let (a, b) = (server(&redis.url(), Duration::from_secs(3)), server(&redis.url(), Duration::from_secs(3)));
+    // Two processes of two shards each: two servers to the cluster, four broadcast subscribers.
+    redis.wait_numsub("socket.io-request#/#", 2, WAIT);
+    wait_broadcast_subscribers(&redis, 2 * SHARDS as i64);
+
+    let mut clients = clients_on_every_shard(&a);
+    clients.extend(clients_on_every_shard(&b));
+    let total = clients.len();
+
+    // A broadcast from a client of server a: every client of both servers, exactly once.
+    clients[0].send(r#"42["broadcast","hi",1]"#);
+    for client in &mut clients {
+        client.expect_text(r#"42["broadcast","hi",1]"#);
+    }
+    for client in &mut clients {
+        expect_nothing_else(client);
+    }
+
+    // fetchSockets over the cluster, from each server.
+    clients[0].send(r#"421["count"]"#);
+    clients[0].expect_text(&format!("431[{total}]"));
+    clients[total - 1].send(r#"422["count"]"#);
+    clients[total - 1].expect_text(&format!("432[{total}]"));
+
+    // A room joined on server b, addressed from server a, and counted from both.
+    clients[total - 1].send(r#"423["join","r"]"#);
+    clients[total - 1].expect_text("433[]");
+    clients[0].send(r#"42["to","r","only"]"#);
+    clients[total - 1].expect_text(r#"42["to","only"]"#);
+    for client in &mut clients {
+        expect_nothing_else(client);
+    }
+    clients[0].send(r#"424["count-room","r"]"#);
+    clients[0].expect_text("434[1]");
+
+    // serverSideEmit with an ack: the one other server answers, once for its two shards.
+    clients[0].send(r#"425["sse"]"#);
+    clients[0].expect_text("435[1]");
+
+    // A broadcast with acks from server a: each client answers `q`.
+    clients[1].send(r#"426["bcack"]"#);
+    for (i, client) in clients.iter_mut().enumerate() {
+        let text = client.text();
+        let id = text
+            .strip_prefix("42")
+            .and_then(|t| t.strip_suffix(r#"["q"]"#))
+            .unwrap_or_else(|| panic!("client {i} expected a q with an ack id, got {text:?}"));
+        client.send(&format!("43{id}[\"ok\"]"));
+    }
+    clients[1].expect_text(&format!("436[{total}]"));
+}
+
+#[test]
+fn the_rust_emitter_reaches_every_shard_and_bad_messages_are_dropped() {
+    let redis = RedisServer::start();
+    let a = server(&redis.url(), Duration::from_secs(3));
+    redis.wait_numsub("socket.io-request#/#", 1, WAIT);
+    wait_broadcast_subscribers(&redis, SHARDS as i64);
+    let mut clients = clients_on_every_shard(&a);
+
+    let emitter = Emitter::connect(&redis.url()).expect("the emitter connects");
+    let binary = Value::Binary(bytes::Bytes::from_static(&[1, 2, 3]));
+    emitter.emit("news", &[Value::from(1i64), Value::from("a"), binary]).expect("emit");
+    for client in &mut clients {
+        client.expect_text(r#"451-["news",1,"a",{"_placeholder":true,"num":0}]"#);
+        assert_eq!(client.attachment(), vec![1, 2, 3]);
+    }
+
+    // socketsJoin from the emitter, then a room emit: only the joined client.
+    clients[1].send(r#"421["join","vip"]"#);
+    clients[1].expect_text("431[]");
+    emitter.to("vip").emit("room-news", &[]).expect("emit to a room");
+    clients[1].expect_text(r#"42["room-news"]"#);
+    emitter.to("vip").sockets_join(["vip2"]).expect("socketsJoin");
+    // The join is a request: an echo round trip on the server's request path settles it.
+    clients[0].send(r#"422["count-room","vip2"]"#);
+    clients[0].expect_text("432[1]");
+    emitter.to("vip2").emit("vip2-news", &[]).expect("emit to the joined room");
+    clients[1].expect_text(r#"42["vip2-news"]"#);
+    for client in &mut clients {
+        expect_nothing_else(client);
+    }
+
+    // Garbage on a broadcast and on the request channel: dropped, counted, nothing breaks.
+    redis.publish("socket.io#/#", b"\xc1\xff not msgpack");
+    redis.publish("socket.io-request#/#", b"{\"type\": \"nope\"");
+    emitter.emit("after", &[]).expect("emit");
+    for client in &mut clients {
+        client.expect_text(r#"42["after"]"#);
+    }
+    let metrics = a.running().metrics().render();
+    let malformed: u64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("tpcio_cluster_malformed_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(malformed, SHARDS as u64 + 1, "each shard drops the bad broadcast, shard 0 the bad request:\n{metrics}");
+
+    // The emitter's disconnectSockets(true): every client of the server is closed.
+    emitter.disconnect_sockets(true).expect("disconnectSockets");
+    for client in &mut clients {
+        let (before, _) = client.closed();
+        assert!(
+            before.iter().any(|e| matches!(e, Event::Text(t) if t == "41")),
+            "a DISCONNECT before the close: {before:?}"
+        );
+    }
+}
+
+#[test]
+fn a_request_nobody_answers_ends_at_its_timeout() {
+    let redis = RedisServer::start();
+    let a = server(&redis.url(), Duration::from_millis(500));
+    redis.wait_numsub("socket.io-request#/#", 1, WAIT);
+    // A second "server" that subscribes to the requests and never answers.
+    let mut silent = TcpStream::connect(("127.0.0.1", redis.port())).expect("connect to redis");
+    std::io::Write::write_all(&mut silent, b"*2\r\n$9\r\nSUBSCRIBE\r\n$20\r\nsocket.io-request#/#\r\n")
+        .expect("subscribe");
+    redis.wait_numsub("socket.io-request#/#", 2, WAIT);
+    let (mut client, _) = Client::connect(a.addr);
+    // Node rejects the fetch ("timeout reached"): the bench answers -1.
+    client.send(r#"421["count"]"#);
+    client.expect_text("431[-1]");
+    client.send(r#"422["sse"]"#);
+    client.expect_text("432[-1]");
+    drop(silent);
+}
+
+#[test]
+fn with_redis_down_the_server_serves_its_own_clients() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+    let a = server(&format!("redis://127.0.0.1:{port}"), Duration::from_millis(500));
+    let mut clients = clients_on_every_shard(&a);
+    clients[0].send(r#"42["broadcast","local"]"#);
+    for client in &mut clients {
+        client.expect_text(r#"42["broadcast","local"]"#);
+    }
+    // No cluster to ask: the sockets of this process.
+    let total = clients.len();
+    clients[1].send(r#"421["count"]"#);
+    clients[1].expect_text(&format!("431[{total}]"));
+    clients[1].send(r#"422["sse"]"#);
+    clients[1].expect_text("432[0]");
+}
