@@ -537,4 +537,4 @@ fn array_index(key: &str) -> Option<u32> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
