@@ -285,7 +285,7 @@ fn refuses_malformed_input() {
     assert!(decode(&nest(MAX_DEPTH)).is_ok());
     assert!(decode(&nest(MAX_DEPTH + 1)).is_err());
     assert!(decode(&nest(100_000)).is_err());
-    let mut maps = vec![0x81, 0xa1, b'a'].repeat(MAX_DEPTH + 1);
+    let mut maps = [0x81u8, 0xa1, b'a'].repeat(MAX_DEPTH + 1);
     maps.push(0xc0);
     assert!(decode(&maps).is_err());
 }
