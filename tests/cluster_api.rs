@@ -21,7 +21,8 @@ use tpcio::protocol::value::Value;
 const WAIT: Duration = Duration::from_secs(30);
 
 fn config(url: &str, requests_timeout: Duration) -> RedisAdapterConfig {
-    RedisAdapterConfig::new(RedisUrl::parse(url).expect("a valid Redis URL")).requests_timeout(requests_timeout)
+    RedisAdapterConfig::new(RedisUrl::parse(url).expect("a valid Redis URL"))
+        .requests_timeout(requests_timeout)
 }
 
 fn server(url: &str, requests_timeout: Duration) -> SioServer {
@@ -163,7 +164,11 @@ fn the_rust_emitter_reaches_every_shard_and_bad_messages_are_dropped() {
         .filter(|l| l.starts_with("tpcio_cluster_malformed_total{"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum();
-    assert_eq!(malformed, SHARDS as u64 + 1, "each shard drops the bad broadcast, shard 0 the bad request:\n{metrics}");
+    assert_eq!(
+        malformed,
+        SHARDS as u64 + 1,
+        "each shard drops the bad broadcast, shard 0 the bad request:\n{metrics}"
+    );
 
     // The emitter's disconnectSockets(true): every client of the server is closed.
     emitter.disconnect_sockets(true).expect("disconnectSockets");
@@ -198,7 +203,8 @@ fn a_request_nobody_answers_ends_at_its_timeout() {
 #[test]
 fn with_redis_down_the_server_serves_its_own_clients() {
     // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
     let a = server(&format!("redis://127.0.0.1:{port}"), Duration::from_millis(500));
     let mut clients = clients_on_every_shard(&a);
     clients[0].send(r#"42["broadcast","local"]"#);

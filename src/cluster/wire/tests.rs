@@ -1,0 +1,726 @@
+//! Expected messages were captured from the real packages (Node 22): a `socket.io` 4.8.1
+//! server with `@socket.io/redis-adapter` 8.3.0 on recording fake Redis clients, a
+//! `socket.io-client` 4.8.1 connected to it, `@socket.io/redis-emitter` 5.1.0 on a recording
+//! client, and `@socket.io/redis-adapter` 7.2.0 for the legacy requests. The adapter's uid was
+//! set to `AbCdEf` and `uid2` replaced to give fixed request ids. Hex strings are msgpack,
+//! raw strings JSON.
+
+use super::*;
+use crate::cluster::msgpack::tests::hex;
+use bytes::Bytes;
+use proptest::prelude::*;
+
+/// emitter to room1 chat hi bin, published on `socket.io#/#room1#`.
+const EMITTER_TO_ROOM1_CHAT_HI_BIN: &str = "93a7656d697474657283a47479706502a46461746193a463686174a26869c4020102a36e7370a12f83a5726f6f6d7391a5726f6f6d31a5666c61677380a665786365707490";
+/// emitter volatile, published on `socket.io#/#`.
+const EMITTER_VOLATILE: &str = "93a7656d697474657283a47479706502a46461746192a2657601a36e7370a12f83a5726f6f6d7390a5666c61677381a8766f6c6174696c65c3a665786365707490";
+/// emitter compress false except, published on `socket.io#/#`.
+const EMITTER_COMPRESS_FALSE_EXCEPT: &str = "93a7656d697474657283a47479706502a46461746191a26576a36e7370a12f83a5726f6f6d7392a161a162a5666c61677381a8636f6d7072657373c2a665786365707491a178";
+/// emitter of chat socketsJoin, published on `socket.io-request#/chat#`.
+const EMITTER_OF_CHAT_SOCKETSJOIN: &str = r#"{"type":2,"opts":{"rooms":[],"except":[]},"rooms":["r"]}"#;
+/// emitter in room socketsLeave, published on `socket.io-request#/#`.
+const EMITTER_IN_ROOM_SOCKETSLEAVE: &str =
+    r#"{"type":3,"opts":{"rooms":["room1"],"except":["sid9"]},"rooms":["r","s"]}"#;
+/// emitter disconnectSockets true, published on `socket.io-request#/#`.
+const EMITTER_DISCONNECTSOCKETS_TRUE: &str = r#"{"type":4,"opts":{"rooms":[],"except":[]},"close":true}"#;
+/// emitter disconnectSockets default, published on `socket.io-request#/#`.
+const EMITTER_DISCONNECTSOCKETS_DEFAULT: &str =
+    r#"{"type":4,"opts":{"rooms":["a"],"except":[]},"close":false}"#;
+/// emitter serverSideEmit, published on `socket.io-request#/#`.
+const EMITTER_SERVERSIDEEMIT: &str =
+    r#"{"uid":"emitter","type":6,"data":["hello",1,{"a":{"type":"Buffer","data":[3]}}]}"#;
+/// io.emit, published on `socket.io#/#`.
+const IO_EMIT: &str = "93a641624364456683a47479706502a46461746192a463686174a26869a36e7370a12f83a5726f6f6d7390a665786365707490a5666c61677380";
+/// io.to(room1).emit bin, published on `socket.io#/#room1#`.
+const IO_TO_ROOM1_EMIT_BIN: &str = "93a641624364456683a47479706502a46461746193a463686174a26869c4020102a36e7370a12f83a5726f6f6d7391a5726f6f6d31a665786365707490a5666c61677380";
+/// io.volatile.emit, published on `socket.io#/#`.
+const IO_VOLATILE_EMIT: &str = "93a641624364456683a47479706502a46461746192a2657601a36e7370a12f83a5726f6f6d7390a665786365707490a5666c61677381a8766f6c6174696c65c3";
+/// io.compress(false).emit, published on `socket.io#/#`.
+const IO_COMPRESS_FALSE_EMIT: &str = "93a641624364456683a47479706502a46461746192a26576c0a36e7370a12f83a5726f6f6d7390a665786365707490a5666c61677381a8636f6d7072657373c2";
+/// io.timeout(1000).emit no cb, published on `socket.io#/#`.
+const IO_TIMEOUT_1000_EMIT_NO_CB: &str = "93a641624364456683a47479706502a46461746192a2657681a1789301cb4004000000000000fda36e7370a12f83a5726f6f6d7390a665786365707490a5666c61677381a774696d656f7574cd03e8";
+/// io.except(a).to(b).to(c).emit, published on `socket.io#/#`.
+const IO_EXCEPT_A_TO_B_TO_C_EMIT: &str = "93a641624364456683a47479706502a46461746192a26576c3a36e7370a12f83a5726f6f6d7392a162a163a665786365707491a161a5666c61677380";
+/// socket.broadcast.emit, published on `socket.io#/#`.
+const SOCKET_BROADCAST_EMIT: &str = "93a641624364456683a47479706502a46461746192a26576a178a36e7370a12f83a5726f6f6d7390a665786365707491b46d564a6d69386f7565735633766e4c7041414141a5666c61677380";
+/// chat nsp emit, published on `socket.io#/chat#`.
+const CHAT_NSP_EMIT: &str = "93a641624364456683a47479706502a46461746191a26576a36e7370a52f6368617483a5726f6f6d7390a665786365707490a5666c61677380";
+/// io.timeout(5000).emit with ack, published on `socket.io-request#/#`.
+const IO_TIMEOUT_5000_EMIT_WITH_ACK: &str = "85a3756964a6416243644566a9726571756573744964a6496f35365061a47479706507a67061636b657483a47479706502a46461746192a3657637a161a36e7370a12fa46f70747383a5726f6f6d7390a665786365707490a5666c61677381a774696d656f7574cd1388";
+/// fetchSockets, published on `socket.io-request#/#`.
+const FETCHSOCKETS: &str =
+    r#"{"uid":"AbCdEf","requestId":"Sd78Fg","type":5,"opts":{"rooms":["room1"],"except":["x"]}}"#;
+/// allRooms, published on `socket.io-request#/#`.
+const ALLROOMS: &str = r#"{"uid":"AbCdEf","requestId":"Hj90Kl","type":1}"#;
+/// serverSideEmit, published on `socket.io-request#/#`.
+const SERVERSIDEEMIT: &str =
+    r#"{"uid":"AbCdEf","type":6,"data":["hello",1,"two",{"type":"Buffer","data":[3]}]}"#;
+/// serverSideEmitWithAck, published on `socket.io-request#/#`.
+const SERVERSIDEEMITWITHACK: &str = r#"{"uid":"AbCdEf","requestId":"Zx12Cv","type":6,"data":["ping",1]}"#;
+/// socketsJoin, published on `socket.io-request#/#`.
+const SOCKETSJOIN: &str =
+    r#"{"uid":"AbCdEf","type":2,"opts":{"rooms":["room1"],"except":["x"]},"rooms":["r1","r2"]}"#;
+/// socketsLeave, published on `socket.io-request#/#`.
+const SOCKETSLEAVE: &str = r#"{"uid":"AbCdEf","type":3,"opts":{"rooms":[],"except":[]},"rooms":["r1"]}"#;
+/// disconnectSockets true, published on `socket.io-request#/#`.
+const DISCONNECTSOCKETS_TRUE: &str =
+    r#"{"uid":"AbCdEf","type":4,"opts":{"rooms":["nobody"],"except":[]},"close":true}"#;
+/// disconnectSockets false, published on `socket.io-request#/#`.
+const DISCONNECTSOCKETS_FALSE: &str =
+    r#"{"uid":"AbCdEf","type":4,"opts":{"rooms":["nobody"],"except":[]},"close":false}"#;
+/// resp SOCKETS (request in) (built by the capture script, fed to onrequest).
+const RESP_SOCKETS_REQUEST_IN: &str = r#"{"uid":"PeEr01","requestId":"Rq0001","type":0,"rooms":["room1"]}"#;
+/// resp SOCKETS, published on `socket.io-response#/#`.
+const RESP_SOCKETS: &str = r#"{"requestId":"Rq0001","sockets":["mVJmi8ouesV3vnLpAAAA"]}"#;
+/// resp ALL_ROOMS (request in) (built by the capture script, fed to onrequest).
+const RESP_ALL_ROOMS_REQUEST_IN: &str = r#"{"uid":"PeEr01","requestId":"Rq0002","type":1}"#;
+/// resp ALL_ROOMS, published on `socket.io-response#/#`.
+const RESP_ALL_ROOMS: &str = r#"{"requestId":"Rq0002","rooms":["mVJmi8ouesV3vnLpAAAA","room1"]}"#;
+/// resp REMOTE_FETCH (request in) (built by the capture script, fed to onrequest).
+const RESP_REMOTE_FETCH_REQUEST_IN: &str =
+    r#"{"uid":"PeEr01","requestId":"Rq0003","type":5,"opts":{"rooms":["room1"],"except":[]}}"#;
+/// resp REMOTE_FETCH, published on `socket.io-response#/#`.
+const RESP_REMOTE_FETCH: &str = r#"{"requestId":"Rq0003","sockets":[{"id":"mVJmi8ouesV3vnLpAAAA","handshake":{"headers":{"sec-websocket-version":"13","sec-websocket-key":"q5N+IpYZACplE6N7e7it4A==","connection":"Upgrade","upgrade":"websocket","sec-websocket-extensions":"permessage-deflate; client_max_window_bits","host":"localhost:43995"},"time":"Thu Dec 03 2026 13:10:15 GMT+0000 (Coordinated Universal Time)","address":"::ffff:127.0.0.1","xdomain":false,"secure":false,"issued":1796303415179,"url":"/socket.io/?q=1&EIO=4&transport=websocket","query":{"q":"1","EIO":"4","transport":"websocket"},"auth":{"token":"t"}},"rooms":["mVJmi8ouesV3vnLpAAAA","room1"],"data":{"user":"u1","n":1.5,"buf":{"type":"Buffer","data":[9,8]}}}]}"#;
+/// resp REMOTE_FETCH empty (request in) (built by the capture script, fed to onrequest).
+const RESP_REMOTE_FETCH_EMPTY_REQUEST_IN: &str =
+    r#"{"uid":"PeEr01","requestId":"Rq0004","type":5,"opts":{"rooms":["none"],"except":[]}}"#;
+/// resp REMOTE_FETCH empty, published on `socket.io-response#/#`.
+const RESP_REMOTE_FETCH_EMPTY: &str = r#"{"requestId":"Rq0004","sockets":[]}"#;
+/// resp SERVER_SIDE_EMIT ack (request in) (built by the capture script, fed to onrequest).
+const RESP_SERVER_SIDE_EMIT_ACK_REQUEST_IN: &str =
+    r#"{"uid":"PeEr01","requestId":"Rq0005","type":6,"data":["ping"]}"#;
+/// resp SERVER_SIDE_EMIT ack, published on `socket.io-response#/#`.
+const RESP_SERVER_SIDE_EMIT_ACK: &str =
+    r#"{"type":6,"requestId":"Rq0005","data":{"pong":{"type":"Buffer","data":[5]}}}"#;
+/// resp SERVER_SIDE_EMIT ack undefined (request in) (built by the capture script, fed to onrequest).
+const RESP_SERVER_SIDE_EMIT_ACK_UNDEFINED_REQUEST_IN: &str =
+    r#"{"uid":"PeEr01","requestId":"Rq0006","type":6,"data":["noarg"]}"#;
+/// resp SERVER_SIDE_EMIT ack undefined, published on `socket.io-response#/#`.
+const RESP_SERVER_SIDE_EMIT_ACK_UNDEFINED: &str = r#"{"type":6,"requestId":"Rq0006"}"#;
+/// resp BROADCAST (request in) (built by the capture script, fed to onrequest).
+const RESP_BROADCAST_REQUEST_IN: &str = "85a3756964a6506545723031a9726571756573744964a6527130303037a47479706507a67061636b657483a47479706502a46461746192a3657637a161a36e7370a12fa46f70747383a5726f6f6d7390a665786365707490a5666c61677381a774696d656f7574cd1388";
+/// resp BROADCAST, published on `socket.io-response#/#`.
+const RESP_BROADCAST: &str = r#"{"type":8,"requestId":"Rq0007","clientCount":1}"#;
+/// resp BROADCAST, published on `socket.io-response#/#`.
+const RESP_BROADCAST_2: &str =
+    "83a47479706509a9726571756573744964a6527130303037a67061636b657482a26f6b01a162c40104";
+/// resp BROADCAST no arg (request in) (built by the capture script, fed to onrequest).
+const RESP_BROADCAST_NO_ARG_REQUEST_IN: &str = "85a3756964a6506545723031a9726571756573744964a6527130303038a47479706507a67061636b657483a47479706502a46461746191a465763762a36e7370a12fa46f70747383a5726f6f6d7391a5726f6f6d31a665786365707490a5666c61677381a774696d656f7574cd1388";
+/// resp BROADCAST no arg, published on `socket.io-response#/#`.
+const RESP_BROADCAST_NO_ARG: &str = r#"{"type":8,"requestId":"Rq0008","clientCount":1}"#;
+/// resp BROADCAST no arg, published on `socket.io-response#/#`.
+const RESP_BROADCAST_NO_ARG_2: &str = "82a47479706509a9726571756573744964a6527130303038";
+/// resp BROADCAST no clients (request in) (built by the capture script, fed to onrequest).
+const RESP_BROADCAST_NO_CLIENTS_REQUEST_IN: &str = "85a3756964a6506545723031a9726571756573744964a6527130303039a47479706507a67061636b657483a47479706502a46461746191a3657637a36e7370a12fa46f70747383a5726f6f6d7391a46e6f6e65a665786365707490a5666c61677381a774696d656f7574cd1388";
+/// resp BROADCAST no clients, published on `socket.io-response#/#`.
+const RESP_BROADCAST_NO_CLIENTS: &str = r#"{"type":8,"requestId":"Rq0009","clientCount":0}"#;
+/// resp legacy REMOTE_JOIN (request in) (built by the capture script, fed to onrequest).
+const RESP_LEGACY_REMOTE_JOIN_REQUEST_IN: &str =
+    r#"{"uid":"PeEr01","requestId":"Rq0010","type":2,"sid":"mVJmi8ouesV3vnLpAAAA","room":"lr"}"#;
+/// resp legacy REMOTE_JOIN, published on `socket.io-response#/#`.
+const RESP_LEGACY_REMOTE_JOIN: &str = r#"{"requestId":"Rq0010"}"#;
+/// v7 remoteJoin, published on `socket.io-request#/#`.
+const V7_REMOTEJOIN: &str =
+    r#"{"uid":"OlDv7x","requestId":"Lg0002","type":2,"sid":"SiD0000000000000000x","room":"room9"}"#;
+/// v7 remoteLeave, published on `socket.io-request#/#`.
+const V7_REMOTELEAVE: &str =
+    r#"{"uid":"OlDv7x","requestId":"Lg0003","type":3,"sid":"SiD0000000000000000x","room":"room9"}"#;
+/// v7 remoteDisconnect, published on `socket.io-request#/#`.
+const V7_REMOTEDISCONNECT: &str =
+    r#"{"uid":"OlDv7x","requestId":"Lg0004","type":4,"sid":"SiD0000000000000000x","close":true}"#;
+/// v7 sockets, published on `socket.io-request#/#`.
+const V7_SOCKETS: &str = r#"{"uid":"OlDv7x","requestId":"ZZZZZZ","type":0,"rooms":["room1"]}"#;
+
+/// The sid of the client connected during the capture.
+const SID: &str = "mVJmi8ouesV3vnLpAAAA";
+
+fn s(v: &str) -> Value {
+    Value::from(v)
+}
+
+fn bin(b: &[u8]) -> Value {
+    Value::from(b.to_vec())
+}
+
+fn obj(fields: &[(&str, Value)]) -> Value {
+    Value::Object(fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect())
+}
+
+/// What `JSON.parse` makes of a Node Buffer in JSON.
+fn buffer_json(b: &[u8]) -> Value {
+    obj(&[
+        ("type", s("Buffer")),
+        ("data", Value::Array(b.iter().map(|&x| Value::from(u64::from(x))).collect())),
+    ])
+}
+
+fn event(nsp: &str, data: Vec<Value>) -> WirePacket {
+    WirePacket { kind: 2, nsp: nsp.to_owned(), data, id: None }
+}
+
+fn opts(rooms: &[&str], except: &[&str]) -> BroadcastOptions {
+    let mut o = BroadcastOptions::new();
+    rooms.iter().for_each(|r| o = o.clone().to(*r));
+    except.iter().for_each(|r| o = o.clone().except(*r));
+    o
+}
+
+fn broadcast(uid: &str, packet: WirePacket, opts: BroadcastOptions) -> BroadcastMsg {
+    BroadcastMsg { uid: uid.to_owned(), packet, opts }
+}
+
+#[test]
+fn broadcasts_as_the_adapter_writes_them() {
+    let table = [
+        (IO_EMIT, broadcast("AbCdEf", event("/", vec![s("chat"), s("hi")]), opts(&[], &[]))),
+        (
+            IO_TO_ROOM1_EMIT_BIN,
+            broadcast("AbCdEf", event("/", vec![s("chat"), s("hi"), bin(&[1, 2])]), opts(&["room1"], &[])),
+        ),
+        (
+            IO_VOLATILE_EMIT,
+            broadcast("AbCdEf", event("/", vec![s("ev"), 1.into()]), opts(&[], &[]).volatile()),
+        ),
+        (
+            IO_COMPRESS_FALSE_EMIT,
+            broadcast("AbCdEf", event("/", vec![s("ev"), Value::Null]), opts(&[], &[]).compress(false)),
+        ),
+        (
+            IO_TIMEOUT_1000_EMIT_NO_CB,
+            broadcast(
+                "AbCdEf",
+                event(
+                    "/",
+                    vec![s("ev"), obj(&[("x", Value::Array(vec![1.into(), 2.5.into(), (-3).into()]))])],
+                ),
+                opts(&[], &[]).timeout(Duration::from_millis(1000)),
+            ),
+        ),
+        (
+            IO_EXCEPT_A_TO_B_TO_C_EMIT,
+            broadcast("AbCdEf", event("/", vec![s("ev"), true.into()]), opts(&["b", "c"], &["a"])),
+        ),
+        (SOCKET_BROADCAST_EMIT, broadcast("AbCdEf", event("/", vec![s("ev"), s("x")]), opts(&[], &[SID]))),
+        (CHAT_NSP_EMIT, broadcast("AbCdEf", event("/chat", vec![s("ev")]), opts(&[], &[]))),
+    ];
+    for (bytes, msg) in table {
+        assert_eq!(msg.encode(), hex(bytes), "{msg:?}");
+        assert_eq!(BroadcastMsg::decode(&hex(bytes)).unwrap(), msg);
+    }
+}
+
+#[test]
+fn broadcast_from_our_encoded_packet() {
+    // The example of the shared notes: `io.to("room1").emit("chat", "hi", Buffer[1,2])`.
+    let packet = EncodedPacket::event("/", "chat", &[s("hi"), bin(&[1, 2])], None);
+    let wire = WirePacket::from_encoded(&packet).unwrap();
+    assert_eq!(wire, event("/", vec![s("chat"), s("hi"), bin(&[1, 2])]));
+    let msg = broadcast("AbCdEf", wire, opts(&["room1"], &[]));
+    assert_eq!(msg.encode(), hex(IO_TO_ROOM1_EMIT_BIN));
+    let plain = EncodedPacket::event("/chat", "ev", &[], None);
+    assert_eq!(WirePacket::from_encoded(&plain).unwrap(), event("/chat", vec![s("ev")]));
+}
+
+#[test]
+fn broadcasts_as_the_emitter_writes_them() {
+    let table = [
+        (
+            EMITTER_TO_ROOM1_CHAT_HI_BIN,
+            broadcast(EMITTER_UID, event("/", vec![s("chat"), s("hi"), bin(&[1, 2])]), opts(&["room1"], &[])),
+        ),
+        (
+            EMITTER_VOLATILE,
+            broadcast(EMITTER_UID, event("/", vec![s("ev"), 1.into()]), opts(&[], &[]).volatile()),
+        ),
+        (
+            EMITTER_COMPRESS_FALSE_EXCEPT,
+            broadcast(EMITTER_UID, event("/", vec![s("ev")]), opts(&["a", "b"], &["x"]).compress(false)),
+        ),
+    ];
+    for (bytes, msg) in table {
+        assert_eq!(msg.encode_as_emitter(), hex(bytes), "{msg:?}");
+        assert_eq!(BroadcastMsg::decode(&hex(bytes)).unwrap(), msg);
+    }
+}
+
+#[test]
+fn requests_as_node_writes_them() {
+    let ack_broadcast = Request::Broadcast {
+        uid: "AbCdEf".into(),
+        request_id: "Io56Pa".into(),
+        packet: event("/", vec![s("ev7"), s("a")]),
+        opts: opts(&[], &[]).timeout(Duration::from_secs(5)),
+    };
+    let join = |uid: Option<&str>, o, rooms: &[&str]| Request::RemoteJoin {
+        uid: uid.map(str::to_owned),
+        opts: o,
+        rooms: rooms.iter().map(|r| Room::from(*r)).collect(),
+    };
+    let leave = |uid: Option<&str>, o, rooms: &[&str]| Request::RemoteLeave {
+        uid: uid.map(str::to_owned),
+        opts: o,
+        rooms: rooms.iter().map(|r| Room::from(*r)).collect(),
+    };
+    let disconnect = |uid: Option<&str>, o, close| Request::RemoteDisconnect {
+        uid: uid.map(str::to_owned),
+        opts: o,
+        close,
+    };
+    let table: Vec<(Vec<u8>, Request)> = vec![
+        (hex(IO_TIMEOUT_5000_EMIT_WITH_ACK), ack_broadcast),
+        (
+            FETCHSOCKETS.into(),
+            Request::RemoteFetch {
+                uid: "AbCdEf".into(),
+                request_id: "Sd78Fg".into(),
+                opts: opts(&["room1"], &["x"]),
+            },
+        ),
+        (ALLROOMS.into(), Request::AllRooms { uid: "AbCdEf".into(), request_id: "Hj90Kl".into() }),
+        (
+            SERVERSIDEEMITWITHACK.into(),
+            Request::ServerSideEmit {
+                uid: "AbCdEf".into(),
+                request_id: Some("Zx12Cv".into()),
+                data: vec![s("ping"), 1.into()],
+            },
+        ),
+        (SOCKETSJOIN.into(), join(Some("AbCdEf"), opts(&["room1"], &["x"]), &["r1", "r2"])),
+        (SOCKETSLEAVE.into(), leave(Some("AbCdEf"), opts(&[], &[]), &["r1"])),
+        (DISCONNECTSOCKETS_TRUE.into(), disconnect(Some("AbCdEf"), opts(&["nobody"], &[]), true)),
+        (DISCONNECTSOCKETS_FALSE.into(), disconnect(Some("AbCdEf"), opts(&["nobody"], &[]), false)),
+        // The emitter: no uid on 2–4.
+        (EMITTER_OF_CHAT_SOCKETSJOIN.into(), join(None, opts(&[], &[]), &["r"])),
+        (EMITTER_IN_ROOM_SOCKETSLEAVE.into(), leave(None, opts(&["room1"], &["sid9"]), &["r", "s"])),
+        (EMITTER_DISCONNECTSOCKETS_TRUE.into(), disconnect(None, opts(&[], &[]), true)),
+        (EMITTER_DISCONNECTSOCKETS_DEFAULT.into(), disconnect(None, opts(&["a"], &[]), false)),
+        // 7.x legacy forms.
+        (
+            V7_REMOTEJOIN.into(),
+            Request::LegacyJoin {
+                uid: "OlDv7x".into(),
+                request_id: "Lg0002".into(),
+                sid: "SiD0000000000000000x".into(),
+                room: "room9".into(),
+            },
+        ),
+        (
+            V7_REMOTELEAVE.into(),
+            Request::LegacyLeave {
+                uid: "OlDv7x".into(),
+                request_id: "Lg0003".into(),
+                sid: "SiD0000000000000000x".into(),
+                room: "room9".into(),
+            },
+        ),
+        (
+            V7_REMOTEDISCONNECT.into(),
+            Request::LegacyDisconnect {
+                uid: "OlDv7x".into(),
+                request_id: "Lg0004".into(),
+                sid: "SiD0000000000000000x".into(),
+                close: true,
+            },
+        ),
+        (
+            V7_SOCKETS.into(),
+            Request::Sockets {
+                uid: "OlDv7x".into(),
+                request_id: "ZZZZZZ".into(),
+                rooms: vec!["room1".into()],
+            },
+        ),
+    ];
+    for (bytes, request) in table {
+        assert_eq!(
+            String::from_utf8_lossy(&request.encode()),
+            String::from_utf8_lossy(&bytes),
+            "{request:?}"
+        );
+        assert_eq!(Request::decode(&bytes).unwrap(), request);
+    }
+}
+
+#[test]
+fn server_side_emits_write_buffers_as_node_json() {
+    // Sent with Value::Binary, read back as the plain object JSON.parse makes.
+    let sent = |data| Request::ServerSideEmit { uid: "AbCdEf".into(), request_id: None, data };
+    let ours = sent(vec![s("hello"), 1.into(), s("two"), bin(&[3])]);
+    assert_eq!(String::from_utf8(ours.encode()).unwrap(), SERVERSIDEEMIT);
+    let back = Request::decode(SERVERSIDEEMIT.as_bytes()).unwrap();
+    assert_eq!(back, sent(vec![s("hello"), 1.into(), s("two"), buffer_json(&[3])]));
+    assert_eq!(back.encode(), SERVERSIDEEMIT.as_bytes());
+    let emitter = Request::ServerSideEmit {
+        uid: EMITTER_UID.into(),
+        request_id: None,
+        data: vec![s("hello"), 1.into(), obj(&[("a", bin(&[3]))])],
+    };
+    assert_eq!(String::from_utf8(emitter.encode()).unwrap(), EMITTER_SERVERSIDEEMIT);
+    assert_eq!(emitter.uid(), Some(EMITTER_UID));
+}
+
+#[test]
+fn requests_a_node_answers() {
+    let table: Vec<(Vec<u8>, Request)> = vec![
+        (
+            RESP_SOCKETS_REQUEST_IN.into(),
+            Request::Sockets {
+                uid: "PeEr01".into(),
+                request_id: "Rq0001".into(),
+                rooms: vec!["room1".into()],
+            },
+        ),
+        (
+            RESP_ALL_ROOMS_REQUEST_IN.into(),
+            Request::AllRooms { uid: "PeEr01".into(), request_id: "Rq0002".into() },
+        ),
+        (
+            RESP_REMOTE_FETCH_REQUEST_IN.into(),
+            Request::RemoteFetch {
+                uid: "PeEr01".into(),
+                request_id: "Rq0003".into(),
+                opts: opts(&["room1"], &[]),
+            },
+        ),
+        (
+            RESP_REMOTE_FETCH_EMPTY_REQUEST_IN.into(),
+            Request::RemoteFetch {
+                uid: "PeEr01".into(),
+                request_id: "Rq0004".into(),
+                opts: opts(&["none"], &[]),
+            },
+        ),
+        (
+            RESP_SERVER_SIDE_EMIT_ACK_UNDEFINED_REQUEST_IN.into(),
+            Request::ServerSideEmit {
+                uid: "PeEr01".into(),
+                request_id: Some("Rq0006".into()),
+                data: vec![s("noarg")],
+            },
+        ),
+        (
+            RESP_SERVER_SIDE_EMIT_ACK_REQUEST_IN.into(),
+            Request::ServerSideEmit {
+                uid: "PeEr01".into(),
+                request_id: Some("Rq0005".into()),
+                data: vec![s("ping")],
+            },
+        ),
+        (
+            hex(RESP_BROADCAST_NO_ARG_REQUEST_IN),
+            Request::Broadcast {
+                uid: "PeEr01".into(),
+                request_id: "Rq0008".into(),
+                packet: event("/", vec![s("ev7b")]),
+                opts: opts(&["room1"], &[]).timeout(Duration::from_secs(5)),
+            },
+        ),
+        (
+            RESP_LEGACY_REMOTE_JOIN_REQUEST_IN.into(),
+            Request::LegacyJoin {
+                uid: "PeEr01".into(),
+                request_id: "Rq0010".into(),
+                sid: SID.into(),
+                room: "lr".into(),
+            },
+        ),
+    ];
+    for (bytes, request) in table {
+        assert_eq!(request.encode(), bytes, "{request:?}");
+        assert_eq!(Request::decode(&bytes).unwrap(), request);
+        assert_eq!(request.uid(), Some("PeEr01"));
+        assert!(request.request_id().is_some());
+    }
+    for bytes in [RESP_BROADCAST_REQUEST_IN, RESP_BROADCAST_NO_CLIENTS_REQUEST_IN] {
+        let request = Request::decode(&hex(bytes)).unwrap();
+        assert!(matches!(request, Request::Broadcast { .. }));
+        assert_eq!(request.encode(), hex(bytes));
+    }
+}
+
+#[test]
+fn responses_as_node_writes_them() {
+    let table: Vec<(Vec<u8>, Response)> = vec![
+        (RESP_SOCKETS.into(), Response::Sockets { request_id: "Rq0001".into(), sockets: vec![SID.into()] }),
+        (
+            RESP_ALL_ROOMS.into(),
+            Response::AllRooms { request_id: "Rq0002".into(), rooms: vec![SID.into(), "room1".into()] },
+        ),
+        (
+            RESP_REMOTE_FETCH_EMPTY.into(),
+            Response::FetchSockets { request_id: "Rq0004".into(), sockets: vec![] },
+        ),
+        (
+            RESP_SERVER_SIDE_EMIT_ACK.into(),
+            Response::ServerSideEmit {
+                request_id: "Rq0005".into(),
+                data: obj(&[("pong", buffer_json(&[5]))]),
+            },
+        ),
+        (RESP_BROADCAST.into(), Response::ClientCount { request_id: "Rq0007".into(), count: 1 }),
+        (
+            hex(RESP_BROADCAST_2),
+            Response::BroadcastAck {
+                request_id: "Rq0007".into(),
+                packet: obj(&[("ok", 1.into()), ("b", bin(&[4]))]),
+            },
+        ),
+        (RESP_BROADCAST_NO_CLIENTS.into(), Response::ClientCount { request_id: "Rq0009".into(), count: 0 }),
+        (RESP_LEGACY_REMOTE_JOIN.into(), Response::Legacy { request_id: "Rq0010".into() }),
+    ];
+    for (bytes, response) in table {
+        assert_eq!(
+            String::from_utf8_lossy(&response.encode()),
+            String::from_utf8_lossy(&bytes),
+            "{response:?}"
+        );
+        assert_eq!(Response::decode(&bytes).unwrap(), response);
+    }
+    // A buffer we send in an ack is written as Node writes one.
+    let ours = Response::ServerSideEmit { request_id: "Rq0005".into(), data: obj(&[("pong", bin(&[5]))]) };
+    assert_eq!(ours.encode(), RESP_SERVER_SIDE_EMIT_ACK.as_bytes());
+}
+
+#[test]
+fn responses_without_an_ack_argument() {
+    // Node drops the `undefined` key: we read it as Null (and would write null / nil).
+    let r = Response::decode(RESP_SERVER_SIDE_EMIT_ACK_UNDEFINED.as_bytes()).unwrap();
+    assert_eq!(r, Response::ServerSideEmit { request_id: "Rq0006".into(), data: Value::Null });
+    assert_eq!(Response::decode(RESP_BROADCAST_NO_ARG.as_bytes()).unwrap().request_id(), "Rq0008");
+    let r = Response::decode(&hex(RESP_BROADCAST_NO_ARG_2)).unwrap();
+    assert_eq!(r, Response::BroadcastAck { request_id: "Rq0008".into(), packet: Value::Null });
+}
+
+#[test]
+fn fetched_sockets_round_trip_byte_for_byte() {
+    let r = Response::decode(RESP_REMOTE_FETCH.as_bytes()).unwrap();
+    let Response::FetchSockets { request_id, sockets } = &r else { panic!("{r:?}") };
+    assert_eq!(request_id, "Rq0003");
+    assert_eq!(sockets.len(), 1);
+    let socket = &sockets[0];
+    assert_eq!(socket.id, SID);
+    assert_eq!(socket.rooms, [SID, "room1"]);
+    assert_eq!(socket.handshake.get("auth"), Some(&obj(&[("token", s("t"))])));
+    assert_eq!(socket.handshake.get("issued").and_then(Value::as_u64), Some(1796303415179));
+    assert_eq!(socket.data, obj(&[("user", s("u1")), ("n", 1.5.into()), ("buf", buffer_json(&[9, 8]))]));
+    assert_eq!(String::from_utf8(r.encode()).unwrap(), RESP_REMOTE_FETCH);
+    // Our own socket data with a buffer is written as Node writes that one.
+    let mut ours = socket.clone();
+    ours.data = obj(&[("user", s("u1")), ("n", 1.5.into()), ("buf", bin(&[9, 8]))]);
+    let ours = Response::FetchSockets { request_id: "Rq0003".into(), sockets: vec![ours] };
+    assert_eq!(String::from_utf8(ours.encode()).unwrap(), RESP_REMOTE_FETCH);
+}
+
+#[test]
+fn packets_to_our_sockets() {
+    let p = event("/chat", vec![s("chat"), s("hi"), bin(&[1, 2])]);
+    let encoded = p.to_encoded(None).unwrap();
+    assert_eq!(encoded.text(), r#"51-/chat,["chat","hi",{"_placeholder":true,"num":0}]"#);
+    assert_eq!(encoded.attachments(), [Bytes::from_static(&[1, 2])]);
+    assert_eq!(
+        p.to_encoded(Some(7)).unwrap().text(),
+        r#"51-/chat,7["chat","hi",{"_placeholder":true,"num":0}]"#
+    );
+    // Old nodes' BINARY_EVENT; the packet's own id when none is given.
+    let old = WirePacket { kind: 5, id: Some(3), ..event("/", vec![s("e"), 1.into()]) };
+    assert_eq!(old.to_encoded(None).unwrap().text(), r#"23["e",1]"#);
+    for bad in [
+        WirePacket { kind: 3, ..event("/", vec![s("e")]) },
+        event("/", vec![]),
+        event("/", vec![1.into()]),
+        event("/", vec![Value::Null, s("x")]),
+    ] {
+        assert!(bad.to_encoded(None).is_err(), "{bad:?}");
+    }
+    // Ids written by the socket (an emit with ack under CSR) come before `nsp`, as in Node.
+    let with_id =
+        broadcast("AbCdEf", WirePacket { id: Some(1), ..event("/", vec![s("e")]) }, opts(&[SID], &[]));
+    let bytes = with_id.encode();
+    assert_eq!(
+        bytes,
+        hex("93 a6416243644566 84 a474797065 02 a464617461 91 a165 a26964 01 a36e7370 a12f \
+             83 a5726f6f6d73 91 b4 6d564a6d69386f7565735633766e4c7041414141 a6657863657074 90 a5666c616773 80")
+    );
+    assert_eq!(BroadcastMsg::decode(&bytes).unwrap(), with_id);
+    let ack = EncodedPacket::from_text("3[1]".into(), Vec::new());
+    assert!(WirePacket::from_encoded(&ack).is_err());
+    let with_ack_id = EncodedPacket::event("/", "e", &[], Some(9));
+    assert_eq!(WirePacket::from_encoded(&with_ack_id).unwrap().id, Some(9));
+}
+
+/// `notepack.encode(v)` for the inputs below, written with our encoder (same bytes, see the
+/// msgpack tests).
+fn np(v: &Value) -> Vec<u8> {
+    msgpack::encode_to_vec(v)
+}
+
+#[test]
+fn reads_what_other_senders_write() {
+    let packet = obj(&[("type", 2.into()), ("data", Value::Array(vec![s("e")]))]);
+    let flags =
+        obj(&[("broadcast", true.into()), ("binary", false.into()), ("future", Value::Array(vec![]))]);
+    // socket.io 2.x era: no nsp, numeric rooms, legacy flags, no `except`.
+    let msg = Value::Array(vec![
+        s("OlDnOd"),
+        packet.clone(),
+        obj(&[("rooms", Value::Array(vec![1.into(), 2.5.into(), s("r")])), ("flags", flags)]),
+    ]);
+    let got = BroadcastMsg::decode(&np(&msg)).unwrap();
+    assert_eq!(got.packet, event("/", vec![s("e")]));
+    assert_eq!(got.opts.rooms, ["1", "2.5", "r"]);
+    assert!(got.opts.except.is_empty());
+    assert!(got.opts.flags.broadcast);
+    assert_eq!(got.opts.flags.binary, Some(false));
+    // A CSR `socket.emit` is broadcast with undefined flags: notepack drops the key.
+    let msg = Value::Array(vec![
+        s("AbCdEf"),
+        packet,
+        obj(&[("rooms", Value::Array(vec![s(SID)])), ("except", Value::Array(vec![]))]),
+    ]);
+    assert_eq!(BroadcastMsg::decode(&np(&msg)).unwrap().opts, opts(&[SID], &[]));
+    // JSON requests with extra keys and numeric rooms.
+    let r =
+        Request::decode(br#"{"uid":"x","type":2,"opts":{"rooms":[7]},"rooms":[8,"r"],"extra":1}"#).unwrap();
+    assert_eq!(
+        r,
+        Request::RemoteJoin {
+            uid: Some("x".into()),
+            opts: opts(&["7"], &[]),
+            rooms: vec!["8".into(), "r".into()]
+        }
+    );
+    let r = Request::decode(br#"{"uid":"x","requestId":"q","type":2,"sid":"s","room":5}"#).unwrap();
+    assert!(matches!(r, Request::LegacyJoin { room, .. } if room == "5"));
+    // A msgpack request (a custom parser) reads as well as JSON.
+    let r =
+        Request::decode(&np(&obj(&[("uid", s("u")), ("requestId", s("q")), ("type", 1.into())]))).unwrap();
+    assert_eq!(r, Request::AllRooms { uid: "u".into(), request_id: "q".into() });
+}
+
+#[test]
+fn refuses_malformed_messages() {
+    let broadcasts: Vec<Vec<u8>> = vec![
+        vec![],
+        b"{}".to_vec(),
+        np(&Value::Array(vec![s("u"), Value::Null])),
+        np(&Value::Array(vec![1.into(), obj(&[]), obj(&[])])),
+        np(&Value::Array(vec![s("u"), obj(&[("type", 2.into())]), obj(&[])])),
+        np(&Value::Array(vec![s("u"), obj(&[("type", s("2")), ("data", Value::Array(vec![]))]), obj(&[])])),
+        np(&Value::Array(vec![
+            s("u"),
+            obj(&[("type", 2.into()), ("data", Value::Array(vec![])), ("nsp", 1.into())]),
+            obj(&[]),
+        ])),
+        np(&Value::Array(vec![
+            s("u"),
+            obj(&[("type", 2.into()), ("data", Value::Array(vec![]))]),
+            obj(&[("rooms", s("a"))]),
+        ])),
+        np(&Value::Array(vec![
+            s("u"),
+            obj(&[("type", 2.into()), ("data", Value::Array(vec![]))]),
+            obj(&[("rooms", Value::Array(vec![Value::Null]))]),
+        ])),
+        np(&Value::Array(vec![
+            s("u"),
+            obj(&[("type", 2.into()), ("data", Value::Array(vec![])), ("id", (-1).into())]),
+            obj(&[]),
+        ])),
+        hex("93a161"),
+    ];
+    for b in &broadcasts {
+        assert!(BroadcastMsg::decode(b).is_err(), "{b:?}");
+    }
+    let requests: [&[u8]; 12] = [
+        b"",
+        b"{",
+        b"[]",
+        br#"{"type":"1","uid":"u","requestId":"q"}"#,
+        br#"{"type":10,"uid":"u","requestId":"q"}"#,
+        br#"{"type":1,"uid":"u"}"#,
+        br#"{"type":1,"uid":"u","requestId":5}"#,
+        br#"{"type":2,"uid":"u","requestId":"q","sid":"s"}"#,
+        br#"{"type":5,"uid":"u","requestId":"q"}"#,
+        br#"{"type":6,"uid":"u","data":"x"}"#,
+        br#"{"type":6,"data":[]}"#,
+        br#"{"type":7,"uid":"u","requestId":"q","opts":{"rooms":[]}}"#,
+    ];
+    for b in requests {
+        assert!(Request::decode(b).is_err(), "{}", String::from_utf8_lossy(b));
+    }
+    let responses: [&[u8]; 7] = [
+        b"",
+        br#"{"sockets":[]}"#,
+        br#"{"requestId":1}"#,
+        br#"{"requestId":"q","sockets":"x"}"#,
+        br#"{"requestId":"q","sockets":[1]}"#,
+        br#"{"requestId":"q","type":8,"clientCount":-1}"#,
+        br#"{"requestId":"q","rooms":[{}]}"#,
+    ];
+    for b in responses {
+        assert!(Response::decode(b).is_err(), "{}", String::from_utf8_lossy(b));
+    }
+}
+
+#[test]
+fn every_variant_round_trips() {
+    let requests = vec![
+        Request::Sockets { uid: "u".into(), request_id: "q".into(), rooms: vec!["a".into(), "b\"".into()] },
+        Request::RemoteDisconnect { uid: Some("u".into()), opts: opts(&["a"], &["b"]), close: true },
+        Request::LegacyLeave { uid: "u".into(), request_id: "q".into(), sid: "s".into(), room: "r".into() },
+        Request::ServerSideEmit {
+            uid: "u".into(),
+            request_id: None,
+            data: vec![s("e"), obj(&[("é", Value::Null)])],
+        },
+        Request::Broadcast {
+            uid: "u".into(),
+            request_id: "q".into(),
+            packet: event("/x", vec![s("e"), bin(&[0; 300])]),
+            opts: opts(&["a"], &["b"]).volatile().compress(true).timeout(Duration::from_micros(1500)),
+        },
+    ];
+    for r in requests {
+        assert_eq!(Request::decode(&r.encode()).unwrap(), r);
+    }
+    let socket = SocketDetails {
+        id: "sid".into(),
+        handshake: obj(&[("query", obj(&[("q", s("1"))]))]),
+        rooms: vec!["sid".into()],
+        data: Value::Null,
+    };
+    let responses = vec![
+        Response::FetchSockets { request_id: "q".into(), sockets: vec![socket.clone(), socket] },
+        Response::ClientCount { request_id: "q".into(), count: u64::from(u32::MAX) + 1 },
+        Response::BroadcastAck { request_id: "q".into(), packet: Value::Array(vec![bin(&[1]), 2.5.into()]) },
+        Response::AllRooms { request_id: "q".into(), rooms: vec![] },
+    ];
+    for r in responses {
+        assert_eq!(Response::decode(&r.encode()).unwrap(), r);
+    }
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let _ = BroadcastMsg::decode(&bytes);
+        let _ = Request::decode(&bytes);
+        let _ = Response::decode(&bytes);
+    }
+
+    #[test]
+    fn arbitrary_json_never_panics(text in "\\{[\"a-z0-9:,\\[\\]{}]{0,80}") {
+        let _ = Request::decode(text.as_bytes());
+        let _ = Response::decode(text.as_bytes());
+    }
+
+    #[test]
+    fn mutated_captures_never_panic(i in 0usize..4, at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let mut bytes = hex([IO_TO_ROOM1_EMIT_BIN, EMITTER_COMPRESS_FALSE_EXCEPT, IO_TIMEOUT_5000_EMIT_WITH_ACK, RESP_BROADCAST_2][i]);
+        let at = at.index(bytes.len());
+        bytes[at] = byte;
+        let _ = BroadcastMsg::decode(&bytes);
+        let _ = Request::decode(&bytes);
+        let _ = Response::decode(&bytes);
+    }
+}
