@@ -274,10 +274,7 @@ pub enum Request {
         sid: String,
         close: bool,
     },
-<<<<<<< HEAD
-=======
     /// `opts.flags` is not carried (Node sends rooms and except only).
->>>>>>> wire
     RemoteFetch {
         uid: String,
         request_id: String,
