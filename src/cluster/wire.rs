@@ -280,19 +280,13 @@ pub enum Request {
         request_id: String,
         opts: BroadcastOptions,
     },
-<<<<<<< HEAD
-=======
     /// `data` is `[event, ...args]`; `request_id` when the sender waits for acks.
->>>>>>> wire
     ServerSideEmit {
         uid: String,
         request_id: Option<String>,
         data: Vec<Value>,
     },
-<<<<<<< HEAD
-=======
     /// Type 7: a broadcast whose recipients' acks are awaited (`packet` has no id).
->>>>>>> wire
     Broadcast {
         uid: String,
         request_id: String,
