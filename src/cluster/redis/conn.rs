@@ -104,6 +104,7 @@ impl Link {
                 return;
             }
             st.closed = true;
+            st.up = false;
             st.out = BytesMut::new();
             (st.task.take(), std::mem::take(&mut st.up_waiters))
         };

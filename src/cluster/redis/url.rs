@@ -34,7 +34,7 @@ pub(super) fn parse(url: &str) -> Result<RedisUrl, RedisError> {
             (Some(user).filter(|u| !u.is_empty()), pass.filter(|p| !p.is_empty()))
         }
     };
-    let (host, port) = split_host_port(hostport).map_err(|e| bad(e))?;
+    let (host, port) = split_host_port(hostport).map_err(bad)?;
     let db = match path {
         "" => 0,
         db => {
