@@ -538,14 +538,16 @@ fn a_late_reply_times_out_and_the_connection_is_reopened() {
 
 /// A fake server on a free port that answers every connection with `reply`, then waits for
 /// the client to close it; returns the port.
-fn hostile_server(reply: &'static [u8]) -> u16 {
+fn hostile_server(reply: Vec<u8>) -> u16 {
+    let reply = std::sync::Arc::new(reply);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
+            let reply = reply.clone();
             std::thread::spawn(move || {
-                let _ = stream.write_all(reply);
+                let _ = stream.write_all(&reply);
                 let mut sink = [0u8; 1024];
                 while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
             });
@@ -556,11 +558,15 @@ fn hostile_server(reply: &'static [u8]) -> u16 {
 
 #[test]
 fn a_broken_server_is_a_protocol_error_not_a_panic() {
-    let garbage = hostile_server(b"this is not RESP\r\n");
-    let oversized = hostile_server(b"$1000000000\r\nxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
-    let unsolicited = hostile_server(b"+OK\r\n");
+    let garbage = hostile_server(b"this is not RESP\r\n".to_vec());
+    let oversized = hostile_server([&b"$1000000000\r\n"[..], &[b'x'; 100]].concat());
+    let unsolicited = hostile_server(b"+OK\r\n".to_vec());
+    // The decoder recurses per level: this would overflow the stack if it were decoded.
+    let deep = hostile_server(b"*1\r\n".repeat(100_000));
     run(move || async move {
-        for (port, max_frame) in [(garbage, 1 << 20), (oversized, 32), (unsolicited, 1 << 20)] {
+        for (port, max_frame) in
+            [(garbage, 1 << 20), (oversized, 32), (unsolicited, 1 << 20), (deep, 1 << 20)]
+        {
             let url = RedisUrl::parse(&format!("redis://127.0.0.1:{port}")).expect("url");
             let (hook, mut ev) = events();
             let client = Client::connect(url.clone(), Options { max_frame, ..opts() }, Some(hook));

@@ -56,6 +56,7 @@ pub(super) fn handshake(url: &RedisUrl, resp3: bool, out: &mut BytesMut) -> Resu
 pub(super) fn decode(buf: &mut BytesMut, resp3: bool, max_frame: usize) -> Result<Option<Frame>, RedisError> {
     let protocol =
         |e: redis_protocol::error::RedisProtocolError| RedisError::Protocol(e.details().to_string());
+    check_depth(buf)?;
     let decoded = if resp3 {
         resp3::decode::complete::decode_bytes_mut(buf)
             .map_err(protocol)?
@@ -70,6 +71,68 @@ pub(super) fn decode(buf: &mut BytesMut, resp3: bool, max_frame: usize) -> Resul
         }
         None => Ok(None),
     }
+}
+
+/// The deepest nesting of aggregates accepted in a frame (Redis's own replies nest a few
+/// levels at most).
+pub(super) const MAX_DEPTH: usize = 64;
+
+/// Refuses a frame whose aggregates nest deeper than [`MAX_DEPTH`].
+///
+/// `redis-protocol` decodes by recursion, one level per nested aggregate, with no limit: a
+/// broken or hostile server could overflow the stack (an abort, not a panic) with a few
+/// kilobytes of `*1\r\n`. This walks only the headers of the first frame in `buf`, skipping
+/// bulk payloads, to count the depth; it frames nothing. Whatever it cannot make sense of (an
+/// unknown type, a bad length, an incomplete frame) is left for the decoder to judge.
+fn check_depth(buf: &[u8]) -> Result<(), RedisError> {
+    // Elements still to come at each open level; the outermost "level" holds the one frame.
+    let mut levels: Vec<u64> = vec![1];
+    let mut pos = 0usize;
+    while let Some(left) = levels.last_mut() {
+        if *left == 0 {
+            levels.pop();
+            continue;
+        }
+        *left -= 1;
+        let Some(&kind) = buf.get(pos) else { return Ok(()) };
+        let Some(end) = buf.get(pos + 1..).and_then(|rest| memchr::memmem::find(rest, b"\r\n")) else {
+            return Ok(());
+        };
+        let header = &buf[pos + 1..pos + 1 + end];
+        pos += end + 3;
+        let len = || std::str::from_utf8(header).ok().and_then(|h| h.parse::<i64>().ok());
+        match kind {
+            // Blob string, blob error, verbatim string: skip the payload.
+            b'$' | b'!' | b'=' => match len() {
+                Some(n) if n >= 0 => pos = pos.saturating_add(n as usize).saturating_add(2),
+                Some(_) => {}
+                None => return Ok(()),
+            },
+            // Array, set, push; map and attribute (pairs). An attribute decorates the frame
+            // after it, which is one more element at the current level.
+            b'*' | b'~' | b'>' | b'%' | b'|' => {
+                let Some(n) = len() else { return Ok(()) };
+                if kind == b'|'
+                    && let Some(left) = levels.last_mut()
+                {
+                    *left += 1;
+                }
+                if n > 0 {
+                    let n = n as u64;
+                    levels.push(if matches!(kind, b'%' | b'|') { n.saturating_mul(2) } else { n });
+                    if levels.len() > MAX_DEPTH + 1 {
+                        return Err(RedisError::Protocol(format!(
+                            "a reply nests deeper than {MAX_DEPTH} levels"
+                        )));
+                    }
+                }
+            }
+            // One-line types.
+            b'+' | b'-' | b':' | b',' | b'#' | b'(' | b'_' => {}
+            _ => return Ok(()),
+        }
+    }
+    Ok(())
 }
 
 /// A frame as the caller of a command sees it.

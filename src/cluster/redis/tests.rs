@@ -231,3 +231,42 @@ fn errors_duplicate() {
     }
     assert!(matches!(RedisError::Timeout(Duration::from_secs(1)).duplicate(), RedisError::Timeout(_)));
 }
+
+#[test]
+fn decode_refuses_deep_nesting_instead_of_overflowing_the_stack() {
+    for resp3 in [false, true] {
+        for (opener, depth) in [
+            (&b"*1\r\n"[..], 100_000),
+            (b">1\r\n", 1000),
+            (b"%1\r\n+k\r\n", 1000),
+            (b"|1\r\n+a\r\n+b\r\n*1\r\n", 300),
+        ] {
+            if !resp3 && opener[0] != b'*' {
+                continue;
+            }
+            let mut buf = BytesMut::new();
+            for _ in 0..depth {
+                buf.extend_from_slice(opener);
+            }
+            buf.extend_from_slice(b":1\r\n");
+            match resp::decode(&mut buf, resp3, 1 << 30) {
+                Err(RedisError::Protocol(e)) => assert!(e.contains("deep"), "{e}"),
+                other => panic!("{other:?}"),
+            }
+            // Still incomplete: refused as soon as the depth shows.
+            let mut buf = BytesMut::new();
+            for _ in 0..depth {
+                buf.extend_from_slice(opener);
+            }
+            assert!(resp::decode(&mut buf, resp3, 1 << 30).is_err());
+        }
+    }
+    // Nesting as deep as the limit is fine, and bulk payloads that look like headers are
+    // skipped, not walked.
+    let mut buf = BytesMut::new();
+    for _ in 0..resp::MAX_DEPTH {
+        buf.extend_from_slice(b"*2\r\n$8\r\n*1\r\n*1\r\n\r\n");
+    }
+    buf.extend_from_slice(b"_\r\n");
+    assert!(matches!(resp::decode(&mut buf, true, 1 << 30), Ok(Some(Frame::Reply(Reply::Array(_))))));
+}
