@@ -80,6 +80,10 @@ impl Client {
     /// Returns at once; a task spawned on the current glommio executor connects, runs the
     /// handshake (`AUTH`, `HELLO 3`, `SELECT`) and reconnects with backoff whenever the
     /// connection is lost, until [`Client::close`]. `events` hears every state change once.
+    ///
+    /// # Panics
+    ///
+    /// When called outside a glommio executor (the task is spawned on the current one).
     pub fn connect(url: RedisUrl, opts: Options, events: Option<EventHook>) -> Client {
         let fifo = Rc::new(Fifo { timeout: opts.command_timeout, waiting: RefCell::default() });
         let link = Link::new(url, opts, events);

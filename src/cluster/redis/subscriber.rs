@@ -224,6 +224,10 @@ impl Subscriber {
     /// handshake, (re)subscribes and reconnects with backoff whenever the connection is lost,
     /// until [`Subscriber::close`]. Every message is handed to `on_message`, inline from the
     /// reading task (so the hook must not block); `events` hears every state change once.
+    ///
+    /// # Panics
+    ///
+    /// When called outside a glommio executor (the task is spawned on the current one).
     pub fn connect(
         url: RedisUrl,
         opts: Options,
