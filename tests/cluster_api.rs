@@ -54,15 +54,7 @@ fn expect_nothing_else(client: &mut Client) {
 /// Every shard of every server subscribes to the broadcasts: a PUBLISH to a room nobody is in
 /// reaches `subscribers` pattern subscriptions (and is dropped unread by each).
 fn wait_broadcast_subscribers(redis: &RedisServer, subscribers: i64) {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let got = redis.publish("socket.io#/#no-such-room#", b"");
-        if got == subscribers {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "{got} broadcast subscribers, expected {subscribers}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_subscribers(redis, "socket.io#/#no-such-room#", subscribers);
 }
 
 #[test]
@@ -224,4 +216,150 @@ fn with_redis_down_the_server_serves_its_own_clients() {
     clients[1].expect_text(&format!("431[{total}]"));
     clients[1].send(r#"422["sse"]"#);
     clients[1].expect_text("432[0]");
+}
+
+/// `all_rooms` and `server_count` over the cluster, as a handler calls them.
+struct Rooms;
+
+impl tpcio::socket::Handler for Rooms {
+    type Data = ();
+
+    async fn on_event(&self, socket: tpcio::socket::Socket<()>, mut event: tpcio::socket::Event) {
+        let Some(ack) = event.take_ack() else { return };
+        let io = socket.namespace_ops();
+        let answer = match event.name() {
+            "join" => {
+                let room: (String,) = event.args().expect("a room name");
+                socket.join(room.0);
+                Value::Null
+            }
+            "all-rooms" => {
+                let mut rooms: Vec<String> = io
+                    .all_rooms()
+                    .await
+                    .expect("every server answers")
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect();
+                rooms.retain(|r| r.starts_with("room-"));
+                rooms.sort();
+                Value::Array(rooms.into_iter().map(Value::String).collect())
+            }
+            "server-count" => Value::from(io.server_count().await.expect("Redis answers") as u64),
+            _ => return,
+        };
+        let _ = ack.send(&[answer]);
+    }
+}
+
+#[test]
+fn all_rooms_and_server_count_cover_the_cluster() {
+    let redis = RedisServer::start();
+    let start = || {
+        let io = tpcio::socket::SocketIo::new()
+            .namespace("/", |_shard| Rooms)
+            .redis_adapter(config(&redis.url(), Duration::from_secs(3)));
+        SioServer::start(io)
+    };
+    let (a, b) = (start(), start());
+    redis.wait_numsub("socket.io-request#/#", 2, WAIT);
+    let mut on_a = clients_on_every_shard(&a);
+    let mut on_b = clients_on_every_shard(&b);
+    on_a[0].send(r#"421["join","room-a0"]"#);
+    on_a[0].expect_text("431[null]");
+    on_a[1].send(r#"421["join","room-a1"]"#);
+    on_a[1].expect_text("431[null]");
+    on_b[1].send(r#"421["join","room-b1"]"#);
+    on_b[1].expect_text("431[null]");
+    for client in [&mut on_a[1], &mut on_b[0]] {
+        client.send(r#"422["all-rooms"]"#);
+        client.expect_text(r#"432[["room-a0","room-a1","room-b1"]]"#);
+        client.send(r#"423["server-count"]"#);
+        client.expect_text("433[2]");
+    }
+}
+
+/// A dynamic namespace's handler: `shout` goes to every socket of the namespace in the
+/// cluster, `count` acks how many sockets it has there.
+struct Dynamic;
+
+impl tpcio::socket::Handler for Dynamic {
+    type Data = ();
+
+    async fn on_event(&self, socket: tpcio::socket::Socket<()>, mut event: tpcio::socket::Event) {
+        let io = socket.namespace_ops();
+        match event.name() {
+            "shout" => {
+                let _ = io.emit_raw("shout", &event.raw_args());
+            }
+            "count" => {
+                let Some(ack) = event.take_ack() else { return };
+                let n = io.fetch_sockets().await.map_or(-1, |s| s.len() as i64);
+                let _ = ack.send(&[Value::from(n)]);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A client of `nsp` on `server`, landed on any shard.
+fn join_namespace(server: &SioServer, nsp: &str) -> Client {
+    let mut client = Client::open(server.addr, common::engine::Eio::V4);
+    client.send(&format!("40{nsp},"));
+    let text = client.text();
+    assert!(text.starts_with(&format!("40{nsp},{{\"sid\":")), "a CONNECT answer, got {text:?}");
+    client
+}
+
+#[test]
+fn a_dynamic_child_namespace_joins_the_cluster_from_any_shard() {
+    let redis = RedisServer::start();
+    let start = || {
+        let io = tpcio::socket::SocketIo::new()
+            .namespace("/", |_shard| Rooms)
+            .dynamic_namespace(|name| name.starts_with("/dyn-"), |_shard| Dynamic)
+            .redis_adapter(config(&redis.url(), Duration::from_secs(3)));
+        SioServer::start(io)
+    };
+    let (a, b) = (start(), start());
+    redis.wait_numsub("socket.io-request#/#", 2, WAIT);
+    // Clients of the child on every shard of b: whichever shard made it, shard 0 answers
+    // its requests, once for the process.
+    let mut on_b: Vec<Client> = Vec::new();
+    for _ in 0..64 {
+        let client = join_namespace(&b, "/dyn-1");
+        if !on_b.iter().any(|c| c.shard() == client.shard()) {
+            on_b.push(client);
+        }
+        if on_b.len() == SHARDS {
+            break;
+        }
+    }
+    assert_eq!(on_b.len(), SHARDS, "clients of /dyn-1 on every shard of b");
+    let mut on_a = join_namespace(&a, "/dyn-1");
+    redis.wait_numsub("socket.io-request#/dyn-1#", 2, WAIT);
+    wait_subscribers(&redis, "socket.io#/dyn-1#no-such-room#", 1 + SHARDS as i64);
+    on_a.send(r#"42/dyn-1,["shout","hey"]"#);
+    on_a.expect_text(r#"42/dyn-1,["shout","hey"]"#);
+    for client in &mut on_b {
+        client.expect_text(r#"42/dyn-1,["shout","hey"]"#);
+    }
+    on_a.send(r#"42/dyn-1,1["count"]"#);
+    on_a.expect_text(&format!("43/dyn-1,1[{}]", 1 + SHARDS));
+}
+
+/// Waits until a PUBLISH on `channel` reaches `subscribers` subscriptions.
+fn wait_subscribers(redis: &RedisServer, channel: &str, subscribers: i64) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let got = redis.publish(channel, b"");
+        if got == subscribers {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{got} subscribers of {channel}, expected {subscribers}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
