@@ -39,6 +39,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use bytestring::ByteString;
@@ -59,11 +60,14 @@ use crate::socket::peer::{PeerMsg, Reach};
 pub(crate) struct ClusterSetup {
     pub(crate) config: RedisAdapterConfig,
     pub(crate) uid: String,
+    /// How many of the process's Redis connections are down: an outage is logged when the
+    /// first goes down and when the last comes back.
+    down: AtomicUsize,
 }
 
 impl ClusterSetup {
     pub(crate) fn new(config: RedisAdapterConfig) -> Arc<ClusterSetup> {
-        Arc::new(ClusterSetup { config, uid: super::node_uid() })
+        Arc::new(ClusterSetup { config, uid: super::node_uid(), down: AtomicUsize::new(0) })
     }
 }
 
@@ -95,11 +99,8 @@ impl ClusterShard {
         let (shard, metrics) = (ctx.id(), ctx.metrics().clone());
         let config = &setup.config;
         let cluster = Rc::new_cyclic(|me: &Weak<ClusterShard>| {
-            let client = Client::connect(
-                config.url.clone(),
-                config.redis.clone(),
-                Some(outage_hook(shard, &metrics, "publisher")),
-            );
+            let hook = |role| Some(outage_hook(&setup, shard, &metrics, role));
+            let client = Client::connect(config.url.clone(), config.redis.clone(), hook("publisher"));
             let on_message = {
                 let me = me.clone();
                 Rc::new(move |msg: Message| {
@@ -108,12 +109,8 @@ impl ClusterShard {
                     }
                 })
             };
-            let sub = Subscriber::connect(
-                config.url.clone(),
-                config.redis.clone(),
-                on_message,
-                Some(outage_hook(shard, &metrics, "subscriber")),
-            );
+            let sub =
+                Subscriber::connect(config.url.clone(), config.redis.clone(), on_message, hook("subscriber"));
             ClusterShard {
                 layer: Rc::downgrade(layer),
                 setup: setup.clone(),
@@ -543,22 +540,31 @@ pub(crate) fn wire_opts(opts: &BroadcastOptions) -> BroadcastOptions {
     opts
 }
 
-/// Logs an outage of one connection once when it starts and once when it ends, and counts it.
-fn outage_hook(shard: usize, metrics: &Arc<ShardMetrics>, role: &'static str) -> EventHook {
-    let metrics = metrics.clone();
+/// Counts each loss of one connection, and logs an outage of the process's connections once
+/// when the first goes down and once when the last is back.
+fn outage_hook(
+    setup: &Arc<ClusterSetup>,
+    shard: usize,
+    metrics: &Arc<ShardMetrics>,
+    role: &'static str,
+) -> EventHook {
+    let (setup, metrics) = (setup.clone(), metrics.clone());
     let down = Rc::new(Cell::new(false));
     Rc::new(move |event| match event {
         ConnEvent::Connected => {
             metrics.cluster_redis_up(role, true);
-            if down.replace(false) {
-                info!(shard, role, "Redis connection back");
+            if down.replace(false) && setup.down.fetch_sub(1, Ordering::AcqRel) == 1 {
+                info!("Redis is back: the cluster reconnected ({shard}/{role} last)");
             }
         }
         ConnEvent::Disconnected(e) => {
             metrics.cluster_redis_up(role, false);
             metrics.cluster_redis_error();
-            if !down.replace(true) {
-                warn!(shard, role, "Redis connection lost, reconnecting: {e}");
+            if !down.replace(true) && setup.down.fetch_add(1, Ordering::AcqRel) == 0 {
+                warn!(
+                    url = ?setup.config.url,
+                    "Redis unreachable: serving local clients only, reconnecting ({shard}/{role}: {e})"
+                );
             }
         }
     })

@@ -195,7 +195,7 @@ async fn run(link: Rc<Link>, handler: Rc<dyn Handler>) {
                 if link.is_closed() {
                     break;
                 }
-                tracing::warn!(url = ?link.url, error = %err, "Redis connection lost");
+                tracing::debug!(url = ?link.url, error = %err, "Redis connection lost");
                 err
             }
             Err(err) => {
