@@ -95,6 +95,11 @@ fn server_shutdown(eio: u8, mode: &str) {
     let mut node =
         NodeRun::start("shutdown.mjs", running.local_addr().port(), eio, &[mode], PACKAGES, NODE_TIMEOUT);
     node.expect_line("ready");
+    if mode == "polling" {
+        // The shutdown is meant to find the client's next GET parked (Node answers it with the
+        // close packet); one still on its way would meet a closed listener instead.
+        wait_parked_get(&running);
+    }
     let (done_tx, done_rx) = mpsc::channel();
     thread::spawn(move || {
         running.shutdown().expect("every shard stops cleanly");
@@ -105,6 +110,25 @@ fn server_shutdown(eio: u8, mode: &str) {
     }
     let summary = node.finish(&format!("shutdown eio={eio} {mode}"));
     assert_eq!(summary["reason"], "transport close");
+}
+
+/// Waits (bounded) until a polling GET is parked on some shard.
+fn wait_parked_get(running: &RunningServer) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = running.metrics().render();
+        let parked: u64 = text
+            .lines()
+            .filter(|l| l.starts_with("tpcio_polling_parked_gets{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum();
+        if parked > 0 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the client's GET was never parked");
+        // The gauge is the only sign of a parked GET: there is no event to await.
+        thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// 20 clients at once on a server of its own, whose handoff counter shows the other shard served.
