@@ -45,6 +45,7 @@ use bytes::Bytes;
 use rmp::Marker;
 use rmp::encode as w;
 
+use crate::protocol::value::parse::array_index;
 use crate::protocol::value::{Value, number};
 
 /// The deepest nesting of arrays and maps [`decode`] accepts (the JSON parsers' limit too).
@@ -525,15 +526,6 @@ impl ObjectBuilder {
         }
         Value::Object(self.fields)
     }
-}
-
-/// An array-index key (a canonical decimal below 2^32 − 1), which JS objects list first.
-fn array_index(key: &str) -> Option<u32> {
-    let b = key.as_bytes();
-    if b.is_empty() || b.len() > 10 || (b.len() > 1 && b[0] == b'0') || !b.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    key.parse::<u32>().ok().filter(|&i| i != u32::MAX)
 }
 
 #[cfg(test)]

@@ -777,7 +777,7 @@ fn room_name(v: &Value) -> Result<Room, WireError> {
         Value::String(s) => Ok(Room::from(s.as_str())),
         Value::Number(n) => {
             let mut out = String::new();
-            write_json_number(n, &mut out);
+            number::write_number(n, &mut out);
             Ok(Room::from(out))
         }
         _ => Err(malformed("room name is not a string")),
@@ -931,7 +931,7 @@ fn write_json(value: &Value, out: &mut String) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => write_json_number(n, out),
+        Value::Number(n) => number::write_number(n, out),
         Value::String(s) => json::write_str(s, out),
         Value::Binary(b) => {
             out.push_str("{\"type\":\"Buffer\",\"data\":");
@@ -946,17 +946,6 @@ fn write_json(value: &Value, out: &mut String) {
             }
             o.end();
         }
-    }
-}
-
-/// A number as JavaScript prints it.
-fn write_json_number(n: &serde_json::Number, out: &mut String) {
-    if let Some(u) = n.as_u64() {
-        out.push_str(itoa::Buffer::new().format(u));
-    } else if let Some(i) = n.as_i64() {
-        out.push_str(itoa::Buffer::new().format(i));
-    } else {
-        number::write(n.as_f64().unwrap_or(f64::NAN), out);
     }
 }
 

@@ -31,15 +31,7 @@ pub fn write_json(value: &Value, out: &mut String, attachments: &mut Vec<Bytes>)
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
-        Value::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                out.push_str(itoa::Buffer::new().format(u));
-            } else if let Some(i) = n.as_i64() {
-                out.push_str(itoa::Buffer::new().format(i));
-            } else {
-                number::write(n.as_f64().unwrap_or(f64::NAN), out);
-            }
-        }
+        Value::Number(n) => number::write_number(n, out),
         Value::String(s) => json::write_str(s, out),
         Value::Binary(b) => {
             out.push_str("{\"_placeholder\":true,\"num\":");

@@ -13,7 +13,7 @@
 mod binary;
 pub(crate) mod json;
 pub(crate) mod number;
-mod parse;
+pub(crate) mod parse;
 
 use bytes::Bytes;
 

@@ -72,6 +72,17 @@ fn parse_radix_literal(t: &str) -> Option<Option<f64>> {
 
 /// Appends `Number#toString()` of `v`: the shortest digits that round-trip, in positional
 /// notation for exponents in `-7..21` and `d.ddde±x` otherwise.
+/// A JSON number as JavaScript prints it: integers exactly, others as [`write`] does.
+pub(crate) fn write_number(n: &serde_json::Number, out: &mut String) {
+    if let Some(u) = n.as_u64() {
+        out.push_str(itoa::Buffer::new().format(u));
+    } else if let Some(i) = n.as_i64() {
+        out.push_str(itoa::Buffer::new().format(i));
+    } else {
+        write(n.as_f64().unwrap_or(f64::NAN), out);
+    }
+}
+
 pub(crate) fn write(v: f64, out: &mut String) {
     if v.is_nan() {
         out.push_str("NaN");

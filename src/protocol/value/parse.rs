@@ -202,7 +202,7 @@ const LINEAR_KEYS: usize = 16;
 
 /// The value of an array-index key (ECMA-262: a canonical numeric string of an integer below
 /// 2^32 - 1): `"0"`, `"42"`, not `"01"`, `"-1"` or `"4294967295"`.
-fn array_index(key: &str) -> Option<u32> {
+pub(crate) fn array_index(key: &str) -> Option<u32> {
     let b = key.as_bytes();
     if b.is_empty() || b.len() > 10 || (b.len() > 1 && b[0] == b'0') || !b.iter().all(u8::is_ascii_digit) {
         return None;
