@@ -135,7 +135,7 @@ impl Drop for ClusterNode {
 }
 
 /// Appends every line of `pipe` to `log`, on a thread of its own.
-fn collect(pipe: Box<dyn Read + Send>, log: &Arc<Mutex<String>>) -> JoinHandle<()> {
+pub fn collect(pipe: Box<dyn Read + Send>, log: &Arc<Mutex<String>>) -> JoinHandle<()> {
     let log = Arc::clone(log);
     thread::spawn(move || {
         for line in BufReader::new(pipe).lines() {

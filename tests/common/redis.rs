@@ -147,15 +147,7 @@ impl RedisServer {
         .into_iter()
         .flatten()
         {
-            let log = Arc::clone(&self.log);
-            thread::spawn(move || {
-                for line in BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-            });
+            super::cluster::collect(pipe, &self.log);
         }
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
