@@ -45,6 +45,19 @@ fn clients_on_every_shard(server: &SioServer) -> Vec<Client> {
     panic!("64 connections did not reach all {SHARDS} shards");
 }
 
+/// Asks `count-room` until it reads `n` (bounded): for changes that travel with no answer.
+fn wait_count_room(client: &mut Client, room: &str, n: usize) {
+    let deadline = std::time::Instant::now() + WAIT;
+    for id in 100.. {
+        client.send(&format!(r#"42{id}["count-room","{room}"]"#));
+        if client.text() == format!("43{id}[{n}]") {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{room} never had {n} sockets");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Nothing else is queued for `client`: an echo comes back next.
 fn expect_nothing_else(client: &mut Client) {
     client.send(r#"42["echo","fence"]"#);
@@ -135,15 +148,7 @@ fn the_rust_emitter_reaches_every_shard_and_bad_messages_are_dropped() {
     clients[1].expect_text(r#"42["room-news"]"#);
     emitter.to("vip").sockets_join(["vip2"]).expect("socketsJoin");
     // The join travels through Redis, with no answer to wait for: ask until it shows.
-    let deadline = std::time::Instant::now() + WAIT;
-    for id in 100.. {
-        clients[0].send(&format!(r#"42{id}["count-room","vip2"]"#));
-        if clients[0].text() == format!("43{id}[1]") {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the emitter's socketsJoin never showed");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_count_room(&mut clients[0], "vip2", 1);
     emitter.to("vip2").emit("vip2-news", &[]).expect("emit to the joined room");
     clients[1].expect_text(r#"42["vip2-news"]"#);
     for client in &mut clients {
@@ -365,4 +370,61 @@ fn wait_subscribers(redis: &RedisServer, channel: &str, subscribers: i64) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A raw subscriber to one channel: what Redis pushes on it, as bytes.
+struct RawSubscriber(TcpStream);
+
+impl RawSubscriber {
+    fn subscribe(redis: &RedisServer, channel: &str) -> RawSubscriber {
+        let mut stream = TcpStream::connect(("127.0.0.1", redis.port())).expect("connect to redis");
+        stream.set_read_timeout(Some(WAIT)).expect("a read timeout");
+        let command = format!("*2\r\n$9\r\nSUBSCRIBE\r\n${}\r\n{channel}\r\n", channel.len());
+        std::io::Write::write_all(&mut stream, command.as_bytes()).expect("subscribe");
+        let mut subscriber = RawSubscriber(stream);
+        subscriber.read_until("subscribe");
+        subscriber
+    }
+
+    /// Reads until `needle` has come; returns everything read.
+    fn read_until(&mut self, needle: &str) -> String {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&seen).contains(needle) {
+            let n = std::io::Read::read(&mut self.0, &mut buf).expect("redis pushes within the timeout");
+            assert!(n > 0, "redis closed the subscriber; got {:?}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&seen).into_owned()
+    }
+}
+
+#[test]
+fn requests_of_older_adapters_are_answered() {
+    let redis = RedisServer::start();
+    let a = server(&redis.url(), Duration::from_secs(3));
+    redis.wait_numsub("socket.io-request#/#", 1, WAIT);
+    let mut responses = RawSubscriber::subscribe(&redis, "socket.io-response#/#");
+    let (mut client, sid) = Client::connect(a.addr);
+    let request = |json: String| redis.publish("socket.io-request#/#", json.as_bytes());
+
+    // 0 SOCKETS (no longer sent by adapter 8, still answered).
+    request(format!(r#"{{"uid":"older","requestId":"s1","type":0,"rooms":["{sid}"]}}"#));
+    responses.read_until(&format!(r#"{{"requestId":"s1","sockets":["{sid}"]}}"#));
+    // 2 REMOTE_JOIN in its 7.x form: one socket by id, answered.
+    request(format!(r#"{{"uid":"older","requestId":"j1","type":2,"sid":"{sid}","room":"legacy"}}"#));
+    responses.read_until(r#"{"requestId":"j1"}"#);
+    // Answered once shard 0 sent it to the socket's shard, as the answer travels Redis.
+    wait_count_room(&mut client, "legacy", 1);
+    // 3 REMOTE_LEAVE, likewise.
+    request(format!(r#"{{"uid":"older","requestId":"l1","type":3,"sid":"{sid}","room":"legacy"}}"#));
+    responses.read_until(r#"{"requestId":"l1"}"#);
+    wait_count_room(&mut client, "legacy", 0);
+    // A socket this server does not have: no answer (another server has it).
+    request(r#"{"uid":"older","requestId":"j2","type":2,"sid":"AAAAAAAAAAAAAAAAAAAA","room":"x"}"#.to_owned());
+    // 4 REMOTE_DISCONNECT: the socket leaves the namespace.
+    request(format!(r#"{{"uid":"older","requestId":"d1","type":4,"sid":"{sid}","close":false}}"#));
+    let seen = responses.read_until(r#"{"requestId":"d1"}"#);
+    assert!(!seen.contains("j2"), "answered a request for a socket it does not have: {seen}");
+    client.expect_text("41");
 }
