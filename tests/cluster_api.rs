@@ -421,7 +421,9 @@ fn requests_of_older_adapters_are_answered() {
     responses.read_until(r#"{"requestId":"l1"}"#);
     wait_count_room(&mut client, "legacy", 0);
     // A socket this server does not have: no answer (another server has it).
-    request(r#"{"uid":"older","requestId":"j2","type":2,"sid":"AAAAAAAAAAAAAAAAAAAA","room":"x"}"#.to_owned());
+    request(
+        r#"{"uid":"older","requestId":"j2","type":2,"sid":"AAAAAAAAAAAAAAAAAAAA","room":"x"}"#.to_owned(),
+    );
     // 4 REMOTE_DISCONNECT: the socket leaves the namespace.
     request(format!(r#"{{"uid":"older","requestId":"d1","type":4,"sid":"{sid}","close":false}}"#));
     let seen = responses.read_until(r#"{"requestId":"d1"}"#);

@@ -190,7 +190,7 @@ impl Broadcast {
         &self,
         event: &str,
         args: &[Value],
-    ) -> impl Future<Output = Result<Vec<Value>, (Vec<Value>, ClusterRequestError)>> + 'static {
+    ) -> impl Future<Output = Result<Vec<Value>, (Vec<Value>, ClusterRequestError)>> + use<> {
         let reserved = is_reserved(event);
         let data: Vec<Value> =
             std::iter::once(Value::String(event.to_owned())).chain(args.iter().cloned()).collect();
@@ -205,7 +205,7 @@ impl Broadcast {
 
     /// Node's `adapter.serverCount()`: how many servers the cluster has, this one included (1
     /// with no cluster). `Err` when Redis cannot be asked.
-    pub fn server_count(&self) -> impl Future<Output = Result<usize, RedisError>> + 'static {
+    pub fn server_count(&self) -> impl Future<Output = Result<usize, RedisError>> + use<> {
         let (cluster, nsp) = (self.layer.cluster().cloned(), self.nsp.clone());
         async move {
             match cluster {

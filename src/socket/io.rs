@@ -17,7 +17,9 @@ use super::api::{EmitError, RawArgs};
 use super::broadcast::Broadcast;
 use super::layer::{Layer, is_reserved};
 use super::peer::{EmitArgs, ParentEmit, Reach};
+use super::requests::ClusterRequestError;
 use crate::adapter::BroadcastOptions;
+use crate::cluster::RedisError;
 use crate::protocol::value::Value;
 use crate::shard::ShardId;
 
@@ -67,6 +69,32 @@ impl Io {
     pub fn of_parent(&self, child_name: &str) -> Option<ParentBroadcast> {
         let parent = self.layer.registry.parent_of(child_name)?;
         Some(ParentBroadcast { layer: self.layer.clone(), parent, opts: BroadcastOptions::new() })
+    }
+
+    /// Node's `io.serverSideEmit(event, ...args)` on the main namespace: see
+    /// [`Broadcast::server_side_emit`].
+    pub fn server_side_emit(&self, event: &str, args: &[Value]) -> Result<(), EmitError> {
+        self.main().server_side_emit(event, args)
+    }
+
+    /// Node's `io.serverSideEmit(event, ...args, callback)` on the main namespace: see
+    /// [`Broadcast::server_side_emit_with_ack`].
+    pub fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: &[Value],
+    ) -> impl Future<Output = Result<Vec<Value>, (Vec<Value>, ClusterRequestError)>> + use<> {
+        self.main().server_side_emit_with_ack(event, args)
+    }
+
+    /// How many servers the cluster has, this one included: see [`Broadcast::server_count`].
+    pub fn server_count(&self) -> impl Future<Output = Result<usize, RedisError>> + use<> {
+        self.main().server_count()
+    }
+
+    /// The main namespace, whether or not it was declared (it only names the channels).
+    fn main(&self) -> Broadcast {
+        Broadcast::new(self.layer.clone(), ByteString::from_static("/"))
     }
 
     /// Runs `task` on this shard, detached. A panic in it ends only the task: it is logged
