@@ -8,13 +8,14 @@
 //! - [`wire`]: the adapter's messages (broadcasts, requests 0–9, responses) and conversions
 //!   between them and this crate's packets.
 //! - [`emitter`]: `@socket.io/redis-emitter` for Rust programs that run no server.
+//! - [`adapter`]: how one process of several shards is one server of the cluster.
 
 pub mod emitter;
 pub mod msgpack;
 pub mod redis;
 pub mod wire;
 
-pub(crate) mod adapter;
+pub mod adapter;
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 //! A hashed timer wheel for one shard: every session's next deadline lives here, so the
-//! runtime sleeps until [`TimerWheel::next_tick`] once for the whole shard instead of keeping
+//! runtime sleeps until [`TimerWheel::next_deadline`] once for the whole shard instead of keeping
 //! one timer per session.
 //!
 //! Time is cut into ticks of [`DEFAULT_TICK`] (10 ms) counted from an origin, and a timer lives
