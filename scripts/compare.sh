@@ -34,6 +34,11 @@ if [ ! -d loadtest/node-reference/node_modules/socket.io ] ||
   npm ci --prefix loadtest/node-reference --no-audit --no-fund
 fi
 
+# tpcio serves the Socket.IO client bundle and will not start without it (what scripts/setup.sh installs).
+if [ ! -d client/node_modules/socket.io-client/dist ]; then
+  npm ci --prefix client --no-audit --no-fund --loglevel=error
+fi
+
 # The servers inherit this shell's open-file limit (10 000 broadcast clients need as many sockets).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 exec target/release/tpcio-loadtest compare "$@"

@@ -168,6 +168,9 @@ pub struct Round {
 /// Medians over the rounds.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Summary {
+    /// Rounds with a sustained step, of the rounds measured (cluster, then baseline).
+    pub sustained_rounds: (usize, usize),
+    pub baseline_sustained_rounds: (usize, usize),
     pub deliveries_per_s: Option<Spread>,
     pub local_p50_us: Option<Spread>,
     pub local_p99_us: Option<Spread>,
@@ -207,7 +210,10 @@ pub fn summarize(rounds: &[Round]) -> Summary {
         let (c, b) = (measured(&r.cluster)?, measured(&r.baseline)?);
         Some(c.remote_p50_us? - b.p50_us?)
     });
+    let sustained = |r: &[RoundFigures]| (r.iter().filter(|f| f.deliveries_per_s.is_some()).count(), r.len());
     Summary {
+        sustained_rounds: sustained(&cluster),
+        baseline_sustained_rounds: sustained(&base),
         deliveries_per_s: c(|r| r.deliveries_per_s),
         local_p50_us: c(|r| r.local_p50_us),
         local_p99_us: c(|r| r.local_p99_us),
@@ -568,17 +574,21 @@ pub fn section(results: &ClusterResults) -> String {
          those of a machine short of CPUs, not of two dedicated hosts.\n\n",
     );
     out.push_str(
-        "| server | deliveries/s | local p50 / p99 µs | remote p50 / p99 µs | node A µs CPU/delivery | \
+        "| server | sustained rounds (cluster, baseline) | deliveries/s | local p50 / p99 µs | remote p50 / p99 µs | node A µs CPU/delivery | \
          node B µs CPU/delivery (remote) | node A / B CPU | Redis CPU | baseline deliveries/s | \
          baseline p50 / p99 µs | baseline µs CPU/delivery | remote p50 − baseline p50 µs |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in &results.servers {
         let s = &r.summary;
         let _ = writeln!(
             out,
-            "| {} | {} | {} / {} | {} / {} | {} | {} | {} / {} | {} | {} | {} / {} | {} | {} |",
+            "| {} | {}/{}, {}/{} | {} | {} / {} | {} / {} | {} | {} | {} / {} | {} | {} | {} / {} | {} | {} |",
             r.label,
+            s.sustained_rounds.0,
+            s.sustained_rounds.1,
+            s.baseline_sustained_rounds.0,
+            s.baseline_sustained_rounds.1,
             us(&s.deliveries_per_s),
             us(&s.local_p50_us),
             us(&s.local_p99_us),
@@ -600,7 +610,9 @@ pub fn section(results: &ClusterResults) -> String {
         "\nNode A's CPU per delivery covers its 5 000 local deliveries plus receiving the sender's emit and \
          publishing it to Redis; node B's is the cost of a remote delivery (decoding the Redis message, then \
          writing to its 5 000 sockets). Latencies and CPU are those of the best sustained step of each search, \
-         so they are at that step's rate (a higher rate for a faster server).\n\n### Rounds\n\n\
+         so they are at that step's rate (a higher rate for a faster server); in a round where no step was \
+         sustained, they are those of the search's last step (its lowest rate) and the round gives no \
+         deliveries/s.\n\n### Rounds\n\n\
          | server | round | load average | cluster | baseline |\n|---|---:|---|---|---|\n",
     );
     for r in &results.servers {
@@ -679,6 +691,7 @@ mod tests {
         assert_eq!((d.median, d.min, d.max, d.n), (110_000.0, 100_000.0, 120_000.0, 2));
         assert_eq!(s.node_b_us_per_delivery.map(|x| x.median), Some(0.6));
         assert_eq!(s.baseline_deliveries_per_s.map(|x| x.median), Some(55_000.0));
+        assert_eq!((s.sustained_rounds, s.baseline_sustained_rounds), ((2, 2), (2, 2)));
         assert_eq!(s.added_p50_us.map(|x| (x.median, x.min, x.max)), Some((2000.0, 1500.0, 2500.0)));
     }
 
