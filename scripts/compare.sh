@@ -5,6 +5,8 @@
 # (--loadgen-cpus, default 1), and writes loadtest/results/<UTC time>/ and loadtest/results/latest/
 # (results.md, results.json, chart.svg). Arguments go to `compare`, e.g. --quick for a smoke run
 # of a few minutes, --servers tpcio,node, --scenarios echo,ack; see `tpcio-loadtest compare --help`.
+# `--scenarios cluster` (not in the default set) runs two nodes of tpcio, then of Node, on a fresh
+# redis-server each round, and writes loadtest/results/cluster-latest/ when run alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +15,16 @@ need_cmd cargo "install Rust (rustup) 1.88 or newer"
 need_cmd node "install Node.js 18 or newer (apt-get install nodejs npm)"
 need_cmd npm "install npm (apt-get install npm)"
 need_cmd taskset "install util-linux"
+# The cluster scenario starts its own redis-server (Debian's package, as scripts/test.sh installs it).
+if [[ " $* " == *cluster* ]] && ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "redis-server missing: installing Debian's redis-server" >&2
+    apt-get update && apt-get install -y --no-install-recommends redis-server
+  else
+    echo "error: 'redis-server' is required by the cluster scenario: apt-get install redis-server" >&2
+    exit 1
+  fi
+fi
 
 cargo build --release --workspace --examples
 cargo build --release --manifest-path loadtest/socketioxide-ref/Cargo.toml
@@ -20,6 +32,11 @@ cargo build --release --manifest-path loadtest/socketioxide-ref/Cargo.toml
 if [ ! -d loadtest/node-reference/node_modules/socket.io ] ||
   [ loadtest/node-reference/package-lock.json -nt loadtest/node-reference/node_modules/.package-lock.json ]; then
   npm ci --prefix loadtest/node-reference --no-audit --no-fund
+fi
+
+# tpcio serves the Socket.IO client bundle and will not start without it (what scripts/setup.sh installs).
+if [ ! -d client/node_modules/socket.io-client/dist ]; then
+  npm ci --prefix client --no-audit --no-fund --loglevel=error
 fi
 
 # The servers inherit this shell's open-file limit (10 000 broadcast clients need as many sockets).

@@ -8,7 +8,8 @@
 //! (Engine.IO v4 round trips over WebSocket or long-polling), `echo` and `ack` (Socket.IO
 //! emit or ack round trips over WebSocket, v4 or v3; `sio-echo` before), `polling` (the same
 //! over long-polling), `broadcast` (`sio-broadcast` before: one sender, every client
-//! receives; fixed rate or a search for the highest sustained one), `connect` (a storm of
+//! receives; fixed rate or a search for the highest sustained one), `cluster` (the same over
+//! the nodes of a Redis-adapter cluster, local and remote deliveries apart), `connect` (a storm of
 //! handshakes), `idle` (connections held, the server's memory per connection) and `soak`
 //! (a long run with churn, the memory's growth, then every client reconnecting at once).
 //! See `loadtest/README.md`.
@@ -33,6 +34,7 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 
 use commands::broadcast::{BroadcastArgs, sio_broadcast};
+use commands::cluster::{ClusterArgs, cluster};
 use commands::connect::{ConnectArgs, connect};
 use commands::echo::{EioEchoArgs, PollingArgs, SioEchoArgs, eio_echo, sio_echo, sio_polling};
 use commands::idle::{IdleArgs, idle};
@@ -59,6 +61,10 @@ enum Command {
     /// Socket.IO clients receiving `broadcast` events one more client emits at a set rate.
     #[command(name = "broadcast", alias = "sio-broadcast")]
     SioBroadcast(BroadcastArgs),
+    /// `broadcast` over the nodes of a cluster (Redis adapter): receivers spread over the
+    /// `--url`s, the sender on the first; local and remote (through Redis) latencies, each
+    /// node's deliveries, losses and CPU.
+    Cluster(ClusterArgs),
     /// A connection storm: full Socket.IO handshakes, K at a time, each closed after.
     Connect(ConnectArgs),
     /// N connected Socket.IO clients held idle: the server's memory per connection.
@@ -77,6 +83,7 @@ fn main() -> ExitCode {
         Command::SioEcho(args) => finish(sio_echo(&args, false), |r| r.messages > 0),
         Command::Ack(args) => finish(sio_echo(&args, true), |r| r.messages > 0),
         Command::SioBroadcast(args) => finish(sio_broadcast(&args), |r| r.result.deliveries > 0),
+        Command::Cluster(args) => finish(cluster(&args), |r| r.result.deliveries > 0),
         Command::Connect(args) => finish(connect(&args), |r| r.handshakes > 0),
         Command::Idle(args) => finish(idle(&args), |r| r.connected > 0),
         Command::Polling(args) => finish(sio_polling(&args), |r| r.messages > 0),

@@ -341,6 +341,12 @@ pub fn show_progress(label: &str, unit: &str, window: Window, fleet: &Fleet) {
     show_progress_until(label, unit, window, fleet, None);
 }
 
+/// [`show_progress`] over several fleets (one per server of a cluster), their totals summed.
+pub fn show_progress_fleets(label: &str, unit: &str, window: Window, fleets: &[Fleet]) {
+    let totals = || (fleets.iter().map(Fleet::messages).sum(), fleets.iter().map(Fleet::errors).sum());
+    progress(label, unit, window, &totals, None);
+}
+
 /// [`show_progress`], ending early once `count` operations (messages and errors together)
 /// are done; returns when it stopped.
 pub fn show_progress_until(
@@ -350,8 +356,24 @@ pub fn show_progress_until(
     fleet: &Fleet,
     count: Option<u64>,
 ) -> Instant {
-    let done = || count.is_some_and(|count| fleet.messages() + fleet.errors() >= count);
-    let (mut tick, mut last) = (window.start, fleet.messages());
+    progress(label, unit, window, &|| (fleet.messages(), fleet.errors()), count)
+}
+
+/// The progress loop over whatever `totals` reads: (messages, errors).
+fn progress(
+    label: &str,
+    unit: &str,
+    window: Window,
+    totals: &dyn Fn() -> (u64, u64),
+    count: Option<u64>,
+) -> Instant {
+    let done = || {
+        count.is_some_and(|count| {
+            let (messages, errors) = totals();
+            messages + errors >= count
+        })
+    };
+    let (mut tick, mut last) = (window.start, totals().0);
     while tick < window.end {
         let mut next = (tick + Duration::from_secs(1)).min(window.end);
         let finished = loop {
@@ -368,10 +390,10 @@ pub fn show_progress_until(
                 thread::sleep((next - now).min(COUNT_POLL));
             }
         };
-        let now_total = fleet.messages();
+        let (now_total, errors) = totals();
         let rate = now_total.saturating_sub(last) as f64 / (next - tick).as_secs_f64().max(1e-3);
         let at = (next - window.start).as_secs_f64();
-        eprintln!("{label}: {at:>5.1}s {now_total:>10} {unit} {rate:>10.0}/s errors {}", fleet.errors());
+        eprintln!("{label}: {at:>5.1}s {now_total:>10} {unit} {rate:>10.0}/s errors {errors}");
         if finished {
             return next;
         }

@@ -17,9 +17,9 @@ use crate::sio::broadcast::steps::{Driver, SearchEnd, Settings, StepReport, find
 use crate::sio::broadcast::{Clock, Gate, Receivers};
 
 /// Highest rate accepted, messages per second.
-const MAX_RATE: f64 = 1e6;
+pub const MAX_RATE: f64 = 1e6;
 /// How long the receivers outlive the planned measurement, for drains and settling.
-const RECEIVER_MARGIN: Duration = Duration::from_secs(60);
+pub const RECEIVER_MARGIN: Duration = Duration::from_secs(60);
 
 #[derive(clap::Args, Debug)]
 pub struct BroadcastArgs {
@@ -96,7 +96,7 @@ pub fn sio_broadcast(args: &BroadcastArgs) -> Result<BroadcastReport, String> {
     let label = if args.find_max { "broadcast find-max" } else { "broadcast" };
     let (clock, gate) = (Clock::new(), Arc::new(Gate::closed()));
     let receivers = Receivers::new(target.clone(), sources, clock, gate.clone());
-    let mut fleet = Fleet::launch(receivers, label, args.clients, args.threads, connect_timeout);
+    let fleet = Fleet::launch(receivers, label, args.clients, args.threads, connect_timeout);
     if fleet.connected() == 0 {
         return Err("no client could connect".into());
     }
@@ -104,21 +104,19 @@ pub fn sio_broadcast(args: &BroadcastArgs) -> Result<BroadcastReport, String> {
     let planned = if args.find_max { max_time } else { duration + drain };
     fleet.open(planned + RECEIVER_MARGIN);
 
-    let settings = Settings { label: label.into(), duration, drain, p99_bound, server_pid: args.server_pid };
+    let settings = Settings {
+        label: label.into(),
+        duration,
+        drain,
+        p99_bound,
+        server_pids: vec![args.server_pid],
+        redis_pid: None,
+    };
     let connected = fleet.connected();
-    let mut driver = Driver::new(&mut fleet, &sender, &gate, settings);
-    let (steps, search_end) = if args.find_max {
-        let (steps, end) = find_max(&mut driver, args.rate, max_time);
-        (steps, Some(end))
-    } else {
-        (vec![driver.step(args.rate)], None)
-    };
-    let best =
-        steps.iter().filter(|s| s.sustained).max_by(|a, b| a.deliveries_per_s.total_cmp(&b.deliveries_per_s));
-    let result = match best.or(steps.last()) {
-        Some(step) => step.clone(),
-        None => return Err(format!("--max-time {max_time:?} leaves no time for a step")),
-    };
+    let mut fleets = [fleet];
+    let mut driver = Driver::new(&mut fleets, &sender, &gate, settings);
+    let (steps, search_end) = run_steps(&mut driver, args.find_max, args.rate, max_time);
+    let (best, result) = best_step(&steps, max_time)?;
     Ok(BroadcastReport {
         scenario: "broadcast",
         mode: if args.find_max { "find-max" } else { "fixed" },
@@ -128,9 +126,38 @@ pub fn sio_broadcast(args: &BroadcastArgs) -> Result<BroadcastReport, String> {
         source_addrs,
         p99_bound_us: u64::try_from(p99_bound.as_micros()).unwrap_or(u64::MAX),
         result,
-        max_sustained_rate: best.filter(|_| args.find_max).map(|s| s.rate),
-        max_sustained_deliveries_per_s: best.filter(|_| args.find_max).map(|s| s.deliveries_per_s),
+        max_sustained_rate: best.as_ref().filter(|_| args.find_max).map(|s| s.rate),
+        max_sustained_deliveries_per_s: best.as_ref().filter(|_| args.find_max).map(|s| s.deliveries_per_s),
         search_end,
         steps: if args.find_max { steps } else { Vec::new() },
     })
+}
+
+/// One fixed step at `rate`, or a search from it.
+pub fn run_steps(
+    driver: &mut Driver<'_>,
+    search: bool,
+    rate: f64,
+    max_time: Duration,
+) -> (Vec<StepReport>, Option<SearchEnd>) {
+    if search {
+        let (steps, end) = find_max(driver, rate, max_time);
+        (steps, Some(end))
+    } else {
+        (vec![driver.step(rate)], None)
+    }
+}
+
+/// The sustained step with the most deliveries per second (if any), and the step the report
+/// shows at its top level: that one, else the last.
+pub fn best_step(
+    steps: &[StepReport],
+    max_time: Duration,
+) -> Result<(Option<StepReport>, StepReport), String> {
+    let best =
+        steps.iter().filter(|s| s.sustained).max_by(|a, b| a.deliveries_per_s.total_cmp(&b.deliveries_per_s));
+    match best.or(steps.last()) {
+        Some(step) => Ok((best.cloned(), step.clone())),
+        None => Err(format!("--max-time {max_time:?} leaves no time for a step")),
+    }
 }

@@ -1,6 +1,7 @@
 //! The command line of each scenario: its arguments, checked; the run; the report line.
 
 pub mod broadcast;
+pub mod cluster;
 pub mod connect;
 pub mod echo;
 pub mod idle;

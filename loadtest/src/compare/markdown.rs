@@ -158,6 +158,10 @@ pub fn document(results: &Results) -> String {
          Idle: resident memory added per connection, on a fresh server.\n\n\
          ![throughput and latency](chart.svg)\n",
     );
+    if let Some(cluster) = &results.cluster {
+        out.push('\n');
+        out.push_str(&super::cluster::section(cluster));
+    }
     out
 }
 

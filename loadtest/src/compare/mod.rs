@@ -8,8 +8,11 @@
 //! one starts. The table goes to stdout and, with the raw reports and a chart, to
 //! `loadtest/results/<UTC time>/` and `loadtest/results/latest/`.
 //!
+//! The `cluster` scenario ([`cluster`]) starts its own Redis and nodes, round after round.
+//!
 //! `compare raw-echo` is the load scenario for the raw echo server ([`raw`]).
 
+mod cluster;
 mod markdown;
 mod process;
 mod raw;
@@ -63,13 +66,19 @@ pub struct RunArgs {
     /// Servers to measure, in order: tpcio, socketioxide, node, raw.
     #[arg(long, value_delimiter = ',', default_value = "tpcio,socketioxide,node,raw")]
     servers: Vec<String>,
-    /// Scenarios to run: echo, ack, broadcast-1k, broadcast-10k, connect, idle, polling.
+    /// Scenarios to run: echo, ack, broadcast-1k, broadcast-10k, connect, idle, polling, and
+    /// cluster (not by default: two nodes of tpcio, then of Node, on a fresh redis-server,
+    /// 10 000 receivers over them, and a one-node baseline; its own rounds, servers
+    /// interleaved). A run of `cluster` alone writes to loadtest/results/cluster-latest/.
     #[arg(
         long,
         value_delimiter = ',',
         default_value = "echo,ack,broadcast-1k,broadcast-10k,connect,idle,polling"
     )]
     scenarios: Vec<String>,
+    /// Rounds of the cluster scenario (servers interleaved): 2 by default, 1 with --quick.
+    #[arg(long)]
+    cluster_rounds: Option<usize>,
     /// Seconds of each measured window (echo, ack, polling, connect, idle hold), unless --quick.
     #[arg(long, default_value_t = 8.0)]
     duration: f64,

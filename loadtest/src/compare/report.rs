@@ -23,6 +23,9 @@ pub struct Results {
     /// Every server taking part: `(id, label, description)`.
     pub servers: Vec<ServerInfo>,
     pub rows: Vec<Row>,
+    /// The cluster scenario's rounds and medians, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<super::cluster::ClusterResults>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -165,6 +168,7 @@ pub mod fixture {
                     ],
                 },
             ],
+            cluster: None,
         }
     }
 }

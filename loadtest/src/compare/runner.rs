@@ -10,6 +10,7 @@ use std::thread;
 use std::time::Duration;
 
 use super::RunArgs;
+use super::cluster;
 use super::markdown;
 use super::process::{self, Running};
 use super::report::{self, Cell, Outcome, Results, Row, ServerInfo};
@@ -34,7 +35,9 @@ struct Context {
 
 pub fn compare(args: &RunArgs) -> Result<(), String> {
     let servers = parse_list(&args.servers, Server::parse, "server")?;
-    let kinds = parse_list(&args.scenarios, Kind::parse, "scenario")?;
+    let with_cluster = args.scenarios.iter().any(|s| s.trim() == "cluster");
+    let others: Vec<String> = args.scenarios.iter().filter(|s| s.trim() != "cluster").cloned().collect();
+    let kinds = parse_list(&others, Kind::parse, "scenario")?;
     let server_cpu_count = cpu_count(&args.server_cpus)?;
     cpu_count(&args.loadgen_cpus)?;
     if let Err(e) = crate::rlimit::ensure_sockets(SERVER_FILES) {
@@ -58,11 +61,23 @@ pub fn compare(args: &RunArgs) -> Result<(), String> {
     let mut rows: Vec<Row> = (ctx.kinds.iter())
         .map(|k| Row { id: k.id(), title: k.title(&ctx.budget), metric: k.metric(), cells: Vec::new() })
         .collect();
-    for (i, server) in servers.iter().enumerate() {
+    for (i, server) in servers.iter().enumerate().filter(|_| !ctx.kinds.is_empty()) {
         let port = u16::try_from(i).ok().and_then(|i| args.port.checked_add(i)).ok_or("--port too high")?;
         for (row, cell) in rows.iter_mut().zip(measure_server(*server, port, &ctx)) {
             row.cells.push(cell);
         }
+    }
+    let cluster_results = with_cluster.then(|| {
+        let setup = cluster::Setup {
+            root: &ctx.root,
+            logs: &ctx.logs,
+            loadgen_cpus: &ctx.loadgen_cpus,
+            budget: cluster::ClusterBudget::new(args.quick, args.cluster_rounds),
+        };
+        cluster::run(&servers, &setup)
+    });
+    if let Some(c) = &cluster_results {
+        rows.extend(cluster::rows(c));
     }
     let results = Results {
         date: now.readable(),
@@ -77,10 +92,15 @@ pub fn compare(args: &RunArgs) -> Result<(), String> {
             .map(|s| ServerInfo { id: s.id(), label: s.label(), description: s.description() })
             .collect(),
         rows,
+        cluster: cluster_results,
     };
     println!("{}\n{}", markdown::summary(&results), markdown::details(&results));
-    report::save(&results, &dir, &ctx.root.join("loadtest/results/latest"))?;
-    eprintln!("results: {} (and loadtest/results/latest/)", dir.display());
+    if let Some(c) = &results.cluster {
+        println!("{}", cluster::section(c));
+    }
+    let latest = if with_cluster && ctx.kinds.is_empty() { "cluster-latest" } else { "latest" };
+    report::save(&results, &dir, &ctx.root.join("loadtest/results").join(latest))?;
+    eprintln!("results: {} (and loadtest/results/{latest}/)", dir.display());
     Ok(())
 }
 

@@ -15,13 +15,14 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::Gate;
 use super::sender::{Burst, SLACK, Sender, Sent};
 use crate::cpu::CpuMeter;
-use crate::run::{Fleet, Window, show_progress};
-use crate::stats::{cpu_figures, percentiles};
+use crate::run::{Fleet, Window, show_progress_fleets};
+use crate::stats::{cpu_figures, new_histogram, percentiles};
 
 /// Between the order to send and the first due time, so the sender's thread is waiting.
 const LEAD: Duration = Duration::from_millis(20);
@@ -42,7 +43,10 @@ pub struct Settings {
     pub duration: Duration,
     pub drain: Duration,
     pub p99_bound: Duration,
-    pub server_pid: Option<u32>,
+    /// The server of each fleet, in the fleets' order (missing ones are not measured).
+    pub server_pids: Vec<Option<u32>>,
+    /// A cluster's Redis server, measured as well.
+    pub redis_pid: Option<u32>,
 }
 
 /// The figures of one step (all of them in the JSON line).
@@ -72,17 +76,95 @@ pub struct StepReport {
     /// Wall-clock seconds the CPU figures cover: the sending and the drain.
     pub cpu_window_s: f64,
     pub loadgen_cpu_s: f64,
+    /// Every server together (with several, only when each could be read).
     pub server_cpu_s: Option<f64>,
     pub server_us_per_delivery: Option<f64>,
     /// CPU use over `cpu_window_s`, percent of one core.
     pub server_cpu_pct: Option<f64>,
     pub loadgen_cpu_pct: f64,
     pub sustained: bool,
+    /// With several servers (a cluster): the receivers of the sender's node (local delivery)…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local: Option<Latency>,
+    /// …and those of the other nodes (delivered through Redis).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<Latency>,
+    /// Each server's receivers and CPU, the sender's node first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeStep>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_cpu_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_cpu_pct: Option<f64>,
 }
 
-/// Runs steps on a connected fleet with one sender.
+/// Delivery latencies of a group of receivers.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct Latency {
+    pub deliveries: u64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    pub max_us: u64,
+}
+
+impl Latency {
+    pub fn of(h: &Histogram<u64>) -> Latency {
+        let (p50_us, p99_us, p999_us) = percentiles(h);
+        Latency { deliveries: h.len(), p50_us, p99_us, p999_us, max_us: h.max() }
+    }
+}
+
+/// One server's part of a step: its receivers and its CPU.
+#[derive(Serialize, Clone, Debug)]
+pub struct NodeStep {
+    pub connected: u64,
+    pub expected_deliveries: u64,
+    pub deliveries: u64,
+    pub loss: f64,
+    pub late: u64,
+    pub errors: u64,
+    pub deliveries_per_s: f64,
+    #[serde(flatten)]
+    pub latency: Latency,
+    pub server_cpu_s: Option<f64>,
+    /// The server's CPU over its own receivers' deliveries: on a node other than the
+    /// sender's, the cost of a delivery through Redis (decode, then write to its sockets).
+    pub server_us_per_delivery: Option<f64>,
+    pub server_cpu_pct: Option<f64>,
+}
+
+/// Share of `expected` that did not arrive.
+pub fn loss(expected: u64, delivered: u64) -> f64 {
+    if expected == 0 { 0.0 } else { 1.0 - (delivered.min(expected) as f64 / expected as f64) }
+}
+
+/// All the latencies, those of the first group (the sender's node) and those of the others
+/// merged; no local/remote split with a single group.
+pub fn split_latencies(groups: &[Histogram<u64>]) -> (Histogram<u64>, Option<Latency>, Option<Latency>) {
+    let mut all = new_histogram();
+    let mut remote = new_histogram();
+    for (i, h) in groups.iter().enumerate() {
+        merge_into(&mut all, h);
+        if i > 0 {
+            merge_into(&mut remote, h);
+        }
+    }
+    if groups.len() < 2 {
+        return (all, None, None);
+    }
+    (all, Some(Latency::of(&groups[0])), Some(Latency::of(&remote)))
+}
+
+fn merge_into(into: &mut Histogram<u64>, from: &Histogram<u64>) {
+    if let Err(e) = into.add(from) {
+        eprintln!("tpcio-loadtest: cannot merge latencies: {e:?}");
+    }
+}
+
+/// Runs steps on connected fleets (one per server) with one sender.
 pub struct Driver<'a> {
-    pub fleet: &'a mut Fleet,
+    pub fleets: &'a mut [Fleet],
     pub sender: &'a Sender,
     pub gate: &'a Gate,
     pub settings: Settings,
@@ -90,62 +172,91 @@ pub struct Driver<'a> {
 }
 
 impl<'a> Driver<'a> {
-    pub fn new(fleet: &'a mut Fleet, sender: &'a Sender, gate: &'a Gate, settings: Settings) -> Self {
-        Driver { fleet, sender, gate, settings, next_seq: 0 }
+    pub fn new(fleets: &'a mut [Fleet], sender: &'a Sender, gate: &'a Gate, settings: Settings) -> Self {
+        Driver { fleets, sender, gate, settings, next_seq: 0 }
+    }
+
+    fn total(&self, field: fn(&Fleet) -> u64) -> u64 {
+        self.fleets.iter().map(field).sum()
     }
 
     /// One step at `rate` messages per second.
     pub fn step(&mut self, rate: f64) -> StepReport {
         let s = &self.settings;
-        let connected = self.fleet.connected() as u64;
+        let connected: Vec<u64> = self.fleets.iter().map(|f| f.connected() as u64).collect();
+        let all_connected: u64 = connected.iter().sum();
         let count = (rate * s.duration.as_secs_f64()).round().max(1.0) as u64;
         let first_seq = self.next_seq;
         self.next_seq += count;
+        let per_fleet = |field: fn(&Fleet) -> u64| -> Vec<u64> { self.fleets.iter().map(field).collect() };
         let (delivered_before, late_before, errors_before) =
-            (self.fleet.messages(), self.fleet.late(), self.fleet.errors());
-        eprintln!("{}: step at {rate:.1} msgs/s for {:?} to {connected} clients", s.label, s.duration);
+            (per_fleet(Fleet::messages), per_fleet(Fleet::late), per_fleet(Fleet::errors));
+        let delivered_total = self.total(Fleet::messages);
+        eprintln!("{}: step at {rate:.1} msgs/s for {:?} to {all_connected} clients", s.label, s.duration);
 
         self.gate.open_at(first_seq);
-        let cpu = CpuMeter::start(s.server_pid);
+        let pid = |i: usize| s.server_pids.get(i).copied().flatten();
+        let meters: Vec<CpuMeter> = (0..self.fleets.len()).map(|i| CpuMeter::start(pid(i))).collect();
+        let redis_meter = s.redis_pid.map(|pid| CpuMeter::start(Some(pid)));
         let start = Instant::now() + LEAD;
         let end = start + s.duration;
         let burst = Burst { start, rate, count, first_seq };
         let sent = match self.sender.start(burst) {
             Ok(()) => {
-                show_progress(&s.label, "deliveries", Window { start, end }, self.fleet);
+                show_progress_fleets(&s.label, "deliveries", Window { start, end }, self.fleets);
                 self.sender.wait(first_seq, end + SLACK + Duration::from_secs(1))
             }
             Err(e) => Sent { first_seq, error: Some(e), ..Sent::default() },
         };
-        let expected_now = sent.sent * connected;
+        let expected_now = sent.sent * all_connected;
         let drained_by = Instant::now().max(end) + s.drain;
-        while self.fleet.messages() - delivered_before < expected_now && Instant::now() < drained_by {
+        while self.total(Fleet::messages) - delivered_total < expected_now && Instant::now() < drained_by {
             thread::sleep(POLL);
         }
-        let (loadgen_cpu_s, server_cpu_s) = cpu.stop();
+        let readings: Vec<(f64, Option<f64>)> = meters.iter().map(CpuMeter::stop).collect();
+        let redis_cpu_s = redis_meter.and_then(|m| m.stop().1);
         let cpu_window_s = start.elapsed().as_secs_f64() + LEAD.as_secs_f64();
         self.gate.close();
-        let latencies = self.fleet.harvest();
+        let histograms: Vec<Histogram<u64>> = self.fleets.iter_mut().map(Fleet::harvest).collect();
+        let (latencies, local, remote) = split_latencies(&histograms);
 
-        let deliveries = self.fleet.messages() - delivered_before;
-        let expected_deliveries = count * connected;
-        let errors = self.fleet.errors() - errors_before;
-        let (p50_us, p99_us, p999_us) = percentiles(&latencies);
         let seconds = s.duration.as_secs_f64();
+        let loadgen_cpu_s = readings.first().map_or(0.0, |r| r.0);
+        let server_cpu_s: Option<f64> = readings.iter().map(|r| r.1).sum();
+        let mut nodes: Vec<NodeStep> = Vec::new();
+        for (i, fleet) in self.fleets.iter().enumerate() {
+            let deliveries = fleet.messages() - delivered_before[i];
+            let expected_deliveries = count * connected[i];
+            let cpu = cpu_figures(readings[i].1, loadgen_cpu_s, cpu_window_s, deliveries);
+            nodes.push(NodeStep {
+                connected: connected[i],
+                expected_deliveries,
+                deliveries,
+                loss: loss(expected_deliveries, deliveries),
+                late: 0,
+                errors: fleet.errors() - errors_before[i],
+                deliveries_per_s: deliveries as f64 / seconds,
+                latency: Latency::of(&histograms[i]),
+                server_cpu_s: readings[i].1,
+                server_us_per_delivery: cpu.server_us_per_op,
+                server_cpu_pct: cpu.server_cpu_pct,
+            });
+        }
+        let deliveries: u64 = nodes.iter().map(|n| n.deliveries).sum();
+        let expected_deliveries = count * all_connected;
+        let errors: u64 = nodes.iter().map(|n| n.errors).sum();
+        let (p50_us, p99_us, p999_us) = percentiles(&latencies);
+        let worst_p99 = nodes.iter().map(|n| n.latency.p99_us).max().unwrap_or(p99_us);
         let lag = sent.max_lag;
         let cpu = cpu_figures(server_cpu_s, loadgen_cpu_s, cpu_window_s, deliveries);
-        let loss = if expected_deliveries == 0 {
-            0.0
-        } else {
-            1.0 - (deliveries.min(expected_deliveries) as f64 / expected_deliveries as f64)
-        };
         let sustained = sent.error.is_none()
             && sent.sent == count
             && deliveries >= expected_deliveries
             && errors == 0
-            && connected > 0
-            && Duration::from_micros(p99_us) <= s.p99_bound
+            && all_connected > 0
+            && Duration::from_micros(worst_p99.max(p99_us)) <= s.p99_bound
             && lag <= s.p99_bound;
+        let pct = |cpu: f64| 100.0 * cpu / cpu_window_s;
         let report = StepReport {
             rate,
             seconds,
@@ -153,7 +264,7 @@ impl<'a> Driver<'a> {
             sent: sent.sent,
             expected_deliveries,
             deliveries,
-            loss,
+            loss: loss(expected_deliveries, deliveries),
             late: 0,
             deliveries_per_s: deliveries as f64 / seconds,
             p50_us,
@@ -170,18 +281,28 @@ impl<'a> Driver<'a> {
             server_cpu_pct: cpu.server_cpu_pct,
             loadgen_cpu_pct: cpu.loadgen_cpu_pct,
             sustained,
+            local,
+            remote,
+            nodes: if self.fleets.len() > 1 { nodes } else { Vec::new() },
+            redis_cpu_s,
+            redis_cpu_pct: redis_cpu_s.map(pct),
         };
         if !sustained {
             self.settle();
         }
-        StepReport { late: self.fleet.late() - late_before, ..report }
+        let mut report = report;
+        for (i, node) in report.nodes.iter_mut().enumerate() {
+            node.late = self.fleets[i].late() - late_before[i];
+        }
+        report.late = self.total(Fleet::late) - late_before.iter().sum::<u64>();
+        report
     }
 
     /// Waits until no delivery has arrived for [`QUIET`] (at most [`SETTLE_MAX`]), so a
     /// backlog left by an overloaded step does not land in the next one.
     fn settle(&self) {
         let limit = Instant::now() + SETTLE_MAX;
-        let total = || self.fleet.messages() + self.fleet.late();
+        let total = || self.total(Fleet::messages) + self.total(Fleet::late);
         let (mut last, mut since) = (total(), Instant::now());
         while Instant::now() < limit {
             thread::sleep(POLL * 10);
@@ -259,5 +380,41 @@ pub fn find_max(driver: &mut Driver<'_>, start_rate: f64, budget: Duration) -> (
         if rate < MIN_RATE {
             return (steps, SearchEnd::RateFloor);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn histogram(values: &[u64]) -> Histogram<u64> {
+        let mut h = new_histogram();
+        for v in values {
+            h.record(*v).expect("in range");
+        }
+        h
+    }
+
+    #[test]
+    fn counts_losses() {
+        assert_eq!(loss(0, 0), 0.0);
+        assert_eq!(loss(100, 100), 0.0);
+        assert_eq!(loss(100, 75), 0.25);
+        assert_eq!(loss(100, 120), 0.0);
+    }
+
+    #[test]
+    fn splits_local_from_remote_latencies() {
+        let (all, local, remote) = split_latencies(&[histogram(&[100, 200])]);
+        assert_eq!((all.len(), local, remote), (2, None, None));
+
+        let groups = [histogram(&[100, 100, 100]), histogram(&[5000]), histogram(&[9000, 9000])];
+        let (all, local, remote) = split_latencies(&groups);
+        assert_eq!(all.len(), 6);
+        let (local, remote) = (local.expect("local"), remote.expect("remote"));
+        assert_eq!((local.deliveries, local.p50_us, local.p99_us), (3, 100, 100));
+        assert_eq!(remote.deliveries, 3);
+        assert!((9000..=9010).contains(&remote.p50_us), "{remote:?}");
+        assert!(remote.max_us >= 9000);
     }
 }
