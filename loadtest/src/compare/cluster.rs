@@ -25,7 +25,9 @@ use super::servers::{Launch, Server};
 /// Receivers over the two nodes; the baseline has one node's share.
 pub const CLIENTS: usize = 10_000;
 const NODES: usize = 2;
-const P99_BOUND_MS: u32 = 100;
+/// The p99 delivery latency a step may have and count as sustained: 1 s, as the broadcast to
+/// 10 000 clients (a broadcast to 5 000 sockets takes tens of ms of one CPU at low rates).
+const P99_BOUND_MS: u32 = 1000;
 
 /// How long each search lasts.
 #[derive(Clone, Debug, Serialize)]
