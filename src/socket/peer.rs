@@ -169,6 +169,11 @@ impl Layer {
         packet: Arc<EncodedPacket>,
     ) {
         self.ctx().metrics().broadcast_started();
+        // Published first, as Node's adapter does: the publish task then runs before the
+        // writes of the local recipients, and the other servers start as early as they can.
+        if let (Reach::All, Some(cluster)) = (reach, self.cluster()) {
+            cluster.publish_broadcast(nsp, &opts, &packet);
+        }
         if self.reaches_me(reach)
             && let Some(ns) = self.registry.get(nsp)
         {
@@ -178,9 +183,6 @@ impl Layer {
             let request = BroadcastRequest::new(nsp.clone(), opts.clone(), packet.clone());
             PeerMsg::Adapter(AdapterRequest::Broadcast(request).into())
         });
-        if let (Reach::All, Some(cluster)) = (reach, self.cluster()) {
-            cluster.publish_broadcast(nsp, &opts, &packet);
-        }
     }
 
     pub(crate) fn rooms(
