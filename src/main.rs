@@ -15,7 +15,7 @@ use tpcio::cluster::{RedisAdapterConfig, RedisError, RedisUrl};
 use tpcio::http::cors::{Cors, Origins};
 use tpcio::modes::{bench, conformance, demo};
 use tpcio::server::{CpuPlacement, RunningServer, Server, ServerConfig, ServerError};
-use tpcio::socket::SocketIo;
+use tpcio::socket::{ConnectionStateRecovery, SocketIo};
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
@@ -108,6 +108,15 @@ struct Common {
     /// `cleanupEmptyChildNamespaces`).
     #[arg(long, env = "TPCIO_CLEANUP_EMPTY_CHILD_NAMESPACES", global = true)]
     cleanup_empty_child_namespaces: bool,
+    /// Connection state recovery (Node `connectionStateRecovery`, off by default): a client
+    /// that lost its connection gets its socket back, with the packets it missed, when it
+    /// returns in time. Within this process only (not across servers of a Redis cluster).
+    #[arg(long, env = "TPCIO_RECOVERY", global = true)]
+    recovery: bool,
+    /// Milliseconds a disconnected client's session and missed packets are kept (Node
+    /// `maxDisconnectionDuration`, 120000); implies `--recovery`.
+    #[arg(long, env = "TPCIO_RECOVERY_MAX_DISCONNECTION_DURATION", global = true)]
+    recovery_max_disconnection_duration: Option<u64>,
     /// Origins allowed by CORS, comma-separated, or `*` for any (Node `cors.origin`). Default:
     /// no CORS headers (same-origin pages only), as Node; conformance mode allows `*`.
     #[arg(long, env = "TPCIO_CORS_ORIGIN", value_delimiter = ',', global = true)]
@@ -274,6 +283,13 @@ fn socket_io(c: &Common, io: SocketIo) -> SocketIo {
     let mut io = io.path(c.path.clone()).cleanup_empty_child_namespaces(c.cleanup_empty_child_namespaces);
     if let Some(capacity) = c.shard_outbox_capacity {
         io = io.shard_outbox_capacity(capacity);
+    }
+    if c.recovery || c.recovery_max_disconnection_duration.is_some() {
+        let mut recovery = ConnectionStateRecovery::default();
+        if let Some(ms) = c.recovery_max_disconnection_duration {
+            recovery = recovery.max_disconnection_duration(Duration::from_millis(ms));
+        }
+        io = io.connection_state_recovery(recovery);
     }
     match c.connect_timeout {
         Some(ms) => io.connect_timeout(Duration::from_millis(ms)),

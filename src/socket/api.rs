@@ -258,6 +258,13 @@ impl SocketRef {
         &self.ns.name
     }
 
+    /// Whether connection state recovery restored this socket (Node's `socket.recovered`):
+    /// same id, rooms and data as before its client lost the connection, the packets it
+    /// missed sent before its CONNECT answer.
+    pub fn recovered(&self) -> bool {
+        self.ns.recovery_of(self.id).is_some_and(|(_, recovered)| recovered)
+    }
+
     /// The CONNECT payload (Node's `socket.handshake.auth`) as received: a JSON object, `{}` when none.
     pub fn auth_json(&self) -> ByteString {
         self.ns.auth_of(self.id).unwrap_or_else(|| ByteString::from_static("{}"))
@@ -285,6 +292,10 @@ impl SocketRef {
         }
         self.ns.handler.on_outgoing(self, event);
         let (packet, attachments) = Packet::event_values(self.ns.name.clone(), event, args, None);
+        if self.layer.recovery().is_some() {
+            let encoded = crate::adapter::EncodedPacket::new(&packet, attachments);
+            return self.layer.unicast(self, encoded);
+        }
         super::layer::send_packet(&self.engine, &packet, &attachments)
     }
 
@@ -295,6 +306,10 @@ impl SocketRef {
         }
         self.ns.handler.on_outgoing(self, event);
         let packet = super::layer::raw_packet(false, self.ns.name.clone(), Some(event), None, args);
+        if self.layer.recovery().is_some() {
+            let encoded = crate::adapter::EncodedPacket::new(&packet, args.attachments.clone());
+            return self.layer.unicast(self, encoded);
+        }
         super::layer::send_packet(&self.engine, &packet, &args.attachments)
     }
 

@@ -97,6 +97,15 @@ impl SocketIo {
         self
     }
 
+    /// Node's `connectionStateRecovery` (off by default): a client that lost its connection
+    /// gets its socket back (id, rooms, data) with the packets it missed, when it returns
+    /// within `max_disconnection_duration`. See [`super::recovery`] for what the client sees,
+    /// where the state is kept and its bounds.
+    pub fn connection_state_recovery(mut self, recovery: super::ConnectionStateRecovery) -> Self {
+        self.options.recovery = Some(recovery);
+        self
+    }
+
     /// Node's `serveClient` (default `true`): serves the official browser client at
     /// `<path>socket.io.js`, `socket.io.min.js`, `socket.io.esm.min.js` and their `.map`s (see
     /// [`super::bundle`]). The files are read once when the server starts, from

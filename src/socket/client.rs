@@ -41,6 +41,8 @@ pub struct ClientOptions {
     /// Node's `cleanupEmptyChildNamespaces`: a dynamic child namespace is forgotten when its
     /// last socket leaves.
     pub cleanup_empty_child_namespaces: bool,
+    /// Node's `connectionStateRecovery` (off by default).
+    pub recovery: Option<super::recovery::ConnectionStateRecovery>,
 }
 
 impl Default for ClientOptions {
@@ -50,6 +52,7 @@ impl Default for ClientOptions {
             max_attachments: 10,
             outbox_capacity: 16 * 1024,
             cleanup_empty_child_namespaces: false,
+            recovery: None,
         }
     }
 }
@@ -258,11 +261,18 @@ impl SioClient {
     /// Joins the pending CONNECT for `nsp` to the socket `socket_id` and sends the connect ack
     /// (`0{"sid":"…"}` in v5, `0` / `0/admin,` in v4). `false` when no CONNECT for `nsp` waits
     /// or the connection is closing (Node: "next called after client was closed").
-    pub fn accept(&mut self, nsp: &str, socket_id: Sid, _now: Instant) -> bool {
+    pub fn accept(&mut self, nsp: &str, socket_id: Sid, now: Instant) -> bool {
+        self.accept_with_pid(nsp, socket_id, None, now)
+    }
+
+    /// [`SioClient::accept`] with connection state recovery's private id, which a v5 answer
+    /// carries: `0{"sid":"…","pid":"…"}`.
+    pub fn accept_with_pid(&mut self, nsp: &str, socket_id: Sid, pid: Option<Sid>, _now: Instant) -> bool {
         let Some(nsp) = self.take_pending(nsp) else {
             return false;
         };
-        let ack = Packet::connect_ack(self.version, nsp.clone(), socket_id.as_str(), None);
+        let pid = pid.as_ref().map(Sid::as_str);
+        let ack = Packet::connect_ack(self.version, nsp.clone(), socket_id.as_str(), pid);
         self.send_packet(&ack, &[]);
         // Most connections join one namespace: room for exactly one until a second comes.
         self.sockets.reserve_exact(1);

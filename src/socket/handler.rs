@@ -80,6 +80,23 @@ pub trait Handler: 'static {
     /// The socket is leaving (Node's `"disconnecting"`): it is still in its rooms. Inline.
     fn on_disconnecting(&self, _socket: &Socket<Self::Data>, _reason: DisconnectReason) {}
 
+    /// Connection state recovery ([`SocketIo::connection_state_recovery`]): the data of a
+    /// socket whose session is restored on another shard, as a value (Node's `socket.data`
+    /// travels as JSON in its cluster adapters). A Rust value does not cross shards; the
+    /// default, `None`, gives the restored socket a fresh `Default`. A session restored on
+    /// the shard where it closed keeps its data as it was, without this.
+    ///
+    /// [`SocketIo::connection_state_recovery`]: super::SocketIo::connection_state_recovery
+    fn export_data(&self, _data: &Self::Data) -> Option<crate::protocol::value::Value> {
+        None
+    }
+
+    /// The data of a socket restored on another shard from what [`Handler::export_data`]
+    /// gave (`None` when it gave nothing).
+    fn import_data(&self, _exported: Option<crate::protocol::value::Value>) -> Self::Data {
+        Self::Data::default()
+    }
+
     /// The socket left, with Node's reason (`client namespace disconnect`, `transport close`, …).
     fn on_disconnect(
         &self,
@@ -103,6 +120,8 @@ pub(crate) trait ErasedHandler {
     fn on_start(&self, io: Io);
     fn authorize(&self, info: ConnectInfo) -> LocalFuture<Result<(), ConnectError>>;
     fn new_data(&self) -> Rc<dyn Any>;
+    fn export_data(&self, data: &Rc<dyn Any>) -> Option<crate::protocol::value::Value>;
+    fn import_data(&self, exported: Option<crate::protocol::value::Value>) -> Rc<dyn Any>;
     fn on_connect(&self, socket: SocketRef, data: Rc<dyn Any>) -> LocalFuture<()>;
     fn on_packet(&self, socket: &SocketRef, data: &Rc<dyn Any>, event: &Event) -> Result<(), String>;
     fn on_event(&self, socket: SocketRef, data: Rc<dyn Any>, event: Event) -> LocalFuture<()>;
@@ -142,6 +161,15 @@ impl<H: Handler> ErasedHandler for Typed<H> {
 
     fn new_data(&self) -> Rc<dyn Any> {
         Rc::new(std::cell::RefCell::new(H::Data::default()))
+    }
+
+    fn export_data(&self, data: &Rc<dyn Any>) -> Option<crate::protocol::value::Value> {
+        let data = data.downcast_ref::<std::cell::RefCell<H::Data>>()?;
+        self.handler.export_data(&data.borrow())
+    }
+
+    fn import_data(&self, exported: Option<crate::protocol::value::Value>) -> Rc<dyn Any> {
+        Rc::new(std::cell::RefCell::new(self.handler.import_data(exported)))
     }
 
     fn on_connect(&self, socket: SocketRef, data: Rc<dyn Any>) -> LocalFuture<()> {

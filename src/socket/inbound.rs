@@ -154,9 +154,17 @@ impl Layer {
     /// Runs one message; a broadcast to more than [`CHUNK`] sockets serves the first chunk
     /// and returns the rest.
     fn run_first_chunk(&self, msg: PeerMsg) -> Option<Fanout> {
-        let PeerMsg::Adapter(AdapterMsg::Request(AdapterRequest::Broadcast(request))) = msg else {
-            self.on_peer_message(msg);
-            return None;
+        let request = match msg {
+            PeerMsg::Adapter(AdapterMsg::Request(AdapterRequest::Broadcast(request))) => request,
+            // Connection state recovery: logged when it arrives, delivered as any broadcast.
+            PeerMsg::Recoverable { broadcast, offset } => {
+                self.log_recoverable(&offset, &broadcast.nsp, &broadcast.opts, &broadcast.packet);
+                broadcast
+            }
+            msg => {
+                self.on_peer_message(msg);
+                return None;
+            }
         };
         let BroadcastRequest { nsp, opts, packet } = request;
         let ns = self.registry.get(&nsp)?;

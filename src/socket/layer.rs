@@ -22,6 +22,7 @@ use super::io::Io;
 use super::namespace::{NamespaceState, Registry};
 use super::outbox::Outbox;
 use super::peer::PeerMsg;
+use super::recovery::{self, RecoveryStore, Session, Take};
 use super::requests::Requests;
 use crate::adapter::{BroadcastOptions, EncodedPacket};
 use crate::cluster::adapter::{ClusterSetup, ClusterShard};
@@ -116,6 +117,15 @@ pub(crate) fn raw_packet(
     }
 }
 
+/// A session taken back for a CONNECT, with the packets its client missed.
+pub(crate) struct Restored {
+    sid: Sid,
+    pid: Sid,
+    rooms: Vec<crate::adapter::Room>,
+    data: Rc<dyn std::any::Any>,
+    missed: Vec<Arc<EncodedPacket>>,
+}
+
 /// What a handler callback was running for, to report its panic.
 pub(crate) struct Site {
     pub(crate) ns: Rc<NamespaceState>,
@@ -149,6 +159,8 @@ pub(crate) struct Layer {
     cluster_setup: Option<Arc<ClusterSetup>>,
     /// This shard's side of the cluster adapter, from `on_start` on.
     cluster: OnceCell<Rc<ClusterShard>>,
+    /// Connection state recovery's log and sessions, when it is on (from `on_start` on).
+    recovery: OnceCell<RecoveryStore>,
     me: std::rc::Weak<Layer>,
 }
 
@@ -172,6 +184,7 @@ impl Layer {
             connect_deadlines: RefCell::new(VecDeque::new()),
             cluster_setup,
             cluster: OnceCell::new(),
+            recovery: OnceCell::new(),
             me: me.clone(),
         })
     }
@@ -193,6 +206,112 @@ impl Layer {
     /// This shard's side of the cluster adapter, when the server is in a cluster.
     pub(crate) fn cluster(&self) -> Option<&Rc<ClusterShard>> {
         self.cluster.get()
+    }
+
+    /// Connection state recovery's store, when the option is on.
+    pub(crate) fn recovery(&self) -> Option<&RecoveryStore> {
+        self.recovery.get()
+    }
+
+    /// Runs the recovery sweeper unless it runs already: it frees expired sessions and
+    /// packets, at most once a second, and stops when none is left.
+    pub(crate) fn ensure_recovery_sweeper(&self) {
+        let Some(store) = self.recovery() else { return };
+        if store.sweeping.replace(true) {
+            return;
+        }
+        let layer = self.rc();
+        self.spawn(async move {
+            let Some(store) = layer.recovery() else { return };
+            loop {
+                let now = Instant::now();
+                let Some(next) = store.sweep(now) else {
+                    store.sweeping.set(false);
+                    return;
+                };
+                sleep(next.saturating_duration_since(now).max(Duration::from_secs(1))).await;
+            }
+        });
+    }
+
+    /// A socket's own emit. With recovery on, an event without ack gets an offset and is
+    /// logged, as Node routes `socket.emit` as a broadcast to the socket's room.
+    pub(crate) fn unicast(&self, socket: &SocketRef, packet: EncodedPacket) -> Result<(), EmitError> {
+        let Some(store) = self.recovery() else { return send_encoded(&socket.engine, &packet) };
+        let opts = BroadcastOptions::new().to(ByteString::from(socket.id.as_str()));
+        if !recovery::is_eligible(&packet, &opts) {
+            return send_encoded(&socket.engine, &packet);
+        }
+        let offset = store.next_offset(recovery::now_ms());
+        let packet = Arc::new(recovery::with_offset(&packet, &offset));
+        store.log(&offset, &socket.ns.name, &opts, packet.clone(), Instant::now());
+        self.ensure_recovery_sweeper();
+        send_encoded(&socket.engine, &packet)
+    }
+
+    /// Takes the session of `pid` for a CONNECT to `ns` whose client last saw `offset`: from
+    /// this shard's store, else from the shard the pid names (or the one it forwards to), at
+    /// most the requests timeout. `None`: a fresh socket.
+    async fn restore(&self, ns: &Rc<NamespaceState>, pid: Sid, offset: String) -> Option<Restored> {
+        let store = self.recovery()?;
+        let me = self.ctx().id();
+        let target = match store.take(pid, &ns.name, &offset, Instant::now()) {
+            Take::Found(session, missed) => {
+                let Session { sid, pid, rooms, data, .. } = session;
+                return Some(Restored { sid, pid, rooms, data, missed });
+            }
+            Take::Forward(shard) => shard,
+            Take::None => pid.shard(self.ctx().shards()),
+        };
+        if target == me {
+            return None;
+        }
+        let (seq, rx) = store.wait();
+        let asked = PeerMsg::Restore { origin: me, seq, nsp: ns.name.clone(), pid, offset, forwarded: false };
+        if !self.send_peer(target, asked) {
+            store.forget_wait(seq);
+            return None;
+        }
+        let answer = async { rx.await.ok().flatten() };
+        let expire = async {
+            sleep(self.requests_timeout()).await;
+            None
+        };
+        let sent = futures_lite::future::or(answer, expire).await;
+        store.forget_wait(seq);
+        let sent = sent?;
+        let data = ns.handler.import_data(sent.data);
+        Some(Restored { sid: sent.sid, pid: sent.pid, rooms: sent.rooms, data, missed: sent.missed })
+    }
+
+    /// Another shard's CONNECT asks for a session of this shard (or one it forwards to).
+    pub(crate) fn serve_restore(
+        &self,
+        origin: ShardId,
+        seq: u64,
+        nsp: ByteString,
+        pid: Sid,
+        offset: String,
+        forwarded: bool,
+    ) {
+        let Some(store) = self.recovery() else { return };
+        let me = self.ctx().id();
+        let answer = match store.take(pid, &nsp, &offset, Instant::now()) {
+            Take::Found(session, missed) => {
+                let data = self.registry.get(&nsp).and_then(|ns| ns.handler.export_data(&session.data));
+                let Session { sid, pid, rooms, .. } = session;
+                Some(recovery::SentSession { sid, pid, rooms, data, missed })
+            }
+            Take::Forward(shard) if !forwarded && shard != origin && shard != me => {
+                let msg = PeerMsg::Restore { origin, seq, nsp, pid, offset, forwarded: true };
+                if self.send_peer(shard, msg) {
+                    return;
+                }
+                None
+            }
+            _ => None,
+        };
+        self.send_peer(origin, PeerMsg::Restored { seq, session: answer });
     }
 
     /// How long requests to other shards and servers wait (Node's `requestsTimeout`, 5 s).
@@ -345,6 +464,13 @@ impl Layer {
                 if let Err(panic) = catch(|| ns.handler.on_disconnecting(&socket_ref, &data, reason)) {
                     self.handler_panicked(&Site::new(&ns, None, "on_disconnecting"), &panic);
                 }
+                if recovery::is_recoverable(reason)
+                    && let Some((Some(pid), _)) = ns.recovery_of(socket)
+                {
+                    let rooms = ns.rooms_of(socket);
+                    let session = Session { sid: socket, pid, nsp: ns.name.clone(), rooms, data: data.clone() };
+                    self.persist(session);
+                }
                 if ns.remove(socket).is_some() {
                     if self.opts.cleanup_empty_child_namespaces
                         && self.registry.remove_empty_child(&ns)
@@ -358,6 +484,18 @@ impl Layer {
             }
             // Node emits the socket's "error" event; the connection is closing already.
             Action::Error { .. } => {}
+        }
+    }
+
+    /// Keeps the session of a socket that closed; the shard its pid names learns where it is.
+    fn persist(&self, session: Session) {
+        let Some(store) = self.recovery() else { return };
+        let (me, pid) = (self.ctx().id(), session.pid);
+        store.persist(session, Instant::now());
+        self.ensure_recovery_sweeper();
+        let owner = pid.shard(self.ctx().shards());
+        if owner != me {
+            self.send_peer(owner, PeerMsg::SessionKept { pid, holder: me });
         }
     }
 
@@ -376,19 +514,42 @@ impl Layer {
             auth: value::from_json(&auth).unwrap_or(Value::Object(Vec::new())),
             handshake: engine.handshake(),
         };
+        // Node's `_createSocket`: a restore when `pid` and `offset` are both strings.
+        let mut restore = match (self.recovery(), info.auth.get("pid"), info.auth.get("offset")) {
+            (Some(_), Some(Value::String(pid)), Some(Value::String(offset))) => {
+                Some((Sid::parse(pid.as_bytes()), offset.clone()))
+            }
+            _ => None,
+        };
+        let skip_middlewares = self.recovery().is_some_and(|r| r.opts.skip_middlewares);
         let layer = self.rc();
         let engine = engine.clone();
         let site = Site::new(&ns, None, "connect");
         self.run_callback(site, async move {
-            let verdict = match CatchPanic::new(ns.handler.authorize(info)).await {
-                Ok(verdict) => verdict,
-                // Refused as by the middleware: the socket never existed.
-                Err(panic) => {
-                    layer.handler_panicked(&Site::new(&ns, None, "authorize"), &panic);
-                    Err(super::api::ConnectError::new(PANICKED_MIDDLEWARE))
-                }
+            // Without skip_middlewares the middleware runs first, so that the session is taken
+            // only for a socket it accepts, and nothing is broadcast between the take and the
+            // socket joining its rooms.
+            let mut restored = None;
+            if skip_middlewares && let Some((Some(pid), offset)) = restore.take() {
+                restored = layer.restore(&ns, pid, offset).await;
+            }
+            let verdict = match restored.is_some() {
+                true => Ok(()),
+                false => match CatchPanic::new(ns.handler.authorize(info)).await {
+                    Ok(verdict) => verdict,
+                    // Refused as by the middleware: the socket never existed.
+                    Err(panic) => {
+                        layer.handler_panicked(&Site::new(&ns, None, "authorize"), &panic);
+                        Err(super::api::ConnectError::new(PANICKED_MIDDLEWARE))
+                    }
+                },
             };
-            layer.finish_connect(&engine, ns, auth, verdict);
+            if verdict.is_ok()
+                && let Some((Some(pid), offset)) = restore
+            {
+                restored = layer.restore(&ns, pid, offset).await;
+            }
+            layer.finish_connect(&engine, ns, auth, verdict, restored);
         });
     }
 
@@ -398,6 +559,7 @@ impl Layer {
         ns: Rc<NamespaceState>,
         auth: ByteString,
         verdict: Result<(), super::api::ConnectError>,
+        restored: Option<Restored>,
     ) {
         if !self.clients.borrow().contains_key(&engine.sid()) {
             return;
@@ -415,15 +577,41 @@ impl Layer {
                 });
             }
             Ok(()) => {
-                let id = Sid::generate(self.ctx().id(), self.ctx().shards());
-                let data = ns.handler.new_data();
+                let (me, shards) = (self.ctx().id(), self.ctx().shards());
+                // A restored id still in use here (it cannot be, short of a client replaying
+                // another's pid while that one is connected) gives a fresh socket.
+                let restored = restored
+                    .filter(|r| !self.registry.get(&ns.name).is_some_and(|live| live.has_socket(r.sid)));
+                let recovered = restored.is_some();
+                let (id, pid, data, rooms, missed) = match restored {
+                    Some(r) => (r.sid, Some(r.pid), r.data, r.rooms, r.missed),
+                    None => {
+                        let pid = self.recovery().map(|_| Sid::generate(me, shards));
+                        (Sid::generate(me, shards), pid, ns.handler.new_data(), Vec::new(), Vec::new())
+                    }
+                };
                 let mut accepted = false;
-                self.drive(engine, |c| accepted = c.accept(&ns.name, id, Instant::now()));
+                if let Some(c) = self.clients.borrow_mut().get_mut(&engine.sid()) {
+                    accepted = c.accept_with_pid(&ns.name, id, pid, Instant::now());
+                }
+                if accepted {
+                    // As Node: the missed packets come before the CONNECT answer (queued in
+                    // the client, sent by `run_actions`), which the client buffers them for.
+                    for packet in &missed {
+                        let _ = send_encoded(engine, packet);
+                    }
+                }
+                self.run_actions(engine);
                 if accepted {
                     // As Node: the CONNECT answer is written before what the handler sends.
                     engine.write_boundary();
                     let ns = self.registry.readopt(ns);
-                    ns.insert(id, engine.clone(), data.clone(), auth);
+                    ns.insert(id, engine.clone(), data.clone(), auth, pid, recovered);
+                    for room in rooms {
+                        if room != id.as_str() {
+                            ns.join(id, room);
+                        }
+                    }
                     let socket = SocketRef { layer: self.rc(), ns: ns.clone(), id, engine: engine.clone() };
                     self.run_callback(
                         Site::new(&ns, Some(id), "on_connect"),
@@ -514,6 +702,9 @@ impl Layer {
 impl EngineHandler for LayerHandler {
     fn on_start(&self, shard: ShardContext) {
         let _ = self.0.ctx.set(shard);
+        if let Some(opts) = self.0.opts.recovery {
+            let _ = self.0.recovery.set(RecoveryStore::new(opts, self.0.ctx().id()));
+        }
         if let Some(setup) = &self.0.cluster_setup {
             let _ = self.0.cluster.set(ClusterShard::start(&self.0, setup.clone()));
         }

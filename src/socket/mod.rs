@@ -17,6 +17,8 @@
 //!   their answers; `outbox` and `inbound`: those messages leaving (bounded, batched) and
 //!   arriving (in order, large broadcasts in chunks with yields); `acks`: ack ids and
 //!   collecting a broadcast's acks.
+//! - [`recovery`]: connection state recovery (Node's `connectionStateRecovery`): sessions,
+//!   offsets and the log of packets to replay, across shards.
 //!
 //! ```no_run
 //! use tpcio::socket::{Event, Handler, Socket, SocketIo};
@@ -51,6 +53,7 @@ pub(crate) mod layer;
 mod namespace;
 mod outbox;
 pub(crate) mod peer;
+pub mod recovery;
 mod remote;
 pub(crate) mod requests;
 
@@ -61,5 +64,6 @@ pub use api::{
 pub use broadcast::Broadcast;
 pub use builder::SocketIo;
 pub use io::{Io, ParentBroadcast};
+pub use recovery::ConnectionStateRecovery;
 pub use remote::RemoteSocket;
 pub use requests::ClusterRequestError;

@@ -33,6 +33,10 @@ pub(crate) struct SocketEntry {
     auth: ByteString,
     /// When the socket joined (Node's `handshake.issued`).
     issued: SystemTime,
+    /// Its private id, with connection state recovery on.
+    pid: Option<Sid>,
+    /// Restored by connection state recovery.
+    recovered: bool,
     next_ack: u64,
     /// Acks the client owes, only while there are some: most sockets never owe one, and the
     /// box keeps the entry (one per socket, in a map) one pointer wide rather than six.
@@ -95,14 +99,23 @@ impl NamespaceState {
         })
     }
 
-    /// Adds a connected socket; it is in the room of its own id.
-    pub(crate) fn insert(&self, id: Sid, engine: EngineSocket, data: Rc<dyn Any>, auth: ByteString) {
+    /// Adds a connected socket; it is in the room of its own id. `pid` is its private id
+    /// (connection state recovery on), `recovered` whether the recovery restored it.
+    pub(crate) fn insert(
+        &self,
+        id: Sid,
+        engine: EngineSocket,
+        data: Rc<dyn Any>,
+        auth: ByteString,
+        pid: Option<Sid>,
+        recovered: bool,
+    ) {
         let metrics = self.metrics.get_or_init(|| NamespaceMetrics {
             shard: engine.metrics().clone(),
             sockets: engine.metrics().namespace(&self.name),
         });
         let issued = SystemTime::now();
-        let entry = SocketEntry { engine, data, auth, issued, next_ack: 0, acks: None };
+        let entry = SocketEntry { engine, data, auth, issued, pid, recovered, next_ack: 0, acks: None };
         if self.sockets.borrow_mut().insert(id, entry).is_none() {
             metrics.sockets.inc();
         }
@@ -142,6 +155,11 @@ impl NamespaceState {
 
     pub(crate) fn auth_of(&self, id: Sid) -> Option<ByteString> {
         self.sockets.borrow().get(&id).map(|e| e.auth.clone())
+    }
+
+    /// The socket's private id (connection state recovery on) and whether it was recovered.
+    pub(crate) fn recovery_of(&self, id: Sid) -> Option<(Option<Sid>, bool)> {
+        self.sockets.borrow().get(&id).map(|e| (e.pid, e.recovered))
     }
 
     pub(crate) fn data_of(&self, id: Sid) -> Option<Rc<dyn Any>> {

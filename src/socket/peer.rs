@@ -20,6 +20,7 @@ use super::api::{EmitError, RawArgs, SocketRef};
 use super::layer::{Layer, raw_packet, send_encoded};
 use super::namespace::NamespaceState;
 use super::outbox::Pushed;
+use super::recovery::{self, SentSession};
 use crate::adapter::{
     AdapterMsg, AdapterRequest, AdapterResponse, BroadcastOptions, BroadcastRequest, EncodedPacket,
     RequestId, Room,
@@ -70,6 +71,16 @@ pub(crate) enum PeerMsg {
     /// A shard made this dynamic child namespace: shard 0 makes it too and subscribes to
     /// its cluster requests, so that the process answers them.
     ClusterNamespace(ByteString),
+    /// A broadcast whose packet carries `offset` (connection state recovery): delivered and
+    /// logged.
+    Recoverable { broadcast: BroadcastRequest, offset: Arc<str> },
+    /// A CONNECT on shard `origin` asks for the session of `pid` (see [`super::recovery`]);
+    /// `forwarded` once the pid's shard passed it on to the shard keeping the session.
+    Restore { origin: ShardId, seq: u64, nsp: ByteString, pid: Sid, offset: String, forwarded: bool },
+    /// The answer to [`PeerMsg::Restore`] number `seq` of the receiving shard.
+    Restored { seq: u64, session: Option<SentSession> },
+    /// The session of `pid`, one of the receiving shard's pids, is kept by `holder`.
+    SessionKept { pid: Sid, holder: ShardId },
 }
 
 /// An event for every child of a parent namespace; encoded per child, as the namespace is
@@ -171,18 +182,48 @@ impl Layer {
         self.ctx().metrics().broadcast_started();
         // Published first, as Node's adapter does: the publish task then runs before the
         // writes of the local recipients, and the other servers start as early as they can.
+        // Other servers get the packet without an offset (see `recovery`).
         if let (Reach::All, Some(cluster)) = (reach, self.cluster()) {
             cluster.publish_broadcast(nsp, &opts, &packet);
         }
-        if self.reaches_me(reach)
-            && let Some(ns) = self.registry.get(nsp)
-        {
-            self.deliver(&ns, &opts, &packet, None);
+        // Connection state recovery: the offset is written once, here, and every shard
+        // delivers and logs the same packet.
+        let (sent, offset) = match self.recovery() {
+            Some(store) if recovery::is_eligible(&packet, &opts) => {
+                let offset: Arc<str> = store.next_offset(recovery::now_ms()).into();
+                (Arc::new(recovery::with_offset(&packet, &offset)), Some(offset))
+            }
+            _ => (packet.clone(), None),
+        };
+        if self.reaches_me(reach) {
+            if let Some(ns) = self.registry.get(nsp) {
+                self.deliver(&ns, &opts, &sent, None);
+            }
+            if let Some(offset) = &offset {
+                self.log_recoverable(offset, nsp, &opts, &sent);
+            }
         }
         self.send_peers(reach, || {
-            let request = BroadcastRequest::new(nsp.clone(), opts.clone(), packet.clone());
-            PeerMsg::Adapter(AdapterRequest::Broadcast(request).into())
+            let request = BroadcastRequest::new(nsp.clone(), opts.clone(), sent.clone());
+            match &offset {
+                Some(offset) => PeerMsg::Recoverable { broadcast: request, offset: offset.clone() },
+                None => PeerMsg::Adapter(AdapterRequest::Broadcast(request).into()),
+            }
         });
+    }
+
+    /// Logs a packet with an offset this shard delivered (connection state recovery).
+    pub(crate) fn log_recoverable(
+        &self,
+        offset: &str,
+        nsp: &ByteString,
+        opts: &BroadcastOptions,
+        packet: &Arc<EncodedPacket>,
+    ) {
+        if let Some(store) = self.recovery() {
+            store.log(offset, nsp, opts, packet.clone(), std::time::Instant::now());
+            self.ensure_recovery_sweeper();
+        }
     }
 
     pub(crate) fn rooms(
@@ -266,7 +307,19 @@ impl Layer {
 
     fn parent_deliver(&self, parent: usize, opts: &BroadcastOptions, emit: &ParentEmit) {
         for child in self.registry.children(parent) {
-            self.deliver(&child, opts, &emit.encode(&child.name), None);
+            let packet = emit.encode(&child.name);
+            match self.recovery() {
+                // Node's children emit each for itself: an offset per child (and here per shard).
+                Some(store) if recovery::is_eligible(&packet, opts) => {
+                    let offset = store.next_offset(recovery::now_ms());
+                    let packet = Arc::new(recovery::with_offset(&packet, &offset));
+                    self.deliver(&child, opts, &packet, None);
+                    self.log_recoverable(&offset, &child.name, opts, &packet);
+                }
+                _ => {
+                    self.deliver(&child, opts, &packet, None);
+                }
+            }
         }
     }
 
@@ -326,6 +379,27 @@ impl Layer {
             PeerMsg::Adapter(AdapterMsg::Response(response)) => self.requests.answer(response),
             PeerMsg::Parent { parent, opts, emit } => self.parent_deliver(parent, &opts, &emit),
             PeerMsg::Batch(msgs) => msgs.into_iter().for_each(|msg| self.on_peer_message(msg)),
+            PeerMsg::Recoverable { broadcast, offset } => {
+                let BroadcastRequest { nsp, opts, packet } = broadcast;
+                if let Some(ns) = self.registry.get(&nsp) {
+                    self.deliver(&ns, &opts, &packet.local_copy(), None);
+                }
+                self.log_recoverable(&offset, &nsp, &opts, &packet);
+            }
+            PeerMsg::Restore { origin, seq, nsp, pid, offset, forwarded } => {
+                self.serve_restore(origin, seq, nsp, pid, offset, forwarded)
+            }
+            PeerMsg::Restored { seq, session } => {
+                if let Some(store) = self.recovery() {
+                    store.answered(seq, session);
+                }
+            }
+            PeerMsg::SessionKept { pid, holder } => {
+                if let Some(store) = self.recovery() {
+                    store.forward(pid, holder, std::time::Instant::now());
+                    self.ensure_recovery_sweeper();
+                }
+            }
             PeerMsg::ClusterNamespace(nsp) => {
                 if let (Some(ns), Some(cluster)) = (self.registry.resolve(&nsp), self.cluster()) {
                     cluster.ensure_namespace(&ns.name);
