@@ -1,0 +1,188 @@
+//! Connection state recovery byte for byte, with raw WebSocket clients against a two-shard
+//! server: the CONNECT answer with its `pid` (`40{"sid":"…","pid":"…"}`), the offset as the
+//! last argument of broadcasts and plain emits (and none on volatile emits and acks), the
+//! missed packets written before the CONNECT answer of a recovered socket, and, without the
+//! option, the bytes of before (no pid, no offset). The expected bytes are those of Node's
+//! socket.io 4.8 (`lib/socket.ts` `_onconnect`, `emit`; socket.io-adapter's
+//! `SessionAwareAdapter`), offsets aside (ours are not `yeast()`'s, see `socket::recovery`).
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::engine::Eio;
+use common::sio::{Client, SioServer, connect_ack_sid};
+use tpcio::engine::DisconnectReason;
+use tpcio::protocol::value::Value;
+use tpcio::socket::{ConnectionStateRecovery, Event, Handler, Socket, SocketIo};
+
+/// `join room`, `bcast room n` → `b n` to the room, `uni` → `u 1` to the sender,
+/// `vol` → `v 1` volatile to the namespace; acked with `true` when asked. Disconnects are
+/// recorded.
+struct Probe(Arc<Mutex<Vec<String>>>);
+
+impl Handler for Probe {
+    type Data = ();
+
+    async fn on_event(&self, socket: Socket<()>, mut event: Event) {
+        let ack = event.take_ack();
+        let v = event.values().unwrap_or_default();
+        let room = v.first().and_then(Value::as_str).unwrap_or_default().to_owned();
+        match event.name() {
+            "join" => socket.join(room),
+            "bcast" => {
+                let n = v.get(1).cloned().unwrap_or_default();
+                let _ = socket.namespace_ops().to(room).emit("b", &[n]);
+            }
+            "uni" => {
+                let _ = socket.emit("u", &[1u64.into()]);
+            }
+            "vol" => {
+                let _ = socket.namespace_ops().volatile().emit("v", &[1u64.into()]);
+            }
+            _ => {}
+        }
+        if let Some(ack) = ack {
+            let _ = ack.send(&[true.into()]);
+        }
+    }
+
+    async fn on_disconnect(&self, socket: Socket<()>, reason: DisconnectReason) {
+        self.0.lock().expect("not poisoned").push(format!("{} {reason}", socket.id().as_str()));
+    }
+}
+
+fn server(recovery: bool) -> (SioServer, Arc<Mutex<Vec<String>>>) {
+    let record = Arc::new(Mutex::new(Vec::new()));
+    let (main, chat) = (record.clone(), record.clone());
+    let mut io = SocketIo::new()
+        .serve_client(false)
+        .namespace("/", move |_| Probe(main.clone()))
+        .namespace("/chat", move |_| Probe(chat.clone()));
+    if recovery {
+        io = io.connection_state_recovery(ConnectionStateRecovery::default());
+    }
+    (SioServer::start(io), record)
+}
+
+fn is_id(s: &str) -> bool {
+    s.len() == 20 && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+}
+
+/// `40{"sid":"…","pid":"…"}` (or `40/nsp,{…}`) checked byte for byte: (sid, pid).
+fn connect_ack_pid(text: &str, nsp: &str) -> (String, String) {
+    let prefix = if nsp == "/" { "40".to_string() } else { format!("40{nsp},") };
+    let json = text.strip_prefix(&prefix).unwrap_or_else(|| panic!("not a connect ack for {nsp}: {text:?}"));
+    let parsed: serde_json::Value = serde_json::from_str(json).expect("JSON");
+    let sid = parsed["sid"].as_str().expect("a sid").to_owned();
+    let pid = parsed["pid"].as_str().expect("a pid").to_owned();
+    assert!(is_id(&sid) && is_id(&pid) && sid != pid, "{text}");
+    assert_eq!(text, format!(r#"{prefix}{{"sid":"{sid}","pid":"{pid}"}}"#));
+    (sid, pid)
+}
+
+/// `prefix` then a JSON string (the offset) then `]`: the offset.
+fn offset_after(text: &str, prefix: &str) -> String {
+    let rest = text.strip_prefix(prefix).unwrap_or_else(|| panic!("expected {prefix}…, got {text:?}"));
+    let offset = rest.strip_prefix('"').and_then(|r| r.strip_suffix("\"]")).expect("an offset string last");
+    assert!(
+        !offset.is_empty()
+            && offset.len() <= 24
+            && offset.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c)),
+        "a short offset: {offset:?}"
+    );
+    offset.to_owned()
+}
+
+#[test]
+fn connect_answer_has_a_pid_and_events_an_offset() {
+    let (server, _) = server(true);
+    let mut client = Client::open(server.addr, Eio::V4);
+    client.send("40");
+    connect_ack_pid(&client.text(), "/");
+    client.send("40/chat,");
+    connect_ack_pid(&client.text(), "/chat");
+
+    client.send(r#"42["join","r"]"#);
+    client.send(r#"42["bcast","r",1]"#);
+    let first = offset_after(&client.text(), r#"42["b",1,"#);
+    client.send(r#"42/chat,["join","r"]"#);
+    client.send(r#"42/chat,["bcast","r",2]"#);
+    let chat = offset_after(&client.text(), r#"42/chat,["b",2,"#);
+    client.send(r#"42["uni"]"#);
+    let unicast = offset_after(&client.text(), r#"42["u",1,"#);
+    assert!(first != chat && chat != unicast && first != unicast);
+    // No offset: volatile, and acks.
+    client.send(r#"42["vol"]"#);
+    client.expect_text(r#"42["v",1]"#);
+    assert_eq!(client.call(7, r#"["nothing"]"#), "[true]");
+}
+
+#[test]
+fn without_the_option_nothing_changes() {
+    let (server, _) = server(false);
+    let (mut client, _) = Client::connect(server.addr);
+    client.send("40/chat,");
+    connect_ack_sid(&client.text(), "/chat");
+    client.send(r#"42["join","r"]"#);
+    client.send(r#"42["bcast","r",1]"#);
+    client.expect_text(r#"42["b",1]"#);
+    client.send(r#"42["uni"]"#);
+    client.expect_text(r#"42["u",1]"#);
+    // A client that sends a pid and an offset anyway gets a fresh socket, without a pid.
+    let mut other = Client::open(server.addr, Eio::V4);
+    other.send(r#"40{"pid":"AAAAAAAAAAAAAAAAAAAA","offset":"x"}"#);
+    connect_ack_sid(&other.text(), "/");
+}
+
+fn wait_for_disconnect(record: &Mutex<Vec<String>>, sid: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(line) = record.lock().expect("not poisoned").iter().find(|l| l.starts_with(sid)) {
+            return line.clone();
+        }
+        assert!(Instant::now() < deadline, "no disconnect recorded for {sid}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn missed_packets_come_before_the_connect_answer() {
+    let (server, record) = server(true);
+    for round in 0..4 {
+        let mut client = Client::open(server.addr, Eio::V4);
+        client.send("40");
+        let (sid, pid) = connect_ack_pid(&client.text(), "/");
+        client.send(r#"42["join","r"]"#);
+        client.send(r#"42["bcast","r",0]"#);
+        let offset = offset_after(&client.text(), r#"42["b",0,"#);
+        drop(client);
+        assert_eq!(wait_for_disconnect(&record, &sid), format!("{sid} transport close"));
+
+        let mut trigger = Client::open(server.addr, Eio::V4);
+        trigger.send("40");
+        connect_ack_pid(&trigger.text(), "/");
+        for n in 1..=3 {
+            assert_eq!(trigger.call(n, &format!(r#"["bcast","r",{n}]"#)), "[true]");
+        }
+        // Not for the room: not replayed.
+        assert_eq!(trigger.call(9, r#"["bcast","elsewhere",9]"#), "[true]");
+
+        let mut back = Client::open(server.addr, Eio::V4);
+        back.send(&format!(r#"40{{"pid":"{pid}","offset":"{offset}","x":{round}}}"#));
+        for n in 1..=3 {
+            offset_after(&back.text(), &format!(r#"42["b",{n},"#));
+        }
+        back.expect_text(&format!(r#"40{{"sid":"{sid}","pid":"{pid}"}}"#));
+        // Still in the room.
+        assert_eq!(trigger.call(4, r#"["bcast","r",4]"#), "[true]");
+        offset_after(&back.text(), r#"42["b",4,"#);
+
+        // Taken: the same pid and offset again give a fresh socket.
+        let mut again = Client::open(server.addr, Eio::V4);
+        again.send(&format!(r#"40{{"pid":"{pid}","offset":"{offset}"}}"#));
+        let (fresh, fresh_pid) = connect_ack_pid(&again.text(), "/");
+        assert!(fresh != sid && fresh_pid != pid);
+    }
+}
