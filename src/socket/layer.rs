@@ -468,7 +468,8 @@ impl Layer {
                     && let Some((Some(pid), _)) = ns.recovery_of(socket)
                 {
                     let rooms = ns.rooms_of(socket);
-                    let session = Session { sid: socket, pid, nsp: ns.name.clone(), rooms, data: data.clone() };
+                    let session =
+                        Session { sid: socket, pid, nsp: ns.name.clone(), rooms, data: data.clone() };
                     self.persist(session);
                 }
                 if ns.remove(socket).is_some() {

@@ -73,14 +73,30 @@ pub(crate) enum PeerMsg {
     ClusterNamespace(ByteString),
     /// A broadcast whose packet carries `offset` (connection state recovery): delivered and
     /// logged.
-    Recoverable { broadcast: BroadcastRequest, offset: Arc<str> },
+    Recoverable {
+        broadcast: BroadcastRequest,
+        offset: Arc<str>,
+    },
     /// A CONNECT on shard `origin` asks for the session of `pid` (see [`super::recovery`]);
     /// `forwarded` once the pid's shard passed it on to the shard keeping the session.
-    Restore { origin: ShardId, seq: u64, nsp: ByteString, pid: Sid, offset: String, forwarded: bool },
+    Restore {
+        origin: ShardId,
+        seq: u64,
+        nsp: ByteString,
+        pid: Sid,
+        offset: String,
+        forwarded: bool,
+    },
     /// The answer to [`PeerMsg::Restore`] number `seq` of the receiving shard.
-    Restored { seq: u64, session: Option<SentSession> },
+    Restored {
+        seq: u64,
+        session: Option<SentSession>,
+    },
     /// The session of `pid`, one of the receiving shard's pids, is kept by `holder`.
-    SessionKept { pid: Sid, holder: ShardId },
+    SessionKept {
+        pid: Sid,
+        holder: ShardId,
+    },
 }
 
 /// An event for every child of a parent namespace; encoded per child, as the namespace is

@@ -408,7 +408,8 @@ impl RecoveryStore {
 /// socket.io-adapter's `shouldIncludePacket`: no rooms or one of the session's, and none of
 /// the session's rooms excepted.
 fn should_include(session: &[Room], rooms: &[Room], except: &[Room]) -> bool {
-    (rooms.is_empty() || rooms.iter().any(|r| session.contains(r))) && !except.iter().any(|r| session.contains(r))
+    (rooms.is_empty() || rooms.iter().any(|r| session.contains(r)))
+        && !except.iter().any(|r| session.contains(r))
 }
 
 /// `text` with `offset` as the last argument of its (event) array.
@@ -578,7 +579,9 @@ mod tests {
     #[test]
     fn recoverable_reasons_are_nodes() {
         use DisconnectReason::*;
-        for r in [TransportError, TransportClose, ForcedClose, PingTimeout, ServerShuttingDown, ForcedServerClose] {
+        for r in
+            [TransportError, TransportClose, ForcedClose, PingTimeout, ServerShuttingDown, ForcedServerClose]
+        {
             assert!(is_recoverable(r), "{r:?}");
         }
         for r in [ClientNamespaceDisconnect, ServerNamespaceDisconnect, ParseError, SlowConsumer] {
