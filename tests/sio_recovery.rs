@@ -17,7 +17,8 @@ use tpcio::engine::DisconnectReason;
 use tpcio::protocol::value::Value;
 use tpcio::socket::{ConnectionStateRecovery, Event, Handler, Socket, SocketIo};
 
-/// `join room`, `bcast room n` → `b n` to the room, `uni` → `u 1` to the sender,
+/// `join room`, `bcast room n` → `b n` to the room, `uni` → `u 1` to the sender, `poke id` →
+/// `poked` to socket `id` through `fetch_sockets`,
 /// `vol` → `v 1` volatile to the namespace; acked with `true` when asked. Disconnects are
 /// recorded.
 struct Probe(Arc<Mutex<Vec<String>>>);
@@ -37,6 +38,14 @@ impl Handler for Probe {
             }
             "uni" => {
                 let _ = socket.emit("u", &[1u64.into()]);
+            }
+            "poke" => {
+                // Through a RemoteSocket, routed to the shard that has the socket.
+                if let Ok(found) = socket.namespace_ops().to(room).fetch_sockets().await {
+                    for remote in found {
+                        let _ = remote.emit("poked", &[]);
+                    }
+                }
             }
             "vol" => {
                 let _ = socket.namespace_ops().volatile().emit("v", &[1u64.into()]);
@@ -185,4 +194,47 @@ fn missed_packets_come_before_the_connect_answer() {
         let (fresh, fresh_pid) = connect_ack_pid(&again.text(), "/");
         assert!(fresh != sid && fresh_pid != pid);
     }
+}
+
+/// The reconnection lands on the other shard: the session comes from the shard that kept it,
+/// and the restored socket, whose id names its first shard, is still reached by a
+/// `RemoteSocket` and by its own emits. Then it moves back, through the forward its pid's
+/// shard keeps.
+#[test]
+fn a_session_restores_on_the_other_shard_and_back() {
+    let (server, record) = server(true);
+    let mut trigger = Client::open(server.addr, Eio::V4);
+    trigger.send("40");
+    connect_ack_pid(&trigger.text(), "/");
+
+    let mut client = Client::open(server.addr, Eio::V4);
+    client.send("40");
+    let (sid, pid) = connect_ack_pid(&client.text(), "/");
+    client.send(r#"42["join","r"]"#);
+    client.send(r#"42["bcast","r",0]"#);
+    let mut offset = offset_after(&client.text(), r#"42["b",0,"#);
+    let mut shard = client.shard();
+    let mut seen = 0;
+    for round in 1..=2 {
+        drop(client);
+        assert!(wait_for_disconnect(&record, &sid).ends_with("transport close"));
+        record.lock().expect("not poisoned").clear();
+        assert_eq!(trigger.call(round, &format!(r#"["bcast","r",{round}]"#)), "[true]");
+        // Engine sessions until one is on the other shard (each lands on either).
+        let mut back = (0..64)
+            .map(|_| Client::open(server.addr, Eio::V4))
+            .find(|c| c.shard() != shard)
+            .expect("a session on the other shard within 64 tries");
+        back.send(&format!(r#"40{{"pid":"{pid}","offset":"{offset}"}}"#));
+        offset_after(&back.text(), &format!(r#"42["b",{round},"#));
+        back.expect_text(&format!(r#"40{{"sid":"{sid}","pid":"{pid}"}}"#));
+        seen += 1;
+        assert_eq!(trigger.call(10 + round, &format!(r#"["poke","{sid}"]"#)), "[true]");
+        offset_after(&back.text(), r#"42["poked","#);
+        back.send(r#"42["uni"]"#);
+        offset = offset_after(&back.text(), r#"42["u",1,"#);
+        shard = back.shard();
+        client = back;
+    }
+    assert_eq!(seen, 2);
 }

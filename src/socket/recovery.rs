@@ -367,8 +367,15 @@ impl RecoveryStore {
             // Only stale entries can be left.
             order.clear();
         }
-        if log.is_empty() && order.is_empty() && log.capacity() > 64 {
-            *log = VecDeque::new();
+        // A burst of disconnections or packets leaves no large tables behind once it expired.
+        if log.capacity() > 64 && log.len() * 4 < log.capacity() {
+            log.shrink_to_fit();
+        }
+        if order.capacity() > 64 && order.len() * 4 < order.capacity() {
+            order.shrink_to_fit();
+        }
+        if sessions.capacity() > 64 && sessions.len() * 4 < sessions.capacity() {
+            sessions.shrink_to_fit();
         }
         let next = [log.front().map(|p| p.at), order.front().map(|(at, _)| *at)];
         next.into_iter().flatten().min().map(|at| at + max)

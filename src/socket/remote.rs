@@ -80,14 +80,21 @@ impl RemoteSocket {
         &self.handshake
     }
 
-    /// The shard that owns it, when it is on this server.
+    /// The shard that made it (and owns it, unless connection state recovery restored it on
+    /// another shard since), when it is on this server.
     pub fn shard(&self) -> ShardId {
         self.id.shard(self.layer.ctx().shards())
     }
 
-    /// Its owning shard; through the cluster when it is on another server.
+    /// Its owning shard; through the cluster when it is on another server. With connection
+    /// state recovery a socket may have moved to another shard than its id names: every shard
+    /// is asked, and only the one with the socket acts.
     fn target(&self) -> (Reach, BroadcastOptions) {
-        let reach = if self.remote { Reach::All } else { Reach::Shard(self.shard()) };
+        let reach = match (self.remote, self.layer.recovery().is_some()) {
+            (true, _) => Reach::All,
+            (false, true) => Reach::Process,
+            (false, false) => Reach::Shard(self.shard()),
+        };
         (reach, BroadcastOptions::new().to(ByteString::from(self.id.as_str())))
     }
 
