@@ -15,7 +15,7 @@ use common::engine::Eio;
 use common::sio::{Client, SioServer, connect_ack_sid};
 use tpcio::engine::DisconnectReason;
 use tpcio::protocol::value::Value;
-use tpcio::socket::{ConnectionStateRecovery, Event, Handler, Socket, SocketIo};
+use tpcio::socket::{ConnectError, ConnectInfo, ConnectionStateRecovery, Event, Handler, Socket, SocketIo};
 
 /// `join room`, `bcast room n` → `b n` to the room, `uni` → `u 1` to the sender, `poke id` →
 /// `poked` to socket `id` through `fetch_sockets`,
@@ -25,6 +25,14 @@ struct Probe(Arc<Mutex<Vec<String>>>);
 
 impl Handler for Probe {
     type Data = ();
+
+    /// Refuses a CONNECT whose payload has `"deny":true`.
+    async fn authorize(&self, c: &ConnectInfo) -> Result<(), ConnectError> {
+        match c.auth.get("deny") {
+            Some(Value::Bool(true)) => Err(ConnectError::new("denied")),
+            _ => Ok(()),
+        }
+    }
 
     async fn on_event(&self, socket: Socket<()>, mut event: Event) {
         let ack = event.take_ack();
@@ -63,14 +71,18 @@ impl Handler for Probe {
 }
 
 fn server(recovery: bool) -> (SioServer, Arc<Mutex<Vec<String>>>) {
+    server_with(recovery.then(ConnectionStateRecovery::default))
+}
+
+fn server_with(recovery: Option<ConnectionStateRecovery>) -> (SioServer, Arc<Mutex<Vec<String>>>) {
     let record = Arc::new(Mutex::new(Vec::new()));
     let (main, chat) = (record.clone(), record.clone());
     let mut io = SocketIo::new()
         .serve_client(false)
         .namespace("/", move |_| Probe(main.clone()))
         .namespace("/chat", move |_| Probe(chat.clone()));
-    if recovery {
-        io = io.connection_state_recovery(ConnectionStateRecovery::default());
+    if let Some(recovery) = recovery {
+        io = io.connection_state_recovery(recovery);
     }
     (SioServer::start(io), record)
 }
@@ -237,4 +249,37 @@ fn a_session_restores_on_the_other_shard_and_back() {
         client = back;
     }
     assert_eq!(seen, 2);
+}
+
+/// A client joined to room `r` whose transport then dropped: (sid, pid, offset).
+fn cut(server: &SioServer, record: &Mutex<Vec<String>>) -> (String, String, String) {
+    let mut client = Client::open(server.addr, Eio::V4);
+    client.send("40");
+    let (sid, pid) = connect_ack_pid(&client.text(), "/");
+    client.send(r#"42["join","r"]"#);
+    client.send(r#"42["bcast","r",0]"#);
+    let offset = offset_after(&client.text(), r#"42["b",0,"#);
+    drop(client);
+    assert!(wait_for_disconnect(record, &sid).ends_with("transport close"));
+    (sid, pid, offset)
+}
+
+/// `skip_middlewares` (default): a recovered socket does not go through `authorize`; without
+/// it, the middleware runs first and a refusal leaves the session for the next try.
+#[test]
+fn skip_middlewares_or_not() {
+    let (server, record) = server(true);
+    let (sid, pid, offset) = cut(&server, &record);
+    let mut back = Client::open(server.addr, Eio::V4);
+    back.send(&format!(r#"40{{"pid":"{pid}","offset":"{offset}","deny":true}}"#));
+    back.expect_text(&format!(r#"40{{"sid":"{sid}","pid":"{pid}"}}"#));
+
+    let strict = ConnectionStateRecovery::default().skip_middlewares(false);
+    let (server, record) = server_with(Some(strict));
+    let (sid, pid, offset) = cut(&server, &record);
+    let mut refused = Client::open(server.addr, Eio::V4);
+    refused.send(&format!(r#"40{{"pid":"{pid}","offset":"{offset}","deny":true}}"#));
+    refused.expect_text(r#"44{"message":"denied"}"#);
+    refused.send(&format!(r#"40{{"pid":"{pid}","offset":"{offset}"}}"#));
+    refused.expect_text(&format!(r#"40{{"sid":"{sid}","pid":"{pid}"}}"#));
 }
