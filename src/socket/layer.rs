@@ -126,6 +126,12 @@ pub(crate) struct Restored {
     missed: Vec<Arc<EncodedPacket>>,
 }
 
+impl Restored {
+    fn into_session(self, nsp: ByteString) -> Session {
+        Session { sid: self.sid, pid: self.pid, nsp, rooms: self.rooms, data: self.data }
+    }
+}
+
 /// What a handler callback was running for, to report its panic.
 pub(crate) struct Site {
     pub(crate) ns: Rc<NamespaceState>,
@@ -563,6 +569,10 @@ impl Layer {
         restored: Option<Restored>,
     ) {
         if !self.clients.borrow().contains_key(&engine.sid()) {
+            // The client left while its session was being restored: kept for its next try.
+            if let Some(r) = restored {
+                self.persist(r.into_session(ns.name.clone()));
+            }
             return;
         }
         match verdict {
@@ -601,6 +611,12 @@ impl Layer {
                     for packet in &missed {
                         let _ = send_encoded(engine, packet);
                     }
+                } else if let Some(pid) = pid.filter(|_| recovered) {
+                    // The connection is closing: the session is kept for the client's next try.
+                    let nsp = ns.name.clone();
+                    self.persist(Session { sid: id, pid, nsp, rooms, data });
+                    self.run_actions(engine);
+                    return;
                 }
                 self.run_actions(engine);
                 if accepted {

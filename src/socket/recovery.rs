@@ -38,7 +38,15 @@
 //! when it closes again its new shard keeps the session and tells the pid's shard where it is
 //! (a *forward*), so the next CONNECT is still found in two hops. The client's packets for the
 //! namespace cannot be handled before the CONNECT answer: until then the namespace is pending,
-//! as while `authorize` runs.
+//! as while `authorize` runs. A restore from another shard has one narrow window: a broadcast
+//! that reaches the keeping shard after it answered, and the restoring shard before the socket
+//! joined its rooms there, misses the socket (Node's cluster adapters have the like). A client
+//! that leaves while its session is being restored gets it kept again, on the shard that was
+//! restoring it.
+//!
+//! Without `skip_middlewares`, [`Handler::authorize`] runs first and the session is taken only
+//! for a socket it accepts (Node restores first, then runs the middlewares, writing the missed
+//! packets even before a refusal).
 //!
 //! The data of a session restored on the same shard is the old socket's own value. Rust values
 //! do not cross shards: one restored on another shard gets what [`Handler::export_data`] gave
