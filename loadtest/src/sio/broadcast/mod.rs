@@ -140,9 +140,14 @@ pub fn broadcast_packet(seq: u64, sent_ns: u64) -> String {
     format!(r#"42["broadcast",{seq},{sent_ns}]"#)
 }
 
-/// `(seq, t_sent_ns)` from the arguments `["broadcast",<seq>,<t_sent_ns>]`.
+/// `(seq, t_sent_ns)` from the arguments `["broadcast",<seq>,<t_sent_ns>]`, or with one more
+/// string argument: the offset a server with connection state recovery appends.
 fn parse_broadcast(args: &[u8]) -> Option<(u64, u64)> {
-    let numbers = args.strip_prefix(br#"["broadcast","#)?.strip_suffix(b"]")?;
+    let mut numbers = args.strip_prefix(br#"["broadcast","#)?.strip_suffix(b"]")?;
+    if numbers.last() == Some(&b'"') {
+        let quote = numbers.iter().position(|&b| b == b'"')?;
+        numbers = numbers[..quote].strip_suffix(b",")?;
+    }
     let comma = numbers.iter().position(|&b| b == b',')?;
     let number = |digits: &[u8]| std::str::from_utf8(digits).ok()?.parse::<u64>().ok();
     Some((number(&numbers[..comma])?, number(&numbers[comma + 1..])?))
@@ -161,6 +166,8 @@ mod tests {
         assert_eq!(parse_broadcast(br#"["broadcast",1]"#), None);
         assert_eq!(parse_broadcast(br#"["echo",1,2]"#), None);
         assert_eq!(parse_broadcast(br#"["broadcast",-1,2]"#), None);
+        assert_eq!(parse_broadcast(br#"["broadcast",7,9,"Q8yLHNB.0"]"#), Some((7, 9)));
+        assert_eq!(parse_broadcast(br#"["broadcast",7,"x"]"#), None);
     }
 
     #[test]
