@@ -9,6 +9,9 @@
 //! `reference_cluster_of_node_nodes` runs the script against Node nodes only: it validates the
 //! script against the reference itself. The mixed tests put tpcio nodes
 //! (`tpcio bench --redis URL --redis-key KEY`, 2 shards) beside a Node node.
+//! `reference_sharded_cluster_of_node_nodes` and `mixed_sharded_cluster` run the same script on
+//! the sharded adapter (`createShardedAdapter`, `--redis-adapter sharded`), emitter steps
+//! skipped.
 //! A missing `redis-server`, `node` or npm package fails the tests, never skips them.
 
 mod common;
@@ -30,6 +33,16 @@ const NODE_ONLY: [NodeKind; 3] = [NodeKind::Node, NodeKind::Node, NodeKind::Node
 fn full_cluster(kinds: &[NodeKind]) {
     let redis = RedisServer::start();
     let mut cluster = Cluster::start(&redis, KEY, kinds);
+    let summary = cluster.script("full", &redis, SCRIPT_TIMEOUT).finish("cluster full", &cluster);
+    assert_eq!(summary["nodes"].as_array().map(Vec::len), Some(kinds.len()));
+    cluster.assert_alive();
+}
+
+/// [`full_cluster`] with the sharded adapter (`createShardedAdapter`) on every node; the
+/// emitter steps are skipped (the emitter speaks the classic protocol only).
+fn full_sharded_cluster(kinds: &[NodeKind]) {
+    let redis = RedisServer::start();
+    let mut cluster = Cluster::start_sharded(&redis, KEY, kinds);
     let summary = cluster.script("full", &redis, SCRIPT_TIMEOUT).finish("cluster full", &cluster);
     assert_eq!(summary["nodes"].as_array().map(Vec::len), Some(kinds.len()));
     cluster.assert_alive();
@@ -66,4 +79,14 @@ fn mixed_cluster_node_and_two_tpcio() {
 #[test]
 fn redis_restart_mixed() {
     redis_restart(&MIXED);
+}
+
+#[test]
+fn reference_sharded_cluster_of_node_nodes() {
+    full_sharded_cluster(&NODE_ONLY);
+}
+
+#[test]
+fn mixed_sharded_cluster() {
+    full_sharded_cluster(&MIXED);
 }
