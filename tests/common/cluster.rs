@@ -189,8 +189,10 @@ impl Cluster {
         }
         let mut cluster = Cluster { key: key.to_owned(), sharded, nodes: Vec::new() };
         // All at once: node takes seconds to start on a loaded machine.
-        let mut pending: Vec<ClusterNode> =
-            kinds.iter().map(|&kind| ClusterNode::spawn(kind, free_port(), &redis.url(), key, sharded)).collect();
+        let mut pending: Vec<ClusterNode> = kinds
+            .iter()
+            .map(|&kind| ClusterNode::spawn(kind, free_port(), &redis.url(), key, sharded))
+            .collect();
         let deadline = Instant::now() + START_TIMEOUT;
         for mut node in pending.drain(..) {
             let mut tries = 0;
