@@ -1,4 +1,4 @@
-//! The classic `@socket.io/redis-adapter` on one shard: what this process publishes to the
+//! `@socket.io/redis-adapter` on one shard (classic, or sharded: see below): what this process publishes to the
 //! cluster, and what it does with what the other servers publish.
 //!
 //! # One process, one server
@@ -25,6 +25,21 @@
 //! Every shard publishes on its own command connection, so what a shard publishes keeps its
 //! order. A shard whose namespace is a dynamic child that shard 0 has not made yet asks shard
 //! 0 to make it, so that the process answers that namespace's requests too.
+//!
+//! # The sharded adapter
+//!
+//! With [`AdapterKind::Sharded`] the same machinery speaks `createShardedAdapter` (see
+//! [`super::wire::sharded`]), and a process is still one server: the uid (16 hex digits) is
+//! shared; only shard 0 `SSUBSCRIBE`s the namespace's channel `{p}#{nsp}#`, so `PUBSUB
+//! SHARDNUMSUB` counts the process once. It serves the requests on it as above and delivers
+//! the broadcasts on it to every shard through the mesh (`Reach::Process`). Every shard
+//! subscribes to this server's response channel `{p}#{nsp}#{uid}#`, keeping the answers to
+//! its own request ids, and, in the dynamic modes, to the channel `{p}#{nsp}#{room}#` of each
+//! room that appears on it (a socket id's own room only in `dynamic-private`), dropping it when
+//! the room disappears: a room broadcast so reaches each shard in the room once, and each
+//! delivers to its own sockets. Broadcasts go to a room's channel when Node's `computeChannel`
+//! says so (one room, no acks, dynamic mode and not 20 characters long, or dynamic-private),
+//! everything else to the namespace's channel; answers to `{p}#{nsp}#{requester}#`.
 //!
 //! # Faults
 //!

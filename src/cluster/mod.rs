@@ -1,6 +1,6 @@
 //! Many nodes on one Redis: our process joins a `@socket.io/redis-adapter` 8.3 cluster
-//! (classic pub/sub) beside Node `socket.io` nodes and `@socket.io/redis-emitter` publishers,
-//! byte for byte.
+//! (classic pub/sub, or `createShardedAdapter` on Redis 7 sharded pub/sub) beside Node
+//! `socket.io` nodes and `@socket.io/redis-emitter` publishers, byte for byte.
 //!
 //! - [`redis`]: a Redis client on glommio (RESP framing from `redis-protocol`), pipelined
 //!   commands, pub/sub, reconnection; and a blocking connection for the [`emitter`].
