@@ -525,3 +525,60 @@ fn wait_shardnumsub(redis: &RedisServer, channel: &str, want: i64) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The other subscription modes, one process of two shards beside a second one: `static`
+/// subscribes to no room channel and still delivers room broadcasts once (through the
+/// namespace's channel); `dynamic-private` also subscribes to each socket's own room, where
+/// `to(sid)` travels.
+#[test]
+fn sharded_adapter_static_and_dynamic_private_modes() {
+    for mode in [SubscriptionMode::Static, SubscriptionMode::DynamicPrivate] {
+        let redis = RedisServer::start();
+        let start = || {
+            let config = config(&redis.url(), Duration::from_secs(3)).sharded(mode);
+            SioServer::start(bench::socket_io().redis_adapter(config))
+        };
+        let (a, b) = (start(), start());
+        wait_shardnumsub(&redis, "socket.io#/#", 2);
+        // One client on each shard of a (with its socket id), one on b.
+        let mut with_sids: Vec<(Client, String)> = Vec::new();
+        for _ in 0..64 {
+            let (client, sid) = Client::connect(a.addr);
+            if !with_sids.iter().any(|(c, _)| c.shard() == client.shard()) {
+                with_sids.push((client, sid));
+            }
+            if with_sids.len() == SHARDS {
+                break;
+            }
+        }
+        assert_eq!(with_sids.len(), SHARDS, "{mode:?}: a client on every shard");
+        let (sids, mut clients): (Vec<String>, Vec<Client>) =
+            with_sids.into_iter().map(|(c, s)| (s, c)).unzip();
+        clients.push(Client::connect(b.addr).0);
+
+        for (i, client) in clients.iter_mut().enumerate().take(2) {
+            client.send(&format!(r#"42{i}["join","room-y"]"#));
+            client.expect_text(&format!("43{i}[]"));
+        }
+        let (room_subscribers, sid_subscribers) = match mode {
+            SubscriptionMode::Static => (0, 0),
+            _ => (2, 1),
+        };
+        wait_shardnumsub(&redis, "socket.io#/#room-y#", room_subscribers);
+        for sid in &sids {
+            wait_shardnumsub(&redis, &format!("socket.io#/#{sid}#"), sid_subscribers);
+        }
+
+        // A room broadcast from server b: both members on a, once each.
+        clients[2].send(r#"42["to","room-y","y"]"#);
+        for client in clients.iter_mut().take(2) {
+            client.expect_text(r#"42["to","y"]"#);
+        }
+        // To one socket id (on shard 1 of a), from server b.
+        clients[2].send(&format!(r#"42["to","{}","own"]"#, sids[1]));
+        clients[1].expect_text(r#"42["to","own"]"#);
+        for client in &mut clients {
+            expect_nothing_else(client);
+        }
+    }
+}
