@@ -346,7 +346,8 @@ impl ClusterShard {
             // Node's `computeChannel`.
             if let [room] = opts.rooms.as_slice()
                 && match mode {
-                    SubscriptionMode::Dynamic => room.len() != 20,
+                    // `looksLikeASocketId`: a JavaScript length, in UTF-16 units.
+                    SubscriptionMode::Dynamic => room.encode_utf16().count() != 20,
                     SubscriptionMode::DynamicPrivate => true,
                     SubscriptionMode::Static => false,
                 }
