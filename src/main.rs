@@ -11,7 +11,7 @@ use mimalloc::MiMalloc;
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
-use tpcio::cluster::{RedisAdapterConfig, RedisError, RedisUrl};
+use tpcio::cluster::{RedisAdapterConfig, RedisError, RedisUrl, SubscriptionMode};
 use tpcio::http::cors::{Cors, Origins};
 use tpcio::modes::{bench, conformance, demo};
 use tpcio::server::{CpuPlacement, RunningServer, Server, ServerConfig, ServerError};
@@ -142,6 +142,15 @@ struct Common {
     /// 5000, 3000 in bench mode as its Node reference).
     #[arg(long, env = "TPCIO_REDIS_REQUESTS_TIMEOUT", global = true)]
     redis_requests_timeout: Option<u64>,
+    /// Which adapter protocol the cluster speaks: `classic` (Node's `createAdapter`, the
+    /// default) or `sharded` (`createShardedAdapter`, Redis 7 sharded pub/sub; `--redis-key`
+    /// is its `channelPrefix`).
+    #[arg(long, env = "TPCIO_REDIS_ADAPTER", default_value = "classic", global = true)]
+    redis_adapter: RedisAdapterArg,
+    /// The sharded adapter's `subscriptionMode`: `dynamic` (default), `dynamic-private` or
+    /// `static`.
+    #[arg(long, env = "TPCIO_REDIS_SUBSCRIPTION_MODE", default_value = "dynamic", global = true)]
+    redis_subscription_mode: SubscriptionModeArg,
     /// Log filter: a level (`error`, `warn`, `info`, `debug`, `trace`) or a `tracing` filter
     /// such as `tpcio=debug`.
     #[arg(long, env = "TPCIO_LOG", default_value = "info", global = true)]
@@ -302,9 +311,31 @@ fn redis_adapter(c: &Common, bench: bool) -> Result<Option<RedisAdapterConfig>, 
     let Some(url) = &c.redis else { return Ok(None) };
     let default_timeout = if bench { 3000 } else { 5000 };
     let timeout = Duration::from_millis(c.redis_requests_timeout.unwrap_or(default_timeout));
-    let config =
+    let mut config =
         RedisAdapterConfig::new(RedisUrl::parse(url)?).key(c.redis_key.clone()).requests_timeout(timeout);
+    if c.redis_adapter == RedisAdapterArg::Sharded {
+        config = config.sharded(match c.redis_subscription_mode {
+            SubscriptionModeArg::Dynamic => SubscriptionMode::Dynamic,
+            SubscriptionModeArg::DynamicPrivate => SubscriptionMode::DynamicPrivate,
+            SubscriptionModeArg::Static => SubscriptionMode::Static,
+        });
+    }
     Ok(Some(config))
+}
+
+/// `--redis-adapter`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum RedisAdapterArg {
+    Classic,
+    Sharded,
+}
+
+/// `--redis-subscription-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum SubscriptionModeArg {
+    Dynamic,
+    DynamicPrivate,
+    Static,
 }
 
 fn announce(running: &RunningServer) {

@@ -14,7 +14,7 @@ use common::redis::RedisServer;
 use common::sio::{Client, SHARDS, SioServer};
 use common::ws::Event;
 use tpcio::cluster::emitter::Emitter;
-use tpcio::cluster::{RedisAdapterConfig, RedisUrl};
+use tpcio::cluster::{RedisAdapterConfig, RedisUrl, SubscriptionMode};
 use tpcio::modes::bench;
 use tpcio::protocol::value::Value;
 
@@ -429,4 +429,156 @@ fn requests_of_older_adapters_are_answered() {
     let seen = responses.read_until(r#"{"requestId":"d1"}"#);
     assert!(!seen.contains("j2"), "answered a request for a socket it does not have: {seen}");
     client.expect_text("41");
+}
+
+/// The sharded adapter (`createShardedAdapter`), two processes of two shards: each process is
+/// one server (`SHARDNUMSUB` of the namespace's channel counts it once), each shard subscribes
+/// to the channels of the rooms its sockets are in, and a room broadcast, ours or Node's,
+/// reaches every member on every shard exactly once.
+#[test]
+fn sharded_adapter_a_process_is_one_server_and_rooms_reach_every_shard_once() {
+    let redis = RedisServer::start();
+    let sharded = |url: &str| {
+        let config = config(url, Duration::from_secs(3)).sharded(SubscriptionMode::Dynamic);
+        SioServer::start(bench::socket_io().redis_adapter(config))
+    };
+    let (a, b) = (sharded(&redis.url()), sharded(&redis.url()));
+    wait_shardnumsub(&redis, "socket.io#/#", 2);
+
+    let mut clients = clients_on_every_shard(&a);
+    clients.extend(clients_on_every_shard(&b));
+    let total = clients.len();
+
+    // A broadcast from server a: every client of both servers, exactly once.
+    clients[0].send(r#"42["broadcast","hi",1]"#);
+    for client in &mut clients {
+        client.expect_text(r#"42["broadcast","hi",1]"#);
+    }
+    for client in &mut clients {
+        expect_nothing_else(client);
+    }
+
+    // Both shards of a and one of b in room-x: three subscribers of its channel.
+    for (i, client) in clients.iter_mut().enumerate().take(3) {
+        client.send(&format!(r#"42{i}["join","room-x"]"#));
+        client.expect_text(&format!("43{i}[]"));
+    }
+    wait_shardnumsub(&redis, "socket.io#/#room-x#", 3);
+
+    // From a non-member on server b: the room channel, each member once.
+    clients[3].send(r#"42["to","room-x","ours"]"#);
+    for client in clients.iter_mut().take(3) {
+        client.expect_text(r#"42["to","ours"]"#);
+    }
+    for client in &mut clients {
+        expect_nothing_else(client);
+    }
+
+    // As a Node server publishes it: JSON envelope on the room's channel.
+    let node = br#"{"type":3,"data":{"packet":{"type":2,"data":["to","node"]},"opts":{"rooms":["room-x"],"except":[],"flags":{}}},"uid":"0123456789abcdef","nsp":"/"}"#;
+    match redis.command(&[b"SPUBLISH", b"socket.io#/#room-x#", node]) {
+        common::redis::Resp::Integer(n) => assert_eq!(n, 3, "one subscriber per shard in the room"),
+        other => panic!("SPUBLISH: {other:?}"),
+    }
+    for client in clients.iter_mut().take(3) {
+        client.expect_text(r#"42["to","node"]"#);
+    }
+    for client in &mut clients {
+        expect_nothing_else(client);
+    }
+
+    // Requests: fetchSockets and serverSideEmit with an ack, one answer per process.
+    clients[0].send(r#"421["count"]"#);
+    clients[0].expect_text(&format!("431[{total}]"));
+    clients[3].send(r#"422["count-room","room-x"]"#);
+    clients[3].expect_text("432[3]");
+    clients[0].send(r#"423["sse"]"#);
+    clients[0].expect_text("433[1]");
+
+    // A broadcast with acks from server b.
+    clients[2].send(r#"424["bcack"]"#);
+    for (i, client) in clients.iter_mut().enumerate() {
+        let text = client.text();
+        let id = text
+            .strip_prefix("42")
+            .and_then(|t| t.strip_suffix(r#"["q"]"#))
+            .unwrap_or_else(|| panic!("client {i} expected a q with an ack id, got {text:?}"));
+        client.send(&format!("43{id}[\"ok\"]"));
+    }
+    clients[2].expect_text(&format!("434[{total}]"));
+
+    // The members leave (their connections close): the room's channel loses its subscribers.
+    drop(clients.drain(..3));
+    wait_shardnumsub(&redis, "socket.io#/#room-x#", 0);
+    wait_shardnumsub(&redis, "socket.io#/#", 2);
+}
+
+/// Waits (bounded) until `PUBSUB SHARDNUMSUB channel` reads `want`.
+fn wait_shardnumsub(redis: &RedisServer, channel: &str, want: i64) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let got = redis.shardnumsub(channel);
+        if got == want {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "SHARDNUMSUB {channel} = {got}, expected {want}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The other subscription modes, one process of two shards beside a second one: `static`
+/// subscribes to no room channel and still delivers room broadcasts once (through the
+/// namespace's channel); `dynamic-private` also subscribes to each socket's own room, where
+/// `to(sid)` travels.
+#[test]
+fn sharded_adapter_static_and_dynamic_private_modes() {
+    for mode in [SubscriptionMode::Static, SubscriptionMode::DynamicPrivate] {
+        let redis = RedisServer::start();
+        let start = || {
+            let config = config(&redis.url(), Duration::from_secs(3)).sharded(mode);
+            SioServer::start(bench::socket_io().redis_adapter(config))
+        };
+        let (a, b) = (start(), start());
+        wait_shardnumsub(&redis, "socket.io#/#", 2);
+        // One client on each shard of a (with its socket id), one on b.
+        let mut with_sids: Vec<(Client, String)> = Vec::new();
+        for _ in 0..64 {
+            let (client, sid) = Client::connect(a.addr);
+            if !with_sids.iter().any(|(c, _)| c.shard() == client.shard()) {
+                with_sids.push((client, sid));
+            }
+            if with_sids.len() == SHARDS {
+                break;
+            }
+        }
+        assert_eq!(with_sids.len(), SHARDS, "{mode:?}: a client on every shard");
+        let (sids, mut clients): (Vec<String>, Vec<Client>) =
+            with_sids.into_iter().map(|(c, s)| (s, c)).unzip();
+        clients.push(Client::connect(b.addr).0);
+
+        for (i, client) in clients.iter_mut().enumerate().take(2) {
+            client.send(&format!(r#"42{i}["join","room-y"]"#));
+            client.expect_text(&format!("43{i}[]"));
+        }
+        let (room_subscribers, sid_subscribers) = match mode {
+            SubscriptionMode::Static => (0, 0),
+            _ => (2, 1),
+        };
+        wait_shardnumsub(&redis, "socket.io#/#room-y#", room_subscribers);
+        for sid in &sids {
+            wait_shardnumsub(&redis, &format!("socket.io#/#{sid}#"), sid_subscribers);
+        }
+
+        // A room broadcast from server b: both members on a, once each.
+        clients[2].send(r#"42["to","room-y","y"]"#);
+        for client in clients.iter_mut().take(2) {
+            client.expect_text(r#"42["to","y"]"#);
+        }
+        // To one socket id (on shard 1 of a), from server b.
+        clients[2].send(&format!(r#"42["to","{}","own"]"#, sids[1]));
+        clients[1].expect_text(r#"42["to","own"]"#);
+        for client in &mut clients {
+            expect_nothing_else(client);
+        }
+    }
 }

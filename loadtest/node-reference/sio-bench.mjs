@@ -20,14 +20,16 @@
 //   - `move(from, to)`: every member of `from` in the cluster joins `to`.
 // A server-side `hello` without an ack (from `@socket.io/redis-emitter`) is accepted and ignored.
 // Redis errors are logged, never fatal: node-redis reconnects by itself.
-// Usage: node sio-bench.mjs PORT [REDIS_URL [KEY]]
+// With a fourth argument `sharded` it runs `createShardedAdapter(pub, sub, {channelPrefix: KEY})`
+// instead (Redis 7 sharded pub/sub, `tpcio --redis-adapter sharded`).
+// Usage: node sio-bench.mjs PORT [REDIS_URL [KEY [classic|sharded]]]
 import http from "node:http";
 import { Server } from "socket.io";
 
-const [portArg, redisUrl, key = "socket.io"] = process.argv.slice(2);
+const [portArg, redisUrl, key = "socket.io", adapterKind = "classic"] = process.argv.slice(2);
 const port = Number(portArg);
 if (!Number.isInteger(port) || port <= 0 || port > 65535) {
-  console.error("usage: node sio-bench.mjs PORT [REDIS_URL [KEY]]");
+  console.error("usage: node sio-bench.mjs PORT [REDIS_URL [KEY [classic|sharded]]]");
   process.exit(2);
 }
 
@@ -42,7 +44,7 @@ const io = new Server(httpServer, {
 
 if (redisUrl) {
   const { createClient } = await import("redis");
-  const { createAdapter } = await import("@socket.io/redis-adapter");
+  const { createAdapter, createShardedAdapter } = await import("@socket.io/redis-adapter");
   const pubClient = createClient({ url: redisUrl });
   const subClient = pubClient.duplicate();
   for (const [name, client] of [["pub", pubClient], ["sub", subClient]]) {
@@ -52,7 +54,11 @@ if (redisUrl) {
   // flight when the connection drops) must not end the process either.
   process.on("unhandledRejection", (err) => console.error(`unhandled rejection: ${err?.message ?? err}`));
   await Promise.all([pubClient.connect(), subClient.connect()]);
-  io.adapter(createAdapter(pubClient, subClient, { key, requestsTimeout: 3000 }));
+  if (adapterKind === "sharded") {
+    io.adapter(createShardedAdapter(pubClient, subClient, { channelPrefix: key }));
+  } else {
+    io.adapter(createAdapter(pubClient, subClient, { key, requestsTimeout: 3000 }));
+  }
 }
 
 // Splits the client's ack callback (always the last argument) off the event's arguments.
@@ -99,7 +105,7 @@ io.on("connection", (socket) => {
 });
 
 httpServer.listen(port, "127.0.0.1", () => {
-  const cluster = redisUrl ? ` (redis adapter on ${redisUrl}, key ${key})` : "";
+  const cluster = redisUrl ? ` (${adapterKind} redis adapter on ${redisUrl}, key ${key})` : "";
   console.log(`socket.io bench (node ${process.version}) listening on http://127.0.0.1:${port}/socket.io/${cluster}`);
 });
 

@@ -1,4 +1,4 @@
-//! The classic `@socket.io/redis-adapter` on one shard: what this process publishes to the
+//! `@socket.io/redis-adapter` on one shard (classic, or sharded: see below): what this process publishes to the
 //! cluster, and what it does with what the other servers publish.
 //!
 //! # One process, one server
@@ -26,6 +26,21 @@
 //! order. A shard whose namespace is a dynamic child that shard 0 has not made yet asks shard
 //! 0 to make it, so that the process answers that namespace's requests too.
 //!
+//! # The sharded adapter
+//!
+//! With [`AdapterKind::Sharded`] the same machinery speaks `createShardedAdapter` (see
+//! [`super::wire::sharded`]), and a process is still one server: the uid (16 hex digits) is
+//! shared; only shard 0 `SSUBSCRIBE`s the namespace's channel `{p}#{nsp}#`, so `PUBSUB
+//! SHARDNUMSUB` counts the process once. It serves the requests on it as above and delivers
+//! the broadcasts on it to every shard through the mesh (`Reach::Process`). Every shard
+//! subscribes to this server's response channel `{p}#{nsp}#{uid}#`, keeping the answers to
+//! its own request ids, and, in the dynamic modes, to the channel `{p}#{nsp}#{room}#` of each
+//! room that appears on it (a socket id's own room only in `dynamic-private`), dropping it when
+//! the room disappears: a room broadcast so reaches each shard in the room once, and each
+//! delivers to its own sockets. Broadcasts go to a room's channel when Node's `computeChannel`
+//! says so (one room, no acks, dynamic mode and not 20 characters long, or dynamic-private),
+//! everything else to the namespace's channel; answers to `{p}#{nsp}#{requester}#`.
+//!
 //! # Faults
 //!
 //! Redis pub/sub is at most once, as in Node: what is published while a connection is down
@@ -46,9 +61,10 @@ use bytestring::ByteString;
 use futures_channel::mpsc;
 use tracing::{debug, info, warn};
 
-use super::RedisAdapterConfig;
 use super::redis::{Client, ConnEvent, EventHook, Message, RedisError, SubKind, Subscriber};
+use super::wire::sharded::{Body, ShardedMsg};
 use super::wire::{BroadcastMsg, Request, Response, WirePacket};
+use super::{AdapterKind, RedisAdapterConfig, SubscriptionMode};
 use crate::adapter::{AdapterResponse, BroadcastOptions, EncodedPacket, RequestId, Room};
 use crate::metrics::ShardMetrics;
 use crate::protocol::value::Value;
@@ -67,7 +83,11 @@ pub(crate) struct ClusterSetup {
 
 impl ClusterSetup {
     pub(crate) fn new(config: RedisAdapterConfig) -> Arc<ClusterSetup> {
-        Arc::new(ClusterSetup { config, uid: super::node_uid(), down: AtomicUsize::new(0) })
+        let uid = match config.kind {
+            AdapterKind::Classic => super::node_uid(),
+            AdapterKind::Sharded(_) => super::sharded_uid(),
+        };
+        Arc::new(ClusterSetup { config, uid, down: AtomicUsize::new(0) })
     }
 }
 
@@ -81,12 +101,15 @@ enum Pending {
 
 /// The adapter of one shard.
 pub(crate) struct ClusterShard {
+    me: Weak<ClusterShard>,
     layer: Weak<Layer>,
     setup: Arc<ClusterSetup>,
     shard: usize,
     client: Client,
     sub: Subscriber,
     subscribed: RefCell<foldhash::HashSet<ByteString>>,
+    /// Sharded, dynamic modes: the room channels this shard subscribed to.
+    room_channels: RefCell<foldhash::HashSet<String>>,
     pending: RefCell<HashMap<String, Pending>>,
     next_request: Cell<u64>,
     metrics: Arc<ShardMetrics>,
@@ -112,12 +135,14 @@ impl ClusterShard {
             let sub =
                 Subscriber::connect(config.url.clone(), config.redis.clone(), on_message, hook("subscriber"));
             ClusterShard {
+                me: me.clone(),
                 layer: Rc::downgrade(layer),
                 setup: setup.clone(),
                 shard,
                 client,
                 sub,
                 subscribed: RefCell::default(),
+                room_channels: RefCell::default(),
                 pending: RefCell::default(),
                 next_request: Cell::new(0),
                 metrics,
@@ -131,7 +156,11 @@ impl ClusterShard {
             let (me, url) = (cluster.clone(), cluster.config().url.clone());
             layer.spawn(async move {
                 me.subscribed().await;
-                info!(uid = me.uid(), "joined the cluster on {url:?} (key {:?})", me.key());
+                let kind = match me.sharded() {
+                    Some(mode) => format!("sharded adapter, {} subscriptions", mode.as_str()),
+                    None => "classic adapter".to_owned(),
+                };
+                info!(uid = me.uid(), "joined the cluster on {url:?} (key {:?}, {kind})", me.key());
             });
         }
         cluster
@@ -147,6 +176,19 @@ impl ClusterShard {
 
     fn key(&self) -> &str {
         &self.setup.config.key
+    }
+
+    /// The sharded adapter's subscription mode; `None` for the classic adapter.
+    pub(crate) fn sharded(&self) -> Option<SubscriptionMode> {
+        match self.setup.config.kind {
+            AdapterKind::Sharded(mode) => Some(mode),
+            AdapterKind::Classic => None,
+        }
+    }
+
+    /// Whether the other servers answer ALL_ROOMS (the sharded adapter has no such request).
+    pub(crate) fn has_all_rooms(&self) -> bool {
+        self.sharded().is_none()
     }
 
     fn responder(&self) -> bool {
@@ -171,6 +213,9 @@ impl ClusterShard {
         if !self.subscribed.borrow_mut().insert(nsp.clone()) {
             return;
         }
+        if let Some(mode) = self.sharded() {
+            return self.ensure_sharded(nsp, mode);
+        }
         let pattern = format!("{}*", self.broadcast_prefix(nsp));
         self.sub.subscribe(SubKind::Pattern, vec![Bytes::from(pattern)]);
         let responses = self.response_channel(nsp);
@@ -186,9 +231,69 @@ impl ClusterShard {
         }
     }
 
+    /// The sharded adapter: every shard listens to its own responses channel and, in the
+    /// dynamic modes, to the channels of its rooms; shard 0 alone to the namespace's.
+    fn ensure_sharded(&self, nsp: &ByteString, mode: SubscriptionMode) {
+        let main = self.broadcast_prefix(nsp);
+        self.sub.subscribe(SubKind::Shard, vec![Bytes::from(format!("{main}{}#", self.uid()))]);
+        let layer = self.layer.upgrade();
+        if self.responder() {
+            self.sub.subscribe(SubKind::Shard, vec![Bytes::from(main)]);
+        } else if let Some(layer) = &layer
+            && layer.registry.get(nsp).is_some_and(|ns| ns.parent.is_some())
+        {
+            layer.send_peer(0, PeerMsg::ClusterNamespace(nsp.clone()));
+        }
+        if mode != SubscriptionMode::Static
+            && let Some(ns) = layer.as_ref().and_then(|l| l.registry.get(nsp))
+        {
+            let (me, name) = (self.me.clone(), nsp.clone());
+            ns.set_room_hook(Some(Rc::new(move |room: &Room, exists: bool, private: bool| {
+                if let Some(me) = me.upgrade() {
+                    me.room_changed(&name, room, exists, private);
+                }
+            })));
+        }
+    }
+
+    /// A room appeared on this shard or disappeared: Node's `create-room` / `delete-room`
+    /// handlers, (un)subscribing the room's channel.
+    fn room_changed(&self, nsp: &str, room: &Room, exists: bool, private: bool) {
+        let channel = format!("{}{room}#", self.broadcast_prefix(nsp));
+        if exists {
+            let public = !private || self.sharded() == Some(SubscriptionMode::DynamicPrivate);
+            if public && self.room_channels.borrow_mut().insert(channel.clone()) {
+                self.sub.subscribe(SubKind::Shard, vec![Bytes::from(channel)]);
+            }
+        } else if self.room_channels.borrow_mut().remove(&channel) {
+            self.sub.unsubscribe(SubKind::Shard, vec![Bytes::from(channel)]);
+        }
+    }
+
     /// Stops listening to a namespace that this shard forgot (an empty dynamic child).
     pub(crate) fn forget_namespace(&self, nsp: &str) {
         if !self.subscribed.borrow_mut().remove(nsp) {
+            return;
+        }
+        if self.sharded().is_some() {
+            let main = self.broadcast_prefix(nsp);
+            let mut channels = vec![Bytes::from(format!("{main}{}#", self.uid()))];
+            if self.responder() {
+                channels.push(Bytes::from(main.clone()));
+            }
+            self.room_channels.borrow_mut().retain(|c| {
+                let mine = c.starts_with(&main);
+                if mine {
+                    channels.push(Bytes::from(c.clone()));
+                }
+                !mine
+            });
+            for channel in channels {
+                self.sub.unsubscribe(SubKind::Shard, vec![channel]);
+            }
+            if let Some(ns) = self.layer.upgrade().and_then(|l| l.registry.get(nsp)) {
+                ns.set_room_hook(None);
+            }
             return;
         }
         let pattern = format!("{}*", self.broadcast_prefix(nsp));
@@ -212,9 +317,15 @@ impl ClusterShard {
         self.metrics.cluster_published();
         let (client, metrics) = (self.client.clone(), self.metrics.clone());
         let Some(layer) = self.layer.upgrade() else { return };
+        let sharded = self.sharded().is_some();
         layer.spawn(async move {
+            let (channel, payload) = (Bytes::from(channel), Bytes::from(payload));
+            let sent = match sharded {
+                true => client.spublish(channel, payload).await,
+                false => client.publish(channel, payload).await,
+            };
             // The outage is logged by the connection; each lost message is counted.
-            if client.publish(Bytes::from(channel), Bytes::from(payload)).await.is_err() {
+            if sent.is_err() {
                 metrics.cluster_publish_failed();
             }
         });
@@ -231,6 +342,23 @@ impl ClusterShard {
             }
         };
         let mut channel = self.broadcast_prefix(nsp);
+        if let Some(mode) = self.sharded() {
+            // Node's `computeChannel`.
+            if let [room] = opts.rooms.as_slice()
+                && match mode {
+                    // `looksLikeASocketId`: a JavaScript length, in UTF-16 units.
+                    SubscriptionMode::Dynamic => room.encode_utf16().count() != 20,
+                    SubscriptionMode::DynamicPrivate => true,
+                    SubscriptionMode::Static => false,
+                }
+            {
+                channel.push_str(room);
+                channel.push('#');
+            }
+            let body = Body::Broadcast { packet: WirePacket { id: None, ..packet }, opts: wire_opts(opts) };
+            let msg = ShardedMsg { uid: self.uid().to_owned(), nsp: nsp.to_owned(), body };
+            return self.publish(channel, msg.encode());
+        }
         if let [room] = opts.rooms.as_slice() {
             channel.push_str(room);
             channel.push('#');
@@ -241,10 +369,26 @@ impl ClusterShard {
 
     /// A request to every other server (no answer awaited).
     pub(crate) fn publish_request(&self, nsp: &str, request: &Request) {
+        if self.sharded().is_some() {
+            // Requests always go to the namespace's channel (a broadcast with acks too).
+            if let Some(msg) = ShardedMsg::request(nsp, request) {
+                let msg = ShardedMsg { uid: self.uid().to_owned(), ..msg };
+                self.publish(self.broadcast_prefix(nsp), msg.encode());
+            }
+            return;
+        }
         self.publish(self.request_channel(nsp), request.encode());
     }
 
+    /// An answer to `requester`'s request (classic: `None` for the shared channel).
     fn publish_response(&self, nsp: &str, requester: Option<&str>, response: &Response) {
+        if self.sharded().is_some() {
+            let Some(requester) = requester else { return };
+            let channel = format!("{}{requester}#", self.broadcast_prefix(nsp));
+            let body = Body::Response(response.clone());
+            let msg = ShardedMsg { uid: self.uid().to_owned(), nsp: nsp.to_owned(), body };
+            return self.publish(channel, msg.encode());
+        }
         let mut channel = self.response_channel(nsp);
         if let (true, Some(uid)) = (self.config().publish_on_specific_response_channel, requester) {
             channel.push_str(uid);
@@ -256,7 +400,10 @@ impl ClusterShard {
     /// Node's `serverCount()`: the servers subscribed to the namespace's request channel, this
     /// one included.
     pub(crate) async fn server_count(&self, nsp: &str) -> Result<usize, RedisError> {
-        let count = self.client.numsub(Bytes::from(self.request_channel(nsp))).await?;
+        let count = match self.sharded() {
+            Some(_) => self.client.shardnumsub(Bytes::from(self.broadcast_prefix(nsp))).await?,
+            None => self.client.numsub(Bytes::from(self.request_channel(nsp))).await?,
+        };
         Ok(usize::try_from(count).unwrap_or(0))
     }
 
@@ -290,6 +437,9 @@ impl ClusterShard {
 
     fn on_message(&self, msg: Message) {
         self.metrics.cluster_received();
+        if self.sharded().is_some() {
+            return self.on_sharded(msg);
+        }
         match msg.kind {
             SubKind::Pattern => self.on_broadcast(msg),
             SubKind::Channel | SubKind::Shard => {
@@ -312,6 +462,45 @@ impl ClusterShard {
                     }
                 }
             }
+        }
+    }
+
+    /// The sharded adapter's `onRawMessage` / `onMessage`: what this shard got on the
+    /// namespace's channel (shard 0), a room's channel or its own responses channel.
+    fn on_sharded(&self, msg: Message) {
+        let Ok(channel) = std::str::from_utf8(&msg.channel) else { return };
+        let decoded = match ShardedMsg::decode(&msg.payload) {
+            Ok(decoded) => decoded,
+            Err(e) => return self.malformed(channel, &e),
+        };
+        let main = self.broadcast_prefix(&decoded.nsp);
+        let Some(suffix) = channel.strip_prefix(main.as_str()) else { return };
+        if let Body::Response(response) = decoded.body {
+            return self.on_response(response);
+        }
+        if decoded.uid == self.uid() || suffix.strip_suffix('#') == Some(self.uid()) {
+            return;
+        }
+        let Some(layer) = self.layer.upgrade() else { return };
+        let nsp = ByteString::from(decoded.nsp);
+        let Some(ns) = layer.registry.get(&nsp) else { return };
+        match decoded.body {
+            Body::Broadcast { packet, opts } => {
+                let packet = match packet.to_encoded(None) {
+                    Ok(packet) => packet,
+                    Err(e) => return self.malformed(channel, &e),
+                };
+                if suffix.is_empty() {
+                    // The namespace's channel: only shard 0 listens, for the whole process.
+                    layer.broadcast(Reach::Process, &nsp, opts, Arc::new(packet));
+                } else {
+                    // A room's channel: each shard in the room listens, for its own sockets.
+                    layer.ctx().metrics().broadcast_started();
+                    layer.deliver(&ns, &opts, &packet, None);
+                }
+            }
+            Body::Request(request) if suffix.is_empty() => self.on_request(nsp, request),
+            _ => {}
         }
     }
 
@@ -439,13 +628,16 @@ impl ClusterShard {
                     me.publish_response(&nsp, Some(&uid), &Response::FetchSockets { request_id, sockets });
                 });
             }
-            Request::ServerSideEmit { request_id, data, .. } => {
+            Request::ServerSideEmit { uid, request_id, data } => {
                 let ack = request_id.map(|request_id| {
                     let me = self.rc();
                     let nsp = nsp.clone();
-                    // Node answers a server-side emit on the shared response channel always.
+                    // The classic adapter answers a server-side emit on the shared response
+                    // channel always; the sharded one on the requester's.
+                    let requester = self.sharded().map(|_| uid);
                     Box::new(move |data: Value| {
-                        me.publish_response(&nsp, None, &Response::ServerSideEmit { request_id, data });
+                        let response = Response::ServerSideEmit { request_id, data };
+                        me.publish_response(&nsp, requester.as_deref(), &response);
                     }) as Box<dyn FnOnce(Value)>
                 });
                 layer.server_side_event(&ns, data, ack);

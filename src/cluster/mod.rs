@@ -1,6 +1,6 @@
 //! Many nodes on one Redis: our process joins a `@socket.io/redis-adapter` 8.3 cluster
-//! (classic pub/sub) beside Node `socket.io` nodes and `@socket.io/redis-emitter` publishers,
-//! byte for byte.
+//! (classic pub/sub, or `createShardedAdapter` on Redis 7 sharded pub/sub) beside Node
+//! `socket.io` nodes and `@socket.io/redis-emitter` publishers, byte for byte.
 //!
 //! - [`redis`]: a Redis client on glommio (RESP framing from `redis-protocol`), pipelined
 //!   commands, pub/sub, reconnection; and a blocking connection for the [`emitter`].
@@ -8,6 +8,7 @@
 //! - [`wire`]: the adapter's messages (broadcasts, requests 0–9, responses) and conversions
 //!   between them and this crate's packets.
 //! - [`emitter`]: `@socket.io/redis-emitter` for Rust programs that run no server.
+//! - [`wire::sharded`]: the sharded adapter's messages (`createShardedAdapter`, Redis 7).
 //! - [`adapter`]: how one process of several shards is one server of the cluster.
 
 pub mod emitter;
@@ -38,6 +39,57 @@ pub struct RedisAdapterConfig {
     pub publish_on_specific_response_channel: bool,
     /// Timeouts and reconnection backoff of the Redis connections.
     pub redis: redis::Options,
+    /// Which of the package's two protocols: `createAdapter` (default) or
+    /// `createShardedAdapter` (`key` is then its `channelPrefix`).
+    pub kind: AdapterKind,
+}
+
+/// The protocol of `@socket.io/redis-adapter` the cluster speaks; the two cannot share a key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AdapterKind {
+    /// `createAdapter(pub, sub, opts)`: PUBLISH, PSUBSCRIBE, `PUBSUB NUMSUB`.
+    #[default]
+    Classic,
+    /// `createShardedAdapter(pub, sub, { channelPrefix, subscriptionMode })` (Redis 7):
+    /// SPUBLISH, SSUBSCRIBE, `PUBSUB SHARDNUMSUB`.
+    Sharded(SubscriptionMode),
+}
+
+/// The sharded adapter's `subscriptionMode`: which room channels a server subscribes to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SubscriptionMode {
+    /// `"dynamic"` (default): one channel per public room (not a socket id).
+    #[default]
+    Dynamic,
+    /// `"dynamic-private"`: one channel per room, socket ids included.
+    DynamicPrivate,
+    /// `"static"`: the namespace's channel only.
+    Static,
+}
+
+impl SubscriptionMode {
+    /// Node's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionMode::Dynamic => "dynamic",
+            SubscriptionMode::DynamicPrivate => "dynamic-private",
+            SubscriptionMode::Static => "static",
+        }
+    }
+}
+
+impl std::str::FromStr for SubscriptionMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "dynamic" => Ok(SubscriptionMode::Dynamic),
+            "dynamic-private" => Ok(SubscriptionMode::DynamicPrivate),
+            "static" => Ok(SubscriptionMode::Static),
+            other => Err(format!("unknown subscription mode {other:?} (dynamic, dynamic-private, static)")),
+        }
+    }
 }
 
 impl RedisAdapterConfig {
@@ -49,7 +101,14 @@ impl RedisAdapterConfig {
             requests_timeout: Duration::from_secs(5),
             publish_on_specific_response_channel: false,
             redis: redis::Options::default(),
+            kind: AdapterKind::Classic,
         }
+    }
+
+    /// `createShardedAdapter` with this `subscriptionMode` instead of `createAdapter`.
+    pub fn sharded(mut self, mode: SubscriptionMode) -> Self {
+        self.kind = AdapterKind::Sharded(mode);
+        self
     }
 
     /// Node's `key`.
@@ -69,6 +128,13 @@ impl RedisAdapterConfig {
         self.publish_on_specific_response_channel = specific;
         self
     }
+}
+
+/// `randomBytes(8).toString("hex")`: a sharded adapter's uid (16 hex digits).
+pub(crate) fn sharded_uid() -> String {
+    use rand::Rng;
+    let bytes: [u8; 8] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Node's `uid2(6)`: a server's id in the cluster, new at every start.

@@ -49,6 +49,8 @@ use std::time::Duration;
 use bytestring::ByteString;
 
 use super::msgpack;
+
+pub mod sharded;
 use crate::adapter::{BroadcastFlags, BroadcastOptions, EncodedPacket, Room, SocketDetails};
 use crate::protocol::sio::{DecodeOptions, Packet, PacketKind, SioVersion};
 use crate::protocol::value::{Value, from_json, json, number, reconstruct};

@@ -79,7 +79,14 @@ pub(crate) struct NamespaceState {
     scratch: RefCell<Vec<Sid>>,
     /// Where this namespace is counted, known from its first socket on (before any room).
     metrics: OnceCell<NamespaceMetrics>,
+    /// Told when a room appears on this shard or disappears (the sharded Redis adapter
+    /// subscribes to its channel): `(room, exists, private)`, where private means it is the
+    /// own room of a socket of this shard.
+    room_hook: RefCell<Option<RoomHook>>,
 }
+
+/// See [`NamespaceState::set_room_hook`].
+pub(crate) type RoomHook = Rc<dyn Fn(&Room, bool, bool)>;
 
 struct NamespaceMetrics {
     shard: Arc<ShardMetrics>,
@@ -96,6 +103,7 @@ impl NamespaceState {
             rooms: RefCell::new(Rooms::new()),
             scratch: RefCell::new(Vec::new()),
             metrics: OnceCell::new(),
+            room_hook: RefCell::new(None),
         })
     }
 
@@ -119,12 +127,14 @@ impl NamespaceState {
         if self.sockets.borrow_mut().insert(id, entry).is_none() {
             metrics.sockets.inc();
         }
-        self.rooms_mut(|rooms| rooms.add_socket(id));
+        let room = self.hook().map(|_| Room::from(id.as_str()));
+        self.rooms_watched(room.into_iter().collect(), |rooms| rooms.add_socket(id));
     }
 
     /// Removes a socket; its pending acks fail (their senders drop).
     pub(crate) fn remove(&self, id: Sid) -> Option<SocketEntry> {
-        self.rooms_mut(|rooms| rooms.del_all(id));
+        let watched = if self.hook().is_some() { self.rooms_of(id) } else { Vec::new() };
+        self.rooms_watched(watched, |rooms| rooms.del_all(id));
         let entry = self.sockets.borrow_mut().remove(&id);
         if let (Some(_), Some(metrics)) = (&entry, self.metrics.get()) {
             metrics.sockets.dec();
@@ -179,12 +189,52 @@ impl NamespaceState {
 
     pub(crate) fn join(&self, id: Sid, room: Room) {
         if self.sockets.borrow().contains_key(&id) {
-            self.rooms_mut(|rooms| rooms.add(id, room));
+            let watched = if self.hook().is_some() { vec![room.clone()] } else { Vec::new() };
+            self.rooms_watched(watched, |rooms| rooms.add(id, room));
         }
     }
 
     pub(crate) fn leave(&self, id: Sid, room: &str) {
-        self.rooms_mut(|rooms| rooms.del(id, room));
+        let watched = if self.hook().is_some() { vec![Room::from(room)] } else { Vec::new() };
+        self.rooms_watched(watched, |rooms| rooms.del(id, room));
+    }
+
+    /// Has `hook` told of every room that appears or disappears from now on (replacing the
+    /// hook before), and of the rooms there are now.
+    pub(crate) fn set_room_hook(&self, hook: Option<RoomHook>) {
+        *self.room_hook.borrow_mut() = hook.clone();
+        if let Some(hook) = hook {
+            for room in self.room_names() {
+                let private = self.is_own_room(&room);
+                hook(&room, true, private);
+            }
+        }
+    }
+
+    fn hook(&self) -> Option<RoomHook> {
+        self.room_hook.borrow().clone()
+    }
+
+    /// The room is the own room of a socket of this shard.
+    fn is_own_room(&self, room: &str) -> bool {
+        Sid::parse(room.as_bytes()).is_some_and(|id| self.has_socket(id))
+    }
+
+    /// [`Self::rooms_mut`], telling the room hook which of `watched` appeared or disappeared.
+    fn rooms_watched<R>(&self, watched: Vec<Room>, change: impl FnOnce(&mut Rooms<Sid>) -> R) -> R {
+        let Some(hook) = self.hook().filter(|_| !watched.is_empty()) else {
+            return self.rooms_mut(change);
+        };
+        let before: Vec<(bool, bool)> =
+            watched.iter().map(|r| (self.has_room(r), self.is_own_room(r))).collect();
+        let out = self.rooms_mut(change);
+        for (room, (had, private)) in watched.iter().zip(before) {
+            let has = self.has_room(room);
+            if had != has {
+                hook(room, has, private || self.is_own_room(room));
+            }
+        }
+        out
     }
 
     pub(crate) fn rooms_of(&self, id: Sid) -> Vec<Room> {

@@ -480,7 +480,10 @@ impl Layer {
     ) -> Result<Vec<Room>, ClusterRequestError> {
         let timeout = self.requests_timeout();
         let mut rooms = self.start_all_rooms(reach, &nsp, timeout).await;
-        let Some(cluster) = self.cluster().filter(|_| reach == Reach::All).cloned() else { return Ok(rooms) };
+        let Some(cluster) = self.cluster().filter(|c| reach == Reach::All && c.has_all_rooms()).cloned()
+        else {
+            return Ok(rooms);
+        };
         let servers = cluster.server_count(&nsp).await.unwrap_or(1);
         if servers <= 1 {
             return Ok(rooms);

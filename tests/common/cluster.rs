@@ -4,6 +4,11 @@
 //! and killed by its PID when dropped; and the client script `tests/js/cluster.mjs` that checks
 //! the cluster, with the stdin/stdout hand-shake the Redis restart scenario needs.
 //!
+//! With [`Cluster::start_sharded`] every node runs the sharded adapter instead
+//! (`createShardedAdapter`: `sio-bench.mjs PORT REDIS_URL KEY sharded`, `tpcio bench
+//! --redis-adapter sharded`); the cluster is then ready when `PUBSUB SHARDNUMSUB {key}#/#`
+//! counts every node once.
+//!
 //! A node is ready when its port accepts connections and, cluster-wide, when every node
 //! subscribes to the request channel (`PUBSUB NUMSUB {key}-request#/#` = number of nodes, one
 //! subscription per process) and to the broadcast pattern (a PUBLISH to an unknown room reaches
@@ -67,7 +72,7 @@ impl ClusterNode {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn spawn(kind: NodeKind, port: u16, redis_url: &str, key: &str) -> ClusterNode {
+    fn spawn(kind: NodeKind, port: u16, redis_url: &str, key: &str, sharded: bool) -> ClusterNode {
         let mut command = match kind {
             NodeKind::Node => {
                 let mut c = Command::new("node");
@@ -75,6 +80,7 @@ impl ClusterNode {
                     .arg(port.to_string())
                     .arg(redis_url)
                     .arg(key)
+                    .args(sharded.then_some("sharded"))
                     .current_dir(reference_dir());
                 c
             }
@@ -83,6 +89,9 @@ impl ClusterNode {
                 c.args(["bench", "--host", "127.0.0.1", "--port", &port.to_string()])
                     .args(["--shards", &shards.to_string(), "--no-pin"])
                     .args(["--redis", redis_url, "--redis-key", key, "--log", "warn"]);
+                if sharded {
+                    c.args(["--redis-adapter", "sharded"]);
+                }
                 c
             }
         };
@@ -150,12 +159,23 @@ pub fn collect(pipe: Box<dyn Read + Send>, log: &Arc<Mutex<String>>) -> JoinHand
 /// The nodes of one cluster.
 pub struct Cluster {
     pub key: String,
+    /// The nodes run the sharded adapter.
+    pub sharded: bool,
     pub nodes: Vec<ClusterNode>,
 }
 
 impl Cluster {
     /// Starts one node per kind on `redis` with prefix `key`, and waits until all are ready.
     pub fn start(redis: &RedisServer, key: &str, kinds: &[NodeKind]) -> Cluster {
+        Cluster::start_kind(redis, key, kinds, false)
+    }
+
+    /// [`Cluster::start`] with the sharded adapter on every node.
+    pub fn start_sharded(redis: &RedisServer, key: &str, kinds: &[NodeKind]) -> Cluster {
+        Cluster::start_kind(redis, key, kinds, true)
+    }
+
+    fn start_kind(redis: &RedisServer, key: &str, kinds: &[NodeKind], sharded: bool) -> Cluster {
         if kinds.contains(&NodeKind::Node) {
             require_reference();
             for package in ["@socket.io/redis-adapter", "redis"] {
@@ -167,10 +187,12 @@ impl Cluster {
                 );
             }
         }
-        let mut cluster = Cluster { key: key.to_owned(), nodes: Vec::new() };
+        let mut cluster = Cluster { key: key.to_owned(), sharded, nodes: Vec::new() };
         // All at once: node takes seconds to start on a loaded machine.
-        let mut pending: Vec<ClusterNode> =
-            kinds.iter().map(|&kind| ClusterNode::spawn(kind, free_port(), &redis.url(), key)).collect();
+        let mut pending: Vec<ClusterNode> = kinds
+            .iter()
+            .map(|&kind| ClusterNode::spawn(kind, free_port(), &redis.url(), key, sharded))
+            .collect();
         let deadline = Instant::now() + START_TIMEOUT;
         for mut node in pending.drain(..) {
             let mut tries = 0;
@@ -186,7 +208,7 @@ impl Cluster {
                             node.log()
                         );
                         tries += 1;
-                        node = ClusterNode::spawn(node.kind, free_port(), &redis.url(), key);
+                        node = ClusterNode::spawn(node.kind, free_port(), &redis.url(), key, sharded);
                     }
                     Err(why) => {
                         panic!(
@@ -213,6 +235,9 @@ impl Cluster {
     /// of `/` (after a start, or after Redis restarted).
     pub fn wait_subscribed(&mut self, redis: &RedisServer) {
         let want = i64::try_from(self.nodes.len()).expect("a few nodes");
+        if self.sharded {
+            return self.wait_shard_subscribed(redis, want);
+        }
         // Every shard of a tpcio node takes the broadcasts itself (src/cluster/adapter.rs); a
         // Node node has one subscriber.
         let patterns_want: i64 = self
@@ -246,6 +271,26 @@ impl Cluster {
         }
     }
 
+    /// The sharded adapter: `PUBSUB SHARDNUMSUB {key}#/#` counts every node once.
+    fn wait_shard_subscribed(&mut self, redis: &RedisServer, want: i64) {
+        let deadline = Instant::now() + SUBSCRIBE_TIMEOUT;
+        let channel = format!("{}#/#", self.key);
+        loop {
+            let subscribed = redis.shardnumsub(&channel);
+            if subscribed == want {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "after {SUBSCRIBE_TIMEOUT:?}: SHARDNUMSUB {channel} = {subscribed}, expected {want}\n{}",
+                    self.logs()
+                );
+            }
+            self.assert_alive();
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Panics, with the logs, when a node has exited.
     pub fn assert_alive(&mut self) {
         let exited: Vec<String> = self
@@ -272,7 +317,7 @@ impl Cluster {
     pub fn script(&self, scenario: &str, redis: &RedisServer, timeout: Duration) -> ClusterScript {
         let mut args = vec![scenario.to_owned(), redis.url(), self.key.clone()];
         args.extend(self.nodes.iter().map(ClusterNode::arg));
-        ClusterScript::start(&args, timeout)
+        ClusterScript::start(&args, timeout, self.sharded)
     }
 }
 
@@ -290,13 +335,14 @@ pub struct ClusterScript {
 }
 
 impl ClusterScript {
-    fn start(args: &[String], timeout: Duration) -> ClusterScript {
+    fn start(args: &[String], timeout: Duration, sharded: bool) -> ClusterScript {
         require_node(&["socket.io-client"]);
         let permit = Permit::acquire();
         let what = format!("node tests/js/cluster.mjs {}", args.join(" "));
         let mut child = Command::new("node")
             .arg("cluster.mjs")
             .args(args)
+            .env("CLUSTER_ADAPTER", if sharded { "sharded" } else { "classic" })
             .current_dir(js_dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -88,6 +88,17 @@ impl RedisServer {
         }
     }
 
+    /// `PUBSUB SHARDNUMSUB channel`: how many connections SSUBSCRIBE to `channel`.
+    pub fn shardnumsub(&self, channel: &str) -> i64 {
+        match self.command(&[b"PUBSUB", b"SHARDNUMSUB", channel.as_bytes()]) {
+            Resp::Array(items) if items.len() == 2 => match items[1] {
+                Resp::Integer(n) => n,
+                ref other => panic!("PUBSUB SHARDNUMSUB {channel}: unexpected count {other:?}"),
+            },
+            other => panic!("PUBSUB SHARDNUMSUB {channel}: unexpected reply {other:?}"),
+        }
+    }
+
     /// `PUBLISH channel payload`; returns how many subscribers received it.
     pub fn publish(&self, channel: &str, payload: &[u8]) -> i64 {
         match self.command(&[b"PUBLISH", channel.as_bytes(), payload]) {

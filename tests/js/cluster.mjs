@@ -16,6 +16,9 @@
 //   on stdin: each node still delivers its own broadcasts to its own clients and accepts new
 //   clients; then `need restart-redis` / `redis-back` (sent once every node subscribes again):
 //   cross-node broadcasts reach every client, old and new, exactly once.
+// With CLUSTER_ADAPTER=sharded in the environment the nodes run the sharded adapter
+// (`createShardedAdapter`): the @socket.io/redis-emitter steps are skipped, since the emitter
+// speaks the classic protocol only; everything else runs unchanged.
 // Ends with one JSON line, `{"ok":true,"verified":"cluster <scenario>",...}` or
 // `{"ok":false,"error":...}` (exit 1). Progress goes to stderr.
 
@@ -40,6 +43,9 @@ if (!["full", "restart"].includes(scenario) || !redisUrl || !key || N < 2 || nod
 /** The longest one step waits (the machine is shared and loaded). */
 const T = 20_000;
 const EMITTER = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../loadtest/node-reference/emitter.mjs");
+
+/** The nodes run `createShardedAdapter`: no emitter steps. */
+const SHARDED = process.env.CLUSTER_ADAPTER === "sharded";
 
 const log = (line) => process.stderr.write(`[cluster ${scenario}] ${line}\n`);
 
@@ -357,60 +363,65 @@ async function full() {
   }
   log("move ok");
 
-  // The emitter.
-  const emitter = startEmitter();
+  // The emitter (classic adapter only).
+  const emitter = SHARDED ? null : startEmitter();
   try {
-    let tag = newTag("emitter-to-all");
-    await delivery("emitter emit to all", "from-emitter", tag, core, () =>
-      emitter.run({ op: "emit", nsp: "/", to: [], except: [], volatile: false, event: "from-emitter", args: [tag, 1, "a"], binary: false }),
-    );
-    tag = newTag("emitter-to-room-a");
-    await delivery("emitter emit to room-a", "from-emitter", tag, members, () =>
-      emitter.run({ op: "emit", to: ["room-a"], event: "from-emitter", args: [tag] }),
-    );
-    tag = newTag("emitter-except-room-a");
-    await delivery("emitter emit except room-a", "from-emitter", tag, core.filter((c) => !members.includes(c)), () =>
-      emitter.run({ op: "emit", except: ["room-a"], event: "from-emitter", args: [tag] }),
-    );
-    tag = newTag("emitter-binary");
-    await delivery("emitter emit binary to all", "from-emitter", tag, core, () =>
-      emitter.run({ op: "emit", to: [], event: "from-emitter", args: [tag, "x"], binary: true }), {
-      check: expectBinary("emitter binary", [1, 2, 3]),
-    });
-    // volatile: a node drops it for a client whose transport cannot take it now, which a
-    // polling client between two GETs cannot; an idle WebSocket can.
-    tag = newTag("emitter-volatile");
-    const idleWs = core.filter((c) => c.transport === "websocket");
-    await delivery("emitter volatile emit to all", "from-emitter", tag, idleWs, () =>
-      emitter.run({ op: "emit", volatile: true, event: "from-emitter", args: [tag] }), {
-      maybe: (c) => c.transport === "polling",
-    });
-    // socketsJoin: room-a's members join room-e on every node.
-    await emitter.run({ op: "socketsJoin", to: ["room-a"], rooms: ["room-e"] });
-    for (const node of nodes) {
-      await untilValue(`count-room room-e on ${node.name} after socketsJoin`, () => on(node, core)[2].call("count-room", "room-e"), members.length);
+    let stayers = [];
+    if (emitter) {
+      let tag = newTag("emitter-to-all");
+      await delivery("emitter emit to all", "from-emitter", tag, core, () =>
+        emitter.run({ op: "emit", nsp: "/", to: [], except: [], volatile: false, event: "from-emitter", args: [tag, 1, "a"], binary: false }),
+      );
+      tag = newTag("emitter-to-room-a");
+      await delivery("emitter emit to room-a", "from-emitter", tag, members, () =>
+        emitter.run({ op: "emit", to: ["room-a"], event: "from-emitter", args: [tag] }),
+      );
+      tag = newTag("emitter-except-room-a");
+      await delivery("emitter emit except room-a", "from-emitter", tag, core.filter((c) => !members.includes(c)), () =>
+        emitter.run({ op: "emit", except: ["room-a"], event: "from-emitter", args: [tag] }),
+      );
+      tag = newTag("emitter-binary");
+      await delivery("emitter emit binary to all", "from-emitter", tag, core, () =>
+        emitter.run({ op: "emit", to: [], event: "from-emitter", args: [tag, "x"], binary: true }), {
+        check: expectBinary("emitter binary", [1, 2, 3]),
+      });
+      // volatile: a node drops it for a client whose transport cannot take it now, which a
+      // polling client between two GETs cannot; an idle WebSocket can.
+      tag = newTag("emitter-volatile");
+      const idleWs = core.filter((c) => c.transport === "websocket");
+      await delivery("emitter volatile emit to all", "from-emitter", tag, idleWs, () =>
+        emitter.run({ op: "emit", volatile: true, event: "from-emitter", args: [tag] }), {
+        maybe: (c) => c.transport === "polling",
+      });
+      // socketsJoin: room-a's members join room-e on every node.
+      await emitter.run({ op: "socketsJoin", to: ["room-a"], rooms: ["room-e"] });
+      for (const node of nodes) {
+        await untilValue(`count-room room-e on ${node.name} after socketsJoin`, () => on(node, core)[2].call("count-room", "room-e"), members.length);
+      }
+      for (const node of nodes) {
+        tag = newTag(`to-room-e-from-${node.name}`);
+        await delivery(`to room-e (emitter socketsJoin) from ${node.name}`, "to", tag, members, () => on(node, core)[2].emit("to", "room-e", tag));
+      }
+      // socketsLeave: the WebSocket members (client 0 of each node) leave room-e again.
+      const leavers = nodes.map((node) => on(node, core)[0]);
+      await emitter.run({ op: "socketsLeave", to: leavers.map((c) => c.socket.id), rooms: ["room-e"] });
+      stayers = members.filter((c) => !leavers.includes(c));
+      await untilValue("count-room room-e after socketsLeave", () => on(nodes[0], core)[2].call("count-room", "room-e"), stayers.length);
+      tag = newTag("to-room-e-after-leave");
+      await delivery("to room-e after emitter socketsLeave", "to", tag, stayers, () => on(nodes[N - 1], core)[3].emit("to", "room-e", tag));
+      // serverSideEmit("hello") from the emitter (no ack: the emitter cannot take one). Nodes answer
+      // `hello` only through an ack, so clients cannot observe it: this only checks that every
+      // node takes it and still answers cluster requests.
+      await emitter.run({ op: "serverSideEmit", event: "hello", args: ["from-emitter"] });
+      for (const node of nodes) {
+        const c = on(node, core)[2];
+        await expectAck(`count after emitter serverSideEmit`, c, total, "count");
+        await expectAck(`sse after emitter serverSideEmit`, c, N - 1, "sse");
+      }
+      log("emitter emit, socketsJoin, socketsLeave, serverSideEmit ok");
+    } else {
+      log("sharded adapter: emitter steps skipped");
     }
-    for (const node of nodes) {
-      tag = newTag(`to-room-e-from-${node.name}`);
-      await delivery(`to room-e (emitter socketsJoin) from ${node.name}`, "to", tag, members, () => on(node, core)[2].emit("to", "room-e", tag));
-    }
-    // socketsLeave: the WebSocket members (client 0 of each node) leave room-e again.
-    const leavers = nodes.map((node) => on(node, core)[0]);
-    await emitter.run({ op: "socketsLeave", to: leavers.map((c) => c.socket.id), rooms: ["room-e"] });
-    const stayers = members.filter((c) => !leavers.includes(c));
-    await untilValue("count-room room-e after socketsLeave", () => on(nodes[0], core)[2].call("count-room", "room-e"), stayers.length);
-    tag = newTag("to-room-e-after-leave");
-    await delivery("to room-e after emitter socketsLeave", "to", tag, stayers, () => on(nodes[N - 1], core)[3].emit("to", "room-e", tag));
-    // serverSideEmit("hello") from the emitter (no ack: the emitter cannot take one). Nodes answer
-    // `hello` only through an ack, so clients cannot observe it: this only checks that every
-    // node takes it and still answers cluster requests.
-    await emitter.run({ op: "serverSideEmit", event: "hello", args: ["from-emitter"] });
-    for (const node of nodes) {
-      const c = on(node, core)[2];
-      await expectAck(`count after emitter serverSideEmit`, c, total, "count");
-      await expectAck(`sse after emitter serverSideEmit`, c, N - 1, "sse");
-    }
-    log("emitter emit, socketsJoin, socketsLeave, serverSideEmit ok");
 
     // Every step once more, after a fence from every node.
     await fenceAndVerifyAll();
@@ -427,14 +438,16 @@ async function full() {
     log("kick ok");
 
     // disconnectSockets from the emitter: room-e's stayers (client 1 of every node).
-    await disconnection("emitter disconnectSockets room-e", stayers, () =>
-      emitter.run({ op: "disconnectSockets", to: ["room-e"], close: true }),
-    );
+    if (emitter) {
+      await disconnection("emitter disconnectSockets room-e", stayers, () =>
+        emitter.run({ op: "disconnectSockets", to: ["room-e"], close: true }),
+      );
+    }
     const left = live();
     for (const node of nodes) await expectAck("count after the disconnects", on(node, left)[0], left.length, "count");
     log("disconnectSockets ok");
   } finally {
-    emitter.close();
+    emitter?.close();
   }
   return { nodes: nodes.map((n) => n.name), clients: clients.length, steps: steps.length };
 }

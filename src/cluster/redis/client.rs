@@ -110,24 +110,50 @@ impl Client {
 
     /// `PUBLISH channel payload`: how many subscribers received it.
     pub async fn publish(&self, channel: Bytes, payload: Bytes) -> Result<i64, RedisError> {
-        let reply = self.command(vec![Bytes::from_static(b"PUBLISH"), channel, payload]).await?;
+        self.publish_with("PUBLISH", channel, payload).await
+    }
+
+    /// `SPUBLISH channel payload` (Redis 7 sharded pub/sub).
+    pub async fn spublish(&self, channel: Bytes, payload: Bytes) -> Result<i64, RedisError> {
+        self.publish_with("SPUBLISH", channel, payload).await
+    }
+
+    async fn publish_with(
+        &self,
+        cmd: &'static str,
+        channel: Bytes,
+        payload: Bytes,
+    ) -> Result<i64, RedisError> {
+        let reply = self.command(vec![Bytes::from_static(cmd.as_bytes()), channel, payload]).await?;
         match reply {
             Reply::Int(n) => Ok(n),
-            other => Err(unexpected("PUBLISH", &other)),
+            other => Err(unexpected(cmd, &other)),
         }
     }
 
     /// `PUBSUB NUMSUB channel`: how many subscribers the channel has (on this Redis node).
     pub async fn numsub(&self, channel: Bytes) -> Result<i64, RedisError> {
-        let reply =
-            self.command(vec![Bytes::from_static(b"PUBSUB"), Bytes::from_static(b"NUMSUB"), channel]).await?;
+        self.count_subscribers("NUMSUB", channel).await
+    }
+
+    /// `PUBSUB SHARDNUMSUB channel`: how many sharded subscribers the channel has.
+    pub async fn shardnumsub(&self, channel: Bytes) -> Result<i64, RedisError> {
+        self.count_subscribers("SHARDNUMSUB", channel).await
+    }
+
+    async fn count_subscribers(&self, sub: &'static str, channel: Bytes) -> Result<i64, RedisError> {
+        let reply = self
+            .command(vec![Bytes::from_static(b"PUBSUB"), Bytes::from_static(sub.as_bytes()), channel])
+            .await?;
         let count = match &reply {
             // RESP2: [channel, count]; RESP3: {channel: count}.
             Reply::Array(items) if items.len() == 2 => items[1].as_int(),
             Reply::Map(pairs) if pairs.len() == 1 => pairs[0].1.as_int(),
             _ => None,
         };
-        count.ok_or_else(|| unexpected("PUBSUB NUMSUB", &reply))
+        count.ok_or_else(|| {
+            unexpected(if sub == "NUMSUB" { "PUBSUB NUMSUB" } else { "PUBSUB SHARDNUMSUB" }, &reply)
+        })
     }
 
     /// Whether the connection is up (handshake done) right now.
