@@ -58,6 +58,18 @@ fn wait_count_room(client: &mut Client, room: &str, n: usize) {
     }
 }
 
+/// Every client gets the bench's `q` with an ack id and answers it.
+fn answer_q(clients: &mut [Client]) {
+    for (i, client) in clients.iter_mut().enumerate() {
+        let text = client.text();
+        let id = text
+            .strip_prefix("42")
+            .and_then(|t| t.strip_suffix(r#"["q"]"#))
+            .unwrap_or_else(|| panic!("client {i} expected a q with an ack id, got {text:?}"));
+        client.send(&format!("43{id}[\"ok\"]"));
+    }
+}
+
 /// Nothing else is queued for `client`: an echo comes back next.
 fn expect_nothing_else(client: &mut Client) {
     client.send(r#"42["echo","fence"]"#);
@@ -114,14 +126,7 @@ fn a_process_is_one_server_and_every_shard_delivers_once() {
 
     // A broadcast with acks from server a: each client answers `q`.
     clients[1].send(r#"426["bcack"]"#);
-    for (i, client) in clients.iter_mut().enumerate() {
-        let text = client.text();
-        let id = text
-            .strip_prefix("42")
-            .and_then(|t| t.strip_suffix(r#"["q"]"#))
-            .unwrap_or_else(|| panic!("client {i} expected a q with an ack id, got {text:?}"));
-        client.send(&format!("43{id}[\"ok\"]"));
-    }
+    answer_q(&mut clients);
     clients[1].expect_text(&format!("436[{total}]"));
 }
 
@@ -497,14 +502,7 @@ fn sharded_adapter_a_process_is_one_server_and_rooms_reach_every_shard_once() {
 
     // A broadcast with acks from server b.
     clients[2].send(r#"424["bcack"]"#);
-    for (i, client) in clients.iter_mut().enumerate() {
-        let text = client.text();
-        let id = text
-            .strip_prefix("42")
-            .and_then(|t| t.strip_suffix(r#"["q"]"#))
-            .unwrap_or_else(|| panic!("client {i} expected a q with an ack id, got {text:?}"));
-        client.send(&format!("43{id}[\"ok\"]"));
-    }
+    answer_q(&mut clients);
     clients[2].expect_text(&format!("434[{total}]"));
 
     // The members leave (their connections close): the room's channel loses its subscribers.
