@@ -628,3 +628,52 @@ fn blocking_connection_publishes_with_auth_and_db() {
         drop(server);
     });
 }
+
+#[test]
+fn an_idle_subscriber_pings_and_a_silent_peer_is_dropped() {
+    // A real server answers the keepalive PINGs (RESP2 and RESP3): the connection stays up
+    // through several of them and still delivers.
+    let server = RedisServer::start(&[]);
+    let url = server.parsed();
+    let silent = hostile_server(Vec::new());
+    run(move || async move {
+        for resp3 in [false, true] {
+            let opts = Options { resp3, keepalive: Duration::from_millis(50), ..opts() };
+            let (hook, mut ev) = events();
+            let (on_message, mut rx) = messages();
+            let sub = Subscriber::connect(url.clone(), opts.clone(), on_message, Some(hook));
+            sub.subscribe(SubKind::Channel, vec![Bytes::from_static(b"alive")]);
+            assert_eq!(ev.next().await, "connected");
+            let client = Client::connect(url.clone(), opts.clone(), None);
+            within("client connected", client.connected()).await;
+            // Ten keepalive periods, each PING awaited as a subscription is.
+            for _ in 0..10 {
+                glommio::timer::sleep(Duration::from_millis(50)).await;
+                within("the PING answered", sub.subscribed()).await;
+            }
+            client
+                .publish(Bytes::from_static(b"alive"), Bytes::from_static(b"still"))
+                .await
+                .expect("publish");
+            assert_eq!(&next_message(&mut rx).await.payload[..], b"still");
+            assert_eq!(ev.log(), ["connected"], "resp3={resp3}: never dropped");
+            sub.close();
+            client.close();
+        }
+        // A peer that accepts and never answers: the PING times out and the connection goes.
+        let url = RedisUrl::parse(&format!("redis://127.0.0.1:{silent}")).expect("url");
+        let opts = Options {
+            keepalive: Duration::from_millis(50),
+            command_timeout: Duration::from_millis(200),
+            ..opts()
+        };
+        let (hook, mut ev) = events();
+        let (on_message, _rx) = messages();
+        let sub = Subscriber::connect(url, opts, on_message, Some(hook));
+        assert_eq!(ev.next().await, "connected");
+        let down = within("the silent peer dropped", ev.next()).await;
+        assert!(down.starts_with("disconnected: Timeout("), "{down}");
+        sub.close();
+    });
+    drop(server);
+}

@@ -32,6 +32,10 @@
 //!   every reconnect. It counts the confirmations owed by each `(UN)SUBSCRIBE` it sent, so
 //!   [`Subscriber::subscribed`] can tell when the server has them all. Messages (RESP2 arrays or
 //!   RESP3 pushes) go to the [`MessageHook`] inline, their fields slices of the read buffer.
+//! - **Keepalive.** A subscriber only reads, so a peer gone without a word would go unnoticed:
+//!   every [`Options::keepalive`] (15 s) with nothing awaiting an answer it sends `PING`, whose
+//!   `pong` is awaited like a confirmation; none within `command_timeout` reopens the
+//!   connection.
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -167,6 +171,10 @@ pub struct Options {
     pub resp3: bool,
     /// A reply larger than this many bytes is a protocol error (the connection is dropped).
     pub max_frame: usize,
+    /// How often an idle subscriber sends `PING`, so that a peer gone without a word (a
+    /// network partition, a host that died) is noticed within this plus `command_timeout`
+    /// rather than at the next (un)subscription; zero sends none.
+    pub keepalive: Duration,
 }
 
 impl Default for Options {
@@ -178,6 +186,7 @@ impl Default for Options {
             backoff_max: Duration::from_secs(2),
             resp3: false,
             max_frame: 512 * 1024 * 1024,
+            keepalive: Duration::from_secs(15),
         }
     }
 }

@@ -164,6 +164,11 @@ impl Handler for Subs {
                 self.confirmed(true);
                 return Ok(());
             }
+            // The answer to a keepalive PING in RESP3.
+            Frame::Reply(Reply::Simple(pong)) if pong.eq_ignore_ascii_case("PONG") => {
+                self.confirmed(false);
+                return Ok(());
+            }
             Frame::Reply(other) => {
                 tracing::debug!(reply = ?other, "Redis reply ignored on a subscriber connection");
                 return Ok(());
@@ -204,6 +209,8 @@ impl Handler for Subs {
                 | b"sunsubscribe",
                 3,
             ) => self.confirmed(false),
+            // The answer to a keepalive PING in RESP2 subscribed mode: `["pong", ""]`.
+            (b"pong", 2) => self.confirmed(false),
             _ => tracing::debug!(kind = ?kind, "Redis pub/sub frame ignored"),
         }
         Ok(())
@@ -216,6 +223,22 @@ impl Handler for Subs {
 
     fn oldest_deadline(&self) -> Option<Instant> {
         self.state.borrow().unconfirmed.front().map(|u| u.due)
+    }
+}
+
+/// Every `every`, a `PING` on a connection with nothing awaiting an answer: its reply is
+/// awaited like a subscription's confirmation, so a silent peer times out and the connection
+/// is reopened. Ends when the subscriber is closed.
+async fn keep_alive(link: Rc<Link>, subs: Rc<Subs>, every: Duration) {
+    loop {
+        glommio::timer::sleep(every).await;
+        if link.is_closed() {
+            return;
+        }
+        if link.is_up() && subs.state.borrow().unconfirmed.is_empty() && link.send(&[b"PING"]).is_ok() {
+            let due = Instant::now() + subs.timeout;
+            subs.state.borrow_mut().unconfirmed.push_back(Unconfirmed { due, left: 1 });
+        }
     }
 }
 
@@ -235,8 +258,12 @@ impl Subscriber {
         events: Option<EventHook>,
     ) -> Subscriber {
         let subs = Rc::new(Subs { timeout: opts.command_timeout, on_message, state: RefCell::default() });
+        let keepalive = opts.keepalive;
         let link = Link::new(url, opts, events);
         link.start(subs.clone());
+        if !keepalive.is_zero() {
+            glommio::spawn_local(keep_alive(link.clone(), subs.clone(), keepalive)).detach();
+        }
         Subscriber { inner: Rc::new(Inner { link, subs }) }
     }
 
