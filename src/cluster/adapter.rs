@@ -445,8 +445,7 @@ impl ClusterShard {
             SubKind::Channel | SubKind::Shard => {
                 let Ok(channel) = std::str::from_utf8(&msg.channel) else { return };
                 let key = self.key();
-                if let Some(rest) = channel.strip_prefix(key).and_then(|r| r.strip_prefix("-response#")) {
-                    let _ = rest;
+                if channel.strip_prefix(key).is_some_and(|r| r.starts_with("-response#")) {
                     match Response::decode(&msg.payload) {
                         Ok(response) => self.on_response(response),
                         Err(e) => self.malformed(channel, &e),
@@ -718,10 +717,7 @@ impl ClusterShard {
     }
 
     fn rc(&self) -> Rc<ClusterShard> {
-        self.layer
-            .upgrade()
-            .and_then(|l| l.cluster().cloned())
-            .expect("a shard's adapter lives as long as its layer")
+        self.me.upgrade().expect("the adapter outlives its own calls")
     }
 }
 

@@ -222,24 +222,39 @@ pub enum ClusterRequestError {
     Timeout { received: usize, expected: usize },
 }
 
-/// Waits for `expected` answers to a request published to the cluster, at most `timeout`.
-async fn cluster_answers(
-    rx: &mut mpsc::UnboundedReceiver<Response>,
-    expected: usize,
+/// Publishes the request `make(uid, request_id)` to the other servers of the cluster and
+/// waits for one answer from each (Node's `serverCount() - 1`), at most `timeout`; none to
+/// wait for when there is no other server (or Redis cannot count them). `Err` with the answers
+/// that came when some did not.
+async fn ask_other_servers(
+    cluster: &ClusterShard,
+    nsp: &ByteString,
     timeout: Duration,
+    make: impl FnOnce(String, String) -> Request,
 ) -> Result<Vec<Response>, (Vec<Response>, ClusterRequestError)> {
+    let expected = cluster.server_count(nsp).await.unwrap_or(1).saturating_sub(1);
+    if expected == 0 {
+        return Ok(Vec::new());
+    }
+    let (request_id, mut rx) = cluster.open_request();
+    cluster.publish_request(nsp, &make(cluster.uid().to_owned(), request_id.clone()));
     let mut timer = Box::pin(sleep(timeout));
     let mut answers = Vec::with_capacity(expected.min(64));
+    let mut result = Ok(());
     while answers.len() < expected {
-        match next_or_timeout(rx, &mut timer).await {
+        match next_or_timeout(&mut rx, &mut timer).await {
             Some(answer) => answers.push(answer),
             None => {
-                let e = ClusterRequestError::Timeout { received: answers.len(), expected };
-                return Err((answers, e));
+                result = Err(ClusterRequestError::Timeout { received: answers.len(), expected });
+                break;
             }
         }
     }
-    Ok(answers)
+    cluster.close_request(&request_id);
+    match result {
+        Ok(()) => Ok(answers),
+        Err(e) => Err((answers, e)),
+    }
 }
 
 /// A `fetchSockets` under way.
@@ -269,29 +284,26 @@ impl FetchWait {
             }
         }
         let Some((cluster, nsp, opts)) = self.cluster.take() else { return Ok(found) };
-        let servers = cluster.server_count(&nsp).await.unwrap_or(1);
-        if servers <= 1 {
-            return Ok(found);
-        }
-        let (request_id, mut rx) = cluster.open_request();
-        let request =
-            Request::RemoteFetch { uid: cluster.uid().to_owned(), request_id: request_id.clone(), opts };
-        cluster.publish_request(&nsp, &request);
-        let answers = cluster_answers(&mut rx, servers - 1, timeout).await;
-        cluster.close_request(&request_id);
-        let remote = |answers: Vec<Response>| {
-            answers.into_iter().flat_map(|a| match a {
-                Response::FetchSockets { sockets, .. } => sockets,
-                _ => Vec::new(),
-            })
+        let answers = ask_other_servers(&cluster, &nsp, timeout, |uid, request_id| Request::RemoteFetch {
+            uid,
+            request_id,
+            opts,
+        })
+        .await;
+        let remote = |found: &mut Vec<Found>, answers: Vec<Response>| {
+            for answer in answers {
+                if let Response::FetchSockets { sockets, .. } = answer {
+                    found.extend(sockets.into_iter().map(|d| (d, true)));
+                }
+            }
         };
         match answers {
             Ok(answers) => {
-                found.extend(remote(answers).map(|d| (d, true)));
+                remote(&mut found, answers);
                 Ok(found)
             }
             Err((answers, e)) => {
-                found.extend(remote(answers).map(|d| (d, true)));
+                remote(&mut found, answers);
                 Err((found, e))
             }
         }
@@ -484,18 +496,12 @@ impl Layer {
         else {
             return Ok(rooms);
         };
-        let servers = cluster.server_count(&nsp).await.unwrap_or(1);
-        if servers <= 1 {
-            return Ok(rooms);
-        }
-        let (request_id, mut rx) = cluster.open_request();
-        cluster.publish_request(
-            &nsp,
-            &Request::AllRooms { uid: cluster.uid().to_owned(), request_id: request_id.clone() },
-        );
-        let answers = cluster_answers(&mut rx, servers - 1, timeout).await;
-        cluster.close_request(&request_id);
-        let answers = answers.map_err(|(_, e)| e)?;
+        let answers = ask_other_servers(&cluster, &nsp, timeout, |uid, request_id| Request::AllRooms {
+            uid,
+            request_id,
+        })
+        .await
+        .map_err(|(_, e)| e)?;
         for answer in answers {
             if let Response::AllRooms { rooms: more, .. } = answer {
                 rooms.extend(more);
@@ -514,19 +520,10 @@ impl Layer {
         data: Vec<Value>,
     ) -> Result<Vec<Value>, (Vec<Value>, ClusterRequestError)> {
         let Some(cluster) = self.cluster().cloned() else { return Ok(Vec::new()) };
-        let servers = cluster.server_count(&nsp).await.unwrap_or(1);
-        if servers <= 1 {
-            return Ok(Vec::new());
-        }
-        let (request_id, mut rx) = cluster.open_request();
-        let request = Request::ServerSideEmit {
-            uid: cluster.uid().to_owned(),
-            request_id: Some(request_id.clone()),
-            data,
-        };
-        cluster.publish_request(&nsp, &request);
-        let answers = cluster_answers(&mut rx, servers - 1, self.requests_timeout()).await;
-        cluster.close_request(&request_id);
+        let answers = ask_other_servers(&cluster, &nsp, self.requests_timeout(), |uid, request_id| {
+            Request::ServerSideEmit { uid, request_id: Some(request_id), data }
+        })
+        .await;
         let values = |answers: Vec<Response>| {
             answers
                 .into_iter()
