@@ -70,6 +70,17 @@ fn answer_q(clients: &mut [Client]) {
     }
 }
 
+/// A broadcast from the first client reaches every client exactly once.
+fn broadcast_reaches_everyone_once(clients: &mut [Client]) {
+    clients[0].send(r#"42["broadcast","hi",1]"#);
+    for client in clients.iter_mut() {
+        client.expect_text(r#"42["broadcast","hi",1]"#);
+    }
+    for client in clients.iter_mut() {
+        expect_nothing_else(client);
+    }
+}
+
 /// Nothing else is queued for `client`: an echo comes back next.
 fn expect_nothing_else(client: &mut Client) {
     client.send(r#"42["echo","fence"]"#);
@@ -95,13 +106,7 @@ fn a_process_is_one_server_and_every_shard_delivers_once() {
     let total = clients.len();
 
     // A broadcast from a client of server a: every client of both servers, exactly once.
-    clients[0].send(r#"42["broadcast","hi",1]"#);
-    for client in &mut clients {
-        client.expect_text(r#"42["broadcast","hi",1]"#);
-    }
-    for client in &mut clients {
-        expect_nothing_else(client);
-    }
+    broadcast_reaches_everyone_once(&mut clients);
 
     // fetchSockets over the cluster, from each server.
     clients[0].send(r#"421["count"]"#);
@@ -363,16 +368,18 @@ fn a_dynamic_child_namespace_joins_the_cluster_from_any_shard() {
 
 /// Waits until a PUBLISH on `channel` reaches `subscribers` subscriptions.
 fn wait_subscribers(redis: &RedisServer, channel: &str, subscribers: i64) {
+    wait_reading(&format!("subscribers of {channel}"), subscribers, || redis.publish(channel, b""));
+}
+
+/// Reads `read()` until it gives `want` (bounded): subscriptions are only seen by asking Redis.
+fn wait_reading(what: &str, want: i64, read: impl Fn() -> i64) {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
-        let got = redis.publish(channel, b"");
-        if got == subscribers {
+        let got = read();
+        if got == want {
             return;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{got} subscribers of {channel}, expected {subscribers}"
-        );
+        assert!(std::time::Instant::now() < deadline, "{what}: {got}, expected {want}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -455,13 +462,7 @@ fn sharded_adapter_a_process_is_one_server_and_rooms_reach_every_shard_once() {
     let total = clients.len();
 
     // A broadcast from server a: every client of both servers, exactly once.
-    clients[0].send(r#"42["broadcast","hi",1]"#);
-    for client in &mut clients {
-        client.expect_text(r#"42["broadcast","hi",1]"#);
-    }
-    for client in &mut clients {
-        expect_nothing_else(client);
-    }
+    broadcast_reaches_everyone_once(&mut clients);
 
     // Both shards of a and one of b in room-x: three subscribers of its channel.
     for (i, client) in clients.iter_mut().enumerate().take(3) {
@@ -513,15 +514,7 @@ fn sharded_adapter_a_process_is_one_server_and_rooms_reach_every_shard_once() {
 
 /// Waits (bounded) until `PUBSUB SHARDNUMSUB channel` reads `want`.
 fn wait_shardnumsub(redis: &RedisServer, channel: &str, want: i64) {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let got = redis.shardnumsub(channel);
-        if got == want {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "SHARDNUMSUB {channel} = {got}, expected {want}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_reading(&format!("SHARDNUMSUB {channel}"), want, || redis.shardnumsub(channel));
 }
 
 /// The other subscription modes, one process of two shards beside a second one: `static`
