@@ -151,6 +151,11 @@ struct Common {
     /// `static`.
     #[arg(long, env = "TPCIO_REDIS_SUBSCRIPTION_MODE", default_value = "dynamic", global = true)]
     redis_subscription_mode: SubscriptionModeArg,
+    /// The Socket.IO packet encoding (Node's `parser` option): `json` (socket.io-parser, the
+    /// default) or `msgpack` (`socket.io-msgpack-parser` 3: binary packets, buffers inline).
+    /// Clients must use the same parser.
+    #[arg(long, env = "TPCIO_PARSER", default_value = "json", global = true)]
+    parser: ParserArg,
     /// Log filter: a level (`error`, `warn`, `info`, `debug`, `trace`) or a `tracing` filter
     /// such as `tpcio=debug`.
     #[arg(long, env = "TPCIO_LOG", default_value = "info", global = true)]
@@ -290,6 +295,9 @@ fn apply(c: &Common, config: &mut ServerConfig) {
 
 fn socket_io(c: &Common, io: SocketIo) -> SocketIo {
     let mut io = io.path(c.path.clone()).cleanup_empty_child_namespaces(c.cleanup_empty_child_namespaces);
+    if c.parser == ParserArg::Msgpack {
+        io = io.parser(tpcio::socket::Parser::MsgPack);
+    }
     if let Some(capacity) = c.shard_outbox_capacity {
         io = io.shard_outbox_capacity(capacity);
     }
@@ -321,6 +329,13 @@ fn redis_adapter(c: &Common, bench: bool) -> Result<Option<RedisAdapterConfig>, 
         });
     }
     Ok(Some(config))
+}
+
+/// `--parser`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ParserArg {
+    Json,
+    Msgpack,
 }
 
 /// `--redis-adapter`.

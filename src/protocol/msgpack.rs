@@ -1,5 +1,8 @@
 //! MessagePack as notepack.io writes and reads it: the `parser` of `@socket.io/redis-adapter`
 //! (notepack.io 3.0.1 in adapter 8.x, 2.2 in 7.x) and of `@socket.io/redis-emitter` 5.1.
+//! The Socket.IO msgpack parser ([`crate::protocol::sio::msgpack`], `socket.io-msgpack-parser`
+//! 3.0.2 on notepack.io 2.2) writes its packets' data with it too: for these values the two
+//! notepack versions write the same bytes.
 //!
 //! # Writing (notepack.io 3.0.1 `encode`)
 //!
