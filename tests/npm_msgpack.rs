@@ -67,7 +67,9 @@ impl Handler for App {
 
     async fn authorize(&self, c: &ConnectInfo) -> Result<(), ConnectError> {
         match c.auth.get("token").and_then(Value::as_str) {
-            Some("bad") => Err(ConnectError::new("not authorized").with_data(object(vec![("code", 42.into())]))),
+            Some("bad") => {
+                Err(ConnectError::new("not authorized").with_data(object(vec![("code", 42.into())])))
+            }
             _ => Ok(()),
         }
     }
@@ -85,10 +87,11 @@ impl Handler for App {
                 }
             }
             "ask-client" => {
-                let answer = match socket.emit_with_ack("question", &values[..1], Duration::from_secs(3)).await {
-                    Ok(mut answers) if !answers.is_empty() => answers.swap_remove(0),
-                    _ => "timeout".into(),
-                };
+                let answer =
+                    match socket.emit_with_ack("question", &values[..1], Duration::from_secs(3)).await {
+                        Ok(mut answers) if !answers.is_empty() => answers.swap_remove(0),
+                        _ => "timeout".into(),
+                    };
                 let _ = socket.emit("answer", &[answer]);
             }
             "join" => {
@@ -100,7 +103,8 @@ impl Handler for App {
             "to-room" => drop(socket.to(first).emit("room-msg", rest)),
             "broadcast" => drop(socket.broadcast().emit_raw("broadcast-msg", &event.raw_args())),
             "bcack" => {
-                let answers = socket.namespace_ops().timeout(Duration::from_secs(3)).emit_with_ack("q", &[]).await;
+                let answers =
+                    socket.namespace_ops().timeout(Duration::from_secs(3)).emit_with_ack("q", &[]).await;
                 let answer = answers.map_or_else(|_| "timeout".into(), Value::Array);
                 if let Some(ack) = ack {
                     let _ = ack.send(&[answer]);
@@ -157,7 +161,8 @@ impl NodeMsgpack {
         require_reference();
         let parser = reference_dir().join("node_modules/socket.io-msgpack-parser/package.json");
         assert!(parser.is_file(), "{} is missing: run `npm ci` in loadtest/node-reference", parser.display());
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a port");
+        let port =
+            TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a port");
         let mut child = Command::new("node")
             .arg("sio-msgpack.mjs")
             .arg(port.to_string())

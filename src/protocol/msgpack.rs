@@ -121,6 +121,41 @@ pub fn decode(bytes: &[u8]) -> Result<Value, MsgpackError> {
     }
 }
 
+/// notepack 2.2's `undefined` (fixext 1, type 0, one zero byte): what it writes for an object
+/// key whose value is `undefined` (notepack 3 leaves such keys out).
+pub const UNDEFINED: [u8; 3] = [0xd4, 0x00, 0x00];
+
+/// Reads a message that is one map, entry by entry and in order, as [`decode`] would, except
+/// that an entry whose value is [`UNDEFINED`] has `None`: a JS reader sees `undefined` there,
+/// as for a missing key, where [`decode`] gives `Null`. `Ok(None)` when the message is one
+/// value but not a map.
+pub fn decode_map(bytes: &[u8]) -> Result<Option<Vec<(String, Option<Value>)>>, MsgpackError> {
+    let mut reader = Reader { bytes, pos: 0 };
+    let n = match Marker::from_u8(reader.u8()?) {
+        Marker::FixMap(n) => usize::from(n),
+        Marker::Map16 => reader.u16()?,
+        Marker::Map32 => reader.u32()?,
+        _ => return decode(bytes).map(|_| None),
+    };
+    // Every entry takes at least two bytes.
+    let mut entries = Vec::with_capacity(n.min(reader.remaining() / 2));
+    for _ in 0..n {
+        let key = property_key(&reader.value(1)?);
+        let value = match reader.bytes[reader.pos..].starts_with(&UNDEFINED) {
+            true => {
+                reader.pos += UNDEFINED.len();
+                None
+            }
+            false => Some(reader.value(1)?),
+        };
+        entries.push((key, value));
+    }
+    match bytes.len() - reader.pos {
+        0 => Ok(Some(entries)),
+        n => Err(MsgpackError::new(format!("{n} trailing bytes"))),
+    }
+}
+
 /// Writes to a `Vec` cannot fail.
 fn done<T, E: std::fmt::Debug>(result: Result<T, E>) {
     debug_assert!(result.is_ok(), "{:?}", result.err());

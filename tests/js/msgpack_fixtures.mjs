@@ -29,6 +29,9 @@ const server = [
 // Packets as the client's encoder writes them, for decoding.
 const client = [
   ["c_connect", { type: 0, nsp: "/" }],
+  // socket.io-client 4.8 without `auth`: `{type, data: this.auth}`, then `nsp`.
+  ["c_connect_undefined", { type: 0, data: undefined, nsp: "/" }],
+  ["c_disconnect_undefined", { type: 1, data: undefined, nsp: "/", id: undefined }],
   ["c_connect_auth", { type: 0, data: { token: "abc", n: 3 }, nsp: "/chat" }],
   ["c_event_buffer", { type: 2, data: ["up", { deep: [Buffer.from([1, 2])] }, Buffer.from([3])], nsp: "/", id: 5 }],
   ["c_event_arraybuffer", { type: 2, data: ["ab", new Uint8Array([4, 5, 6]).buffer], nsp: "/" }],

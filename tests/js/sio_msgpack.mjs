@@ -9,6 +9,7 @@
 //     keeps working throughout.
 import assert from "node:assert/strict";
 import { Socket as EngineSocket } from "engine.io-client";
+import { io } from "socket.io-client";
 import parser from "socket.io-msgpack-parser";
 import { parseArgs, runScript, within } from "./harness.mjs";
 import { Collector, connect, emitAck, settleTransport } from "./sio_lib.mjs";
@@ -49,6 +50,17 @@ async function main() {
   out.unknownNamespace = (await new Collector(nope, [], "nope").refused()).message;
   assert.equal(out.unknownNamespace, "Invalid namespace");
   nope.close();
+
+  // A client without `auth` sends `data: undefined` in its CONNECT.
+  const bare = io(`http://127.0.0.1:${ctx.port}`, {
+    transports: mode === "polling" ? ["polling"] : mode === "websocket" ? ["websocket"] : ["polling", "websocket"],
+    upgrade: mode === "upgrade", forceNew: true, reconnection: false, parser,
+  });
+  const bareCol = new Collector(bare, ["echo"], "bare");
+  bare.emit("echo", "no auth");
+  out.bare = await bareCol.nth("echo", 1);
+  assert.deepEqual(out.bare, ["no auth"]);
+  bare.close();
 
   const a = await open("/", "a");
   const b = await open("/", "b");

@@ -27,7 +27,9 @@
 //!
 //! # Reading
 //!
-//! `Decoder.add` and `checkPacket`: a map whose `type` is an integer from 0 to 4, `nsp` a
+//! `Decoder.add` and `checkPacket`: a map (a key whose value is notepack's `undefined` counts as
+//! absent: socket.io-client sends `data: undefined` in a CONNECT without auth) whose `type` is
+//! an integer from 0 to 4, `nsp` a
 //! string, `data` absent or an object for CONNECT, absent for DISCONNECT, a string or an object
 //! for CONNECT_ERROR, an array otherwise, `id` absent or an integer. Text messages are refused
 //! (notepack cannot read a string). On top of that, the JSON parser's limits hold (at most
@@ -45,7 +47,7 @@ use rmp::encode as w;
 
 use super::payload::RESERVED_EVENTS;
 use super::{DecodeOptions, Decoded, Packet, PacketKind, ParseError, SioVersion, v4};
-use crate::protocol::msgpack as mp;
+use crate::protocol::msgpack::{self as mp, UNDEFINED};
 use crate::protocol::value::{self, Value, write_json};
 
 /// Where `id` goes in an EVENT: before `nsp` for a socket's own emit, after it for a
@@ -55,9 +57,6 @@ pub enum Order {
     Socket,
     Broadcast,
 }
-
-/// notepack 2.2's `undefined`: fixext 1, type 0, one zero byte.
-const UNDEFINED: [u8; 3] = [0xd4, 0x00, 0x00];
 
 /// The packet (in its JSON form, `attachments` filling its placeholders) as one msgpack map.
 /// `Err` when its data is not JSON, or a placeholder names no attachment.
@@ -168,20 +167,20 @@ pub fn invalid_namespace(nsp: &str) -> Bytes {
 
 /// Reads one received binary message into the packet's JSON form and its buffers.
 pub fn decode(bytes: &[u8], version: SioVersion, opts: &DecodeOptions) -> Result<Decoded, ParseError> {
-    let decoded = mp::decode(bytes).map_err(|_| ParseError::InvalidMsgpack)?;
-    let Value::Object(_) = &decoded else {
-        return Err(ParseError::InvalidMsgpack);
-    };
-    let kind = match decoded.get("type").and_then(integer) {
+    let entries = mp::decode_map(bytes).map_err(|_| ParseError::InvalidMsgpack)?;
+    let entries = entries.ok_or(ParseError::InvalidMsgpack)?;
+    // `decoded.key`: the last entry of that key; `undefined` (`None`) as if absent.
+    let get = |key: &str| entries.iter().rev().find(|(k, _)| k == key).and_then(|(_, v)| v.as_ref());
+    let kind = match get("type").and_then(integer) {
         Some(n) if (0.0..=4.0).contains(&n) => {
             PacketKind::from_u8(n as u8).ok_or(ParseError::InvalidPacketType)?
         }
         _ => return Err(ParseError::InvalidPacketType),
     };
-    let Some(Value::String(nsp)) = decoded.get("nsp") else {
+    let Some(Value::String(nsp)) = get("nsp") else {
         return Err(ParseError::InvalidNamespace);
     };
-    let data = decoded.get("data");
+    let data = get("data");
     let valid = match (kind, data) {
         (PacketKind::Connect, None | Some(Value::Object(_))) => true,
         (PacketKind::Disconnect, None) => true,
@@ -195,7 +194,7 @@ pub fn decode(bytes: &[u8], version: SioVersion, opts: &DecodeOptions) -> Result
     if kind == PacketKind::Event {
         check_event_name(data)?;
     }
-    let id = match decoded.get("id") {
+    let id = match get("id") {
         None => None,
         Some(id) => Some(ack_id(id)?),
     };

@@ -80,6 +80,11 @@ fn client_packets_read_into_the_json_form() {
         (PacketKind::Connect, "/", None, None)
     );
 
+    for name in ["c_connect_undefined", "c_disconnect_undefined"] {
+        let d = decoded(name);
+        assert_eq!((&*d.packet.nsp, data(&d), d.packet.id), ("/", None, None), "{name}: undefined is absent");
+    }
+
     let d = decoded("c_connect_auth");
     assert_eq!((&*d.packet.nsp, data(&d)), ("/chat", Some(r#"{"token":"abc","n":3}"#)));
 
