@@ -29,6 +29,8 @@ use crate::protocol::sio::{
 };
 
 #[cfg(test)]
+mod msgpack_tests;
+#[cfg(test)]
 mod tests;
 
 /// Per-connection limits (Node's `connectTimeout` server option, socket.io-parser's
