@@ -125,11 +125,14 @@ pub fn decode(bytes: &[u8]) -> Result<Value, MsgpackError> {
 /// key whose value is `undefined` (notepack 3 leaves such keys out).
 pub const UNDEFINED: [u8; 3] = [0xd4, 0x00, 0x00];
 
+/// A map's entries in order; `None` for a value that is [`UNDEFINED`].
+pub type MapEntries = Vec<(String, Option<Value>)>;
+
 /// Reads a message that is one map, entry by entry and in order, as [`decode`] would, except
 /// that an entry whose value is [`UNDEFINED`] has `None`: a JS reader sees `undefined` there,
 /// as for a missing key, where [`decode`] gives `Null`. `Ok(None)` when the message is one
 /// value but not a map.
-pub fn decode_map(bytes: &[u8]) -> Result<Option<Vec<(String, Option<Value>)>>, MsgpackError> {
+pub fn decode_map(bytes: &[u8]) -> Result<Option<MapEntries>, MsgpackError> {
     let mut reader = Reader { bytes, pos: 0 };
     let n = match Marker::from_u8(reader.u8()?) {
         Marker::FixMap(n) => usize::from(n),

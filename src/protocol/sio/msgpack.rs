@@ -181,13 +181,13 @@ pub fn decode(bytes: &[u8], version: SioVersion, opts: &DecodeOptions) -> Result
         return Err(ParseError::InvalidNamespace);
     };
     let data = get("data");
-    let valid = match (kind, data) {
-        (PacketKind::Connect, None | Some(Value::Object(_))) => true,
-        (PacketKind::Disconnect, None) => true,
-        (PacketKind::ConnectError, Some(Value::String(_) | Value::Object(_))) => true,
-        (PacketKind::Event | PacketKind::Ack, Some(Value::Array(_))) => true,
-        _ => false,
-    };
+    let valid = matches!(
+        (kind, data),
+        (PacketKind::Connect, None | Some(Value::Object(_)))
+            | (PacketKind::Disconnect, None)
+            | (PacketKind::ConnectError, Some(Value::String(_) | Value::Object(_)))
+            | (PacketKind::Event | PacketKind::Ack, Some(Value::Array(_)))
+    );
     if !valid {
         return Err(ParseError::InvalidPayload);
     }
