@@ -34,8 +34,8 @@
 //! for CONNECT_ERROR, an array otherwise, `id` absent or an integer. Text messages are refused
 //! (notepack cannot read a string). On top of that, the JSON parser's limits hold (at most
 //! `max_attachments` buffers, nesting at most 128 deep, an event named by a string or a number
-//! and not a reserved name), and ids must fit 64 bits; every refusal closes the connection with
-//! "parse error", as in Node.
+//! and not a reserved name), and ids must fit 64 bits; every refusal closes the connection as
+//! a parse error (its sockets see "forced close"), as in Node.
 //!
 //! What JSON cannot carry changes on the way through: notepack 2.2's `undefined` becomes `null`,
 //! a `Date` its ISO string, an `ArrayBuffer` (ext type 0) a buffer sent back as `bin` (which a
