@@ -151,6 +151,11 @@ struct Common {
     /// `static`.
     #[arg(long, env = "TPCIO_REDIS_SUBSCRIPTION_MODE", default_value = "dynamic", global = true)]
     redis_subscription_mode: SubscriptionModeArg,
+    /// The Socket.IO packet encoding (Node's `parser` option): `json` (socket.io-parser, the
+    /// default) or `msgpack` (`socket.io-msgpack-parser` 3: binary packets, buffers inline).
+    /// Clients must use the same parser (the demo page then loads the client's msgpack build).
+    #[arg(long, env = "TPCIO_PARSER", default_value = "json", global = true)]
+    parser: ParserArg,
     /// Log filter: a level (`error`, `warn`, `info`, `debug`, `trace`) or a `tracing` filter
     /// such as `tpcio=debug`.
     #[arg(long, env = "TPCIO_LOG", default_value = "info", global = true)]
@@ -200,7 +205,7 @@ fn main() -> ExitCode {
         }
     };
     let server = match mode {
-        Mode::Serve => demo::pages(io(demo::socket_io()).attach(Server::new(config))),
+        Mode::Serve => demo::pages_for(io(demo::socket_io()).attach(Server::new(config)), c.parser.into()),
         Mode::Bench => io(bench::socket_io()).attach(Server::new(config)),
         Mode::Conformance => io(conformance::socket_io())
             .attach(Server::new(config).endpoint("/engine.io/", |_shard| conformance::Echo)),
@@ -290,6 +295,7 @@ fn apply(c: &Common, config: &mut ServerConfig) {
 
 fn socket_io(c: &Common, io: SocketIo) -> SocketIo {
     let mut io = io.path(c.path.clone()).cleanup_empty_child_namespaces(c.cleanup_empty_child_namespaces);
+    io = io.parser(c.parser.into());
     if let Some(capacity) = c.shard_outbox_capacity {
         io = io.shard_outbox_capacity(capacity);
     }
@@ -321,6 +327,22 @@ fn redis_adapter(c: &Common, bench: bool) -> Result<Option<RedisAdapterConfig>, 
         });
     }
     Ok(Some(config))
+}
+
+/// `--parser`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ParserArg {
+    Json,
+    Msgpack,
+}
+
+impl From<ParserArg> for tpcio::socket::Parser {
+    fn from(arg: ParserArg) -> Self {
+        match arg {
+            ParserArg::Json => tpcio::socket::Parser::Json,
+            ParserArg::Msgpack => tpcio::socket::Parser::MsgPack,
+        }
+    }
 }
 
 /// `--redis-adapter`.

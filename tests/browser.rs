@@ -15,6 +15,7 @@ use std::time::Duration;
 use common::browser::{DemoServer, require_chromium, screenshot_dir};
 use common::http::Conn;
 use common::node::NodeRun;
+use tpcio::socket::Parser;
 
 /// How long one scenario may run (each bounds itself at 110 s, chromium's start included).
 const NODE_TIMEOUT: Duration = Duration::from_secs(130);
@@ -22,10 +23,18 @@ const NODE_TIMEOUT: Duration = Duration::from_secs(130);
 const PACKAGES: &[&str] = &["playwright-core"];
 
 fn scenario(script: &str, verified: &str) -> serde_json::Value {
+    scenario_with(script, verified, Parser::Json)
+}
+
+fn scenario_with(script: &str, verified: &str, parser: Parser) -> serde_json::Value {
     require_chromium();
-    let server = DemoServer::start();
+    let server = DemoServer::start_with(parser);
     let name = script.trim_end_matches(".mjs");
-    let shots = screenshot_dir(name);
+    // Its own directory per parser: the tests run at once.
+    let shots = match parser {
+        Parser::MsgPack => screenshot_dir(&format!("{name}-msgpack")),
+        _ => screenshot_dir(name),
+    };
     let shots = shots.to_str().expect("a UTF-8 target path");
     let run =
         NodeRun::start(&format!("browser/{script}"), server.port(), 4, &[shots], PACKAGES, NODE_TIMEOUT);
@@ -35,6 +44,15 @@ fn scenario(script: &str, verified: &str) -> serde_json::Value {
 #[test]
 fn two_tabs_chat_across_shards_and_rooms_over_websocket() {
     let summary = scenario("chat.mjs", "two tabs chat across shards and rooms over websocket");
+    assert_ne!(summary["shards"][0], summary["shards"][1], "{summary}");
+}
+
+/// `--parser msgpack`: the page loads `socket.io.msgpack.min.js`, whose client speaks
+/// `socket.io-msgpack-parser` (a JSON client could not even connect).
+#[test]
+fn two_tabs_chat_with_the_msgpack_parser() {
+    let verified = "two tabs chat across shards and rooms over websocket";
+    let summary = scenario_with("chat.mjs", verified, Parser::MsgPack);
     assert_ne!(summary["shards"][0], summary["shards"][1], "{summary}");
 }
 

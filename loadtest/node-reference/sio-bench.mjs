@@ -40,6 +40,8 @@ const io = new Server(httpServer, {
   pingTimeout: 20000,
   serveClient: false,
   allowEIO3: true,
+  // SIO_PARSER=msgpack: socket.io-msgpack-parser 3.0.2, as `tpcio bench --parser msgpack`.
+  ...(process.env.SIO_PARSER === "msgpack" ? { parser: (await import("socket.io-msgpack-parser")).default } : {}),
 });
 
 if (redisUrl) {

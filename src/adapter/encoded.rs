@@ -9,6 +9,10 @@
 //! base64 for clients without binary support), and `permessage-deflate`, under which the
 //! pre-built frame cannot be used (Node's `_canSendPreEncodedFrame` checks the same).
 //!
+//! With the msgpack parser the packet is one binary message instead, written once too
+//! ([`EncodedPacket::msgpack`], the adapter's key order: `nsp` before `id`), whatever the
+//! number of msgpack recipients; the JSON forms are only built if a JSON recipient needs them.
+//!
 //! Every form is a `Bytes` sharing one buffer: a recipient costs a refcount, and the packet
 //! is `Send + Sync`, so one `Arc` of it may go to every shard.
 
@@ -17,7 +21,8 @@ use std::sync::OnceLock;
 use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
 
-use crate::protocol::sio::Packet;
+use crate::protocol::sio::msgpack::{self, Order};
+use crate::protocol::sio::{DecodeOptions, Packet, SioVersion};
 use crate::protocol::value::Value;
 
 /// A Socket.IO packet as sent: its text, the binary attachments that follow it, and the
@@ -27,6 +32,8 @@ pub struct EncodedPacket {
     text: ByteString,
     attachments: Vec<Bytes>,
     forms: OnceLock<Forms>,
+    /// The msgpack parser's form; `None` when the text does not encode (not JSON).
+    msgpack: OnceLock<Option<Bytes>>,
 }
 
 /// The WebSocket frame, and the Engine.IO message as a slice of it.
@@ -46,7 +53,7 @@ impl EncodedPacket {
 
     /// A packet whose text is already written (`2["ev"]`, `51-["ev",{"_placeholder":…}]`).
     pub fn from_text(text: ByteString, attachments: Vec<Bytes>) -> Self {
-        EncodedPacket { text, attachments, forms: OnceLock::new() }
+        EncodedPacket { text, attachments, forms: OnceLock::new(), msgpack: OnceLock::new() }
     }
 
     /// An EVENT (a BINARY_EVENT when an argument holds a buffer) to `nsp`; `id` when the
@@ -90,6 +97,18 @@ impl EncodedPacket {
     /// attachments, if any, are separate binary frames the engine writes.
     pub fn ws_frame(&self) -> &Bytes {
         &self.forms().frame
+    }
+
+    /// The packet as `socket.io-msgpack-parser` writes it: one binary Engine.IO message,
+    /// buffers inline. `None` when the text is not JSON (raw arguments can be anything).
+    pub fn msgpack(&self) -> Option<&Bytes> {
+        self.msgpack
+            .get_or_init(|| {
+                let opts = DecodeOptions { max_attachments: usize::MAX };
+                let packet = Packet::decode(self.text.clone(), SioVersion::V5, &opts).ok()?;
+                msgpack::encode(&packet, &self.attachments, Order::Broadcast).ok()
+            })
+            .as_ref()
     }
 
     fn forms(&self) -> &Forms {

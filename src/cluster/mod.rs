@@ -12,7 +12,7 @@
 //! - [`adapter`]: how one process of several shards is one server of the cluster.
 
 pub mod emitter;
-pub mod msgpack;
+pub use crate::protocol::msgpack;
 pub mod redis;
 pub mod wire;
 

@@ -17,7 +17,7 @@ pub mod chat;
 use std::sync::Arc;
 
 use crate::server::{Server, ServerConfig};
-use crate::socket::SocketIo;
+use crate::socket::{Parser, SocketIo};
 
 /// The chat endpoint: the namespace `/`, one [`chat::Chat`] per shard sharing one user count.
 pub fn socket_io() -> SocketIo {
@@ -33,7 +33,18 @@ pub fn server(config: ServerConfig) -> Server {
 /// Adds the page's routes (`/`, its script and style) to `server`. The page loads the client
 /// from `/socket.io/socket.io.js` and connects to `/socket.io/`.
 pub fn pages(server: Server) -> Server {
-    assets::ASSETS.iter().fold(server, |server, asset| {
+    pages_for(server, Parser::Json)
+}
+
+/// [`pages`] for a server speaking `parser`: with the msgpack parser the page loads the
+/// client's msgpack build (`/socket.io/socket.io.msgpack.min.js`).
+pub fn pages_for(server: Server, parser: Parser) -> Server {
+    let page = match parser {
+        Parser::MsgPack => assets::msgpack_page(),
+        _ => &assets::ASSETS[0],
+    };
+    let server = server.route(page.path, move |_shard, http| assets::serve(page, http));
+    assets::ASSETS[1..].iter().fold(server, |server, asset| {
         server.route(asset.path, move |_shard, http| assets::serve(asset, http))
     })
 }

@@ -4,6 +4,8 @@
 //! - [`payload`]: HTTP long-polling bodies, several packets in one (v4 `\x1e`-separated;
 //!   v3 length-prefixed text and v3 binary).
 //! - [`sio`]: Socket.IO packets (socket.io-protocol v5 and v4), namespaces, ack ids.
+//! - [`msgpack`]: MessagePack as notepack.io writes and reads it (the msgpack parser, and the
+//!   Redis adapter's messages).
 //! - [`value`]: JSON values with binary leaves, and the attachment placeholders of binary events.
 //! - [`ws_message`]: one packet per WebSocket message, including the base64 form (`b64=1`).
 //! - [`sid`]: session ids that name their owning shard.
@@ -14,6 +16,7 @@
 
 mod base64;
 pub mod handshake;
+pub mod msgpack;
 pub mod packet;
 pub mod payload;
 pub mod sid;

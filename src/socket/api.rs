@@ -81,6 +81,9 @@ pub enum EmitError {
     Full,
     #[error("reserved event name")]
     Reserved,
+    /// With the msgpack parser: raw arguments that are not JSON, so no MessagePack either.
+    #[error("arguments that are not valid JSON")]
+    InvalidArgs,
 }
 
 /// An event received from a client.
@@ -142,18 +145,19 @@ pub struct AckSender {
     pub(crate) engine: EngineSocket,
     pub(crate) nsp: ByteString,
     pub(crate) id: u64,
+    pub(crate) parser: crate::protocol::sio::Parser,
 }
 
 impl AckSender {
     pub fn send(self, args: &[Value]) -> Result<(), EmitError> {
         let (packet, attachments) = Packet::ack_values(self.nsp.clone(), self.id, args);
-        super::layer::send_packet(&self.engine, &packet, &attachments)
+        super::layer::send_packet(&self.engine, &packet, &attachments, self.parser)
     }
 
     /// Acknowledges with arguments exactly as received elsewhere (no re-encoding).
     pub fn send_raw(self, args: &RawArgs) -> Result<(), EmitError> {
         let packet = super::layer::raw_packet(true, self.nsp.clone(), None, Some(self.id), args);
-        super::layer::send_packet(&self.engine, &packet, &args.attachments)
+        super::layer::send_packet(&self.engine, &packet, &args.attachments, self.parser)
     }
 }
 
@@ -296,7 +300,7 @@ impl SocketRef {
             let encoded = crate::adapter::EncodedPacket::new(&packet, attachments);
             return self.layer.unicast(self, encoded);
         }
-        super::layer::send_packet(&self.engine, &packet, &attachments)
+        super::layer::send_packet(&self.engine, &packet, &attachments, self.layer.parser())
     }
 
     /// Emits an event with arguments exactly as received (no re-encoding).
@@ -310,7 +314,7 @@ impl SocketRef {
             let encoded = crate::adapter::EncodedPacket::new(&packet, args.attachments.clone());
             return self.layer.unicast(self, encoded);
         }
-        super::layer::send_packet(&self.engine, &packet, &args.attachments)
+        super::layer::send_packet(&self.engine, &packet, &args.attachments, self.layer.parser())
     }
 
     /// Emits an event and waits for the client's acknowledgement, at most `timeout`.

@@ -16,6 +16,7 @@ use super::layer::{Layer, LayerHandler};
 use super::namespace::{Predicate, Registry};
 use crate::cluster::RedisAdapterConfig;
 use crate::cluster::adapter::ClusterSetup;
+use crate::protocol::sio::Parser;
 use crate::server::{RunningServer, Server, ServerConfig};
 use crate::shard::ShardId;
 
@@ -75,6 +76,14 @@ impl SocketIo {
     /// The most binary attachments one packet may announce (default 10).
     pub fn max_attachments(mut self, max: usize) -> Self {
         self.options.max_attachments = max;
+        self
+    }
+
+    /// Node's `parser` option: [`Parser::MsgPack`] speaks `socket.io-msgpack-parser` 3 to
+    /// every client (each packet one binary message, buffers inline); [`Parser::Json`], the
+    /// default, socket.io-parser's text packets. Clients must use the same parser.
+    pub fn parser(mut self, parser: Parser) -> Self {
+        self.options.parser = parser;
         self
     }
 

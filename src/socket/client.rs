@@ -23,8 +23,13 @@ use bytestring::ByteString;
 
 use crate::engine::DisconnectReason;
 use crate::protocol::sid::Sid;
-use crate::protocol::sio::{DecodeOptions, Decoded, Decoder, Packet, PacketKind, ParseError, SioVersion, v4};
+use crate::protocol::sio::msgpack::{self, Order};
+use crate::protocol::sio::{
+    DecodeOptions, Decoded, Decoder, Packet, PacketKind, ParseError, Parser, SioVersion, v4,
+};
 
+#[cfg(test)]
+mod msgpack_tests;
 #[cfg(test)]
 mod tests;
 
@@ -43,6 +48,8 @@ pub struct ClientOptions {
     pub cleanup_empty_child_namespaces: bool,
     /// Node's `connectionStateRecovery` (off by default).
     pub recovery: Option<super::recovery::ConnectionStateRecovery>,
+    /// Node's `parser`: JSON text packets (default) or `socket.io-msgpack-parser`.
+    pub parser: Parser,
 }
 
 impl Default for ClientOptions {
@@ -53,6 +60,7 @@ impl Default for ClientOptions {
             outbox_capacity: 16 * 1024,
             cleanup_empty_child_namespaces: false,
             recovery: None,
+            parser: Parser::Json,
         }
     }
 }
@@ -120,6 +128,7 @@ pub struct SioClient {
     /// nothing, so none is kept (an idle connection's client stays small).
     assembling: Option<Box<Decoder>>,
     decode: DecodeOptions,
+    parser: Parser,
     state: State,
     /// Joined namespaces and their socket ids. Clients join a handful, so a list beats a map.
     sockets: Vec<(ByteString, Sid)>,
@@ -140,6 +149,7 @@ impl SioClient {
             engine_sid,
             assembling: None,
             decode,
+            parser: opts.parser,
             state: State::Open,
             sockets: Vec::new(),
             pending: Vec::new(),
@@ -214,6 +224,10 @@ impl SioClient {
         if self.state != State::Open {
             return;
         }
+        if self.parser == Parser::MsgPack {
+            // notepack cannot read a string: Node's decoder throws.
+            return self.parse_error(ParseError::InvalidMsgpack);
+        }
         let decoded = self.with_decoder(|decoder| decoder.push_text(text));
         match decoded {
             Ok(Some(decoded)) => self.dispatch(decoded),
@@ -227,7 +241,10 @@ impl SioClient {
         if self.state != State::Open {
             return;
         }
-        let decoded = self.with_decoder(|decoder| decoder.push_binary(data));
+        let decoded = match self.parser {
+            Parser::MsgPack => msgpack::decode(&data, self.version, &self.decode).map(Some),
+            _ => self.with_decoder(|decoder| decoder.push_binary(data)),
+        };
         match decoded {
             Ok(Some(decoded)) => self.dispatch(decoded),
             Ok(None) => {}
@@ -272,8 +289,12 @@ impl SioClient {
             return false;
         };
         let pid = pid.as_ref().map(Sid::as_str);
-        let ack = Packet::connect_ack(self.version, nsp.clone(), socket_id.as_str(), pid);
-        self.send_packet(&ack, &[]);
+        if self.parser == Parser::MsgPack && self.version == SioVersion::V5 {
+            self.send_binary_packet(msgpack::connect_ok(&nsp, socket_id.as_str(), pid));
+        } else {
+            let ack = Packet::connect_ack(self.version, nsp.clone(), socket_id.as_str(), pid);
+            self.send_packet(&ack, &[]);
+        }
         // Most connections join one namespace: room for exactly one until a second comes.
         self.sockets.reserve_exact(1);
         self.sockets.push((nsp, socket_id));
@@ -287,6 +308,17 @@ impl SioClient {
         let Some(nsp) = self.take_pending(nsp) else {
             return false;
         };
+        if self.parser == Parser::MsgPack {
+            match &refusal {
+                ConnectRefusal::InvalidNamespace => {
+                    return self.send_binary_packet(msgpack::invalid_namespace(&nsp));
+                }
+                ConnectRefusal::Middleware { message, data } if self.version == SioVersion::V5 => {
+                    return self.send_binary_packet(msgpack::connect_error(&nsp, message, data.as_deref()));
+                }
+                ConnectRefusal::Middleware { .. } => {}
+            }
+        }
         let packet = match refusal {
             ConnectRefusal::InvalidNamespace => {
                 Packet::connect_error(nsp, "Invalid namespace", None, SioVersion::V5)
@@ -333,12 +365,29 @@ impl SioClient {
 
     /// Queues a packet and its attachments. Ignored (`false`) once the connection is closing, as
     /// Node's `client._packet` ignores writes when the engine is not open.
+    /// With the msgpack parser the packet goes as one binary message (`false` when its data
+    /// does not encode).
     pub fn send_packet(&mut self, packet: &Packet, attachments: &[Bytes]) -> bool {
+        if self.parser == Parser::MsgPack {
+            return match msgpack::encode(packet, attachments, Order::Socket) {
+                Ok(bytes) => self.send_binary_packet(bytes),
+                Err(_) => false,
+            };
+        }
         self.send_encoded(packet.to_text(), attachments)
     }
 
+    /// A packet already in its msgpack form: one binary message.
+    fn send_binary_packet(&mut self, bytes: Bytes) -> bool {
+        if self.state != State::Open {
+            return false;
+        }
+        self.actions.push_back(Action::Send(EnginePayload::Binary(bytes)));
+        true
+    }
+
     /// [`SioClient::send_packet`] for a packet already encoded, such as a broadcast encoded once
-    /// for many clients.
+    /// for many clients (JSON parser: the text and its attachments).
     pub fn send_encoded(&mut self, text: ByteString, attachments: &[Bytes]) -> bool {
         if self.state != State::Open {
             return false;

@@ -28,7 +28,8 @@ use crate::adapter::{BroadcastOptions, EncodedPacket};
 use crate::cluster::adapter::{ClusterSetup, ClusterShard};
 use crate::engine::{DisconnectReason, SendError};
 use crate::protocol::sid::Sid;
-use crate::protocol::sio::{Packet, PacketKind, SioVersion};
+use crate::protocol::sio::msgpack::{self, Order};
+use crate::protocol::sio::{Packet, PacketKind, Parser, SioVersion};
 use crate::protocol::value::{self, Value};
 use crate::protocol::{Data, EioVersion, Packet as EioPacket};
 use crate::server::guard::{CatchPanic, Panic, catch};
@@ -47,17 +48,33 @@ pub(crate) fn is_reserved(name: &str) -> bool {
     )
 }
 
-/// Hands a Socket.IO packet and its attachments to the engine session.
+/// Hands a Socket.IO packet and its attachments to the engine session, in the server's
+/// parser: text and attachment messages, or one msgpack binary message.
 pub(crate) fn send_packet(
     engine: &EngineSocket,
     packet: &Packet,
     attachments: &[Bytes],
+    parser: Parser,
 ) -> Result<(), EmitError> {
+    if parser == Parser::MsgPack {
+        let bytes =
+            msgpack::encode(packet, attachments, Order::Socket).map_err(|_| EmitError::InvalidArgs)?;
+        return engine.send(EioPacket::binary(bytes)).map_err(emit_error);
+    }
     send_message(engine, EioPacket::message(packet.to_text()), attachments)
 }
 
-/// A broadcast's packet: every WebSocket recipient copies the one frame built for all of them.
-pub(crate) fn send_encoded(engine: &EngineSocket, packet: &EncodedPacket) -> Result<(), EmitError> {
+/// A broadcast's packet: every WebSocket recipient copies the one frame built for all of them
+/// (with the msgpack parser, the one binary message).
+pub(crate) fn send_encoded(
+    engine: &EngineSocket,
+    packet: &EncodedPacket,
+    parser: Parser,
+) -> Result<(), EmitError> {
+    if parser == Parser::MsgPack {
+        let bytes = packet.msgpack().ok_or(EmitError::InvalidArgs)?;
+        return engine.send(EioPacket::binary(bytes.clone())).map_err(emit_error);
+    }
     let message = EioPacket::prebuilt_message(packet.text().clone(), packet.ws_frame().clone());
     send_message(engine, message, packet.attachments())
 }
@@ -214,6 +231,11 @@ impl Layer {
         self.cluster.get()
     }
 
+    /// The server's Socket.IO parser (every connection speaks it).
+    pub(crate) fn parser(&self) -> Parser {
+        self.opts.parser
+    }
+
     /// Connection state recovery's store, when the option is on.
     pub(crate) fn recovery(&self) -> Option<&RecoveryStore> {
         self.recovery.get()
@@ -243,16 +265,18 @@ impl Layer {
     /// A socket's own emit. With recovery on, an event without ack gets an offset and is
     /// logged, as Node routes `socket.emit` as a broadcast to the socket's room.
     pub(crate) fn unicast(&self, socket: &SocketRef, packet: EncodedPacket) -> Result<(), EmitError> {
-        let Some(store) = self.recovery() else { return send_encoded(&socket.engine, &packet) };
+        let Some(store) = self.recovery() else {
+            return send_encoded(&socket.engine, &packet, self.parser());
+        };
         let opts = BroadcastOptions::new().to(ByteString::from(socket.id.as_str()));
         if !recovery::is_eligible(&packet, &opts) {
-            return send_encoded(&socket.engine, &packet);
+            return send_encoded(&socket.engine, &packet, self.parser());
         }
         let offset = store.next_offset(recovery::now_ms());
         let packet = Arc::new(recovery::with_offset(&packet, &offset));
         store.log(&offset, &socket.ns.name, &opts, packet.clone(), Instant::now());
         self.ensure_recovery_sweeper();
-        send_encoded(&socket.engine, &packet)
+        send_encoded(&socket.engine, &packet, self.parser())
     }
 
     /// Takes the session of `pid` for a CONNECT to `ns` whose client last saw `offset`: from
@@ -609,7 +633,7 @@ impl Layer {
                     // As Node: the missed packets come before the CONNECT answer (queued in
                     // the client, sent by `run_actions`), which the client buffers them for.
                     for packet in &missed {
-                        let _ = send_encoded(engine, packet);
+                        let _ = send_encoded(engine, packet, self.parser());
                     }
                 } else if let Some(pid) = pid.filter(|_| recovered) {
                     // The connection is closing: the session is kept for the client's next try.
@@ -650,7 +674,8 @@ impl Layer {
         let Some(ns) = self.registry.get(&nsp) else { return };
         let Some(data) = ns.data_of(socket) else { return };
         let Some(event) = packet.event() else { return };
-        let ack = packet.id.map(|id| AckSender { engine: engine.clone(), nsp: nsp.clone(), id });
+        let parser = self.parser();
+        let ack = packet.id.map(|id| AckSender { engine: engine.clone(), nsp: nsp.clone(), id, parser });
         let event = Event { name: event.name, args: event.args, packet, attachments, ack };
         let socket_ref = SocketRef { layer: self.rc(), ns: ns.clone(), id: socket, engine: engine.clone() };
         let site = Site {
@@ -685,7 +710,7 @@ impl Layer {
         let (ack_id, rx) = socket.ns.register_ack(socket.id).ok_or(AckError::Disconnected)?;
         socket.ns.handler.on_outgoing(socket, event);
         let (packet, attachments) = Packet::event_values(socket.ns.name.clone(), event, args, Some(ack_id));
-        if send_packet(&socket.engine, &packet, &attachments).is_err() {
+        if send_packet(&socket.engine, &packet, &attachments, self.parser()).is_err() {
             socket.ns.forget_ack(socket.id, ack_id);
             return Err(AckError::Disconnected);
         }

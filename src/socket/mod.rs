@@ -57,6 +57,7 @@ pub mod recovery;
 mod remote;
 pub(crate) mod requests;
 
+pub use crate::protocol::sio::Parser;
 pub use api::{
     AckError, AckSender, BroadcastAckError, ConnectError, ConnectInfo, EmitError, Event, Handler, RawArgs,
     ServerSideAck, ServerSideEvent, Socket, SocketRef,

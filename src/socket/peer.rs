@@ -375,7 +375,7 @@ impl Layer {
             if let Some((ack_id, sink)) = ack {
                 ns.register_broadcast_ack(*id, ack_id, sink.clone());
             }
-            match send_encoded(engine, packet) {
+            match send_encoded(engine, packet, self.parser()) {
                 Ok(()) => delivered += 1,
                 // A full queue: volatile packets are dropped; otherwise the slow consumer goes.
                 Err(EmitError::Full) if opts.flags.volatile => metrics.volatile_dropped(),

@@ -9,7 +9,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tpcio::modes::demo;
-use tpcio::server::{CpuPlacement, RunningServer, ServerConfig};
+use tpcio::server::{CpuPlacement, RunningServer, Server, ServerConfig};
+use tpcio::socket::Parser;
 
 /// The browser the scenarios launch (tests/js/browser/lib.mjs names the same path).
 pub const CHROMIUM: &str = "/usr/bin/chromium";
@@ -44,12 +45,18 @@ pub struct DemoServer {
 
 impl DemoServer {
     pub fn start() -> DemoServer {
+        Self::start_with(Parser::Json)
+    }
+
+    /// The demo server speaking `parser` (its page then loads the matching client build).
+    pub fn start_with(parser: Parser) -> DemoServer {
         let addr = "127.0.0.1:0".parse().expect("a socket address");
         let mut config =
             ServerConfig { addr, shards: Some(2), placement: CpuPlacement::Unpinned, ..Default::default() };
         // Sessions a failed test leaves open must not hold its server's threads for long.
         config.shutdown_timeout = Duration::from_secs(1);
-        let running = demo::server(config).start().expect("the demo server starts (is client/ installed?)");
+        let server = demo::pages_for(demo::socket_io().parser(parser).attach(Server::new(config)), parser);
+        let running = server.start().expect("the demo server starts (is client/ installed?)");
         assert_eq!(running.shards(), 2);
         let addr = running.local_addr();
         DemoServer { running: Some(running), addr }

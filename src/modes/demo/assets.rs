@@ -29,6 +29,19 @@ pub static ASSETS: [Asset; 3] = [
     Asset::new("/chat.css", b"text/css; charset=utf-8", include_bytes!("chat.css")),
 ];
 
+/// The page for clients of the msgpack parser: the same HTML, loading the official client's
+/// msgpack build (`/socket.io/socket.io.msgpack.min.js`, whose `io()` speaks
+/// `socket.io-msgpack-parser`) instead of `socket.io.js`. Built once, on first use.
+pub fn msgpack_page() -> &'static Asset {
+    static PAGE: std::sync::OnceLock<Asset> = std::sync::OnceLock::new();
+    PAGE.get_or_init(|| {
+        let html = std::str::from_utf8(ASSETS[0].body).unwrap_or_default();
+        let html = html.replace("/socket.io/socket.io.js", "/socket.io/socket.io.msgpack.min.js");
+        let body: &'static [u8] = Box::leak(html.into_bytes().into_boxed_slice());
+        Asset { path: ASSETS[0].path, content_type: ASSETS[0].content_type, body, etag: etag_of(body) }
+    })
+}
+
 /// Answers a request for `asset`; `false` (a 404) for methods other than `GET` and `HEAD`.
 pub fn serve(asset: &Asset, http: &mut PlainHttp<'_>) -> bool {
     if !matches!(http.request.method(), Method::Get | Method::Head) {
@@ -111,6 +124,15 @@ mod tests {
         for (header, want) in cases {
             assert_eq!(etag_matches(header, tag), *want, "{:?}", String::from_utf8_lossy(header));
         }
+    }
+
+    #[test]
+    fn the_msgpack_page_loads_the_msgpack_client() {
+        let page = std::str::from_utf8(msgpack_page().body).unwrap_or_default();
+        assert!(page.contains("<script src=\"/socket.io/socket.io.msgpack.min.js\"></script>"));
+        assert!(!page.contains("socket.io.js"));
+        assert_eq!(msgpack_page().etag, etag_of(msgpack_page().body));
+        assert_ne!(msgpack_page().etag, ASSETS[0].etag);
     }
 
     #[test]

@@ -16,6 +16,7 @@
 mod assembler;
 mod decode;
 mod encode;
+pub mod msgpack;
 mod payload;
 pub mod v4;
 
@@ -155,4 +156,39 @@ pub enum ParseError {
     /// A binary message when no attachment was expected.
     #[error("got binary data when not reconstructing a packet")]
     UnexpectedBinary,
+    /// With the msgpack parser: a message that is not one MessagePack value (a text message,
+    /// truncated or trailing bytes, nesting deeper than 128), or not a map.
+    #[error("invalid msgpack")]
+    InvalidMsgpack,
+    /// With the msgpack parser: a `type` that is not an integer from 0 to 4.
+    #[error("invalid packet type")]
+    InvalidPacketType,
+    /// With the msgpack parser: a `nsp` that is not a string.
+    #[error("invalid namespace")]
+    InvalidNamespace,
+}
+
+/// The Socket.IO packet encoding a server speaks, for every client (Node's `parser` option).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Parser {
+    /// socket.io-parser: text packets, buffers as attachments (the default).
+    #[default]
+    Json,
+    /// `socket.io-msgpack-parser` 3: each packet one binary message, buffers inline
+    /// (see [`msgpack`]).
+    MsgPack,
+}
+
+impl std::str::FromStr for Parser {
+    type Err = String;
+
+    /// `json` or `msgpack`, as the command line spells them.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "json" | "default" => Ok(Parser::Json),
+            "msgpack" => Ok(Parser::MsgPack),
+            other => Err(format!("unknown parser {other:?} (expected json or msgpack)")),
+        }
+    }
 }

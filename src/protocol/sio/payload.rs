@@ -14,7 +14,7 @@ use super::{Packet, PacketKind, ParseError, v4};
 use crate::protocol::value::{JsonError, from_json_args, json, number};
 
 /// Event names that a client may not emit: they mean something to Socket.IO or Node itself.
-const RESERVED_EVENTS: [&str; 6] =
+pub(super) const RESERVED_EVENTS: [&str; 6] =
     ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
 
 /// An EVENT's name and arguments, as slices of the packet's data.

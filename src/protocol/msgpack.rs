@@ -1,5 +1,8 @@
 //! MessagePack as notepack.io writes and reads it: the `parser` of `@socket.io/redis-adapter`
 //! (notepack.io 3.0.1 in adapter 8.x, 2.2 in 7.x) and of `@socket.io/redis-emitter` 5.1.
+//! The Socket.IO msgpack parser ([`crate::protocol::sio::msgpack`], `socket.io-msgpack-parser`
+//! 3.0.2 on notepack.io 2.2) writes its packets' data with it too: for these values the two
+//! notepack versions write the same bytes.
 //!
 //! # Writing (notepack.io 3.0.1 `encode`)
 //!
@@ -114,6 +117,44 @@ pub fn decode(bytes: &[u8]) -> Result<Value, MsgpackError> {
     let value = reader.value(0)?;
     match bytes.len() - reader.pos {
         0 => Ok(value),
+        n => Err(MsgpackError::new(format!("{n} trailing bytes"))),
+    }
+}
+
+/// notepack 2.2's `undefined` (fixext 1, type 0, one zero byte): what it writes for an object
+/// key whose value is `undefined` (notepack 3 leaves such keys out).
+pub const UNDEFINED: [u8; 3] = [0xd4, 0x00, 0x00];
+
+/// A map's entries in order; `None` for a value that is [`UNDEFINED`].
+pub type MapEntries = Vec<(String, Option<Value>)>;
+
+/// Reads a message that is one map, entry by entry and in order, as [`decode`] would, except
+/// that an entry whose value is [`UNDEFINED`] has `None`: a JS reader sees `undefined` there,
+/// as for a missing key, where [`decode`] gives `Null`. `Ok(None)` when the message is one
+/// value but not a map.
+pub fn decode_map(bytes: &[u8]) -> Result<Option<MapEntries>, MsgpackError> {
+    let mut reader = Reader { bytes, pos: 0 };
+    let n = match Marker::from_u8(reader.u8()?) {
+        Marker::FixMap(n) => usize::from(n),
+        Marker::Map16 => reader.u16()?,
+        Marker::Map32 => reader.u32()?,
+        _ => return decode(bytes).map(|_| None),
+    };
+    // Every entry takes at least two bytes.
+    let mut entries = Vec::with_capacity(n.min(reader.remaining() / 2));
+    for _ in 0..n {
+        let key = property_key(&reader.value(1)?);
+        let value = match reader.bytes[reader.pos..].starts_with(&UNDEFINED) {
+            true => {
+                reader.pos += UNDEFINED.len();
+                None
+            }
+            false => Some(reader.value(1)?),
+        };
+        entries.push((key, value));
+    }
+    match bytes.len() - reader.pos {
+        0 => Ok(Some(entries)),
         n => Err(MsgpackError::new(format!("{n} trailing bytes"))),
     }
 }
