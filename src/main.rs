@@ -329,7 +329,8 @@ fn redis_adapter(c: &Common, bench: bool) -> Result<Option<RedisAdapterConfig>, 
         });
     }
     if c.redis_adapter == RedisAdapterArg::Streams {
-        let options = StreamsOptions::default().stream_name(c.redis_stream.clone()).max_len(c.redis_stream_max_len);
+        let options =
+            StreamsOptions::default().stream_name(c.redis_stream.clone()).max_len(c.redis_stream_max_len);
         config = config.streams(options);
     }
     Ok(Some(config))

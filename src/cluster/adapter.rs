@@ -116,6 +116,8 @@ pub(crate) struct ClusterShard {
     pending: RefCell<HashMap<String, Pending>>,
     next_request: Cell<u64>,
     metrics: Arc<ShardMetrics>,
+    /// Streams adapter with recovery: the sessions of this shard's live sockets.
+    sessions: crate::cluster::streams::session::SessionKeeper,
 }
 
 impl ClusterShard {
@@ -149,6 +151,7 @@ impl ClusterShard {
                 pending: RefCell::default(),
                 next_request: Cell::new(0),
                 metrics,
+                sessions: Default::default(),
             }
         });
         cluster.metrics.cluster_started();
@@ -164,7 +167,9 @@ impl ClusterShard {
                 me.subscribed().await;
                 let kind = match me.setup.config.kind {
                     AdapterKind::Sharded(mode) => format!("sharded adapter, {} subscriptions", mode.as_str()),
-                    AdapterKind::Streams => format!("streams adapter, stream {:?}", me.config().streams.stream_name),
+                    AdapterKind::Streams => {
+                        format!("streams adapter, stream {:?}", me.config().streams.stream_name)
+                    }
                     AdapterKind::Classic => "classic adapter".to_owned(),
                 };
                 info!(uid = me.uid(), "joined the cluster on {url:?} (key {:?}, {kind})", me.key());
@@ -440,7 +445,9 @@ impl ClusterShard {
     /// one included.
     pub(crate) async fn server_count(&self, nsp: &str) -> Result<usize, RedisError> {
         let count = match self.setup.config.kind {
-            AdapterKind::Sharded(_) => self.client.shardnumsub(Bytes::from(self.broadcast_prefix(nsp))).await?,
+            AdapterKind::Sharded(_) => {
+                self.client.shardnumsub(Bytes::from(self.broadcast_prefix(nsp))).await?
+            }
             AdapterKind::Streams => self.client.numsub(Bytes::from(self.broadcast_prefix(nsp))).await?,
             AdapterKind::Classic => self.client.numsub(Bytes::from(self.request_channel(nsp))).await?,
         };

@@ -113,6 +113,12 @@ impl Handler for Bench {
                     io.to(room).disconnect_sockets(true);
                 }
             }
+            // The socket's rooms and whether recovery restored it (recovery tests).
+            "rooms" => {
+                let Some(ack) = event.take_ack() else { return };
+                let rooms = socket.rooms().iter().map(|r| Value::String(r.to_string())).collect();
+                let _ = ack.send(&[Value::Array(rooms), Value::Bool(socket.recovered())]);
+            }
             "move" => {
                 let args = event.values().unwrap_or_default();
                 if let [Value::String(from), Value::String(to), ..] = args.as_slice() {

@@ -72,7 +72,20 @@ impl ClusterNode {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn spawn(kind: NodeKind, port: u16, redis_url: &str, key: &str, adapter: Adapter) -> ClusterNode {
+    /// SIGKILL, then reaps it (its sessions get no goodbye).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn spawn(
+        kind: NodeKind,
+        port: u16,
+        redis_url: &str,
+        key: &str,
+        adapter: Adapter,
+        recovery: bool,
+    ) -> ClusterNode {
         let mut command = match kind {
             NodeKind::Node => {
                 let mut c = Command::new("node");
@@ -82,6 +95,9 @@ impl ClusterNode {
                     .arg(key)
                     .args((adapter != Adapter::Classic).then_some(adapter.arg()))
                     .current_dir(reference_dir());
+                if recovery {
+                    c.env("RECOVERY_MS", "120000");
+                }
                 c
             }
             NodeKind::Tpcio { shards } => {
@@ -91,6 +107,9 @@ impl ClusterNode {
                     .args(["--redis", redis_url, "--redis-key", key, "--log", "warn"]);
                 if adapter != Adapter::Classic {
                     c.args(["--redis-adapter", adapter.arg(), "--redis-stream", key]);
+                }
+                if recovery {
+                    c.arg("--recovery");
                 }
                 c
             }
@@ -183,6 +202,8 @@ pub struct Cluster {
     pub key: String,
     /// The adapter every node runs.
     pub adapter: Adapter,
+    /// Connection state recovery on every node (`--recovery`, `RECOVERY_MS=120000`).
+    pub recovery: bool,
     pub nodes: Vec<ClusterNode>,
 }
 
@@ -202,7 +223,22 @@ impl Cluster {
         Cluster::start_kind(redis, key, kinds, Adapter::Streams)
     }
 
+    /// [`Cluster::start_streams`] with connection state recovery on every node.
+    pub fn start_streams_recovery(redis: &RedisServer, key: &str, kinds: &[NodeKind]) -> Cluster {
+        Cluster::start_with(redis, key, kinds, Adapter::Streams, true)
+    }
+
     pub fn start_kind(redis: &RedisServer, key: &str, kinds: &[NodeKind], adapter: Adapter) -> Cluster {
+        Cluster::start_with(redis, key, kinds, adapter, false)
+    }
+
+    fn start_with(
+        redis: &RedisServer,
+        key: &str,
+        kinds: &[NodeKind],
+        adapter: Adapter,
+        recovery: bool,
+    ) -> Cluster {
         if kinds.contains(&NodeKind::Node) {
             require_reference();
             for package in ["@socket.io/redis-adapter", "@socket.io/redis-streams-adapter", "redis"] {
@@ -214,11 +250,11 @@ impl Cluster {
                 );
             }
         }
-        let mut cluster = Cluster { key: key.to_owned(), adapter, nodes: Vec::new() };
+        let mut cluster = Cluster { key: key.to_owned(), adapter, recovery, nodes: Vec::new() };
         // All at once: node takes seconds to start on a loaded machine.
         let mut pending: Vec<ClusterNode> = kinds
             .iter()
-            .map(|&kind| ClusterNode::spawn(kind, free_port(), &redis.url(), key, adapter))
+            .map(|&kind| ClusterNode::spawn(kind, free_port(), &redis.url(), key, adapter, recovery))
             .collect();
         let deadline = Instant::now() + START_TIMEOUT;
         for mut node in pending.drain(..) {
@@ -235,7 +271,8 @@ impl Cluster {
                             node.log()
                         );
                         tries += 1;
-                        node = ClusterNode::spawn(node.kind, free_port(), &redis.url(), key, adapter);
+                        node =
+                            ClusterNode::spawn(node.kind, free_port(), &redis.url(), key, adapter, recovery);
                     }
                     Err(why) => {
                         panic!(
@@ -372,7 +409,18 @@ impl Cluster {
     pub fn script(&self, scenario: &str, redis: &RedisServer, timeout: Duration) -> ClusterScript {
         let mut args = vec![scenario.to_owned(), redis.url(), self.key.clone()];
         args.extend(self.nodes.iter().map(ClusterNode::arg));
-        ClusterScript::start(&args, timeout, self.adapter)
+        ClusterScript::start("cluster.mjs", &args, timeout, self.adapter)
+    }
+
+    /// `node tests/js/FILE ARGS...`, with the same hand-shake as [`Cluster::script`].
+    pub fn script_file(&self, file: &str, args: &[String], timeout: Duration) -> ClusterScript {
+        ClusterScript::start(file, args, timeout, self.adapter)
+    }
+
+    /// SIGKILLs node `index` and forgets it.
+    pub fn kill(&mut self, index: usize) {
+        let mut node = self.nodes.remove(index);
+        node.kill();
     }
 }
 
@@ -390,12 +438,12 @@ pub struct ClusterScript {
 }
 
 impl ClusterScript {
-    fn start(args: &[String], timeout: Duration, adapter: Adapter) -> ClusterScript {
+    fn start(file: &str, args: &[String], timeout: Duration, adapter: Adapter) -> ClusterScript {
         require_node(&["socket.io-client"]);
         let permit = Permit::acquire();
-        let what = format!("node tests/js/cluster.mjs {}", args.join(" "));
+        let what = format!("node tests/js/{file} {}", args.join(" "));
         let mut child = Command::new("node")
-            .arg("cluster.mjs")
+            .arg(file)
             .args(args)
             .env("CLUSTER_ADAPTER", adapter.arg())
             .current_dir(js_dir())
@@ -444,6 +492,17 @@ impl ClusterScript {
             Err(RecvTimeoutError::Disconnected) => None,
             Err(RecvTimeoutError::Timeout) => self.fail("deadline exceeded", cluster),
         }
+    }
+
+    /// Reads stdout until the script prints `need <what> <arg>`; returns `arg`.
+    pub fn expect_need_arg(&mut self, what: &str, cluster: &Cluster) -> String {
+        let want = format!("need {what} ");
+        while let Some(line) = self.next_line(cluster) {
+            if let Some(arg) = line.strip_prefix(&want) {
+                return arg.to_owned();
+            }
+        }
+        self.fail(&format!("ended before printing `{want}…`"), cluster)
     }
 
     /// Reads stdout until the script prints `need <what>`.

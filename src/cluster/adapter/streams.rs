@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use super::*;
 use crate::cluster::redis::Reply;
+use crate::cluster::streams::session::{self, SessionKeeper, Snapshot};
 use crate::cluster::streams::{reader, wire as sw};
+use crate::protocol::sid::Sid;
 use crate::socket::recovery;
 
 impl ClusterShard {
@@ -22,6 +24,67 @@ impl ClusterShard {
             layer.send_peer(0, PeerMsg::ClusterNamespace(nsp.clone()));
         }
         self.sub.subscribe(SubKind::Channel, channels);
+        // Recovery on: the sessions of live sockets are kept in Redis.
+        if let Some(layer) = self.layer.upgrade()
+            && layer.recovery().is_some()
+            && let Some(ns) = layer.registry.get(nsp)
+        {
+            let (me, name) = (self.me.clone(), nsp.clone());
+            ns.set_member_hook(Some(Rc::new(move |sid: Sid, alive: bool| {
+                if let Some(me) = me.upgrade() {
+                    me.session_touched(&name, sid, alive);
+                }
+            })));
+        }
+    }
+
+    pub(crate) fn sessions(&self) -> &SessionKeeper {
+        &self.sessions
+    }
+
+    /// A socket connected, changed rooms (`alive`) or left: its session is written at the
+    /// next flush (see [`session`]).
+    fn session_touched(&self, nsp: &ByteString, sid: Sid, alive: bool) {
+        if !self.sessions.touched(nsp, sid, alive) {
+            return;
+        }
+        let Some(layer) = self.layer.upgrade() else { return };
+        let Some(ttl) = layer.recovery().map(|r| r.opts.max_disconnection_duration) else { return };
+        let refresh = self.config().streams.session_refresh;
+        let weak_layer = Rc::downgrade(&layer);
+        let snapshot = move |nsp: &ByteString, sid: Sid| {
+            let layer = weak_layer.upgrade()?;
+            let ns = layer.registry.get(nsp)?;
+            let pid = ns.recovery_of(sid)?.0?;
+            let data = ns.data_of(sid)?;
+            Some(Snapshot { pid, rooms: ns.rooms_of(sid), data: ns.handler.export_data(&data) })
+        };
+        layer.spawn(session::flush_loop(self.me.clone(), ttl, refresh, snapshot));
+    }
+
+    /// Node's `persistSession`: a socket closed for a recoverable reason.
+    pub(crate) fn persist_session(&self, session: &sw::StoredSession, ttl: Duration) {
+        let Some(layer) = self.layer.upgrade() else { return };
+        let write = self.command(session::set_command(self, session, ttl));
+        layer.spawn(async move {
+            let _ = write.await;
+        });
+    }
+
+    /// A recoverable broadcast of this server: `XADD`ed, its id (the offset) once Redis
+    /// answered; `None` when it could not be added.
+    pub(crate) fn xadd_broadcast(
+        &self,
+        nsp: &str,
+        opts: &BroadcastOptions,
+        packet: &EncodedPacket,
+    ) -> Option<impl std::future::Future<Output = Option<String>> + use<>> {
+        let packet = WirePacket::from_encoded(packet).ok()?;
+        let body = Body::Broadcast {
+            packet: WirePacket { id: None, nsp: nsp.to_owned(), ..packet },
+            opts: wire_opts(opts),
+        };
+        Some(self.xadd(&ShardedMsg { uid: self.uid().to_owned(), nsp: nsp.to_owned(), body }))
     }
 
     pub(super) fn forget_streams(&self, nsp: &str) {
@@ -31,6 +94,9 @@ impl ClusterShard {
             channels.push(Bytes::from(main));
         }
         self.sub.unsubscribe(SubKind::Channel, channels);
+        if let Some(ns) = self.layer.upgrade().and_then(|l| l.registry.get(nsp)) {
+            ns.set_member_hook(None);
+        }
     }
 
     /// The stream of namespace `nsp`.
@@ -54,7 +120,7 @@ impl ClusterShard {
 
     /// `XADD {stream} MAXLEN ~ {maxLen} * uid … nsp … type … data …`; the future gives the
     /// entry's id. A failure is counted (the outage is logged by the connection).
-    pub(crate) fn xadd(&self, msg: &ShardedMsg) -> impl std::future::Future<Output = Option<String>> + 'static {
+    pub(crate) fn xadd(&self, msg: &ShardedMsg) -> impl std::future::Future<Output = Option<String>> + use<> {
         self.metrics.cluster_published();
         let o = &self.config().streams;
         let mut args = vec![
@@ -134,8 +200,12 @@ impl ClusterShard {
                     }
                 }
             }
-            Body::Request(Request::RemoteJoin { opts, rooms, .. }) => layer.rooms(here, &nsp, opts, rooms, true),
-            Body::Request(Request::RemoteLeave { opts, rooms, .. }) => layer.rooms(here, &nsp, opts, rooms, false),
+            Body::Request(Request::RemoteJoin { opts, rooms, .. }) => {
+                layer.rooms(here, &nsp, opts, rooms, true)
+            }
+            Body::Request(Request::RemoteLeave { opts, rooms, .. }) => {
+                layer.rooms(here, &nsp, opts, rooms, false)
+            }
             Body::Request(Request::RemoteDisconnect { opts, close, .. }) => {
                 layer.disconnect_sockets(here, &nsp, opts, close)
             }
@@ -151,7 +221,10 @@ impl ClusterShard {
     }
 
     /// The pipelined command connection (sessions, restores).
-    pub(crate) fn command(&self, args: Vec<Bytes>) -> impl std::future::Future<Output = Result<Reply, RedisError>> + 'static {
+    pub(crate) fn command(
+        &self,
+        args: Vec<Bytes>,
+    ) -> impl std::future::Future<Output = Result<Reply, RedisError>> + use<> {
         let client = self.client.clone();
         async move { client.command(args).await }
     }

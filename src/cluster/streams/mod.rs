@@ -4,6 +4,7 @@
 //!
 //! - [`wire`]: the stream entries, the PUB/SUB messages (`@msgpack/msgpack`) and the sessions.
 //! - [`reader`]: the `XREAD` loop.
+//! - [`session`]: offsets, sessions kept in Redis while sockets live, restores.
 //!
 //! # How a process takes part
 //!
@@ -30,9 +31,10 @@
 //!
 //! # Offsets and sessions
 //!
-//! Not yet: see the README.
+//! See [`session`].
 
 pub(crate) mod reader;
+pub mod session;
 pub(crate) mod wire;
 
 use std::time::Duration;

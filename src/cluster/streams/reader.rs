@@ -18,7 +18,13 @@ use crate::cluster::redis::{Client, Reply};
 pub(crate) type Entry = (String, Vec<(Bytes, Bytes)>);
 
 /// Reads `stream` until the adapter is gone, handing each entry to it.
-pub(crate) async fn run(adapter: Weak<ClusterShard>, client: Client, stream: String, count: u32, block: Duration) {
+pub(crate) async fn run(
+    adapter: Weak<ClusterShard>,
+    client: Client,
+    stream: String,
+    count: u32,
+    block: Duration,
+) {
     let mut last = "$".to_owned();
     loop {
         if adapter.strong_count() == 0 {
@@ -109,7 +115,10 @@ mod tests {
 
     #[test]
     fn xread_and_xrange_replies() {
-        let xread = Reply::Array(vec![Reply::Array(vec![bulk("socket.io"), Reply::Array(vec![one("1-0"), one("1-1")])])]);
+        let xread = Reply::Array(vec![Reply::Array(vec![
+            bulk("socket.io"),
+            Reply::Array(vec![one("1-0"), one("1-1")]),
+        ])]);
         let got = xread_entries(xread);
         assert_eq!(got.len(), 2);
         assert_eq!(got[1].0, "1-1");
@@ -117,7 +126,10 @@ mod tests {
         let resp3 = Reply::Map(vec![(bulk("socket.io"), Reply::Array(vec![one("2-0")]))]);
         assert_eq!(xread_entries(resp3)[0].0, "2-0");
         let xrange = Reply::Array(vec![one("3-0"), one("3-1"), one("3-2")]);
-        assert_eq!(xrange_entries(xrange).iter().map(|e| e.0.as_str()).collect::<Vec<_>>(), ["3-0", "3-1", "3-2"]);
+        assert_eq!(
+            xrange_entries(xrange).iter().map(|e| e.0.as_str()).collect::<Vec<_>>(),
+            ["3-0", "3-1", "3-2"]
+        );
         assert!(xread_entries(Reply::Nil).is_empty());
         assert!(xrange_entries(Reply::Array(Vec::new())).is_empty());
     }

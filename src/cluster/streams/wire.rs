@@ -38,8 +38,9 @@ fn malformed(what: impl Into<String>) -> WireError {
 pub(crate) fn is_ephemeral(msg: &ShardedMsg) -> bool {
     matches!(
         &msg.body,
-        Body::Request(Request::Broadcast { .. } | Request::ServerSideEmit { .. } | Request::RemoteFetch { .. })
-            | Body::Response(_)
+        Body::Request(
+            Request::Broadcast { .. } | Request::ServerSideEmit { .. } | Request::RemoteFetch { .. }
+        ) | Body::Response(_)
     )
 }
 

@@ -38,7 +38,12 @@ fn entry(m: &ShardedMsg, kind: &str, data: &str) {
         fields.iter().map(|(k, v)| (*k, String::from_utf8_lossy(v).into_owned())).collect();
     assert_eq!(
         text,
-        [("uid", UID.to_owned()), ("nsp", "/".to_owned()), ("type", kind.to_owned()), ("data", data.to_owned())]
+        [
+            ("uid", UID.to_owned()),
+            ("nsp", "/".to_owned()),
+            ("type", kind.to_owned()),
+            ("data", data.to_owned())
+        ]
     );
     let back = decode_entry(fields.iter().map(|(k, v)| (k.as_bytes(), &v[..]))).unwrap();
     assert_eq!(&back, m);
@@ -46,14 +51,23 @@ fn entry(m: &ShardedMsg, kind: &str, data: &str) {
 
 #[test]
 fn persistent_messages_are_stream_entries() {
-    let chat = msg(Body::Broadcast { packet: packet(vec![s("chat"), s("hi")]), opts: BroadcastOptions::new() });
-    entry(&chat, "3", r#"{"packet":{"type":2,"data":["chat","hi"]},"opts":{"rooms":[],"except":[],"flags":{}}}"#);
+    let chat =
+        msg(Body::Broadcast { packet: packet(vec![s("chat"), s("hi")]), opts: BroadcastOptions::new() });
+    entry(
+        &chat,
+        "3",
+        r#"{"packet":{"type":2,"data":["chat","hi"]},"opts":{"rooms":[],"except":[],"flags":{}}}"#,
+    );
     assert!(!is_ephemeral(&chat));
     let binary = msg(Body::Broadcast {
         packet: packet(vec![s("chat"), Value::Binary(vec![1, 2].into())]),
         opts: BroadcastOptions::new().to("room1").except("x"),
     });
-    entry(&binary, "3", "gqZwYWNrZXSCpHR5cGUCpGRhdGGSpGNoYXTEAgECpG9wdHODpXJvb21zkaVyb29tMaZleGNlcHSRoXilZmxhZ3OA");
+    entry(
+        &binary,
+        "3",
+        "gqZwYWNrZXSCpHR5cGUCpGRhdGGSpGNoYXTEAgECpG9wdHODpXJvb21zkaVyb29tMaZleGNlcHSRoXilZmxhZ3OA",
+    );
     let join = msg(Body::Request(Request::RemoteJoin {
         uid: Some(UID.to_owned()),
         opts: BroadcastOptions::new(),
@@ -112,7 +126,10 @@ fn ephemeral_cases() -> Vec<(ShardedMsg, &'static str)> {
             "84a4747970650ba46461746182a9726571756573744964a472657131ab636c69656e74436f756e7403a3756964b030313233343536373839616263646566a36e7370a12f",
         ),
         (
-            msg(Body::Response(Response::BroadcastAck { request_id: "req1".to_owned(), packet: Value::from(0.5) })),
+            msg(Body::Response(Response::BroadcastAck {
+                request_id: "req1".to_owned(),
+                packet: Value::from(0.5),
+            })),
             "84a4747970650ca46461746182a9726571756573744964a472657131a67061636b6574cb3fe0000000000000a3756964b030313233343536373839616263646566a36e7370a12f",
         ),
     ]
@@ -195,7 +212,10 @@ fn bad_entries_are_errors() {
     assert!(decode_entry(fields(&[("uid", "x"), ("type", "3")])).is_err(), "no nsp");
     assert!(decode_entry(fields(&[("uid", "x"), ("nsp", "/"), ("type", "three")])).is_err());
     assert!(decode_entry(fields(&[("uid", "x"), ("nsp", "/"), ("type", "3"), ("data", "%%%")])).is_err());
-    assert!(decode_entry(fields(&[("uid", "x"), ("nsp", "/"), ("type", "3"), ("data", "{\"packet\":1")])).is_err());
+    assert!(
+        decode_entry(fields(&[("uid", "x"), ("nsp", "/"), ("type", "3"), ("data", "{\"packet\":1")]))
+            .is_err()
+    );
     let other = decode_entry(fields(&[("uid", "x"), ("nsp", "/"), ("type", "2")])).unwrap();
     assert_eq!(other.body, Body::Other(2));
 }
