@@ -6,6 +6,7 @@
 //! - `ours_killed_recovers_on_node`: the client's node is ours and dies by SIGKILL while the
 //!   client is connected; ours kept the session in Redis while the socket lived, so the client
 //!   recovers on the Node node (same id, rooms, missed broadcasts once and in order).
+//! - `ours_killed_recovers_on_ours`: the same onto another tpcio node.
 //! - `node_closed_then_killed_recovers_on_ours`: the client's transport closes first, so the
 //!   Node node writes the session (Node's `persistSession`); then it is SIGKILLed; the client
 //!   recovers on ours.
@@ -62,6 +63,12 @@ fn scenario(scenario: &str, kinds: [NodeKind; 2], session_written: bool) -> serd
 #[test]
 fn ours_killed_recovers_on_node() {
     let summary = scenario("crash", [NodeKind::Tpcio { shards: 2 }, NodeKind::Node], true);
+    assert_eq!(summary["recovered"], true);
+}
+
+#[test]
+fn ours_killed_recovers_on_ours() {
+    let summary = scenario("crash", [NodeKind::Tpcio { shards: 2 }, NodeKind::Tpcio { shards: 2 }], true);
     assert_eq!(summary["recovered"], true);
 }
 

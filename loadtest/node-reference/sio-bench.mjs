@@ -25,7 +25,7 @@
 // `@socket.io/redis-streams-adapter` 0.3.1's `createAdapter(client, {streamName: KEY,
 // channelPrefix: KEY})` (`tpcio --redis-adapter streams --redis-stream KEY`).
 // With RECOVERY_MS=n in the environment, `connectionStateRecovery: {maxDisconnectionDuration: n}`,
-// and a `rooms` event that acks the socket's rooms and `recovered`.
+// and a `rooms` event that acks `{rooms, recovered}` (the socket's rooms, `socket.recovered`).
 // Usage: node sio-bench.mjs PORT [REDIS_URL [KEY [classic|sharded|streams]]]
 import http from "node:http";
 import { Server } from "socket.io";
@@ -112,7 +112,7 @@ io.on("connection", (socket) => {
   socket.on("bcack", (ack) => io.timeout(3000).emit("q", (_err, replies) => ack?.(replies.length)));
   socket.on("kick", (room) => io.in(room).disconnectSockets(true));
   socket.on("move", (from, to) => io.in(from).socketsJoin(to));
-  socket.on("rooms", (ack) => ack?.([...socket.rooms], socket.recovered));
+  socket.on("rooms", (ack) => ack?.({ rooms: [...socket.rooms], recovered: socket.recovered }));
 });
 
 httpServer.listen(port, "127.0.0.1", () => {

@@ -62,7 +62,7 @@ function record(socket) {
 async function freshPid() {
   const e = client(secondUrl, { pid: "AAAAAAAAAAAAAAAAAAAA", offset: "1-0" });
   await connected(e);
-  const [rooms, recovered] = await ack(e, "rooms");
+  const { rooms, recovered } = await ack(e, "rooms");
   assert.equal(recovered, false, "an unknown pid gives a fresh socket");
   assert.deepEqual(rooms, [e.id]);
   e.close();
@@ -114,7 +114,7 @@ runScript(`streams recovery ${scenario}`, 120000, async () => {
     stdin.close();
   };
   if (scenario === "lost") {
-    const [rooms, recovered] = await ack(c, "rooms");
+    const { rooms, recovered } = await ack(c, "rooms");
     assert.equal(c.recovered, false, "no session: a fresh socket");
     assert.equal(recovered, false);
     assert.notEqual(c.id, id);
@@ -126,11 +126,12 @@ runScript(`streams recovery ${scenario}`, 120000, async () => {
   d.emit("to", "r", "m4");
   await cs.until("m4");
   const after = cs.got.slice(before);
-  const [rooms, recovered] = await ack(c, "rooms");
+  const { rooms, recovered } = await ack(c, "rooms");
+  const { id: newId, recovered: clientRecovered } = c;
   await done();
-  assert.equal(c.recovered, true, "recovered");
+  assert.equal(clientRecovered, true, "recovered");
   assert.equal(recovered, true, "the server says recovered");
-  assert.equal(c.id, id, "same id");
+  assert.equal(newId, id, "same id");
   assert.ok(rooms.includes("r") && rooms.includes(id), `rooms ${rooms}`);
   assert.deepEqual(after.map(([t]) => t), ["m1", "m2", "m3", "m4"], "missed once, in order, then live");
   const offsets = after.map(([, o]) => o);
