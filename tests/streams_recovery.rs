@@ -6,6 +6,7 @@
 //! - `ours_killed_recovers_on_node`: the client's node is ours and dies by SIGKILL while the
 //!   client is connected; ours kept the session in Redis while the socket lived, so the client
 //!   recovers on the Node node (same id, rooms, missed broadcasts once and in order).
+//! - `a_second_connection_with_the_pid_takes_the_socket_over`: no two sockets share an id.
 //! - `ours_killed_recovers_on_ours`: the same onto another tpcio node.
 //! - `node_closed_then_killed_recovers_on_ours`: the client's transport closes first, so the
 //!   Node node writes the session (Node's `persistSession`); then it is SIGKILLed; the client
@@ -58,6 +59,22 @@ fn scenario(scenario: &str, kinds: [NodeKind; 2], session_written: bool) -> serd
     let summary = script.finish(&format!("streams recovery {scenario}"), &cluster);
     cluster.assert_alive();
     summary
+}
+
+/// A second connection with a live socket's pid takes the socket over (see
+/// `cluster::streams::session`).
+#[test]
+fn a_second_connection_with_the_pid_takes_the_socket_over() {
+    let redis = RedisServer::start();
+    let cluster =
+        Cluster::start_streams_recovery(&redis, KEY, &[NodeKind::Tpcio { shards: 2 }, NodeKind::Node]);
+    let urls: Vec<String> = cluster.nodes.iter().map(|n| format!("http://127.0.0.1:{}", n.port)).collect();
+    let args = ["takeover".to_owned(), urls[0].clone(), urls[1].clone()];
+    let mut script = cluster.script_file("streams_recovery.mjs", &args, SCRIPT_TIMEOUT);
+    let pid = script.expect_need_arg("session", &cluster);
+    wait_session(&redis, &pid, &cluster);
+    script.send("ok");
+    script.finish("streams recovery takeover", &cluster);
 }
 
 #[test]

@@ -11,6 +11,10 @@
 //   killed, so a Node FIRST wrote the session on close (Node's `persistSession`).
 // - `lost`: `c` is still connected when FIRST is SIGKILLed: with a Node FIRST no session
 //   exists (socket.io-redis-streams-adapter#27), so `c` gets a fresh socket on SECOND.
+// - `takeover`: while `c` is still connected, a second client connects to FIRST with its pid and
+//   offset (`need session <pid>`, answered `ok` once Redis holds the session): it gets the
+//   socket (same id, rooms, recovered) and the old connection is disconnected (`io server
+//   disconnect`), so one socket has that id in the cluster.
 // Every scenario also checks that a CONNECT with a pid no node gave gets a fresh socket.
 // Ends with `{"ok":true,"verified":"streams recovery <scenario>",...}`.
 
@@ -88,6 +92,31 @@ runScript(`streams recovery ${scenario}`, 120000, async () => {
   const { id, _pid: pid } = c;
   assert.ok(pid, "the server gave a pid");
 
+  if (scenario === "takeover") {
+    // A second connection with `c`'s pid and offset while `c` still lives, on `c`'s node.
+    console.log(`need session ${pid}`);
+    assert.equal((await lines.next()).value, "ok");
+    const kicked = new Promise((resolve) => c.once("disconnect", resolve));
+    const c2 = client(firstUrl, { pid, offset: o2 });
+    await connected(c2);
+    const c2s = record(c2);
+    assert.equal(await within(10000, "the old socket's disconnect", kicked), "io server disconnect");
+    assert.equal(c2.id, id, "the id moved to the new connection");
+    const { rooms, recovered } = await ack(c2, "rooms");
+    assert.equal(recovered, true);
+    assert.ok(rooms.includes("r"), `rooms ${rooms}`);
+    d.emit("to", "r", "after");
+    await c2s.until("after");
+    await ds.until("after");
+    assert.deepEqual(c2s.got.map(([t]) => t), ["after"], "delivered once");
+    const count = await ack(d, "count-room", "r");
+    assert.equal(count, 2, "one socket with that id in the cluster, and d");
+    await freshPid();
+    c2.close();
+    d.close();
+    stdin.close();
+    return { verified: `streams recovery ${scenario}`, recovered: true };
+  }
   if (scenario === "closed") {
     const gone = new Promise((resolve) => c.once("disconnect", resolve));
     c.io.engine.close();
