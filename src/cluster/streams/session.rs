@@ -24,7 +24,7 @@
 //! in the last flush.
 //!
 //! **Restore** (Node's `restoreSession`): the offset must look like an entry id; the session is
-//! taken (`GETDEL`: it restores once) while `XRANGE {stream} {offset} {offset}` checks that the
+//! taken (`GETDEL`, Redis 6.2+, where Node sends `MULTI GET DEL`: it restores once) while `XRANGE {stream} {offset} {offset}` checks that the
 //! offset is still in the stream (not trimmed); then `XRANGE` from the next id on, at most
 //! [`MAX_XRANGE_CALLS`] calls of [`XRANGE_COUNT`] entries, keeps the broadcasts of the
 //! namespace that reach the session's rooms, each with its id appended.
@@ -35,6 +35,9 @@
 //! restoring node then disconnects that id everywhere first (`disconnectSockets` to the room of
 //! the id, `close: false`, through the stream and this process's shards), so no two sockets
 //! share an id; the old socket's close (a server namespace disconnect) writes no session.
+//! Since a live socket's session is in Redis, a second connection that presents its pid and
+//! an offset takes the socket over (the pid is the client's secret, as in Node); Node, whose
+//! session exists only after the close, would give that connection a fresh socket.
 //! A socket that closes for a reason that is not recoverable leaves its key to expire (within
 //! `max_disconnection_duration`): deleting it could race with the key a restoring node just
 //! wrote for the same pid.
