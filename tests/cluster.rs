@@ -12,6 +12,8 @@
 //! `reference_sharded_cluster_of_node_nodes` and `mixed_sharded_cluster` run the same script on
 //! the sharded adapter (`createShardedAdapter`, `--redis-adapter sharded`), emitter steps
 //! skipped; `redis_restart_tpcio_sharded` runs the Redis restart on sharded tpcio nodes.
+//! `reference_streams_cluster_of_node_nodes` and `mixed_streams_cluster` run it on
+//! `@socket.io/redis-streams-adapter` 0.3.1 (`--redis-adapter streams`), emitter steps skipped.
 //! A missing `redis-server`, `node` or npm package fails the tests, never skips them.
 
 mod common;

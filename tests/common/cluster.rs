@@ -7,7 +7,10 @@
 //! With [`Cluster::start_sharded`] every node runs the sharded adapter instead
 //! (`createShardedAdapter`: `sio-bench.mjs PORT REDIS_URL KEY sharded`, `tpcio bench
 //! --redis-adapter sharded`); the cluster is then ready when `PUBSUB SHARDNUMSUB {key}#/#`
-//! counts every node once.
+//! counts every node once. With [`Cluster::start_streams`] (`… KEY streams`, `--redis-adapter
+//! streams --redis-stream KEY`; [`Cluster::start_streams_recovery`] adds `--recovery` /
+//! `RECOVERY_MS`) it is ready when `PUBSUB NUMSUB {key}#/#` counts every node once and every
+//! stream reader is blocked in `XREAD`.
 //!
 //! A node is ready when its port accepts connections and, cluster-wide, when every node
 //! subscribes to the request channel (`PUBSUB NUMSUB {key}-request#/#` = number of nodes, one

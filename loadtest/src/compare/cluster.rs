@@ -286,7 +286,14 @@ fn all_cpus() -> String {
 
 /// The node's command line: `server` on `port`, pinned to `cpu`, on `redis` if given with
 /// `adapter` (`classic`, `sharded`, `streams`).
-pub fn node_launch(server: Server, root: &Path, port: u16, cpu: usize, redis: Option<&str>, adapter: &str) -> Launch {
+pub fn node_launch(
+    server: Server,
+    root: &Path,
+    port: u16,
+    cpu: usize,
+    redis: Option<&str>,
+    adapter: &str,
+) -> Launch {
     let mut launch = server.launch(root, port, 1);
     if server == Server::Tpcio {
         launch.args.extend(["--cpus".into(), cpu.to_string()]);
