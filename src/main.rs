@@ -11,6 +11,7 @@ use mimalloc::MiMalloc;
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
+use tpcio::cluster::streams::StreamsOptions;
 use tpcio::cluster::{RedisAdapterConfig, RedisError, RedisUrl, SubscriptionMode};
 use tpcio::http::cors::{Cors, Origins};
 use tpcio::modes::{bench, conformance, demo};
@@ -144,7 +145,8 @@ struct Common {
     redis_requests_timeout: Option<u64>,
     /// Which adapter protocol the cluster speaks: `classic` (Node's `createAdapter`, the
     /// default) or `sharded` (`createShardedAdapter`, Redis 7 sharded pub/sub; `--redis-key`
-    /// is its `channelPrefix`).
+    /// is its `channelPrefix`), or `streams` (`@socket.io/redis-streams-adapter` 0.3:
+    /// `--redis-key` is its `channelPrefix`, `--redis-stream` its `streamName`).
     #[arg(long, env = "TPCIO_REDIS_ADAPTER", default_value = "classic", global = true)]
     redis_adapter: RedisAdapterArg,
     /// The sharded adapter's `subscriptionMode`: `dynamic` (default), `dynamic-private` or
@@ -156,6 +158,12 @@ struct Common {
     /// Clients must use the same parser (the demo page then loads the client's msgpack build).
     #[arg(long, env = "TPCIO_PARSER", default_value = "json", global = true)]
     parser: ParserArg,
+    /// The streams adapter's `streamName` (default `socket.io`).
+    #[arg(long, env = "TPCIO_REDIS_STREAM", default_value = "socket.io", global = true)]
+    redis_stream: String,
+    /// The streams adapter's `maxLen` (default 10000).
+    #[arg(long, env = "TPCIO_REDIS_STREAM_MAX_LEN", default_value_t = 10_000, global = true)]
+    redis_stream_max_len: u64,
     /// Log filter: a level (`error`, `warn`, `info`, `debug`, `trace`) or a `tracing` filter
     /// such as `tpcio=debug`.
     #[arg(long, env = "TPCIO_LOG", default_value = "info", global = true)]
@@ -326,6 +334,11 @@ fn redis_adapter(c: &Common, bench: bool) -> Result<Option<RedisAdapterConfig>, 
             SubscriptionModeArg::Static => SubscriptionMode::Static,
         });
     }
+    if c.redis_adapter == RedisAdapterArg::Streams {
+        let options =
+            StreamsOptions::default().stream_name(c.redis_stream.clone()).max_len(c.redis_stream_max_len);
+        config = config.streams(options);
+    }
     Ok(Some(config))
 }
 
@@ -350,6 +363,7 @@ impl From<ParserArg> for tpcio::socket::Parser {
 enum RedisAdapterArg {
     Classic,
     Sharded,
+    Streams,
 }
 
 /// `--redis-subscription-mode`.

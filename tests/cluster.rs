@@ -12,6 +12,8 @@
 //! `reference_sharded_cluster_of_node_nodes` and `mixed_sharded_cluster` run the same script on
 //! the sharded adapter (`createShardedAdapter`, `--redis-adapter sharded`), emitter steps
 //! skipped; `redis_restart_tpcio_sharded` runs the Redis restart on sharded tpcio nodes.
+//! `reference_streams_cluster_of_node_nodes` and `mixed_streams_cluster` run it on
+//! `@socket.io/redis-streams-adapter` 0.3.1 (`--redis-adapter streams`), emitter steps skipped.
 //! A missing `redis-server`, `node` or npm package fails the tests, never skips them.
 
 mod common;
@@ -100,4 +102,24 @@ fn reference_sharded_cluster_of_node_nodes() {
 #[test]
 fn mixed_sharded_cluster() {
     full_sharded_cluster(&MIXED);
+}
+
+/// [`full_cluster`] with `@socket.io/redis-streams-adapter` 0.3.1 on every node (emitter steps
+/// skipped: the classic emitter does not speak it).
+fn full_streams_cluster(kinds: &[NodeKind]) {
+    let redis = RedisServer::start();
+    let mut cluster = Cluster::start_streams(&redis, KEY, kinds);
+    let summary = cluster.script("full", &redis, SCRIPT_TIMEOUT).finish("cluster full", &cluster);
+    assert_eq!(summary["nodes"].as_array().map(Vec::len), Some(kinds.len()));
+    cluster.assert_alive();
+}
+
+#[test]
+fn reference_streams_cluster_of_node_nodes() {
+    full_streams_cluster(&NODE_ONLY);
+}
+
+#[test]
+fn mixed_streams_cluster() {
+    full_streams_cluster(&MIXED);
 }

@@ -21,15 +21,19 @@
 // A server-side `hello` without an ack (from `@socket.io/redis-emitter`) is accepted and ignored.
 // Redis errors are logged, never fatal: node-redis reconnects by itself.
 // With a fourth argument `sharded` it runs `createShardedAdapter(pub, sub, {channelPrefix: KEY})`
-// instead (Redis 7 sharded pub/sub, `tpcio --redis-adapter sharded`).
-// Usage: node sio-bench.mjs PORT [REDIS_URL [KEY [classic|sharded]]]
+// instead (Redis 7 sharded pub/sub, `tpcio --redis-adapter sharded`); with `streams`,
+// `@socket.io/redis-streams-adapter` 0.3.1's `createAdapter(client, {streamName: KEY,
+// channelPrefix: KEY})` (`tpcio --redis-adapter streams --redis-stream KEY`).
+// With RECOVERY_MS=n in the environment, `connectionStateRecovery: {maxDisconnectionDuration: n}`,
+// and a `rooms` event that acks `{rooms, recovered}` (the socket's rooms, `socket.recovered`).
+// Usage: node sio-bench.mjs PORT [REDIS_URL [KEY [classic|sharded|streams]]]
 import http from "node:http";
 import { Server } from "socket.io";
 
 const [portArg, redisUrl, key = "socket.io", adapterKind = "classic"] = process.argv.slice(2);
 const port = Number(portArg);
 if (!Number.isInteger(port) || port <= 0 || port > 65535) {
-  console.error("usage: node sio-bench.mjs PORT [REDIS_URL [KEY [classic|sharded]]]");
+  console.error("usage: node sio-bench.mjs PORT [REDIS_URL [KEY [classic|sharded|streams]]]");
   process.exit(2);
 }
 
@@ -42,6 +46,9 @@ const io = new Server(httpServer, {
   allowEIO3: true,
   // SIO_PARSER=msgpack: socket.io-msgpack-parser 3.0.2, as `tpcio bench --parser msgpack`.
   ...(process.env.SIO_PARSER === "msgpack" ? { parser: (await import("socket.io-msgpack-parser")).default } : {}),
+  ...(process.env.RECOVERY_MS
+    ? { connectionStateRecovery: { maxDisconnectionDuration: Number(process.env.RECOVERY_MS) } }
+    : {}),
 });
 
 if (redisUrl) {
@@ -56,7 +63,10 @@ if (redisUrl) {
   // flight when the connection drops) must not end the process either.
   process.on("unhandledRejection", (err) => console.error(`unhandled rejection: ${err?.message ?? err}`));
   await Promise.all([pubClient.connect(), subClient.connect()]);
-  if (adapterKind === "sharded") {
+  if (adapterKind === "streams") {
+    const streams = await import("@socket.io/redis-streams-adapter");
+    io.adapter(streams.createAdapter(pubClient, { streamName: key, channelPrefix: key }));
+  } else if (adapterKind === "sharded") {
     io.adapter(createShardedAdapter(pubClient, subClient, { channelPrefix: key }));
   } else {
     io.adapter(createAdapter(pubClient, subClient, { key, requestsTimeout: 3000 }));
@@ -104,6 +114,7 @@ io.on("connection", (socket) => {
   socket.on("bcack", (ack) => io.timeout(3000).emit("q", (_err, replies) => ack?.(replies.length)));
   socket.on("kick", (room) => io.in(room).disconnectSockets(true));
   socket.on("move", (from, to) => io.in(from).socketsJoin(to));
+  socket.on("rooms", (ack) => ack?.({ rooms: [...socket.rooms], recovered: socket.recovered }));
 });
 
 httpServer.listen(port, "127.0.0.1", () => {

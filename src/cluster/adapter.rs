@@ -72,6 +72,7 @@ use crate::socket::layer::Layer;
 use crate::socket::peer::{PeerMsg, Reach};
 
 mod receive;
+mod streams;
 
 /// What this process shares between its shards: the configuration and the uid.
 #[derive(Debug)]
@@ -87,7 +88,7 @@ impl ClusterSetup {
     pub(crate) fn new(config: RedisAdapterConfig) -> Arc<ClusterSetup> {
         let uid = match config.kind {
             AdapterKind::Classic => super::node_uid(),
-            AdapterKind::Sharded(_) => super::sharded_uid(),
+            AdapterKind::Sharded(_) | AdapterKind::Streams => super::sharded_uid(),
         };
         Arc::new(ClusterSetup { config, uid, down: AtomicUsize::new(0) })
     }
@@ -115,6 +116,8 @@ pub(crate) struct ClusterShard {
     pending: RefCell<HashMap<String, Pending>>,
     next_request: Cell<u64>,
     metrics: Arc<ShardMetrics>,
+    /// Streams adapter with recovery: the sessions of this shard's live sockets.
+    sessions: crate::cluster::streams::session::SessionKeeper,
 }
 
 impl ClusterShard {
@@ -148,19 +151,26 @@ impl ClusterShard {
                 pending: RefCell::default(),
                 next_request: Cell::new(0),
                 metrics,
+                sessions: Default::default(),
             }
         });
         cluster.metrics.cluster_started();
         for nsp in layer.registry.names() {
             cluster.ensure_namespace(&nsp);
         }
+        if cluster.is_streams() {
+            cluster.start_readers(layer);
+        }
         if shard == 0 {
             let (me, url) = (cluster.clone(), cluster.config().url.clone());
             layer.spawn(async move {
                 me.subscribed().await;
-                let kind = match me.sharded() {
-                    Some(mode) => format!("sharded adapter, {} subscriptions", mode.as_str()),
-                    None => "classic adapter".to_owned(),
+                let kind = match me.setup.config.kind {
+                    AdapterKind::Sharded(mode) => format!("sharded adapter, {} subscriptions", mode.as_str()),
+                    AdapterKind::Streams => {
+                        format!("streams adapter, stream {:?}", me.config().streams.stream_name)
+                    }
+                    AdapterKind::Classic => "classic adapter".to_owned(),
                 };
                 info!(uid = me.uid(), "joined the cluster on {url:?} (key {:?}, {kind})", me.key());
             });
@@ -184,13 +194,24 @@ impl ClusterShard {
     pub(crate) fn sharded(&self) -> Option<SubscriptionMode> {
         match self.setup.config.kind {
             AdapterKind::Sharded(mode) => Some(mode),
-            AdapterKind::Classic => None,
+            AdapterKind::Classic | AdapterKind::Streams => None,
         }
+    }
+
+    /// `@socket.io/redis-streams-adapter` (see [`super::streams`]).
+    pub(crate) fn is_streams(&self) -> bool {
+        self.setup.config.kind == AdapterKind::Streams
+    }
+
+    /// socket.io-adapter's `ClusterAdapter` family (sharded, streams): one channel per
+    /// namespace for requests, answers to the requester's own channel, own messages dropped.
+    pub(crate) fn is_cluster_family(&self) -> bool {
+        self.setup.config.kind != AdapterKind::Classic
     }
 
     /// Whether the other servers answer ALL_ROOMS (the sharded adapter has no such request).
     pub(crate) fn has_all_rooms(&self) -> bool {
-        self.sharded().is_none()
+        !self.is_cluster_family()
     }
 
     fn responder(&self) -> bool {
@@ -217,6 +238,9 @@ impl ClusterShard {
         }
         if let Some(mode) = self.sharded() {
             return self.ensure_sharded(nsp, mode);
+        }
+        if self.is_streams() {
+            return self.ensure_streams(nsp);
         }
         let pattern = format!("{}*", self.broadcast_prefix(nsp));
         self.sub.subscribe(SubKind::Pattern, vec![Bytes::from(pattern)]);
@@ -298,6 +322,9 @@ impl ClusterShard {
             }
             return;
         }
+        if self.is_streams() {
+            return self.forget_streams(nsp);
+        }
         let pattern = format!("{}*", self.broadcast_prefix(nsp));
         self.sub.unsubscribe(SubKind::Pattern, vec![Bytes::from(pattern)]);
         let responses = self.response_channel(nsp);
@@ -343,6 +370,11 @@ impl ClusterShard {
                 return;
             }
         };
+        if self.is_streams() {
+            let body = Body::Broadcast { packet: WirePacket { id: None, ..packet }, opts: wire_opts(opts) };
+            let msg = ShardedMsg { uid: self.uid().to_owned(), nsp: nsp.to_owned(), body };
+            return self.send_streams(msg);
+        }
         let mut channel = self.broadcast_prefix(nsp);
         if let Some(mode) = self.sharded() {
             // Node's `computeChannel`.
@@ -371,6 +403,12 @@ impl ClusterShard {
 
     /// A request to every other server (no answer awaited).
     pub(crate) fn publish_request(&self, nsp: &str, request: &Request) {
+        if self.is_streams() {
+            if let Some(msg) = ShardedMsg::request(nsp, request) {
+                self.send_streams(ShardedMsg { uid: self.uid().to_owned(), ..msg });
+            }
+            return;
+        }
         if self.sharded().is_some() {
             // Requests always go to the namespace's channel (a broadcast with acks too).
             if let Some(msg) = ShardedMsg::request(nsp, request) {
@@ -384,12 +422,16 @@ impl ClusterShard {
 
     /// An answer to `requester`'s request (classic: `None` for the shared channel).
     fn publish_response(&self, nsp: &str, requester: Option<&str>, response: &Response) {
-        if self.sharded().is_some() {
+        if self.is_cluster_family() {
             let Some(requester) = requester else { return };
             let channel = format!("{}{requester}#", self.broadcast_prefix(nsp));
             let body = Body::Response(response.clone());
             let msg = ShardedMsg { uid: self.uid().to_owned(), nsp: nsp.to_owned(), body };
-            return self.publish(channel, msg.encode());
+            let payload = match self.is_streams() {
+                true => crate::cluster::streams::wire::encode_ephemeral(&msg),
+                false => msg.encode(),
+            };
+            return self.publish(channel, payload);
         }
         let mut channel = self.response_channel(nsp);
         if let (true, Some(uid)) = (self.config().publish_on_specific_response_channel, requester) {
@@ -402,9 +444,12 @@ impl ClusterShard {
     /// Node's `serverCount()`: the servers subscribed to the namespace's request channel, this
     /// one included.
     pub(crate) async fn server_count(&self, nsp: &str) -> Result<usize, RedisError> {
-        let count = match self.sharded() {
-            Some(_) => self.client.shardnumsub(Bytes::from(self.broadcast_prefix(nsp))).await?,
-            None => self.client.numsub(Bytes::from(self.request_channel(nsp))).await?,
+        let count = match self.setup.config.kind {
+            AdapterKind::Sharded(_) => {
+                self.client.shardnumsub(Bytes::from(self.broadcast_prefix(nsp))).await?
+            }
+            AdapterKind::Streams => self.client.numsub(Bytes::from(self.broadcast_prefix(nsp))).await?,
+            AdapterKind::Classic => self.client.numsub(Bytes::from(self.request_channel(nsp))).await?,
         };
         Ok(usize::try_from(count).unwrap_or(0))
     }

@@ -10,10 +10,12 @@
 //! - [`emitter`]: `@socket.io/redis-emitter` for Rust programs that run no server.
 //! - [`wire::sharded`]: the sharded adapter's messages (`createShardedAdapter`, Redis 7).
 //! - [`adapter`]: how one process of several shards is one server of the cluster.
+//! - [`streams`]: `@socket.io/redis-streams-adapter` 0.3.1.
 
 pub mod emitter;
 pub use crate::protocol::msgpack;
 pub mod redis;
+pub mod streams;
 pub mod wire;
 
 pub mod adapter;
@@ -40,8 +42,11 @@ pub struct RedisAdapterConfig {
     /// Timeouts and reconnection backoff of the Redis connections.
     pub redis: redis::Options,
     /// Which of the package's two protocols: `createAdapter` (default) or
-    /// `createShardedAdapter` (`key` is then its `channelPrefix`).
+    /// `createShardedAdapter` (`key` is then its `channelPrefix`), or
+    /// `@socket.io/redis-streams-adapter`.
     pub kind: AdapterKind,
+    /// The streams adapter's options (used with [`AdapterKind::Streams`]).
+    pub streams: streams::StreamsOptions,
 }
 
 /// The protocol of `@socket.io/redis-adapter` the cluster speaks; the two cannot share a key.
@@ -54,6 +59,10 @@ pub enum AdapterKind {
     /// `createShardedAdapter(pub, sub, { channelPrefix, subscriptionMode })` (Redis 7):
     /// SPUBLISH, SSUBSCRIBE, `PUBSUB SHARDNUMSUB`.
     Sharded(SubscriptionMode),
+    /// `@socket.io/redis-streams-adapter` 0.3's `createAdapter(client, opts)`: XADD/XREAD
+    /// for persistent messages, PUBLISH for the others, `PUBSUB NUMSUB` (`key` is its
+    /// `channelPrefix`; see [`streams`]).
+    Streams,
 }
 
 /// The sharded adapter's `subscriptionMode`: which room channels a server subscribes to.
@@ -102,7 +111,15 @@ impl RedisAdapterConfig {
             publish_on_specific_response_channel: false,
             redis: redis::Options::default(),
             kind: AdapterKind::Classic,
+            streams: streams::StreamsOptions::default(),
         }
+    }
+
+    /// `@socket.io/redis-streams-adapter` with these options instead of `createAdapter`.
+    pub fn streams(mut self, options: streams::StreamsOptions) -> Self {
+        self.kind = AdapterKind::Streams;
+        self.streams = options;
+        self
     }
 
     /// `createShardedAdapter` with this `subscriptionMode` instead of `createAdapter`.

@@ -60,6 +60,10 @@ use crate::protocol::value::{Value, from_json, json, number, reconstruct};
 use read::*;
 use write::*;
 
+/// For the streams adapter's entries ([`super::streams`]).
+pub(crate) use read::parse_message;
+pub(crate) use write::write_json;
+
 /// The uid `@socket.io/redis-emitter` publishes under.
 pub const EMITTER_UID: &str = "emitter";
 

@@ -15,6 +15,8 @@
 //! - `bcack(ack)`: `q` to every socket with a 3 s ack timeout; acks how many answered.
 //! - `kick(room)`: disconnects the sockets in `room` and their connections.
 //! - `move(from, to)`: the sockets in `from` join `to`.
+//! - `rooms(ack)`: acks `{rooms, recovered}`: the socket's rooms and whether connection state
+//!   recovery restored it.
 
 use std::time::Duration;
 
@@ -112,6 +114,16 @@ impl Handler for Bench {
                 if let Some(room) = room(&event) {
                     io.to(room).disconnect_sockets(true);
                 }
+            }
+            // The socket's rooms and whether recovery restored it (recovery tests).
+            "rooms" => {
+                let Some(ack) = event.take_ack() else { return };
+                let rooms = socket.rooms().iter().map(|r| Value::String(r.to_string())).collect();
+                let answer = Value::Object(vec![
+                    ("rooms".to_owned(), Value::Array(rooms)),
+                    ("recovered".to_owned(), Value::Bool(socket.recovered())),
+                ]);
+                let _ = ack.send(&[answer]);
             }
             "move" => {
                 let args = event.values().unwrap_or_default();

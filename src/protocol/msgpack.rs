@@ -72,10 +72,26 @@ impl MsgpackError {
 /// A string, buffer, array or object longer than `u32::MAX` (which notepack refuses with an
 /// exception, and Redis could not carry) is written as nil.
 pub fn encode(value: &Value, out: &mut Vec<u8>) {
+    encode_as(value, out, Flavor::Notepack)
+}
+
+/// Which JavaScript encoder to write as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    /// notepack.io 3.0.1 (the Redis adapter and emitter).
+    Notepack,
+    /// `@msgpack/msgpack` 2.8 (the Redis streams adapter): the same bytes, except that an
+    /// integral number beyond `Number.MAX_SAFE_INTEGER` (2^53 − 1) in magnitude is a float64
+    /// (`2**60` → `cb 43 b0 …`, where notepack writes `cf 10 00 …`).
+    MsgpackJs,
+}
+
+/// Appends `value` to `out` as `flavor` encodes the same JS value.
+pub fn encode_as(value: &Value, out: &mut Vec<u8>, flavor: Flavor) {
     match value {
         Value::Null => done(w::write_nil(out)),
         Value::Bool(b) => done(w::write_bool(out, *b)),
-        Value::Number(n) => write_number(n, out),
+        Value::Number(n) => write_number(n, out, flavor),
         Value::String(s) => write_str(s, out),
         Value::Binary(b) => match u32::try_from(b.len()) {
             Ok(len) => {
@@ -87,7 +103,7 @@ pub fn encode(value: &Value, out: &mut Vec<u8>) {
         Value::Array(items) => match u32::try_from(items.len()) {
             Ok(len) => {
                 done(w::write_array_len(out, len));
-                items.iter().for_each(|item| encode(item, out));
+                items.iter().for_each(|item| encode_as(item, out, flavor));
             }
             Err(_) => done(w::write_nil(out)),
         },
@@ -96,7 +112,7 @@ pub fn encode(value: &Value, out: &mut Vec<u8>) {
                 done(w::write_map_len(out, len));
                 for (key, item) in fields {
                     write_str(key, out);
-                    encode(item, out);
+                    encode_as(item, out, flavor);
                 }
             }
             Err(_) => done(w::write_nil(out)),
@@ -179,7 +195,21 @@ pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
 const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
 const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
 
-fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) {
+/// `Number.MAX_SAFE_INTEGER`.
+const MAX_SAFE: u64 = (1 << 53) - 1;
+
+fn write_number(n: &serde_json::Number, out: &mut Vec<u8>, flavor: Flavor) {
+    if flavor == Flavor::MsgpackJs {
+        let unsafe_int = match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => u > MAX_SAFE,
+            (_, Some(i), _) => i.unsigned_abs() > MAX_SAFE,
+            (_, _, Some(v)) => v.floor() == v && v.abs() > MAX_SAFE as f64,
+            _ => false,
+        };
+        if unsafe_int {
+            return done(w::write_f64(out, n.as_f64().unwrap_or(f64::NAN)));
+        }
+    }
     if let Some(u) = n.as_u64() {
         done(w::write_uint(out, u));
     } else if let Some(i) = n.as_i64() {

@@ -84,7 +84,9 @@ pub trait Handler: 'static {
     /// socket whose session is restored on another shard, as a value (Node's `socket.data`
     /// travels as JSON in its cluster adapters). A Rust value does not cross shards; the
     /// default, `None`, gives the restored socket a fresh `Default`. A session restored on
-    /// the shard where it closed keeps its data as it was, without this.
+    /// the shard where it closed keeps its data as it was, without this. With the streams
+    /// adapter it is the session's `data` in Redis, read back on any node, Node's included
+    /// (`{}` when `None`).
     ///
     /// [`SocketIo::connection_state_recovery`]: super::SocketIo::connection_state_recovery
     fn export_data(&self, _data: &Self::Data) -> Option<crate::protocol::value::Value> {

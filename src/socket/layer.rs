@@ -237,6 +237,13 @@ impl Layer {
     }
 
     /// Connection state recovery's store, when the option is on.
+    /// The streams adapter, when it runs with connection state recovery on: offsets are stream
+    /// ids and sessions live in Redis.
+    pub(crate) fn streams(&self) -> Option<&Rc<ClusterShard>> {
+        self.recovery()?;
+        self.cluster().filter(|c| c.is_streams())
+    }
+
     pub(crate) fn recovery(&self) -> Option<&RecoveryStore> {
         self.recovery.get()
     }
@@ -272,6 +279,19 @@ impl Layer {
         if !recovery::is_eligible(&packet, &opts) {
             return send_encoded(&socket.engine, &packet, self.parser());
         }
+        // The streams adapter: the offset is the stream entry's id (see cluster::streams::session).
+        if let Some(xadd) = self.streams().and_then(|c| c.xadd_broadcast(&socket.ns.name, &opts, &packet)) {
+            let engine = socket.engine.clone();
+            let parser = self.parser();
+            self.spawn(async move {
+                let packet = match xadd.await {
+                    Some(id) => recovery::with_offset(&packet, &id),
+                    None => packet,
+                };
+                let _ = send_encoded(&engine, &packet, parser);
+            });
+            return Ok(());
+        }
         let offset = store.next_offset(recovery::now_ms());
         let packet = Arc::new(recovery::with_offset(&packet, &offset));
         store.log(&offset, &socket.ns.name, &opts, packet.clone(), Instant::now());
@@ -284,6 +304,21 @@ impl Layer {
     /// most the requests timeout. `None`: a fresh socket.
     async fn restore(&self, ns: &Rc<NamespaceState>, pid: Sid, offset: String) -> Option<Restored> {
         let store = self.recovery()?;
+        if let Some(cluster) = self.streams() {
+            // From Redis: sessions and offsets are the cluster's.
+            let found =
+                crate::cluster::streams::session::restore(cluster.clone(), ns.name.clone(), pid, offset)
+                    .await?;
+            let session = found.session;
+            let sid = Sid::parse(session.sid.as_bytes())?;
+            let pid = Sid::parse(session.pid.as_bytes())?;
+            let data = ns.handler.import_data(Some(session.data));
+            // The old socket may still live somewhere (see cluster::streams::session): gone
+            // everywhere before this one takes its id.
+            let opts = BroadcastOptions::new().to(ByteString::from(sid.as_str()));
+            self.disconnect_sockets(super::peer::Reach::All, &ns.name, opts, false);
+            return Some(Restored { sid, pid, rooms: session.rooms, data, missed: found.missed });
+        }
         let me = self.ctx().id();
         let target = match store.take(pid, &ns.name, &offset, Instant::now()) {
             Take::Found(session, missed) => {
@@ -521,6 +556,18 @@ impl Layer {
     /// Keeps the session of a socket that closed; the shard its pid names learns where it is.
     fn persist(&self, session: Session) {
         let Some(store) = self.recovery() else { return };
+        if let Some(cluster) = self.streams() {
+            // Node's `persistSession`, in Redis.
+            let data = self.registry.get(&session.nsp).and_then(|ns| ns.handler.export_data(&session.data));
+            let stored = crate::cluster::streams::wire::StoredSession {
+                sid: session.sid.as_str().to_owned(),
+                pid: session.pid.as_str().to_owned(),
+                rooms: session.rooms,
+                data: data.unwrap_or(Value::Object(Vec::new())),
+            };
+            cluster.persist_session(&stored, store.opts.max_disconnection_duration);
+            return;
+        }
         let (me, pid) = (self.ctx().id(), session.pid);
         store.persist(session, Instant::now());
         self.ensure_recovery_sweeper();

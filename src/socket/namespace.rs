@@ -83,10 +83,14 @@ pub(crate) struct NamespaceState {
     /// subscribes to its channel): `(room, exists, private)`, where private means it is the
     /// own room of a socket of this shard.
     room_hook: RefCell<Option<RoomHook>>,
+    member_hook: RefCell<Option<MemberHook>>,
 }
 
 /// See [`NamespaceState::set_room_hook`].
 pub(crate) type RoomHook = Rc<dyn Fn(&Room, bool, bool)>;
+
+/// See [`NamespaceState::set_member_hook`].
+pub(crate) type MemberHook = Rc<dyn Fn(Sid, bool)>;
 
 struct NamespaceMetrics {
     shard: Arc<ShardMetrics>,
@@ -104,6 +108,7 @@ impl NamespaceState {
             scratch: RefCell::new(Vec::new()),
             metrics: OnceCell::new(),
             room_hook: RefCell::new(None),
+            member_hook: RefCell::new(None),
         })
     }
 
@@ -129,6 +134,7 @@ impl NamespaceState {
         }
         let room = self.hook().map(|_| Room::from(id.as_str()));
         self.rooms_watched(room.into_iter().collect(), |rooms| rooms.add_socket(id));
+        self.member_changed(id, true);
     }
 
     /// Removes a socket; its pending acks fail (their senders drop).
@@ -138,6 +144,9 @@ impl NamespaceState {
         let entry = self.sockets.borrow_mut().remove(&id);
         if let (Some(_), Some(metrics)) = (&entry, self.metrics.get()) {
             metrics.sockets.dec();
+        }
+        if entry.is_some() {
+            self.member_changed(id, false);
         }
         entry
     }
@@ -191,12 +200,29 @@ impl NamespaceState {
         if self.sockets.borrow().contains_key(&id) {
             let watched = if self.hook().is_some() { vec![room.clone()] } else { Vec::new() };
             self.rooms_watched(watched, |rooms| rooms.add(id, room));
+            self.member_changed(id, true);
         }
     }
 
     pub(crate) fn leave(&self, id: Sid, room: &str) {
         let watched = if self.hook().is_some() { vec![Room::from(room)] } else { Vec::new() };
         self.rooms_watched(watched, |rooms| rooms.del(id, room));
+        if self.has_socket(id) {
+            self.member_changed(id, true);
+        }
+    }
+
+    /// Has `hook` told when a socket connects or its rooms change (`true`) and when it leaves
+    /// (`false`): the streams adapter keeps its session in Redis meanwhile.
+    pub(crate) fn set_member_hook(&self, hook: Option<MemberHook>) {
+        *self.member_hook.borrow_mut() = hook;
+    }
+
+    fn member_changed(&self, id: Sid, alive: bool) {
+        let hook = self.member_hook.borrow().clone();
+        if let Some(hook) = hook {
+            hook(id, alive);
+        }
     }
 
     /// Has `hook` told of every room that appears or disappears from now on (replacing the

@@ -196,16 +196,43 @@ impl Layer {
         packet: Arc<EncodedPacket>,
     ) {
         self.ctx().metrics().broadcast_started();
+        // The streams adapter with recovery: the offset is the stream entry's id, delivered
+        // once Redis gave it (see cluster::streams::session).
+        if reach == Reach::All
+            && recovery::is_eligible(&packet, &opts)
+            && let Some(xadd) = self.streams().and_then(|c| c.xadd_broadcast(nsp, &opts, &packet))
+        {
+            let (layer, nsp) = (self.rc(), nsp.clone());
+            self.spawn(async move {
+                let offset = xadd.await.map(Arc::<str>::from);
+                layer.deliver_broadcast(reach, &nsp, opts, packet, offset);
+            });
+            return;
+        }
         // Published first, as Node's adapter does: the publish task then runs before the
         // writes of the local recipients, and the other servers start as early as they can.
         // Other servers get the packet without an offset (see `recovery`).
         if let (Reach::All, Some(cluster)) = (reach, self.cluster()) {
             cluster.publish_broadcast(nsp, &opts, &packet);
         }
+        self.deliver_broadcast(reach, nsp, opts, packet, None);
+    }
+
+    /// [`Layer::broadcast`] on this process: delivered here and sent to the shards `reach`
+    /// covers, with `offset` (else, recovery on, one made here) as the last argument.
+    fn deliver_broadcast(
+        &self,
+        reach: Reach,
+        nsp: &ByteString,
+        opts: BroadcastOptions,
+        packet: Arc<EncodedPacket>,
+        offset: Option<Arc<str>>,
+    ) {
         // Connection state recovery: the offset is written once, here, and every shard
         // delivers and logs the same packet.
-        let (sent, offset) = match self.recovery() {
-            Some(store) if recovery::is_eligible(&packet, &opts) => {
+        let (sent, offset) = match (self.recovery(), offset) {
+            (Some(_), Some(offset)) => (Arc::new(recovery::with_offset(&packet, &offset)), Some(offset)),
+            (Some(store), None) if recovery::is_eligible(&packet, &opts) => {
                 let offset: Arc<str> = store.next_offset(recovery::now_ms()).into();
                 (Arc::new(recovery::with_offset(&packet, &offset)), Some(offset))
             }

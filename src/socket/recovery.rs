@@ -64,6 +64,8 @@
 //! With the classic Redis adapter ([`SocketIo::redis_adapter`]) packets from other servers
 //! carry no offset and are not logged, and packets published to them carry none (Node's
 //! classic adapter does not support recovery either): recovery covers this process only.
+//! With the streams adapter, offsets are stream entry ids and sessions live in Redis, so a
+//! client recovers on any node (see `crate::cluster::streams::session`).
 //!
 //! [`Socket::recovered`]: super::SocketRef::recovered
 //! [`Handler::authorize`]: super::Handler::authorize

@@ -7,7 +7,10 @@
 //! With [`Cluster::start_sharded`] every node runs the sharded adapter instead
 //! (`createShardedAdapter`: `sio-bench.mjs PORT REDIS_URL KEY sharded`, `tpcio bench
 //! --redis-adapter sharded`); the cluster is then ready when `PUBSUB SHARDNUMSUB {key}#/#`
-//! counts every node once.
+//! counts every node once. With [`Cluster::start_streams`] (`… KEY streams`, `--redis-adapter
+//! streams --redis-stream KEY`; [`Cluster::start_streams_recovery`] adds `--recovery` /
+//! `RECOVERY_MS`) it is ready when `PUBSUB NUMSUB {key}#/#` counts every node once and every
+//! stream reader is blocked in `XREAD`.
 //!
 //! A node is ready when its port accepts connections and, cluster-wide, when every node
 //! subscribes to the request channel (`PUBSUB NUMSUB {key}-request#/#` = number of nodes, one
@@ -72,7 +75,20 @@ impl ClusterNode {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn spawn(kind: NodeKind, port: u16, redis_url: &str, key: &str, sharded: bool) -> ClusterNode {
+    /// SIGKILL, then reaps it (its sessions get no goodbye).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn spawn(
+        kind: NodeKind,
+        port: u16,
+        redis_url: &str,
+        key: &str,
+        adapter: Adapter,
+        recovery: bool,
+    ) -> ClusterNode {
         let mut command = match kind {
             NodeKind::Node => {
                 let mut c = Command::new("node");
@@ -80,8 +96,11 @@ impl ClusterNode {
                     .arg(port.to_string())
                     .arg(redis_url)
                     .arg(key)
-                    .args(sharded.then_some("sharded"))
+                    .args((adapter != Adapter::Classic).then_some(adapter.arg()))
                     .current_dir(reference_dir());
+                if recovery {
+                    c.env("RECOVERY_MS", "120000");
+                }
                 c
             }
             NodeKind::Tpcio { shards } => {
@@ -89,8 +108,11 @@ impl ClusterNode {
                 c.args(["bench", "--host", "127.0.0.1", "--port", &port.to_string()])
                     .args(["--shards", &shards.to_string(), "--no-pin"])
                     .args(["--redis", redis_url, "--redis-key", key, "--log", "warn"]);
-                if sharded {
-                    c.args(["--redis-adapter", "sharded"]);
+                if adapter != Adapter::Classic {
+                    c.args(["--redis-adapter", adapter.arg(), "--redis-stream", key]);
+                }
+                if recovery {
+                    c.arg("--recovery");
                 }
                 c
             }
@@ -156,29 +178,73 @@ pub fn collect(pipe: Box<dyn Read + Send>, log: &Arc<Mutex<String>>) -> JoinHand
     })
 }
 
+/// Which adapter every node of a cluster runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Adapter {
+    /// `@socket.io/redis-adapter`'s `createAdapter`.
+    Classic,
+    /// `createShardedAdapter`.
+    Sharded,
+    /// `@socket.io/redis-streams-adapter` (stream name and channel prefix: the key).
+    Streams,
+}
+
+impl Adapter {
+    /// As `sio-bench.mjs`, `--redis-adapter` and cluster.mjs's `CLUSTER_ADAPTER` name it.
+    pub fn arg(self) -> &'static str {
+        match self {
+            Adapter::Classic => "classic",
+            Adapter::Sharded => "sharded",
+            Adapter::Streams => "streams",
+        }
+    }
+}
+
 /// The nodes of one cluster.
 pub struct Cluster {
     pub key: String,
-    /// The nodes run the sharded adapter.
-    pub sharded: bool,
+    /// The adapter every node runs.
+    pub adapter: Adapter,
+    /// Connection state recovery on every node (`--recovery`, `RECOVERY_MS=120000`).
+    pub recovery: bool,
     pub nodes: Vec<ClusterNode>,
 }
 
 impl Cluster {
     /// Starts one node per kind on `redis` with prefix `key`, and waits until all are ready.
     pub fn start(redis: &RedisServer, key: &str, kinds: &[NodeKind]) -> Cluster {
-        Cluster::start_kind(redis, key, kinds, false)
+        Cluster::start_kind(redis, key, kinds, Adapter::Classic)
     }
 
     /// [`Cluster::start`] with the sharded adapter on every node.
     pub fn start_sharded(redis: &RedisServer, key: &str, kinds: &[NodeKind]) -> Cluster {
-        Cluster::start_kind(redis, key, kinds, true)
+        Cluster::start_kind(redis, key, kinds, Adapter::Sharded)
     }
 
-    fn start_kind(redis: &RedisServer, key: &str, kinds: &[NodeKind], sharded: bool) -> Cluster {
+    /// [`Cluster::start`] with the streams adapter on every node.
+    pub fn start_streams(redis: &RedisServer, key: &str, kinds: &[NodeKind]) -> Cluster {
+        Cluster::start_kind(redis, key, kinds, Adapter::Streams)
+    }
+
+    /// [`Cluster::start_streams`] with connection state recovery on every node.
+    pub fn start_streams_recovery(redis: &RedisServer, key: &str, kinds: &[NodeKind]) -> Cluster {
+        Cluster::start_with(redis, key, kinds, Adapter::Streams, true)
+    }
+
+    pub fn start_kind(redis: &RedisServer, key: &str, kinds: &[NodeKind], adapter: Adapter) -> Cluster {
+        Cluster::start_with(redis, key, kinds, adapter, false)
+    }
+
+    fn start_with(
+        redis: &RedisServer,
+        key: &str,
+        kinds: &[NodeKind],
+        adapter: Adapter,
+        recovery: bool,
+    ) -> Cluster {
         if kinds.contains(&NodeKind::Node) {
             require_reference();
-            for package in ["@socket.io/redis-adapter", "redis"] {
+            for package in ["@socket.io/redis-adapter", "@socket.io/redis-streams-adapter", "redis"] {
                 let manifest = reference_dir().join("node_modules").join(package).join("package.json");
                 assert!(
                     manifest.is_file(),
@@ -187,11 +253,11 @@ impl Cluster {
                 );
             }
         }
-        let mut cluster = Cluster { key: key.to_owned(), sharded, nodes: Vec::new() };
+        let mut cluster = Cluster { key: key.to_owned(), adapter, recovery, nodes: Vec::new() };
         // All at once: node takes seconds to start on a loaded machine.
         let mut pending: Vec<ClusterNode> = kinds
             .iter()
-            .map(|&kind| ClusterNode::spawn(kind, free_port(), &redis.url(), key, sharded))
+            .map(|&kind| ClusterNode::spawn(kind, free_port(), &redis.url(), key, adapter, recovery))
             .collect();
         let deadline = Instant::now() + START_TIMEOUT;
         for mut node in pending.drain(..) {
@@ -208,7 +274,8 @@ impl Cluster {
                             node.log()
                         );
                         tries += 1;
-                        node = ClusterNode::spawn(node.kind, free_port(), &redis.url(), key, sharded);
+                        node =
+                            ClusterNode::spawn(node.kind, free_port(), &redis.url(), key, adapter, recovery);
                     }
                     Err(why) => {
                         panic!(
@@ -235,8 +302,10 @@ impl Cluster {
     /// of `/` (after a start, or after Redis restarted).
     pub fn wait_subscribed(&mut self, redis: &RedisServer) {
         let want = i64::try_from(self.nodes.len()).expect("a few nodes");
-        if self.sharded {
-            return self.wait_shard_subscribed(redis, want);
+        match self.adapter {
+            Adapter::Sharded => return self.wait_shard_subscribed(redis, want),
+            Adapter::Streams => return self.wait_streams_ready(redis, want),
+            Adapter::Classic => {}
         }
         // Every shard of a tpcio node takes the broadcasts itself (src/cluster/adapter.rs); a
         // Node node has one subscriber.
@@ -291,6 +360,32 @@ impl Cluster {
         }
     }
 
+    /// The streams adapter: `PUBSUB NUMSUB {key}#/#` counts every node once, and every stream
+    /// reader (one per Node node, one per shard of ours) is blocked in `XREAD` (entries added
+    /// before a reader's first `XREAD $` would be missed by it).
+    fn wait_streams_ready(&mut self, redis: &RedisServer, want: i64) {
+        let readers: usize =
+            self.nodes.iter().map(|n| if let NodeKind::Tpcio { shards } = n.kind { shards } else { 1 }).sum();
+        let deadline = Instant::now() + SUBSCRIBE_TIMEOUT;
+        let channel = format!("{}#/#", self.key);
+        loop {
+            let subscribed = redis.numsub(&channel);
+            let blocked = redis.blocked_xreads();
+            if subscribed == want && blocked >= readers {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "after {SUBSCRIBE_TIMEOUT:?}: NUMSUB {channel} = {subscribed} (want {want}), {blocked} readers \
+                     in XREAD (want {readers})\n{}",
+                    self.logs()
+                );
+            }
+            self.assert_alive();
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Panics, with the logs, when a node has exited.
     pub fn assert_alive(&mut self) {
         let exited: Vec<String> = self
@@ -317,7 +412,18 @@ impl Cluster {
     pub fn script(&self, scenario: &str, redis: &RedisServer, timeout: Duration) -> ClusterScript {
         let mut args = vec![scenario.to_owned(), redis.url(), self.key.clone()];
         args.extend(self.nodes.iter().map(ClusterNode::arg));
-        ClusterScript::start(&args, timeout, self.sharded)
+        ClusterScript::start("cluster.mjs", &args, timeout, self.adapter)
+    }
+
+    /// `node tests/js/FILE ARGS...`, with the same hand-shake as [`Cluster::script`].
+    pub fn script_file(&self, file: &str, args: &[String], timeout: Duration) -> ClusterScript {
+        ClusterScript::start(file, args, timeout, self.adapter)
+    }
+
+    /// SIGKILLs node `index` and forgets it.
+    pub fn kill(&mut self, index: usize) {
+        let mut node = self.nodes.remove(index);
+        node.kill();
     }
 }
 
@@ -335,14 +441,14 @@ pub struct ClusterScript {
 }
 
 impl ClusterScript {
-    fn start(args: &[String], timeout: Duration, sharded: bool) -> ClusterScript {
+    fn start(file: &str, args: &[String], timeout: Duration, adapter: Adapter) -> ClusterScript {
         require_node(&["socket.io-client"]);
         let permit = Permit::acquire();
-        let what = format!("node tests/js/cluster.mjs {}", args.join(" "));
+        let what = format!("node tests/js/{file} {}", args.join(" "));
         let mut child = Command::new("node")
-            .arg("cluster.mjs")
+            .arg(file)
             .args(args)
-            .env("CLUSTER_ADAPTER", if sharded { "sharded" } else { "classic" })
+            .env("CLUSTER_ADAPTER", adapter.arg())
             .current_dir(js_dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -389,6 +495,17 @@ impl ClusterScript {
             Err(RecvTimeoutError::Disconnected) => None,
             Err(RecvTimeoutError::Timeout) => self.fail("deadline exceeded", cluster),
         }
+    }
+
+    /// Reads stdout until the script prints `need <what> <arg>`; returns `arg`.
+    pub fn expect_need_arg(&mut self, what: &str, cluster: &Cluster) -> String {
+        let want = format!("need {what} ");
+        while let Some(line) = self.next_line(cluster) {
+            if let Some(arg) = line.strip_prefix(&want) {
+                return arg.to_owned();
+            }
+        }
+        self.fail(&format!("ended before printing `{want}…`"), cluster)
     }
 
     /// Reads stdout until the script prints `need <what>`.

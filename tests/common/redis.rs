@@ -124,6 +124,17 @@ impl RedisServer {
         }
     }
 
+    /// How many connections are blocked in `XREAD` now (from `CLIENT LIST`).
+    pub fn blocked_xreads(&self) -> usize {
+        match self.command(&[b"CLIENT", b"LIST"]) {
+            Resp::Bulk(Some(list)) => String::from_utf8_lossy(&list)
+                .lines()
+                .filter(|l| l.contains(" cmd=xread") && l.contains(" flags=b"))
+                .count(),
+            other => panic!("CLIENT LIST: unexpected reply {other:?}"),
+        }
+    }
+
     /// What the server logged so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()

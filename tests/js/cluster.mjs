@@ -18,7 +18,8 @@
 //   cross-node broadcasts reach every client, old and new, exactly once.
 // With CLUSTER_ADAPTER=sharded in the environment the nodes run the sharded adapter
 // (`createShardedAdapter`): the @socket.io/redis-emitter steps are skipped, since the emitter
-// speaks the classic protocol only; everything else runs unchanged.
+// speaks the classic protocol only; everything else runs unchanged. CLUSTER_ADAPTER=streams
+// (`@socket.io/redis-streams-adapter` 0.3.1) does the same.
 // Ends with one JSON line, `{"ok":true,"verified":"cluster <scenario>",...}` or
 // `{"ok":false,"error":...}` (exit 1). Progress goes to stderr.
 
@@ -45,7 +46,7 @@ const T = 20_000;
 const EMITTER = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../loadtest/node-reference/emitter.mjs");
 
 /** The nodes run `createShardedAdapter`: no emitter steps. */
-const SHARDED = process.env.CLUSTER_ADAPTER === "sharded";
+const SHARDED = ["sharded", "streams"].includes(process.env.CLUSTER_ADAPTER);
 
 const log = (line) => process.stderr.write(`[cluster ${scenario}] ${line}\n`);
 

@@ -72,6 +72,8 @@ pub struct Setup<'a> {
     pub logs: &'a Path,
     pub loadgen_cpus: &'a str,
     pub budget: ClusterBudget,
+    /// The adapter both nodes run: `classic`, `sharded` or `streams` (`--cluster-adapter`).
+    pub adapter: &'a str,
 }
 
 /// A median with its range, over the rounds that gave a figure.
@@ -250,6 +252,8 @@ pub struct ClusterResults {
     pub clients: usize,
     pub budget: ClusterBudget,
     pub redis_version: String,
+    /// `classic`, `sharded` or `streams`.
+    pub adapter: String,
     pub servers: Vec<ServerRuns>,
 }
 
@@ -280,16 +284,30 @@ fn all_cpus() -> String {
     format!("0-{}", n.saturating_sub(1))
 }
 
-/// The node's command line: `server` on `port`, pinned to `cpu`, on `redis` if given.
-pub fn node_launch(server: Server, root: &Path, port: u16, cpu: usize, redis: Option<&str>) -> Launch {
+/// The node's command line: `server` on `port`, pinned to `cpu`, on `redis` if given with
+/// `adapter` (`classic`, `sharded`, `streams`).
+pub fn node_launch(
+    server: Server,
+    root: &Path,
+    port: u16,
+    cpu: usize,
+    redis: Option<&str>,
+    adapter: &str,
+) -> Launch {
     let mut launch = server.launch(root, port, 1);
     if server == Server::Tpcio {
         launch.args.extend(["--cpus".into(), cpu.to_string()]);
         if let Some(url) = redis {
             launch.args.extend(["--redis".into(), url.to_string()]);
+            if adapter != "classic" {
+                launch.args.extend(["--redis-adapter".into(), adapter.to_string()]);
+            }
         }
     } else if let Some(url) = redis {
         launch.args.push(url.to_string());
+        if adapter != "classic" {
+            launch.args.extend(["socket.io".into(), adapter.to_string()]);
+        }
     }
     launch
 }
@@ -375,7 +393,7 @@ fn cluster_part(server: Server, round: usize, setup: &Setup<'_>) -> Outcome {
         let (mut urls, mut pids) = (Vec::new(), Vec::new());
         for (cpu, node) in (0..NODES).zip(["A", "B"]) {
             let port = free_port()?;
-            let launch = node_launch(server, setup.root, port, cpu, Some(&redis_url));
+            let launch = node_launch(server, setup.root, port, cpu, Some(&redis_url), setup.adapter);
             let run = Running::start(&launch, &cpu.to_string(), port, &name(&format!("node-{node}")))?;
             pids.push(run.pid());
             urls.push(server.url(port));
@@ -396,7 +414,7 @@ fn baseline_part(server: Server, round: usize, setup: &Setup<'_>) -> Outcome {
     let name = |what: &str| setup.logs.join(format!("cluster-{}-r{round}-{what}.log", server.id()));
     let outcome = (|| -> Result<Outcome, String> {
         let port = free_port()?;
-        let launch = node_launch(server, setup.root, port, 0, None);
+        let launch = node_launch(server, setup.root, port, 0, None, setup.adapter);
         let run = Running::start(&launch, "0", port, &name("local-node"))?;
         let args = loadgen_args(&[server.url(port)], &[run.pid()], None, CLIENTS / NODES, &setup.budget);
         let outcome = run_generator(setup, &args, name("local-loadgen"));
@@ -464,6 +482,7 @@ pub fn run(servers: &[Server], setup: &Setup<'_>) -> ClusterResults {
         clients: CLIENTS,
         budget: setup.budget.clone(),
         redis_version: redis_version.unwrap_or_else(|e| e),
+        adapter: setup.adapter.to_owned(),
         servers: runs,
     }
 }
@@ -550,7 +569,7 @@ pub fn rows(results: &ClusterResults) -> Vec<Row> {
 /// The cluster section of `results.md`.
 pub fn section(results: &ClusterResults) -> String {
     let b = &results.budget;
-    let mut out = String::from("## Cluster (Redis adapter)\n\n");
+    let mut out = format!("## Cluster (Redis adapter: {})\n\n", results.adapter);
     let _ = writeln!(
         out,
         "Per server kind and round: a fresh `{}` (`--save \"\" --appendonly no`, not pinned), node A pinned \
@@ -700,7 +719,7 @@ mod tests {
     #[test]
     fn launches_nodes_on_their_cpu_and_redis() {
         let root = Path::new("/r");
-        let a = node_launch(Server::Tpcio, root, 7000, 1, Some("redis://127.0.0.1:6400"));
+        let a = node_launch(Server::Tpcio, root, 7000, 1, Some("redis://127.0.0.1:6400"), "classic");
         assert_eq!(
             a.args,
             [
@@ -717,9 +736,13 @@ mod tests {
                 "redis://127.0.0.1:6400"
             ]
         );
-        let n = node_launch(Server::Node, root, 7001, 0, Some("redis://127.0.0.1:6400"));
+        let n = node_launch(Server::Node, root, 7001, 0, Some("redis://127.0.0.1:6400"), "classic");
         assert_eq!(n.args, ["/r/loadtest/node-reference/sio-bench.mjs", "7001", "redis://127.0.0.1:6400"]);
-        assert_eq!(node_launch(Server::Node, root, 7001, 0, None).args.len(), 2);
+        assert_eq!(node_launch(Server::Node, root, 7001, 0, None, "streams").args.len(), 2);
+        let n = node_launch(Server::Node, root, 7001, 0, Some("redis://r"), "streams");
+        assert_eq!(n.args[3..], ["socket.io", "streams"]);
+        let t = node_launch(Server::Tpcio, root, 7000, 1, Some("redis://r"), "streams");
+        assert!(t.args.ends_with(&["--redis-adapter".into(), "streams".into()]));
         let b = ClusterBudget::new(true, None);
         let args = loadgen_args(&["u1".into(), "u2".into()], &[1, 2], Some(3), CLIENTS, &b);
         assert!(

@@ -79,6 +79,10 @@ pub struct RunArgs {
     /// Rounds of the cluster scenario (servers interleaved): 2 by default, 1 with --quick.
     #[arg(long)]
     cluster_rounds: Option<usize>,
+    /// The adapter of the cluster scenario's nodes: classic (`createAdapter`), sharded
+    /// (`createShardedAdapter`) or streams (`@socket.io/redis-streams-adapter`).
+    #[arg(long, default_value = "classic", value_parser = ["classic", "sharded", "streams"])]
+    cluster_adapter: String,
     /// Seconds of each measured window (echo, ack, polling, connect, idle hold), unless --quick.
     #[arg(long, default_value_t = 8.0)]
     duration: f64,

@@ -73,6 +73,7 @@ pub fn compare(args: &RunArgs) -> Result<(), String> {
             logs: &ctx.logs,
             loadgen_cpus: &ctx.loadgen_cpus,
             budget: cluster::ClusterBudget::new(args.quick, args.cluster_rounds),
+            adapter: &args.cluster_adapter,
         };
         cluster::run(&servers, &setup)
     });

@@ -7,7 +7,7 @@ use super::*;
 impl ClusterShard {
     pub(super) fn on_message(&self, msg: Message) {
         self.metrics.cluster_received();
-        if self.sharded().is_some() {
+        if self.is_cluster_family() {
             return self.on_sharded(msg);
         }
         match msg.kind {
@@ -38,7 +38,11 @@ impl ClusterShard {
     /// namespace's channel (shard 0), a room's channel or its own responses channel.
     pub(super) fn on_sharded(&self, msg: Message) {
         let Ok(channel) = std::str::from_utf8(&msg.channel) else { return };
-        let decoded = match ShardedMsg::decode(&msg.payload) {
+        let decoded = match self.is_streams() {
+            true => crate::cluster::streams::wire::decode_ephemeral(&msg.payload),
+            false => ShardedMsg::decode(&msg.payload),
+        };
+        let decoded = match decoded {
             Ok(decoded) => decoded,
             Err(e) => return self.malformed(channel, &e),
         };
@@ -203,7 +207,7 @@ impl ClusterShard {
                     let nsp = nsp.clone();
                     // The classic adapter answers a server-side emit on the shared response
                     // channel always; the sharded one on the requester's.
-                    let requester = self.sharded().map(|_| uid);
+                    let requester = self.is_cluster_family().then_some(uid);
                     Box::new(move |data: Value| {
                         let response = Response::ServerSideEmit { request_id, data };
                         me.publish_response(&nsp, requester.as_deref(), &response);

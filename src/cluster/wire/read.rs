@@ -14,7 +14,7 @@ pub(super) fn take(v: &mut Value, key: &str) -> Option<Value> {
 }
 
 /// Node's rule: `{` first means JSON (read as `msg.toString()`, so lossy UTF-8), else msgpack.
-pub(super) fn parse_message(bytes: &[u8]) -> Result<Value, WireError> {
+pub(crate) fn parse_message(bytes: &[u8]) -> Result<Value, WireError> {
     if bytes.first() == Some(&b'{') {
         from_json::<Value>(&String::from_utf8_lossy(bytes)).map_err(|e| malformed(e.to_string()))
     } else {

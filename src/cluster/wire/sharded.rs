@@ -117,7 +117,7 @@ impl ShardedMsg {
     }
 
     /// `data` as Node builds it.
-    fn data(&self) -> Value {
+    pub(crate) fn data(&self) -> Value {
         let obj = |fields: Vec<(&str, Value)>| {
             Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
         };
@@ -174,24 +174,32 @@ impl ShardedMsg {
         }
     }
 
-    /// Node's `encode()`: JSON, or notepack when the type may carry buffers and does.
-    pub fn encode(&self) -> Vec<u8> {
-        let kind = self.kind();
-        let data = self.data();
-        let binary = matches!(
+    /// Whether the type may carry buffers (3, 8, 9, 10, 12) and `data` holds one.
+    pub(crate) fn binary(kind: u64, data: &Value) -> bool {
+        matches!(
             kind,
             mt::BROADCAST
                 | mt::BROADCAST_ACK
                 | mt::FETCH_SOCKETS_RESPONSE
                 | mt::SERVER_SIDE_EMIT
                 | mt::SERVER_SIDE_EMIT_RESPONSE
-        ) && has_binary(&data);
-        let message = Value::Object(vec![
-            ("type".to_owned(), Value::from(kind)),
-            ("data".to_owned(), data),
+        ) && has_binary(data)
+    }
+
+    /// The whole message `{type, data, uid, nsp}` as one value, keys in Node's order.
+    pub(crate) fn to_value(&self) -> Value {
+        Value::Object(vec![
+            ("type".to_owned(), Value::from(self.kind())),
+            ("data".to_owned(), self.data()),
             ("uid".to_owned(), Value::String(self.uid.clone())),
             ("nsp".to_owned(), Value::String(self.nsp.clone())),
-        ]);
+        ])
+    }
+
+    /// Node's `encode()`: JSON, or notepack when the type may carry buffers and does.
+    pub fn encode(&self) -> Vec<u8> {
+        let message = self.to_value();
+        let binary = message.get("data").is_some_and(|data| Self::binary(self.kind(), data));
         if binary {
             msgpack::encode_to_vec(&message)
         } else {
@@ -203,7 +211,11 @@ impl ShardedMsg {
 
     /// Reads a message (JSON when it starts with `{`, msgpack otherwise).
     pub fn decode(bytes: &[u8]) -> Result<ShardedMsg, WireError> {
-        let mut v = parse_message(bytes)?;
+        Self::from_value(parse_message(bytes)?)
+    }
+
+    /// Reads a message already parsed (`type` a number, `data` an object or absent).
+    pub(crate) fn from_value(mut v: Value) -> Result<ShardedMsg, WireError> {
         if !matches!(v, Value::Object(_)) {
             return Err(malformed("message is not an object"));
         }

@@ -144,7 +144,7 @@ pub(super) fn write_json_array(items: &[Value], out: &mut String) {
 
 /// `JSON.stringify` of the value, a buffer as Node's `Buffer#toJSON`:
 /// `{"type":"Buffer","data":[…bytes]}`.
-pub(super) fn write_json(value: &Value, out: &mut String) {
+pub(crate) fn write_json(value: &Value, out: &mut String) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
