@@ -22,14 +22,20 @@
 // Redis errors are logged, never fatal: node-redis reconnects by itself.
 // With a fourth argument `sharded` it runs `createShardedAdapter(pub, sub, {channelPrefix: KEY})`
 // instead (Redis 7 sharded pub/sub, `tpcio --redis-adapter sharded`).
-// Usage: node sio-bench.mjs PORT [REDIS_URL [KEY [classic|sharded]]]
+// With `--recovery` (anywhere on the command line; `--recovery=MS` sets
+// maxDisconnectionDuration, default 2 min) it turns on `connectionStateRecovery`, as
+// `tpcio bench --recovery` (the in-memory adapter's sessions and offsets; not with Redis).
+// Usage: node sio-bench.mjs PORT [REDIS_URL [KEY [classic|sharded]]] [--recovery[=MS]]
 import http from "node:http";
 import { Server } from "socket.io";
 
-const [portArg, redisUrl, key = "socket.io", adapterKind = "classic"] = process.argv.slice(2);
+const recoveryArg = process.argv.slice(2).find((a) => a === "--recovery" || a.startsWith("--recovery="));
+const [portArg, redisUrl, key = "socket.io", adapterKind = "classic"] = process.argv
+  .slice(2)
+  .filter((a) => a !== recoveryArg);
 const port = Number(portArg);
 if (!Number.isInteger(port) || port <= 0 || port > 65535) {
-  console.error("usage: node sio-bench.mjs PORT [REDIS_URL [KEY [classic|sharded]]]");
+  console.error("usage: node sio-bench.mjs PORT [REDIS_URL [KEY [classic|sharded]]] [--recovery[=MS]]");
   process.exit(2);
 }
 
@@ -40,6 +46,12 @@ const io = new Server(httpServer, {
   pingTimeout: 20000,
   serveClient: false,
   allowEIO3: true,
+  ...(recoveryArg && {
+    connectionStateRecovery: {
+      maxDisconnectionDuration: recoveryArg.includes("=") ? Number(recoveryArg.split("=")[1]) : 2 * 60 * 1000,
+      skipMiddlewares: true,
+    },
+  }),
 });
 
 if (redisUrl) {
@@ -106,7 +118,8 @@ io.on("connection", (socket) => {
 
 httpServer.listen(port, "127.0.0.1", () => {
   const cluster = redisUrl ? ` (${adapterKind} redis adapter on ${redisUrl}, key ${key})` : "";
-  console.log(`socket.io bench (node ${process.version}) listening on http://127.0.0.1:${port}/socket.io/${cluster}`);
+  const recovery = recoveryArg ? `, connectionStateRecovery ${JSON.stringify(io.opts.connectionStateRecovery)}` : "";
+  console.log(`socket.io bench (node ${process.version}) listening on http://127.0.0.1:${port}/socket.io/${cluster}${recovery}`);
 });
 
 for (const signal of ["SIGINT", "SIGTERM"]) {
