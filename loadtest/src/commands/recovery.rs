@@ -13,7 +13,9 @@
 //! client that did not come back in time fails the run (exit status 1, `"ok": false`).
 //! With `--server-pid`, the server's memory before the clients connect, once they are all
 //! connected with an offset, and while they are away (round 1, sessions kept).
-//! `--rounds 0` only connects, cuts and reads the memory (for a server without recovery).
+//! `--rounds 0` only connects, cuts and reads the memory (a server without recovery too);
+//! `--batches K` then connects and cuts K − 1 more batches while the earlier sessions are
+//! kept, reading the memory after each: its growth is what the kept sessions hold.
 
 use std::cell::RefCell;
 use std::rc::Rc;
