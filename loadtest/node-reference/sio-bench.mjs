@@ -24,16 +24,24 @@
 // instead (Redis 7 sharded pub/sub, `tpcio --redis-adapter sharded`); with `streams`,
 // `@socket.io/redis-streams-adapter` 0.3.1's `createAdapter(client, {streamName: KEY,
 // channelPrefix: KEY})` (`tpcio --redis-adapter streams --redis-stream KEY`).
-// With RECOVERY_MS=n in the environment, `connectionStateRecovery: {maxDisconnectionDuration: n}`,
-// and a `rooms` event that acks `{rooms, recovered}` (the socket's rooms, `socket.recovered`).
-// Usage: node sio-bench.mjs PORT [REDIS_URL [KEY [classic|sharded|streams]]]
+// With `--recovery` (anywhere on the command line; `--recovery=MS` sets
+// maxDisconnectionDuration, default 2 min), or RECOVERY_MS=MS in the environment, it turns on
+// `connectionStateRecovery`, as `tpcio bench --recovery`; a `rooms` event acks
+// `{rooms, recovered}` (the socket's rooms, `socket.recovered`).
+// Usage: node sio-bench.mjs PORT [REDIS_URL [KEY [classic|sharded|streams]]] [--recovery[=MS]]
 import http from "node:http";
 import { Server } from "socket.io";
 
-const [portArg, redisUrl, key = "socket.io", adapterKind = "classic"] = process.argv.slice(2);
+const recoveryArg = process.argv.slice(2).find((a) => a === "--recovery" || a.startsWith("--recovery="));
+const [portArg, redisUrl, key = "socket.io", adapterKind = "classic"] = process.argv
+  .slice(2)
+  .filter((a) => a !== recoveryArg);
+const recoveryMs = recoveryArg
+  ? recoveryArg.includes("=") ? Number(recoveryArg.split("=")[1]) : 2 * 60 * 1000
+  : process.env.RECOVERY_MS ? Number(process.env.RECOVERY_MS) : undefined;
 const port = Number(portArg);
 if (!Number.isInteger(port) || port <= 0 || port > 65535) {
-  console.error("usage: node sio-bench.mjs PORT [REDIS_URL [KEY [classic|sharded|streams]]]");
+  console.error("usage: node sio-bench.mjs PORT [REDIS_URL [KEY [classic|sharded|streams]]] [--recovery[=MS]]");
   process.exit(2);
 }
 
@@ -46,9 +54,9 @@ const io = new Server(httpServer, {
   allowEIO3: true,
   // SIO_PARSER=msgpack: socket.io-msgpack-parser 3.0.2, as `tpcio bench --parser msgpack`.
   ...(process.env.SIO_PARSER === "msgpack" ? { parser: (await import("socket.io-msgpack-parser")).default } : {}),
-  ...(process.env.RECOVERY_MS
-    ? { connectionStateRecovery: { maxDisconnectionDuration: Number(process.env.RECOVERY_MS) } }
-    : {}),
+  ...(recoveryMs !== undefined && {
+    connectionStateRecovery: { maxDisconnectionDuration: recoveryMs, skipMiddlewares: true },
+  }),
 });
 
 if (redisUrl) {
@@ -119,7 +127,8 @@ io.on("connection", (socket) => {
 
 httpServer.listen(port, "127.0.0.1", () => {
   const cluster = redisUrl ? ` (${adapterKind} redis adapter on ${redisUrl}, key ${key})` : "";
-  console.log(`socket.io bench (node ${process.version}) listening on http://127.0.0.1:${port}/socket.io/${cluster}`);
+  const recovery = recoveryMs !== undefined ? `, connectionStateRecovery ${JSON.stringify(io.opts.connectionStateRecovery)}` : "";
+  console.log(`socket.io bench (node ${process.version}) listening on http://127.0.0.1:${port}/socket.io/${cluster}${recovery}`);
 });
 
 for (const signal of ["SIGINT", "SIGTERM"]) {

@@ -11,7 +11,9 @@
 //! receives; fixed rate or a search for the highest sustained one), `cluster` (the same over
 //! the nodes of a Redis-adapter cluster, local and remote deliveries apart), `connect` (a storm of
 //! handshakes), `idle` (connections held, the server's memory per connection) and `soak`
-//! (a long run with churn, the memory's growth, then every client reconnecting at once).
+//! (a long run with churn, the memory's growth, then every client reconnecting at once)
+//! and `recovery` (connection state recovery: every connection cut at once, the clients back
+//! with their pid and offset, the missed events checked).
 //! See `loadtest/README.md`.
 
 mod commands;
@@ -38,6 +40,7 @@ use commands::cluster::{ClusterArgs, cluster};
 use commands::connect::{ConnectArgs, connect};
 use commands::echo::{EioEchoArgs, PollingArgs, SioEchoArgs, eio_echo, sio_echo, sio_polling};
 use commands::idle::{IdleArgs, idle};
+use commands::recovery::{RecoveryArgs, recovery};
 use commands::soak::SoakArgs;
 
 /// Load generator for Engine.IO / Socket.IO servers.
@@ -74,6 +77,10 @@ enum Command {
     /// WebSocket and polling clients held for a long run with churn, the server's memory
     /// read as it goes, then every client reconnecting at once after a server restart.
     Soak(SoakArgs),
+    /// Connection state recovery: N clients cut at once while events go on, then back at
+    /// once with their pid and offset; recovery latency, recovered vs fresh, every missed
+    /// event exactly once and in order, the server's memory.
+    Recovery(RecoveryArgs),
     Compare(compare::CompareArgs),
 }
 
@@ -88,6 +95,7 @@ fn main() -> ExitCode {
         Command::Idle(args) => finish(idle(&args), |r| r.connected > 0),
         Command::Polling(args) => finish(sio_polling(&args), |r| r.messages > 0),
         Command::Soak(args) => commands::soak::main(&args),
+        Command::Recovery(args) => finish(recovery(&args), |r| r.ok),
         Command::Compare(args) => compare::main(&args),
     }
 }

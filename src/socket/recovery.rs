@@ -340,7 +340,8 @@ impl RecoveryStore {
             _ => return Take::None,
         };
         let log = self.log.borrow();
-        let Some(start) = log.iter().position(|p| &*p.offset == offset) else { return Take::None };
+        // From the newest: a recent offset is found at once, even in a full log.
+        let Some(start) = log.iter().rposition(|p| &*p.offset == offset) else { return Take::None };
         if now.saturating_duration_since(log[start].at) > max {
             return Take::None;
         }
@@ -558,6 +559,17 @@ mod tests {
         assert!(texts(s.take(ids[0].1, "/", "o2", now)).is_none(), "the oldest went");
         assert!(texts(s.take(ids[1].1, "/", "o1", now)).is_none(), "its offset fell off");
         assert_eq!(texts(s.take(ids[2].1, "/", "o2", now)).unwrap(), ["2[\"p\",3]", "2[\"p\",4]"]);
+    }
+
+    #[test]
+    fn a_recent_offset_in_a_full_log_gives_only_what_followed() {
+        let (s, now, pid) = (store(1000, 10), Instant::now(), Sid::generate(0, 1));
+        (0..1500)
+            .for_each(|i| s.log(&format!("o{i}"), &"/".into(), &BroadcastOptions::new(), packet(i), now));
+        for (offset, missed) in [("o1497", Some(2)), ("o500", Some(999)), ("o499", None)] {
+            s.persist(session(Sid::generate(0, 1), pid, &[]), now);
+            assert_eq!(texts(s.take(pid, "/", offset, now)).map(|m| m.len()), missed, "{offset}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod connect;
 pub mod echo;
 pub mod idle;
+pub mod recovery;
 pub mod soak;
 
 use std::time::Duration;

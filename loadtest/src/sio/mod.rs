@@ -12,6 +12,7 @@ pub mod broadcast;
 pub mod echo;
 pub mod idle;
 pub mod polling;
+pub mod recovery;
 pub mod soak;
 pub mod storm;
 
