@@ -198,6 +198,13 @@ pub(super) fn render(shards: &[std::sync::Arc<ShardMetrics>], out: &mut String) 
         "Panics caught in handler code (callbacks and their tasks); each disconnected its socket or closed its session.",
         &|m| m.handler_panics.get(),
     );
+    per_shard(
+        &mut t,
+        "tpcio_events_rejected_total",
+        "counter",
+        "Events dropped by a typed handler (Router) because their arguments did not deserialize.",
+        &|m| m.events_rejected.get(),
+    );
 
     per_shard(
         &mut t,

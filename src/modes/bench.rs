@@ -51,6 +51,10 @@ fn count(n: usize) -> Value {
 impl Handler for Bench {
     type Data = ();
 
+    async fn authorize(&self, _: &crate::socket::ConnectInfo) -> Result<(), crate::socket::ConnectError> {
+        Ok(())
+    }
+
     async fn on_event(&self, socket: Socket<()>, mut event: Event) {
         let io = socket.namespace_ops();
         match event.name() {
@@ -69,7 +73,7 @@ impl Handler for Bench {
                     socket.join(room);
                 }
                 if let Some(ack) = event.take_ack() {
-                    let _ = ack.send(&[]);
+                    let _ = ack.send(&());
                 }
             }
             "to" => {
@@ -92,7 +96,7 @@ impl Handler for Bench {
             }
             "sse" => {
                 let Some(ack) = event.take_ack() else { return };
-                let n = match io.server_side_emit_with_ack("hello", &[]).await {
+                let n = match io.server_side_emit_with_ack("hello", &()).await {
                     Ok(answers) => count(answers.len()),
                     Err(_) => Value::from(-1i64),
                 };
@@ -100,7 +104,7 @@ impl Handler for Bench {
             }
             "bcack" => {
                 let Some(ack) = event.take_ack() else { return };
-                let answers = io.timeout(Duration::from_secs(3)).emit_with_ack("q", &[]).await;
+                let answers = io.timeout(Duration::from_secs(3)).emit_with_ack::<_, Value>("q", &()).await;
                 let n = match answers {
                     Ok(answers) => answers.len(),
                     Err(crate::socket::BroadcastAckError::Timeout { responses }) => responses.len(),

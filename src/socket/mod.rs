@@ -55,6 +55,7 @@ mod outbox;
 pub(crate) mod peer;
 pub mod recovery;
 mod remote;
+pub mod typed;
 pub(crate) mod requests;
 
 pub use api::{

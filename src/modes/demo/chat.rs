@@ -54,6 +54,10 @@ impl Chat {
 impl Handler for Chat {
     type Data = Member;
 
+    async fn authorize(&self, _: &crate::socket::ConnectInfo) -> Result<Member, crate::socket::ConnectError> {
+        Ok(Member::default())
+    }
+
     async fn on_connect(&self, socket: Socket<Member>) {
         // Counted before anything awaits, so the disconnect of this socket comes after.
         let users = self.users.change(1);
