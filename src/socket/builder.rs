@@ -19,6 +19,8 @@ use crate::cluster::adapter::ClusterSetup;
 use crate::server::{RunningServer, Server, ServerConfig};
 use crate::shard::ShardId;
 
+mod options;
+
 type Factory = Arc<dyn Fn(ShardId) -> Rc<dyn ErasedHandler> + Send + Sync>;
 
 #[derive(Clone)]
@@ -27,8 +29,11 @@ enum NamespaceDef {
     Dynamic(Predicate, Factory),
 }
 
-/// A Socket.IO server to start: Node's `new Server(options)` and `io.of(…)`.
+/// A Socket.IO server to start: Node's `new Server(options)` and `io.of(…)`, with every
+/// option of the server, the engine and the HTTP layer (see the methods of the options table
+/// in `options`), then [`SocketIo::listen`].
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct SocketIo {
     path: String,
     options: ClientOptions,
@@ -36,6 +41,8 @@ pub struct SocketIo {
     serve_client: bool,
     client_bundle_dir: Option<PathBuf>,
     redis: Option<RedisAdapterConfig>,
+    /// The runtime's options, for [`SocketIo::listen`].
+    server: ServerConfig,
 }
 
 impl Default for SocketIo {
@@ -47,6 +54,7 @@ impl Default for SocketIo {
             serve_client: true,
             client_bundle_dir: None,
             redis: None,
+            server: ServerConfig::default(),
         }
     }
 }

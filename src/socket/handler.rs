@@ -94,7 +94,7 @@ pub trait Handler: 'static {
 
     /// The data of a socket restored on another shard from what [`Handler::export_data`]
     /// gave (`None` when it gave nothing); `None` (the default) has [`Handler::authorize`]
-    /// make it, as for a new socket.
+    /// make it, as for a new socket — except for `type Data = ()`, restored as is.
     fn import_data(&self, _exported: Option<crate::protocol::value::Value>) -> Option<Self::Data> {
         None
     }
@@ -182,7 +182,11 @@ impl<H: Handler> ErasedHandler for Typed<H> {
     }
 
     fn import_data(&self, exported: Option<crate::protocol::value::Value>) -> Option<Rc<dyn Any>> {
-        let data = self.handler.import_data(exported)?;
+        // Data that holds nothing, `()`, is restored as is: no middleware runs for it.
+        let data = self.handler.import_data(exported).or_else(|| {
+            let unit: Box<dyn Any> = Box::new(());
+            unit.downcast::<H::Data>().ok().map(|data| *data)
+        })?;
         Some(Rc::new(std::cell::RefCell::new(data)))
     }
 
