@@ -47,7 +47,11 @@ fn router() -> Router<()> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = std::env::args().nth(1).map_or(Ok(3000), |p| p.parse())?;
-    let running = SocketIo::new().serve_client(false).namespace("/", |_shard| router()).listen(("127.0.0.1", port))?;
+    let running = SocketIo::new()
+        .serve_client(false)
+        .allow_eio3(true) // socket.io-client 2 too
+        .namespace("/", |_shard| router())
+        .listen(("127.0.0.1", port))?;
     println!("listening on {}", running.local_addr());
     running.wait()?;
     Ok(())

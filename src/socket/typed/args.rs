@@ -2,9 +2,10 @@
 //!
 //! The type says how it wants to be read, and that decides what it is read from:
 //!
-//! - a tuple, a `Vec`, `serde_json::Value`, `()`, anything that deserializes from a sequence
-//!   or from "any" value: **all the arguments**, as one array (`(String, u32)` for
-//!   `socket.emit("ev", "a", 1)`; `()` ignores them);
+//! - a tuple, a `Vec`, `serde_json::Value`, anything that deserializes from a sequence or
+//!   from "any" value: **all the arguments**, as one array (`(String, u32)` for
+//!   `socket.emit("ev", "a", 1)`);
+//! - `()`: **none**, whatever was sent;
 //! - anything else (a struct, a map, a `String`, a number, an `Option`, an enum): **the first
 //!   argument** (`Msg` for `socket.emit("ev", {text: "hi"})`); `null` when there is none.
 //!
@@ -29,6 +30,8 @@ pub(crate) enum Shape {
     All,
     /// The first argument.
     First,
+    /// None: `()` takes no argument and ignores those sent.
+    Nothing,
 }
 
 impl Shape {
@@ -55,17 +58,20 @@ pub enum ArgsError {
 
 /// Reads `event`'s arguments as `T`, from what `shape` says.
 pub(crate) fn decode<T: DeserializeOwned>(event: &Event, shape: Shape) -> Result<T, ArgsError> {
+    if shape == Shape::Nothing {
+        return Ok(value::from_json("null")?);
+    }
     if event.attachments.is_empty() {
         return Ok(match shape {
             Shape::All => value::from_json_args(&event.args)?,
-            Shape::First => value::from_json(event.args.first().map_or("null", |a| &**a))?,
+            Shape::First | Shape::Nothing => value::from_json(event.args.first().map_or("null", |a| &**a))?,
         });
     }
     let mut values = event.values().map_err(|_| ArgsError::Attachments)?;
     let value = match shape {
         Shape::All => Value::Array(values),
-        Shape::First if values.is_empty() => Value::Null,
-        Shape::First => values.swap_remove(0),
+        Shape::First | Shape::Nothing if values.is_empty() => Value::Null,
+        Shape::First | Shape::Nothing => values.swap_remove(0),
     };
     Ok(value::from_value(value)?)
 }
@@ -114,7 +120,7 @@ impl<'de> Deserializer<'de> for Probe {
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Found> {
-        Err(Found(Shape::All))
+        Err(Found(Shape::Nothing))
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Found> {
@@ -183,7 +189,7 @@ mod tests {
     fn shapes_follow_what_the_type_asks_for() {
         assert_eq!(Shape::of::<(String, u32)>(), Shape::All);
         assert_eq!(Shape::of::<(String,)>(), Shape::All);
-        assert_eq!(Shape::of::<()>(), Shape::All);
+        assert_eq!(Shape::of::<()>(), Shape::Nothing);
         assert_eq!(Shape::of::<Vec<u32>>(), Shape::All);
         assert_eq!(Shape::of::<serde_json::Value>(), Shape::All);
         assert_eq!(Shape::of::<Value>(), Shape::All);
