@@ -444,3 +444,65 @@ impl Serialize for super::Value {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::value::Value;
+
+    fn args<T: Serialize + ?Sized>(value: &T) -> (String, usize, Vec<Bytes>) {
+        let (mut out, mut attachments) = (Vec::new(), Vec::new());
+        let n = write_args(value, &mut out, &mut attachments, false, None).expect("serializable");
+        (String::from_utf8(out).expect("UTF-8"), n, attachments)
+    }
+
+    #[derive(Serialize)]
+    struct Msg<'a> {
+        text: &'a str,
+        n: f64,
+    }
+
+    #[test]
+    fn the_value_is_the_argument_list() {
+        assert_eq!(args(&()), (String::new(), 0, vec![]));
+        assert_eq!(args(&("a", 1)), (r#""a",1"#.into(), 2, vec![]));
+        assert_eq!(args(&[1, 2, 3]), ("1,2,3".into(), 3, vec![]));
+        assert_eq!(args(&vec!["x"]), (r#""x""#.into(), 1, vec![]));
+        assert_eq!(args(&(vec!["x", "y"],)), (r#"["x","y"]"#.into(), 1, vec![]));
+        assert_eq!(args("text"), (r#""text""#.into(), 1, vec![]));
+        assert_eq!(args(&Msg { text: "hi", n: 2.0 }), (r#"{"text":"hi","n":2}"#.into(), 1, vec![]));
+        assert_eq!(args(&Some(("a", 1.5))), (r#""a",1.5"#.into(), 2, vec![]));
+        assert_eq!(args(&None::<u8>), ("null".into(), 1, vec![]));
+        assert_eq!(args(&Value::Null), ("null".into(), 1, vec![]));
+        assert_eq!(args(&[Value::from("a"), Value::from(1e21)]), (r#""a",1e+21"#.into(), 2, vec![]));
+        assert_eq!(args(&f64::NAN), ("null".into(), 1, vec![]));
+    }
+
+    #[test]
+    fn bytes_become_numbered_placeholders() {
+        let (json, n, attachments) = args(&(Bytes::from_static(b"\x01"), ("x", Bytes::from_static(b"\x02\x03"))));
+        assert_eq!(
+            json,
+            r#"{"_placeholder":true,"num":0},["x",{"_placeholder":true,"num":1}]"#
+        );
+        assert_eq!(n, 2);
+        assert_eq!(attachments, [Bytes::from_static(b"\x01"), Bytes::from_static(b"\x02\x03")]);
+        let (json, _, attachments) = args(&[Value::Binary(Bytes::from_static(b"z"))]);
+        assert_eq!(json, r#"{"_placeholder":true,"num":0}"#);
+        assert_eq!(attachments.len(), 1);
+    }
+
+    #[test]
+    fn leading_comma_and_bounds() {
+        let (mut out, mut attachments, mut bounds) = (b"[\"ev\"".to_vec(), Vec::new(), Vec::new());
+        write_args(&("a", [1, 2]), &mut out, &mut attachments, true, Some(&mut bounds)).expect("ok");
+        assert_eq!(out, br#"["ev","a",[1,2]"#);
+        assert_eq!(bounds, [(6, 9), (10, 15)]);
+    }
+
+    #[test]
+    fn maps_with_keys_that_are_not_strings_are_refused() {
+        let map: std::collections::BTreeMap<Vec<u8>, u8> = [(vec![1], 1)].into_iter().collect();
+        assert!(write_args(&(map,), &mut Vec::new(), &mut Vec::new(), false, None).is_err());
+    }
+}
