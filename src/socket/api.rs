@@ -111,6 +111,13 @@ pub struct Event {
 }
 
 impl Event {
+    /// An event as the layer makes it from a received packet (for benchmarks and tests).
+    #[doc(hidden)]
+    pub fn from_packet(packet: Packet, attachments: Vec<Bytes>) -> Option<Event> {
+        let event = packet.event()?;
+        Some(Event { name: event.name, args: event.args, packet, attachments, ack: None })
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

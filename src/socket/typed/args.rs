@@ -24,8 +24,9 @@ use crate::protocol::value::{self, Value};
 use crate::socket::api::Event;
 
 /// What a handler's argument type is read from.
+#[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Shape {
+pub enum Shape {
     /// Every argument, as one array.
     All,
     /// The first argument.
@@ -36,7 +37,7 @@ pub(crate) enum Shape {
 
 impl Shape {
     /// How `T` wants to be read.
-    pub(crate) fn of<T: DeserializeOwned>() -> Shape {
+    pub fn of<T: DeserializeOwned>() -> Shape {
         match T::deserialize(Probe) {
             Err(Found(shape)) => shape,
             // The probe answers every call with an error: not reached.
@@ -57,7 +58,8 @@ pub enum ArgsError {
 }
 
 /// Reads `event`'s arguments as `T`, from what `shape` says.
-pub(crate) fn decode<T: DeserializeOwned>(event: &Event, shape: Shape) -> Result<T, ArgsError> {
+#[doc(hidden)]
+pub fn decode<T: DeserializeOwned>(event: &Event, shape: Shape) -> Result<T, ArgsError> {
     if shape == Shape::Nothing {
         return Ok(value::from_json("null")?);
     }

@@ -22,7 +22,7 @@ fn rejected(e: SerError) -> EmitError {
 }
 
 /// An EVENT (BINARY_EVENT with buffers) `[name, ...args]`, with ack id `id`.
-pub(crate) fn event_packet<A: Serialize + ?Sized>(
+pub fn event_packet<A: Serialize + ?Sized>(
     nsp: ByteString,
     name: &str,
     args: &A,
@@ -38,7 +38,7 @@ pub(crate) fn event_packet<A: Serialize + ?Sized>(
 }
 
 /// An ACK (BINARY_ACK with buffers) `[...args]` for ack id `id`.
-pub(crate) fn ack_packet<A: Serialize + ?Sized>(
+pub fn ack_packet<A: Serialize + ?Sized>(
     nsp: ByteString,
     id: u64,
     args: &A,
@@ -62,7 +62,7 @@ fn packet(kind: PacketKind, nsp: ByteString, id: Option<u64>, data: ByteString, 
 }
 
 /// The arguments as separate JSON texts (slices of one buffer) and their buffers.
-pub(crate) fn raw_args<A: Serialize + ?Sized>(args: &A) -> Result<RawArgs, EmitError> {
+pub fn raw_args<A: Serialize + ?Sized>(args: &A) -> Result<RawArgs, EmitError> {
     let mut out = Vec::with_capacity(64);
     let mut attachments = Vec::new();
     let mut bounds = Vec::new();
@@ -74,7 +74,7 @@ pub(crate) fn raw_args<A: Serialize + ?Sized>(args: &A) -> Result<RawArgs, EmitE
 
 /// The arguments as values (buffers in place), for what carries values: the cluster's
 /// server-side emits.
-pub(crate) fn values<A: Serialize + ?Sized>(args: &A) -> Result<Vec<Value>, EmitError> {
+pub fn values<A: Serialize + ?Sized>(args: &A) -> Result<Vec<Value>, EmitError> {
     let raw = raw_args(args)?;
     raw.json
         .iter()
@@ -84,7 +84,7 @@ pub(crate) fn values<A: Serialize + ?Sized>(args: &A) -> Result<Vec<Value>, Emit
 
 /// Answers as the caller's type: `Vec<Value>` as they came (buffers included), any other
 /// type deserialized from them.
-pub(crate) fn answer<R: serde::de::DeserializeOwned + 'static>(values: Vec<Value>) -> Result<R, value::ValueError> {
+pub fn answer<R: serde::de::DeserializeOwned + 'static>(values: Vec<Value>) -> Result<R, value::ValueError> {
     let boxed: Box<dyn std::any::Any> = Box::new(values);
     match boxed.downcast::<R>() {
         Ok(same) => Ok(*same),
@@ -96,10 +96,15 @@ pub(crate) fn answer<R: serde::de::DeserializeOwned + 'static>(values: Vec<Value
 }
 
 /// One answer as the caller's type: a [`Value`] as it came, any other type deserialized from it.
-pub(crate) fn answer_one<R: serde::de::DeserializeOwned + 'static>(v: Value) -> Result<R, value::ValueError> {
+pub fn answer_one<R: serde::de::DeserializeOwned + 'static>(v: Value) -> Result<R, value::ValueError> {
     let boxed: Box<dyn std::any::Any> = Box::new(v);
     match boxed.downcast::<R>() {
         Ok(same) => Ok(*same),
         Err(boxed) => value::from_value(*boxed.downcast::<Value>().expect("boxed a Value just above")),
     }
+}
+
+/// The EVENT a raw relay writes: `[name, ...args]` with the arguments as received.
+pub fn raw_event_packet(nsp: ByteString, name: &str, args: &RawArgs) -> Packet {
+    crate::socket::layer::raw_packet(false, nsp, Some(name), None, args)
 }

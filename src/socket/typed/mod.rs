@@ -9,7 +9,8 @@
 //! [`Event::raw_args`]: super::Event::raw_args
 
 pub mod args;
-pub(crate) mod encode;
+#[doc(hidden)]
+pub mod encode;
 mod router;
 
 pub use args::ArgsError;
