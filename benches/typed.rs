@@ -24,7 +24,8 @@ use tpcio::socket::typed::{args, encode};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const MESSAGE: &str = r#"2["echo",{"user":"alice","text":"hello world","ts":1700000000000,"tags":["a","b"],"score":0.75}]"#;
+const MESSAGE: &str =
+    r#"2["echo",{"user":"alice","text":"hello world","ts":1700000000000,"tags":["a","b"],"score":0.75}]"#;
 
 #[derive(serde::Deserialize, serde::Serialize)]
 struct Chat {
@@ -93,7 +94,8 @@ fn bench(c: &mut Criterion) {
 
     // The replies are the same bytes whichever way they were made.
     let raw = encode::raw_event_packet(nsp.clone(), "echo", &event().raw_args()).to_text();
-    let value: serde_json::Value = args::decode(&event(), args::Shape::of::<serde_json::Value>()).expect("fits");
+    let value: serde_json::Value =
+        args::decode(&event(), args::Shape::of::<serde_json::Value>()).expect("fits");
     let typed = encode::event_packet(nsp.clone(), "echo", &value, None).expect("serializes").0.to_text();
     assert_eq!(raw, typed);
 }

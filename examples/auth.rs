@@ -62,7 +62,8 @@ fn router() -> Router<User> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = std::env::args().nth(1).map_or(Ok(3000), |p| p.parse())?;
-    let running = SocketIo::new().serve_client(false).namespace("/", |_shard| router()).listen(("127.0.0.1", port))?;
+    let running =
+        SocketIo::new().serve_client(false).namespace("/", |_shard| router()).listen(("127.0.0.1", port))?;
     println!("listening on {}", running.local_addr());
     running.wait()?;
     Ok(())

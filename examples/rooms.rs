@@ -36,9 +36,11 @@ fn room_of(name: &str) -> String {
 }
 
 fn router() -> Router<Name> {
-    Router::with_authorize(async |connect: &ConnectInfo| match connect.auth.get("name").and_then(Value::as_str) {
-        Some(name) if !name.is_empty() => Ok(Name(name.to_owned())),
-        _ => Err(ConnectError::new("a name is required")),
+    Router::with_authorize(async |connect: &ConnectInfo| {
+        match connect.auth.get("name").and_then(Value::as_str) {
+            Some(name) if !name.is_empty() => Ok(Name(name.to_owned())),
+            _ => Err(ConnectError::new("a name is required")),
+        }
     })
     .on_connect(async |socket: Socket<Name>| {
         let name = socket.with_data(|n| n.0.clone());
@@ -69,7 +71,8 @@ fn router() -> Router<Name> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = std::env::args().nth(1).map_or(Ok(3000), |p| p.parse())?;
-    let running = SocketIo::new().serve_client(false).namespace("/", |_shard| router()).listen(("127.0.0.1", port))?;
+    let running =
+        SocketIo::new().serve_client(false).namespace("/", |_shard| router()).listen(("127.0.0.1", port))?;
     println!("listening on {}", running.local_addr());
     running.wait()?;
     Ok(())

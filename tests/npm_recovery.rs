@@ -71,8 +71,7 @@ impl Handler for App {
                 let (room, tag) = (str_at(0), str_at(1));
                 let n = values.get(2).and_then(Value::as_u64).unwrap_or(0);
                 for i in 0..n {
-                    let _ =
-                        socket.namespace_ops().to(room.clone()).emit("msg", &(tag.as_str(), i));
+                    let _ = socket.namespace_ops().to(room.clone()).emit("msg", &(tag.as_str(), i));
                 }
                 true.into()
             }

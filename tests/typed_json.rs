@@ -61,9 +61,33 @@ fn case<T: Serialize>(value: &T) -> (String, String) {
 #[test]
 fn floats_as_javascript_prints_them() {
     let mut values = vec![
-        0.0, -0.0, 1.0, -1.0, 0.1, 0.2 + 0.1, 1.5, 100.0, 1e20, 1e21, 1.5e21, 123456789012345680000.0,
-        1e-6, 1e-7, 1.5e-7, 0.000001234, 5e-324, f64::MIN_POSITIVE, f64::MAX, f64::MIN, 4.35, 2f64.powi(53),
-        2f64.powi(53) + 2.0, 1.0 / 3.0, 9007199254740993.0, 1e300, 1.7976931348623157e308,
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        0.1,
+        0.2 + 0.1,
+        1.5,
+        100.0,
+        1e20,
+        1e21,
+        1.5e21,
+        123456789012345680000.0,
+        1e-6,
+        1e-7,
+        1.5e-7,
+        0.000001234,
+        5e-324,
+        f64::MIN_POSITIVE,
+        f64::MAX,
+        f64::MIN,
+        4.35,
+        2f64.powi(53),
+        2f64.powi(53) + 2.0,
+        1.0 / 3.0,
+        9007199254740993.0,
+        1e300,
+        1.7976931348623157e308,
     ];
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     while values.len() < 10_000 {
@@ -91,10 +115,22 @@ fn integers_past_two_to_the_53_as_the_double_javascript_holds() {
 
 #[test]
 fn strings_escaped_as_node_escapes_them() {
-    let mut strings: Vec<String> = (0u32..0x20).map(|c| char::from_u32(c).expect("ASCII").to_string()).collect();
+    let mut strings: Vec<String> =
+        (0u32..0x20).map(|c| char::from_u32(c).expect("ASCII").to_string()).collect();
     strings.extend(
-        ["\"", "\\", "/", "\u{7f}", "\u{2028}", "\u{2029}", "é🙂", "a\"b\\c/d\u{1}e\u{1f}f", "\u{feff}", "<>&'"]
-            .map(str::to_owned),
+        [
+            "\"",
+            "\\",
+            "/",
+            "\u{7f}",
+            "\u{2028}",
+            "\u{2029}",
+            "é🙂",
+            "a\"b\\c/d\u{1}e\u{1f}f",
+            "\u{feff}",
+            "<>&'",
+        ]
+        .map(str::to_owned),
     );
     strings.push((0u32..0x250).filter_map(char::from_u32).collect());
     check(strings.iter().map(case).collect());

@@ -77,7 +77,8 @@ impl Handler for Bench {
             // What most applications do: the arguments read into values, emitted back with
             // the typed API (`echo`, or the ack), as `echo` does without reading them.
             "echo-typed" => {
-                let Ok(args) = crate::socket::typed::args::decode::<serde_json::Value>(&event, *ECHO_SHAPE) else {
+                let Ok(args) = crate::socket::typed::args::decode::<serde_json::Value>(&event, *ECHO_SHAPE)
+                else {
                     return;
                 };
                 let _ = match event.take_ack() {

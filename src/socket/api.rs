@@ -344,7 +344,8 @@ impl SocketRef {
         if super::layer::is_reserved(event) {
             return Err(EmitError::Reserved);
         }
-        let (packet, attachments) = super::typed::encode::event_packet(self.ns.name.clone(), event, args, None)?;
+        let (packet, attachments) =
+            super::typed::encode::event_packet(self.ns.name.clone(), event, args, None)?;
         self.ns.handler.on_outgoing(self, event);
         if self.layer.recovery().is_some() {
             let encoded = crate::adapter::EncodedPacket::new(&packet, attachments);

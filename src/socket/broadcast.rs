@@ -138,10 +138,18 @@ impl Broadcast {
                 .map_err(|_| BroadcastAckError::Unserializable)
                 .and_then(|(packet, attachments)| {
                     let make = |ack_id| {
-                        Some(EncodedPacket::new(&crate::protocol::sio::Packet { id: Some(ack_id), ..packet }, attachments))
+                        Some(EncodedPacket::new(
+                            &crate::protocol::sio::Packet { id: Some(ack_id), ..packet },
+                            attachments,
+                        ))
                     };
                     self.layer.ctx().metrics().broadcast_started();
-                    let wait = self.layer.start_broadcast_with_ack_packet(self.reach(), &self.nsp, self.opts.clone(), make);
+                    let wait = self.layer.start_broadcast_with_ack_packet(
+                        self.reach(),
+                        &self.nsp,
+                        self.opts.clone(),
+                        make,
+                    );
                     wait.ok_or(BroadcastAckError::Unserializable)
                 }),
         };
@@ -178,7 +186,11 @@ impl Broadcast {
     /// no cluster it reaches nobody. Rooms and flags do not apply.
     ///
     /// [`Handler::on_server_side_event`]: super::Handler::on_server_side_event
-    pub fn server_side_emit<A: serde::Serialize + ?Sized>(&self, event: &str, args: &A) -> Result<(), EmitError> {
+    pub fn server_side_emit<A: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &A,
+    ) -> Result<(), EmitError> {
         if is_reserved(event) {
             return Err(EmitError::Reserved);
         }
@@ -247,27 +259,23 @@ impl Broadcast {
 }
 
 /// The answers of a server-side emit with acks (`None`: nothing was sent).
-fn server_side_answers(
+async fn server_side_answers(
     layer: Rc<Layer>,
     nsp: ByteString,
     data: Option<Vec<Value>>,
-) -> impl Future<Output = Result<Vec<Value>, (Vec<Value>, ClusterRequestError)>> + 'static {
-    async move {
-        match data {
-            Some(data) => layer.server_side_emit_with_ack(nsp, data).await,
-            None => Ok(Vec::new()),
-        }
+) -> Result<Vec<Value>, (Vec<Value>, ClusterRequestError)> {
+    match data {
+        Some(data) => layer.server_side_emit_with_ack(nsp, data).await,
+        None => Ok(Vec::new()),
     }
 }
 
 /// Waits for a broadcast's acks and reads each answer as `R`.
-fn collect_acks<R: serde::de::DeserializeOwned + 'static>(
+async fn collect_acks<R: serde::de::DeserializeOwned + 'static>(
     started: Result<super::requests::AckWait, BroadcastAckError>,
-) -> impl Future<Output = Result<Vec<R>, BroadcastAckError>> + 'static {
-    async move {
-        let responses = started?.wait().await.map_err(|responses| BroadcastAckError::Timeout { responses })?;
-        let kept = (std::any::TypeId::of::<R>() != std::any::TypeId::of::<Value>()).then(|| responses.clone());
-        super::typed::encode::answer::<Vec<R>>(responses)
-            .map_err(|_| BroadcastAckError::InvalidAnswer { responses: kept.unwrap_or_default() })
-    }
+) -> Result<Vec<R>, BroadcastAckError> {
+    let responses = started?.wait().await.map_err(|responses| BroadcastAckError::Timeout { responses })?;
+    let kept = (std::any::TypeId::of::<R>() != std::any::TypeId::of::<Value>()).then(|| responses.clone());
+    super::typed::encode::answer::<Vec<R>>(responses)
+        .map_err(|_| BroadcastAckError::InvalidAnswer { responses: kept.unwrap_or_default() })
 }

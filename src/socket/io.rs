@@ -73,7 +73,11 @@ impl Io {
 
     /// Node's `io.serverSideEmit(event, ...args)` on the main namespace: see
     /// [`Broadcast::server_side_emit`].
-    pub fn server_side_emit<A: serde::Serialize + ?Sized>(&self, event: &str, args: &A) -> Result<(), EmitError> {
+    pub fn server_side_emit<A: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &A,
+    ) -> Result<(), EmitError> {
         self.main().server_side_emit(event, args)
     }
 

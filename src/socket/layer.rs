@@ -603,12 +603,16 @@ impl Layer {
                     .filter(|r| !self.registry.get(&ns.name).is_some_and(|live| live.has_socket(r.sid)));
                 let recovered = restored.is_some();
                 let (id, pid, data, rooms, missed) = match restored {
-                    Some(Restored { sid, pid, data: Some(data), rooms, missed }) => (sid, Some(pid), data, rooms, missed),
+                    Some(Restored { sid, pid, data: Some(data), rooms, missed }) => {
+                        (sid, Some(pid), data, rooms, missed)
+                    }
                     _ => {
                         let Some(data) = made else {
                             // Only a restored session skips the middleware: that one was in use.
-                            let refusal =
-                                ConnectRefusal::Middleware { message: PANICKED_MIDDLEWARE.into(), data: None };
+                            let refusal = ConnectRefusal::Middleware {
+                                message: PANICKED_MIDDLEWARE.into(),
+                                data: None,
+                            };
                             self.drive(engine, |c| {
                                 c.refuse(&ns.name, refusal);
                             });
@@ -699,8 +703,9 @@ impl Layer {
         if is_reserved(event) {
             return Err(AckError::Reserved);
         }
-        let (mut packet, attachments) = super::typed::encode::event_packet(socket.ns.name.clone(), event, args, None)
-            .map_err(|_| AckError::Unserializable)?;
+        let (mut packet, attachments) =
+            super::typed::encode::event_packet(socket.ns.name.clone(), event, args, None)
+                .map_err(|_| AckError::Unserializable)?;
         let (ack_id, rx) = socket.ns.register_ack(socket.id).ok_or(AckError::Disconnected)?;
         packet.id = Some(ack_id);
         socket.ns.handler.on_outgoing(socket, event);

@@ -55,8 +55,8 @@ mod outbox;
 pub(crate) mod peer;
 pub mod recovery;
 mod remote;
-pub mod typed;
 pub(crate) mod requests;
+pub mod typed;
 
 pub use api::{
     AckError, AckSender, BroadcastAckError, ConnectError, ConnectInfo, EmitError, Event, Handler, RawArgs,

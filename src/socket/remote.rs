@@ -133,7 +133,9 @@ impl RemoteSocket {
                         Some(EncodedPacket::new(&packet, attachments))
                     };
                     let opts = opts.timeout(timeout);
-                    self.layer.start_broadcast_with_ack_packet(reach, &self.nsp, opts, make).ok_or(AckError::Unserializable)
+                    self.layer
+                        .start_broadcast_with_ack_packet(reach, &self.nsp, opts, make)
+                        .ok_or(AckError::Unserializable)
                 }
             },
         };
@@ -215,16 +217,14 @@ fn handshake_value(info: &SocketInfo) -> Value {
 }
 
 /// The first answer to a remote socket's ack, as `R`.
-fn first_answer<R: serde::de::DeserializeOwned + 'static>(
+async fn first_answer<R: serde::de::DeserializeOwned + 'static>(
     started: Result<super::requests::AckWait, AckError>,
-) -> impl Future<Output = Result<R, AckError>> + 'static {
-    async move {
-        match started?.wait().await {
-            Ok(mut responses) if !responses.is_empty() => {
-                super::typed::encode::answer_one(responses.swap_remove(0)).map_err(|_| AckError::InvalidAnswer)
-            }
-            Ok(_) => Err(AckError::Disconnected),
-            Err(_) => Err(AckError::Timeout),
+) -> Result<R, AckError> {
+    match started?.wait().await {
+        Ok(mut responses) if !responses.is_empty() => {
+            super::typed::encode::answer_one(responses.swap_remove(0)).map_err(|_| AckError::InvalidAnswer)
         }
+        Ok(_) => Err(AckError::Disconnected),
+        Err(_) => Err(AckError::Timeout),
     }
 }

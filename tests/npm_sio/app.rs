@@ -183,11 +183,13 @@ impl Handler for App {
             "ask-client" => {
                 let question = values.first().cloned().unwrap_or_default();
                 let ms = values.get(1).and_then(Value::as_u64).unwrap_or(2000);
-                let answer =
-                    match socket.emit_with_ack::<_, Vec<Value>>("question", &[question], Duration::from_millis(ms)).await {
-                        Ok(result) => object(vec![("ok", true.into()), ("result", result.into())]),
-                        Err(e) => object(vec![("ok", false.into()), ("error", e.to_string().into())]),
-                    };
+                let answer = match socket
+                    .emit_with_ack::<_, Vec<Value>>("question", &[question], Duration::from_millis(ms))
+                    .await
+                {
+                    Ok(result) => object(vec![("ok", true.into()), ("result", result.into())]),
+                    Err(e) => object(vec![("ok", false.into()), ("error", e.to_string().into())]),
+                };
                 socket.emit("answer", &[answer]).is_ok()
             }
             "bye" => {

@@ -79,9 +79,8 @@ impl<'de> Deserializer<'de> for Value {
     ) -> Result<V::Value, ValueError> {
         match self {
             Value::String(s) => visitor.visit_enum(s.into_deserializer()),
-            Value::Object(fields) if fields.len() == 1 => {
-                visitor.visit_enum(de::value::MapAccessDeserializer::new(MapDeserializer::new(fields.into_iter())))
-            }
+            Value::Object(fields) if fields.len() == 1 => visitor
+                .visit_enum(de::value::MapAccessDeserializer::new(MapDeserializer::new(fields.into_iter()))),
             other => Err(de::Error::invalid_type(unexpected(&other), &"a string or an object of one key")),
         }
     }

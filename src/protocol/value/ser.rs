@@ -205,7 +205,11 @@ impl ser::Serializer for ShapeProbe {
         value.serialize(self)
     }
 
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, value: &T) -> Result<(), Probed> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), Probed> {
         value.serialize(self)
     }
 
@@ -480,11 +484,9 @@ mod tests {
 
     #[test]
     fn bytes_become_numbered_placeholders() {
-        let (json, n, attachments) = args(&(Bytes::from_static(b"\x01"), ("x", Bytes::from_static(b"\x02\x03"))));
-        assert_eq!(
-            json,
-            r#"{"_placeholder":true,"num":0},["x",{"_placeholder":true,"num":1}]"#
-        );
+        let (json, n, attachments) =
+            args(&(Bytes::from_static(b"\x01"), ("x", Bytes::from_static(b"\x02\x03"))));
+        assert_eq!(json, r#"{"_placeholder":true,"num":0},["x",{"_placeholder":true,"num":1}]"#);
         assert_eq!(n, 2);
         assert_eq!(attachments, [Bytes::from_static(b"\x01"), Bytes::from_static(b"\x02\x03")]);
         let (json, _, attachments) = args(&[Value::Binary(Bytes::from_static(b"z"))]);

@@ -23,8 +23,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use super::SocketIo;
-use crate::http::cors::{Cors, Origins};
 use crate::http::Limits;
+use crate::http::cors::{Cors, Origins};
 use crate::server::{AllowRequest, CpuPlacement, RunningServer, Server, ServerConfig};
 
 impl SocketIo {

@@ -51,7 +51,13 @@ pub fn ack_packet<A: Serialize + ?Sized>(
     Ok(packet(PacketKind::Ack, nsp, Some(id), text(out)?, attachments))
 }
 
-fn packet(kind: PacketKind, nsp: ByteString, id: Option<u64>, data: ByteString, buffers: Vec<Bytes>) -> (Packet, Vec<Bytes>) {
+fn packet(
+    kind: PacketKind,
+    nsp: ByteString,
+    id: Option<u64>,
+    data: ByteString,
+    buffers: Vec<Bytes>,
+) -> (Packet, Vec<Bytes>) {
     let kind = match (kind, buffers.is_empty()) {
         (PacketKind::Event, false) => PacketKind::BinaryEvent,
         (PacketKind::Ack, false) => PacketKind::BinaryAck,

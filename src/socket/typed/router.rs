@@ -41,6 +41,10 @@ impl Ack {
 type Entry<D> = Box<dyn Fn(Socket<D>, Event) -> Result<LocalFuture<()>, super::args::ArgsError>>;
 type Authorize<D> = Box<dyn for<'a> Fn(&'a ConnectInfo) -> BorrowedFuture<'a, Result<D, ConnectError>>>;
 type BorrowedFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + 'a>>;
+/// An optional callback taking `A`, whose future is boxed.
+type Hook<A> = Option<Box<dyn Fn(A) -> LocalFuture<()>>>;
+type PacketMiddleware<D> = Option<Box<dyn Fn(&Socket<D>, &Event) -> Result<(), String>>>;
+type Disconnecting<D> = Option<Box<dyn Fn(&Socket<D>, DisconnectReason)>>;
 
 /// A namespace's handlers, by event name, each with the argument type it wants: the typed way
 /// to write a [`Handler`]. Give it to [`SocketIo::namespace`](crate::socket::SocketIo::namespace)
@@ -103,14 +107,14 @@ type BorrowedFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + 'a>>;
 /// ```
 pub struct Router<D: 'static> {
     events: foldhash::HashMap<Box<str>, Entry<D>>,
-    fallback: Option<Box<dyn Fn(Socket<D>, Event) -> LocalFuture<()>>>,
+    fallback: Hook<(Socket<D>, Event)>,
     authorize: Authorize<D>,
-    packet: Option<Box<dyn Fn(&Socket<D>, &Event) -> Result<(), String>>>,
-    connect: Option<Box<dyn Fn(Socket<D>) -> LocalFuture<()>>>,
-    disconnecting: Option<Box<dyn Fn(&Socket<D>, DisconnectReason)>>,
-    disconnect: Option<Box<dyn Fn(Socket<D>, DisconnectReason) -> LocalFuture<()>>>,
+    packet: PacketMiddleware<D>,
+    connect: Hook<Socket<D>>,
+    disconnecting: Disconnecting<D>,
+    disconnect: Hook<(Socket<D>, DisconnectReason)>,
     start: Option<Box<dyn Fn(Io)>>,
-    server_side: Option<Box<dyn Fn(Io, ServerSideEvent) -> LocalFuture<()>>>,
+    server_side: Hook<(Io, ServerSideEvent)>,
 }
 
 impl<D: Default + 'static> Router<D> {
@@ -204,7 +208,7 @@ impl<D: 'static> Router<D> {
         F: AsyncFn(Socket<D>, Event) + 'static,
     {
         let handler = Rc::new(handler);
-        self.fallback = Some(Box::new(move |socket, event| {
+        self.fallback = Some(Box::new(move |(socket, event)| {
             let handler = handler.clone();
             Box::pin(async move { handler(socket, event).await })
         }));
@@ -212,7 +216,10 @@ impl<D: 'static> Router<D> {
     }
 
     /// Packet middleware (Node's `socket.use`): see [`Handler::on_packet`].
-    pub fn on_packet(mut self, middleware: impl Fn(&Socket<D>, &Event) -> Result<(), String> + 'static) -> Self {
+    pub fn on_packet(
+        mut self,
+        middleware: impl Fn(&Socket<D>, &Event) -> Result<(), String> + 'static,
+    ) -> Self {
         self.packet = Some(Box::new(middleware));
         self
     }
@@ -236,7 +243,7 @@ impl<D: 'static> Router<D> {
     /// The socket left (Node's `"disconnect"`): see [`Handler::on_disconnect`].
     pub fn on_disconnect<F: AsyncFn(Socket<D>, DisconnectReason) + 'static>(mut self, handler: F) -> Self {
         let handler = Rc::new(handler);
-        self.disconnect = Some(Box::new(move |socket, reason| {
+        self.disconnect = Some(Box::new(move |(socket, reason)| {
             let handler = handler.clone();
             Box::pin(async move { handler(socket, reason).await })
         }));
@@ -252,7 +259,7 @@ impl<D: 'static> Router<D> {
     /// Another server's `serverSideEmit`: see [`Handler::on_server_side_event`].
     pub fn on_server_side_event<F: AsyncFn(Io, ServerSideEvent) + 'static>(mut self, handler: F) -> Self {
         let handler = Rc::new(handler);
-        self.server_side = Some(Box::new(move |io, event| {
+        self.server_side = Some(Box::new(move |(io, event)| {
             let handler = handler.clone();
             Box::pin(async move { handler(io, event).await })
         }));
@@ -264,7 +271,7 @@ impl<D: 'static> Router<D> {
     fn dispatch(&self, socket: Socket<D>, event: Event) -> LocalFuture<()> {
         let Some(entry) = self.events.get(event.name()) else {
             return match &self.fallback {
-                Some(fallback) => fallback(socket, event),
+                Some(fallback) => fallback((socket, event)),
                 None => Box::pin(async {}),
             };
         };
@@ -327,7 +334,7 @@ impl<D: 'static> Handler for Router<D> {
 
     async fn on_server_side_event(&self, io: Io, event: ServerSideEvent) {
         if let Some(handler) = &self.server_side {
-            handler(io, event).await;
+            handler((io, event)).await;
         }
     }
 
@@ -339,7 +346,7 @@ impl<D: 'static> Handler for Router<D> {
 
     async fn on_disconnect(&self, socket: Socket<D>, reason: DisconnectReason) {
         if let Some(handler) = &self.disconnect {
-            handler(socket, reason).await;
+            handler((socket, reason)).await;
         }
     }
 }
