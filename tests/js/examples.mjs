@@ -158,6 +158,29 @@ const scenarios = {
     return { verified: "raw" };
   },
 
+  async typed() {
+    const ann = await member("ann", {}, ["pair", "struct", "unknown"]);
+    ann.socket.on("q", (s, n, cb) => cb(`${s}!`, n + 1));
+    ann.socket.emit("pair", "a", 1);
+    assert.deepEqual(await ann.col.nth("pair", 1), [1, "a"]);
+    ann.socket.emit("pair", 1, "a"); // does not fit (String, u32): dropped
+    ann.socket.emit("struct", "not an object"); // does not fit Msg: dropped
+    ann.socket.emit("struct", { text: "t", n: 1.5, extra: true });
+    assert.deepEqual(await ann.col.nth("struct", 1), [{ text: "t", n: 1.5 }]);
+    const [len, reversed] = await emitAck(ann.socket, "blob", Buffer.from([1, 2, 3]));
+    assert.equal(len, 3);
+    assert.deepEqual(reversed, Buffer.from([3, 2, 1]));
+    ann.socket.emit("whatever", 1);
+    assert.deepEqual(await ann.col.nth("unknown", 1), ["whatever"]);
+    assert.deepEqual(await emitAck(ann.socket, "ask"), ["x!", 2]);
+    // The events that did not fit did not reach a handler, and the socket is still here.
+    assert.equal(ann.col.got.pair.length, 1);
+    assert.equal(ann.col.got.struct.length, 1);
+    assert.ok(ann.socket.connected);
+    ann.socket.close();
+    return { verified: "typed" };
+  },
+
   async cluster() {
     const port2 = Number(secondPort);
     const ann = await member("ann", {}, ["shout"]);
