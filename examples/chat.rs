@@ -1,89 +1,78 @@
-//! A chat server on the handler trait: nick names, rooms, and messages relayed
-//! without re-encoding.
+//! A chat on the typed API: a nick checked when the socket connects (and kept as its data),
+//! rooms, messages with the sender's nick, typing notices relayed without re-encoding, and
+//! the number of members online answered through an ack.
 //!
 //! ```sh
-//! cargo run --release --example chat        # then connect socket.io-client to :3000
+//! cargo run --release --example chat [port]     # then connect socket.io-client to :3000
 //! ```
+//!
+//! Events: `join` `room`; `say` `{room, text}` → everyone else in `room` gets `said` `nick,
+//! text`; `typing` `…` → relayed to everyone else as is; `online` with an ack → the count
+//! of this shard's members. On connect, everyone else gets `joined` `nick`; on disconnect,
+//! `left` `nick`.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::rc::Rc;
 
 use tpcio::engine::DisconnectReason;
-use tpcio::protocol::value::Value;
-use tpcio::server::ServerConfig;
-use tpcio::socket::{ConnectError, ConnectInfo, Event, Handler, Socket, SocketIo};
+use tpcio::socket::typed::{Ack, Router};
+use tpcio::socket::{ConnectError, ConnectInfo, Event, Socket, SocketIo};
 
-/// What each socket carries.
-#[derive(Default)]
+/// What each socket carries: made by the connect middleware, so nothing is parsed twice.
 struct Member {
     nick: String,
 }
 
-/// One handler per shard: it may keep `Rc` state, here a count of this shard's members.
-struct Chat {
-    online: Rc<RefCell<usize>>,
+#[derive(serde::Deserialize)]
+struct Say {
+    room: String,
+    text: String,
 }
 
-impl Handler for Chat {
-    type Data = Member;
-
-    async fn authorize(&self, connect: &ConnectInfo) -> Result<(), ConnectError> {
-        match connect.auth.get("nick").and_then(Value::as_str) {
-            Some(nick) if !nick.is_empty() => Ok(()),
+/// One router per shard: it may keep `Rc` state, here the count of this shard's members.
+fn chat() -> Router<Member> {
+    let online = Rc::new(Cell::new(0usize));
+    let (on_connect, on_disconnect) = (online.clone(), online.clone());
+    Router::with_authorize(async |connect: &ConnectInfo| {
+        match connect.auth.get("nick").and_then(|nick| nick.as_str()) {
+            Some(nick) if !nick.is_empty() => Ok(Member { nick: nick.to_owned() }),
             _ => Err(ConnectError::new("a nick name is required")),
         }
-    }
-
-    async fn on_connect(&self, socket: Socket<Member>) {
-        let nick = socket.auth().get("nick").and_then(Value::as_str).unwrap_or_default().to_owned();
-        *self.online.borrow_mut() += 1;
-        let _ = socket.broadcast().emit("joined", &[Value::from(nick.as_str())]);
-        socket.with_data_mut(|member| member.nick = nick);
-    }
-
-    async fn on_event(&self, socket: Socket<Member>, mut event: Event) {
-        match event.name() {
-            // ["room name"]: leave the lobby for a room.
-            "join" => {
-                if let Ok((room,)) = event.args::<(String,)>() {
-                    socket.join(room);
-                }
-            }
-            // ["room", "text"]: everyone else in the room gets it, with the sender's nick.
-            "say" => {
-                if let Ok((room, text)) = event.args::<(String, String)>() {
-                    let nick = socket.with_data(|member| member.nick.clone());
-                    let _ = socket
-                        .to(room)
-                        .emit("said", &[Value::from(nick.as_str()), Value::from(text.as_str())]);
-                }
-            }
-            // Relayed to everyone else as received: binary and all, encoded once.
-            "typing" => {
-                let _ = socket.broadcast().volatile().emit_raw("typing", &event.raw_args());
-            }
-            "who" => {
-                if let Some(ack) = event.take_ack() {
-                    let count = *self.online.borrow();
-                    let _ = ack.send(&[Value::from(count as u64)]);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    async fn on_disconnect(&self, socket: Socket<Member>, _reason: DisconnectReason) {
-        *self.online.borrow_mut() -= 1;
+    })
+    .on_connect(async move |socket: Socket<Member>| {
+        on_connect.set(on_connect.get() + 1);
         let nick = socket.with_data(|member| member.nick.clone());
-        let _ = socket.broadcast().emit("left", &[Value::from(nick.as_str())]);
-    }
+        let _ = socket.broadcast().emit("joined", &nick);
+    })
+    // One argument, a room name.
+    .on("join", async |socket: Socket<Member>, room: String| socket.join(room))
+    // One argument, an object: `{room, text}`.
+    .on("say", async |socket: Socket<Member>, say: Say| {
+        let nick = socket.with_data(|member| member.nick.clone());
+        let _ = socket.to(say.room).emit("said", &(nick, say.text));
+    })
+    .on_ack("online", async move |_socket: Socket<Member>, (): (), ack: Ack| {
+        let _ = ack.send(&online.get());
+    })
+    // Every other event, raw: `typing` goes to everyone else as received, binary and all,
+    // encoded once, never parsed.
+    .fallback(async |socket: Socket<Member>, event: Event| {
+        if event.name() == "typing" {
+            let _ = socket.broadcast().volatile().emit_raw("typing", &event.raw_args());
+        }
+    })
+    .on_disconnect(async move |socket: Socket<Member>, _reason: DisconnectReason| {
+        on_disconnect.set(on_disconnect.get() - 1);
+        let nick = socket.with_data(|member| member.nick.clone());
+        let _ = socket.broadcast().emit("left", &nick);
+    })
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let running = SocketIo::new()
-        .namespace("/", |_shard| Chat { online: Rc::new(RefCell::new(0)) })
-        .start(ServerConfig::default())?;
-    println!("chat on http://localhost:{}/", running.local_addr().port());
+    let port: u16 = std::env::args().nth(1).map_or(Ok(3000), |p| p.parse())?;
+    let running =
+        SocketIo::new().serve_client(false).namespace("/", |_shard| chat()).listen(("127.0.0.1", port))?;
+    println!("listening on {}", running.local_addr());
     running.wait()?;
     Ok(())
 }

@@ -13,9 +13,8 @@ use tracing_subscriber::EnvFilter;
 
 use tpcio::cluster::streams::StreamsOptions;
 use tpcio::cluster::{RedisAdapterConfig, RedisError, RedisUrl, SubscriptionMode};
-use tpcio::http::cors::{Cors, Origins};
 use tpcio::modes::{bench, conformance, demo};
-use tpcio::server::{CpuPlacement, RunningServer, Server, ServerConfig, ServerError};
+use tpcio::server::{CpuPlacement, RunningServer, ServerConfig, ServerError};
 use tpcio::socket::{ConnectionStateRecovery, SocketIo};
 
 #[global_allocator]
@@ -193,11 +192,10 @@ fn main() -> ExitCode {
     }
     let addr = SocketAddr::new(c.host, c.port);
     let mode = cli.mode.unwrap_or(Mode::Serve);
-    let mut config = match mode {
+    let config = match mode {
         Mode::Conformance => conformance::config(addr, c.shards, placement(c)),
         _ => ServerConfig { addr, shards: c.shards, placement: placement(c), ..ServerConfig::default() },
     };
-    apply(c, &mut config);
     let redis = match redis_adapter(c, matches!(mode, Mode::Bench)) {
         Ok(redis) => redis,
         Err(e) => {
@@ -205,18 +203,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The flags go through the builder's methods, over the mode's defaults.
     let io = |io: SocketIo| {
-        let io = socket_io(c, io);
+        let io = apply(c, socket_io(c, io.server_config(config.clone())));
         match &redis {
             Some(config) => io.redis_adapter(config.clone()),
             None => io,
         }
     };
     let server = match mode {
-        Mode::Serve => demo::pages_for(io(demo::socket_io()).attach(Server::new(config)), c.parser.into()),
-        Mode::Bench => io(bench::socket_io()).attach(Server::new(config)),
-        Mode::Conformance => io(conformance::socket_io())
-            .attach(Server::new(config).endpoint("/engine.io/", |_shard| conformance::Echo)),
+        Mode::Serve => demo::pages_for(io(demo::socket_io()).into_server(), c.parser.into()),
+        Mode::Bench => io(bench::socket_io()).into_server(),
+        Mode::Conformance => {
+            io(conformance::socket_io()).into_server().endpoint("/engine.io/", |_shard| conformance::Echo)
+        }
     };
     match server.start() {
         Ok(running) => {
@@ -252,53 +252,49 @@ fn placement(c: &Common) -> CpuPlacement {
 }
 
 /// The flags given explicitly override the mode's defaults.
-fn apply(c: &Common, config: &mut ServerConfig) {
-    let engine = &mut config.engine;
-    if let Some(ms) = c.ping_interval {
-        engine.ping_interval = Duration::from_millis(ms);
+fn apply(c: &Common, mut io: SocketIo) -> SocketIo {
+    let ms = Duration::from_millis;
+    if let Some(t) = c.ping_interval {
+        io = io.ping_interval(ms(t));
     }
-    if let Some(ms) = c.ping_timeout {
-        engine.ping_timeout = Duration::from_millis(ms);
+    if let Some(t) = c.ping_timeout {
+        io = io.ping_timeout(ms(t));
     }
     if let Some(bytes) = c.max_payload {
-        engine.max_payload = bytes;
+        io = io.max_http_buffer_size(bytes);
     }
-    engine.allow_eio3 = c.allow_eio3.unwrap_or(true);
+    io = io.allow_eio3(c.allow_eio3.unwrap_or(true));
     if let Some(packets) = c.max_buffered_packets {
-        engine.max_buffered_packets = packets;
+        io = io.max_buffered_packets(packets);
     }
     if let Some(bytes) = c.max_buffered_bytes {
-        engine.max_buffered_bytes = bytes;
+        io = io.max_buffered_bytes(bytes);
     }
     if let Some(max) = c.max_connections {
-        config.max_connections = Some(max);
+        io = io.max_connections(max);
     }
     if let Some(max) = c.max_connections_per_ip {
-        config.max_connections_per_ip = Some(max);
+        io = io.max_connections_per_ip(max);
     }
-    if let Some(ms) = c.header_timeout {
-        config.header_timeout = Duration::from_millis(ms);
+    if let Some(t) = c.header_timeout {
+        io = io.headers_timeout(ms(t));
     }
-    if let Some(ms) = c.reorder_window {
-        config.engine.reorder_window = Duration::from_millis(ms);
+    if let Some(t) = c.reorder_window {
+        io = io.reorder_window(ms(t));
     }
-    if let Some(ms) = c.first_write_gap {
-        config.engine.first_write_gap = Duration::from_millis(ms);
+    if let Some(t) = c.first_write_gap {
+        io = io.first_write_gap(ms(t));
     }
-    if let Some(ms) = c.keep_alive_timeout {
-        config.keep_alive_timeout = Duration::from_millis(ms);
+    if let Some(t) = c.keep_alive_timeout {
+        io = io.keep_alive_timeout(ms(t));
     }
     if c.metrics {
-        config.metrics = Some("/metrics".to_owned());
+        io = io.metrics("/metrics");
     }
     if let Some(origins) = &c.cors_origin {
-        let origins = match origins.as_slice() {
-            [any] if any == "*" => Origins::Any,
-            [one] => Origins::Fixed(one.clone()),
-            list => Origins::List(list.to_vec()),
-        };
-        config.cors = Some(Cors { origins, ..Cors::default() });
+        io = io.cors_origins(origins.iter().cloned());
     }
+    io
 }
 
 fn socket_io(c: &Common, io: SocketIo) -> SocketIo {

@@ -239,6 +239,10 @@ struct Rooms;
 impl tpcio::socket::Handler for Rooms {
     type Data = ();
 
+    async fn authorize(&self, _: &tpcio::socket::ConnectInfo) -> Result<(), tpcio::socket::ConnectError> {
+        Ok(())
+    }
+
     async fn on_event(&self, socket: tpcio::socket::Socket<()>, mut event: tpcio::socket::Event) {
         let Some(ack) = event.take_ack() else { return };
         let io = socket.namespace_ops();
@@ -300,6 +304,10 @@ struct Dynamic;
 
 impl tpcio::socket::Handler for Dynamic {
     type Data = ();
+
+    async fn authorize(&self, _: &tpcio::socket::ConnectInfo) -> Result<(), tpcio::socket::ConnectError> {
+        Ok(())
+    }
 
     async fn on_event(&self, socket: tpcio::socket::Socket<()>, mut event: tpcio::socket::Event) {
         let io = socket.namespace_ops();

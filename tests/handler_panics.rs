@@ -59,7 +59,7 @@ impl Handler for Fragile {
             _ => {}
         }
         if let Some(ack) = event.take_ack() {
-            let _ = ack.send(&["pong".into()]);
+            let _ = ack.send("pong");
         }
     }
 

@@ -87,24 +87,26 @@ impl Handler for App {
                 }
             }
             "ask-client" => {
-                let answer =
-                    match socket.emit_with_ack("question", &values[..1], Duration::from_secs(3)).await {
-                        Ok(mut answers) if !answers.is_empty() => answers.swap_remove(0),
-                        _ => "timeout".into(),
-                    };
+                let answer = match socket
+                    .emit_with_ack::<_, Vec<Value>>("question", &values[..1], Duration::from_secs(3))
+                    .await
+                {
+                    Ok(mut answers) if !answers.is_empty() => answers.swap_remove(0),
+                    _ => "timeout".into(),
+                };
                 let _ = socket.emit("answer", &[answer]);
             }
             "join" => {
                 socket.join(first);
                 if let Some(ack) = ack {
-                    let _ = ack.send(&[true.into()]);
+                    let _ = ack.send(&true);
                 }
             }
             "to-room" => drop(socket.to(first).emit("room-msg", rest)),
             "broadcast" => drop(socket.broadcast().emit_raw("broadcast-msg", &event.raw_args())),
             "bcack" => {
                 let answers =
-                    socket.namespace_ops().timeout(Duration::from_secs(3)).emit_with_ack("q", &[]).await;
+                    socket.namespace_ops().timeout(Duration::from_secs(3)).emit_with_ack("q", &()).await;
                 let answer = answers.map_or_else(|_| "timeout".into(), Value::Array);
                 if let Some(ack) = ack {
                     let _ = ack.send(&[answer]);

@@ -37,9 +37,9 @@ fn object(fields: Vec<(&str, Value)>) -> Value {
 impl Handler for App {
     type Data = Peer;
 
-    async fn authorize(&self, _c: &ConnectInfo) -> Result<(), ConnectError> {
+    async fn authorize(&self, _c: &ConnectInfo) -> Result<Peer, ConnectError> {
         self.authorized.fetch_add(1, Ordering::SeqCst);
-        Ok(())
+        Ok(Peer::default())
     }
 
     async fn on_connect(&self, socket: Socket<Peer>) {
@@ -71,12 +71,11 @@ impl Handler for App {
                 let (room, tag) = (str_at(0), str_at(1));
                 let n = values.get(2).and_then(Value::as_u64).unwrap_or(0);
                 for i in 0..n {
-                    let _ =
-                        socket.namespace_ops().to(room.clone()).emit("msg", &[tag.as_str().into(), i.into()]);
+                    let _ = socket.namespace_ops().to(room.clone()).emit("msg", &(tag.as_str(), i));
                 }
                 true.into()
             }
-            "unicast" => socket.emit("msg", &["unicast".into(), 0u64.into()]).is_ok().into(),
+            "unicast" => socket.emit("msg", &("unicast", 0u64)).is_ok().into(),
             "whoami" => {
                 let rooms: Vec<Value> = socket.rooms().iter().map(|r| Value::from(&**r)).collect();
                 object(vec![
@@ -98,8 +97,8 @@ impl Handler for App {
         Some(data.name.as_str().into())
     }
 
-    fn import_data(&self, exported: Option<Value>) -> Peer {
-        Peer { name: exported.as_ref().and_then(Value::as_str).unwrap_or_default().to_owned() }
+    fn import_data(&self, exported: Option<Value>) -> Option<Peer> {
+        Some(Peer { name: exported.as_ref().and_then(Value::as_str).unwrap_or_default().to_owned() })
     }
 }
 

@@ -45,23 +45,23 @@ impl Handler for Probe {
                 let _ = socket.namespace_ops().to(room).emit("b", &[n]);
             }
             "uni" => {
-                let _ = socket.emit("u", &[1u64.into()]);
+                let _ = socket.emit("u", &1u64);
             }
             "poke" => {
                 // Through a RemoteSocket, routed to the shard that has the socket.
                 if let Ok(found) = socket.namespace_ops().to(room).fetch_sockets().await {
                     for remote in found {
-                        let _ = remote.emit("poked", &[]);
+                        let _ = remote.emit("poked", &());
                     }
                 }
             }
             "vol" => {
-                let _ = socket.namespace_ops().volatile().emit("v", &[1u64.into()]);
+                let _ = socket.namespace_ops().volatile().emit("v", &1u64);
             }
             _ => {}
         }
         if let Some(ack) = ack {
-            let _ = ack.send(&[true.into()]);
+            let _ = ack.send(&true);
         }
     }
 

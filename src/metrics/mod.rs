@@ -125,6 +125,8 @@ pub struct ShardMetrics {
     slow_consumers: Counter,
     /// Panics of handler code caught on this shard (each dropped its socket or session).
     handler_panics: Counter,
+    /// Events a typed handler dropped because their arguments did not deserialize.
+    events_rejected: Counter,
     /// Messages for another shard dropped because its outbox was full.
     outbox_drops: Counter,
     /// Connections closed on accept, by [`Refusal`].
@@ -248,6 +250,10 @@ impl ShardMetrics {
 
     pub(crate) fn handler_panicked(&self) {
         self.handler_panics.inc();
+    }
+
+    pub(crate) fn event_rejected(&self) {
+        self.events_rejected.inc();
     }
 
     pub(crate) fn outbox_dropped(&self) {

@@ -198,6 +198,13 @@ pub(super) fn render(shards: &[std::sync::Arc<ShardMetrics>], out: &mut String) 
         "Panics caught in handler code (callbacks and their tasks); each disconnected its socket or closed its session.",
         &|m| m.handler_panics.get(),
     );
+    per_shard(
+        &mut t,
+        "tpcio_events_rejected_total",
+        "counter",
+        "Events dropped by a typed handler (Router) because their arguments did not deserialize.",
+        &|m| m.events_rejected.get(),
+    );
 
     per_shard(
         &mut t,
@@ -382,6 +389,9 @@ tpcio_slow_consumers_total{shard="0"} 1
 # HELP tpcio_handler_panics_total Panics caught in handler code (callbacks and their tasks); each disconnected its socket or closed its session.
 # TYPE tpcio_handler_panics_total counter
 tpcio_handler_panics_total{shard="0"} 1
+# HELP tpcio_events_rejected_total Events dropped by a typed handler (Router) because their arguments did not deserialize.
+# TYPE tpcio_events_rejected_total counter
+tpcio_events_rejected_total{shard="0"} 0
 # HELP tpcio_shard_outbox_drops_total Messages for another shard dropped because that shard's outbox was full.
 # TYPE tpcio_shard_outbox_drops_total counter
 tpcio_shard_outbox_drops_total{shard="0"} 0

@@ -4,6 +4,8 @@
 //!
 //! - `echo`: emitted back as `echo` with the same arguments; when the client asked for an
 //!   ack, acknowledged with the same arguments instead.
+//! - `echo-typed`: as `echo`, but the arguments are read into a `serde_json::Value` and
+//!   emitted back with the typed API (what most applications do; not in the Node reference).
 //! - `broadcast`: re-emitted as `broadcast`, same arguments, to every socket of the server
 //!   (Node's `io.emit`): every shard, and every server of the cluster.
 //! - `join(room, ack?)`: the socket joins `room`, then acks.
@@ -23,6 +25,10 @@ use std::time::Duration;
 use crate::protocol::value::Value;
 use crate::server::{Server, ServerConfig};
 use crate::socket::{Event, Handler, Io, RawArgs, ServerSideEvent, Socket, SocketIo};
+
+/// How `echo-typed` reads its arguments (all of them, as an array), found once.
+static ECHO_SHAPE: std::sync::LazyLock<crate::socket::typed::args::Shape> =
+    std::sync::LazyLock::new(crate::socket::typed::args::Shape::of::<serde_json::Value>);
 
 /// The reference behaviour of the main namespace.
 #[derive(Clone, Copy, Debug, Default)]
@@ -53,6 +59,10 @@ fn count(n: usize) -> Value {
 impl Handler for Bench {
     type Data = ();
 
+    async fn authorize(&self, _: &crate::socket::ConnectInfo) -> Result<(), crate::socket::ConnectError> {
+        Ok(())
+    }
+
     async fn on_event(&self, socket: Socket<()>, mut event: Event) {
         let io = socket.namespace_ops();
         match event.name() {
@@ -66,12 +76,24 @@ impl Handler for Bench {
             "broadcast" => {
                 let _ = io.emit_raw("broadcast", &event.raw_args());
             }
+            // What most applications do: the arguments read into values, emitted back with
+            // the typed API (`echo`, or the ack), as `echo` does without reading them.
+            "echo-typed" => {
+                let Ok(args) = crate::socket::typed::args::decode::<serde_json::Value>(&event, *ECHO_SHAPE)
+                else {
+                    return;
+                };
+                let _ = match event.take_ack() {
+                    Some(ack) => ack.send(&args),
+                    None => socket.emit("echo", &args),
+                };
+            }
             "join" => {
                 if let Some(room) = room(&event) {
                     socket.join(room);
                 }
                 if let Some(ack) = event.take_ack() {
-                    let _ = ack.send(&[]);
+                    let _ = ack.send(&());
                 }
             }
             "to" => {
@@ -94,7 +116,7 @@ impl Handler for Bench {
             }
             "sse" => {
                 let Some(ack) = event.take_ack() else { return };
-                let n = match io.server_side_emit_with_ack("hello", &[]).await {
+                let n = match io.server_side_emit_with_ack("hello", &()).await {
                     Ok(answers) => count(answers.len()),
                     Err(_) => Value::from(-1i64),
                 };
@@ -102,7 +124,7 @@ impl Handler for Bench {
             }
             "bcack" => {
                 let Some(ack) = event.take_ack() else { return };
-                let answers = io.timeout(Duration::from_secs(3)).emit_with_ack("q", &[]).await;
+                let answers = io.timeout(Duration::from_secs(3)).emit_with_ack::<_, Value>("q", &()).await;
                 let n = match answers {
                     Ok(answers) => answers.len(),
                     Err(crate::socket::BroadcastAckError::Timeout { responses }) => responses.len(),

@@ -54,6 +54,10 @@ pub struct SioConformance {
 impl Handler for SioConformance {
     type Data = ();
 
+    async fn authorize(&self, _: &crate::socket::ConnectInfo) -> Result<(), crate::socket::ConnectError> {
+        Ok(())
+    }
+
     async fn on_connect(&self, socket: Socket<()>) {
         let auth = RawArgs { json: vec![socket.auth_json()], attachments: Vec::new() };
         let _ = socket.emit_raw("auth", &auth);

@@ -2,7 +2,7 @@
 //! the official browser client at `/socket.io/socket.io.js`, the page at `/`, its script and
 //! style at `/chat.js` and `/chat.css`.
 //!
-//! The namespace `/` ([`chat::Chat`]) keeps a nick and a room per socket. Messages, typing
+//! The namespace `/` ([`chat::chat`], a typed `Router`) keeps a nick and a room per socket. Messages, typing
 //! notices and room notices go to the sender's room only; the count of connected users goes
 //! to everyone. Every broadcast reaches the sockets of every shard (see [`chat`] for how the
 //! count stays right when shards change it at once).
@@ -19,10 +19,10 @@ use std::sync::Arc;
 use crate::server::{Server, ServerConfig};
 use crate::socket::{Parser, SocketIo};
 
-/// The chat endpoint: the namespace `/`, one [`chat::Chat`] per shard sharing one user count.
+/// The chat endpoint: the namespace `/`, one [`chat::chat`] per shard sharing one user count.
 pub fn socket_io() -> SocketIo {
     let users = Arc::new(chat::UserCount::default());
-    SocketIo::new().namespace("/", move |_shard| chat::Chat::new(users.clone()))
+    SocketIo::new().namespace("/", move |_shard| chat::chat(users.clone()))
 }
 
 /// The demo server, ready to start: Socket.IO at `/socket.io/` and the page's routes.

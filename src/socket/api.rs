@@ -56,6 +56,13 @@ pub enum AckError {
     Disconnected,
     #[error("reserved event name")]
     Reserved,
+    /// The arguments could not be serialized (a map with keys that are not strings, a
+    /// `Serialize` impl that failed); nothing was sent.
+    #[error("arguments not serializable")]
+    Unserializable,
+    /// The answer did not deserialize into the requested type.
+    #[error("the answer did not deserialize into the requested type")]
+    InvalidAnswer,
 }
 
 /// Why a broadcast's acks ([`Broadcast::emit_with_ack`](super::Broadcast::emit_with_ack))
@@ -69,6 +76,12 @@ pub enum BroadcastAckError {
     /// (Node's second callback argument, `err.responses` of `emitWithAck`), in arrival order.
     #[error("operation has timed out")]
     Timeout { responses: Vec<Value> },
+    /// The arguments could not be serialized; nothing was sent.
+    #[error("arguments not serializable")]
+    Unserializable,
+    /// An answer did not deserialize into the requested type (`responses`: all of them).
+    #[error("an answer did not deserialize into the requested type")]
+    InvalidAnswer { responses: Vec<Value> },
 }
 
 /// Why a packet could not be sent.
@@ -84,6 +97,10 @@ pub enum EmitError {
     /// With the msgpack parser: raw arguments that are not JSON, so no MessagePack either.
     #[error("arguments that are not valid JSON")]
     InvalidArgs,
+    /// The arguments could not be serialized (a map with keys that are not strings, a
+    /// `Serialize` impl that failed); nothing was sent.
+    #[error("arguments not serializable")]
+    Unserializable,
 }
 
 /// An event received from a client.
@@ -97,6 +114,13 @@ pub struct Event {
 }
 
 impl Event {
+    /// An event as the layer makes it from a received packet (for benchmarks and tests).
+    #[doc(hidden)]
+    pub fn from_packet(packet: Packet, attachments: Vec<Bytes>) -> Option<Event> {
+        let event = packet.event()?;
+        Some(Event { name: event.name, args: event.args, packet, attachments, ack: None })
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -149,8 +173,10 @@ pub struct AckSender {
 }
 
 impl AckSender {
-    pub fn send(self, args: &[Value]) -> Result<(), EmitError> {
-        let (packet, attachments) = Packet::ack_values(self.nsp.clone(), self.id, args);
+    /// Answers with `args`, an argument list as for [`SocketRef::emit`]: `&("ok", 3)` is two
+    /// arguments, `&count` one, `&()` none.
+    pub fn send<A: serde::Serialize + ?Sized>(self, args: &A) -> Result<(), EmitError> {
+        let (packet, attachments) = super::typed::encode::ack_packet(self.nsp.clone(), self.id, args)?;
         super::layer::send_packet(&self.engine, &packet, &attachments, self.parser)
     }
 
@@ -225,6 +251,19 @@ impl<D> std::ops::Deref for Socket<D> {
 /// can be held across an `.await` (where another callback of the same socket may run).
 /// Calling [`Socket::with_data_mut`] inside either closure panics, as a second `RefCell`
 /// borrow does; like any panic in a callback, it disconnects the socket.
+///
+/// A borrow of the data cannot leave the closure, so it cannot be held across an `.await`:
+///
+/// ```compile_fail
+/// # async fn later() {}
+/// async fn handler(socket: tpcio::socket::Socket<String>) {
+///     let nick: &String = socket.with_data(|nick| nick); // error: the borrow escapes
+///     later().await;
+///     println!("{nick}");
+/// }
+/// ```
+///
+/// Copy out what is needed instead: `let nick = socket.with_data(|nick| nick.clone());`.
 impl<D> Socket<D> {
     /// Reads the socket's data: `let nick = socket.with_data(|d| d.nick.clone());`.
     pub fn with_data<R>(&self, f: impl FnOnce(&D) -> R) -> R {
@@ -289,13 +328,29 @@ impl SocketRef {
         Io::new(self.layer.clone())
     }
 
-    /// Emits an event to this socket.
-    pub fn emit(&self, event: &str, args: &[Value]) -> Result<(), EmitError> {
+    /// Emits an event to this socket (Node's `socket.emit(event, ...args)`). `args` is the
+    /// argument list, any `serde::Serialize` value, written as `JSON.stringify` writes it: a
+    /// tuple, array, slice or `Vec` spreads into one argument per element (`&("room", 3)` is
+    /// two arguments), `()` is none, anything else is one argument (`&msg`, `&"text"`; a list
+    /// as one argument: `&(names,)`). Buffers (`Bytes`, `serde_bytes`) become binary
+    /// attachments. See [`crate::protocol::value::ser`].
+    ///
+    /// ```no_run
+    /// # fn f(socket: tpcio::socket::SocketRef) -> Result<(), tpcio::socket::EmitError> {
+    /// #[derive(serde::Serialize)]
+    /// struct Said<'a> { nick: &'a str, text: &'a str }
+    /// socket.emit("said", &Said { nick: "ann", text: "hi" })?; // said {"nick":"ann","text":"hi"}
+    /// socket.emit("moved", &("lobby", 3))?; // moved "lobby" 3
+    /// socket.emit("file", &bytes::Bytes::from_static(b"\x01\x02"))?; // one binary attachment
+    /// # Ok(()) }
+    /// ```
+    pub fn emit<A: serde::Serialize + ?Sized>(&self, event: &str, args: &A) -> Result<(), EmitError> {
         if super::layer::is_reserved(event) {
             return Err(EmitError::Reserved);
         }
+        let (packet, attachments) =
+            super::typed::encode::event_packet(self.ns.name.clone(), event, args, None)?;
         self.ns.handler.on_outgoing(self, event);
-        let (packet, attachments) = Packet::event_values(self.ns.name.clone(), event, args, None);
         if self.layer.recovery().is_some() {
             let encoded = crate::adapter::EncodedPacket::new(&packet, attachments);
             return self.layer.unicast(self, encoded);
@@ -317,14 +372,18 @@ impl SocketRef {
         super::layer::send_packet(&self.engine, &packet, &args.attachments, self.layer.parser())
     }
 
-    /// Emits an event and waits for the client's acknowledgement, at most `timeout`.
-    pub async fn emit_with_ack(
+    /// Emits an event and waits for the client's acknowledgement, at most `timeout` (Node's
+    /// `socket.timeout(ms).emitWithAck(event, ...args)`). `args` as for [`SocketRef::emit`];
+    /// the answer's arguments come as `R`: `Vec<Value>` as they came (buffers included), a
+    /// tuple `(String, u32)`, or any `Deserialize` type read from the array of arguments.
+    pub async fn emit_with_ack<A: serde::Serialize + ?Sized, R: serde::de::DeserializeOwned + 'static>(
         &self,
         event: &str,
-        args: &[Value],
+        args: &A,
         timeout: Duration,
-    ) -> Result<Vec<Value>, AckError> {
-        self.layer.emit_with_ack(self, event, args, timeout).await
+    ) -> Result<R, AckError> {
+        let values = self.layer.emit_with_ack(self, event, args, timeout).await?;
+        super::typed::encode::answer(values).map_err(|_| AckError::InvalidAnswer)
     }
 
     /// Joins a room.

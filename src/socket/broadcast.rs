@@ -91,11 +91,15 @@ impl Broadcast {
         Reach::of(&self.opts)
     }
 
-    pub fn emit(&self, event: &str, args: &[Value]) -> Result<(), EmitError> {
+    /// Emits to every selected socket, on every shard (Node's `io.to(room).emit(event,
+    /// ...args)`), encoded once. `args` is an argument list as for
+    /// [`SocketRef::emit`](super::SocketRef::emit).
+    pub fn emit<A: serde::Serialize + ?Sized>(&self, event: &str, args: &A) -> Result<(), EmitError> {
         if is_reserved(event) {
             return Err(EmitError::Reserved);
         }
-        let packet = EncodedPacket::event(self.nsp.clone(), event, args, None);
+        let (packet, attachments) = super::typed::encode::event_packet(self.nsp.clone(), event, args, None)?;
+        let packet = EncodedPacket::new(&packet, attachments);
         self.layer.broadcast(self.reach(), &self.nsp, self.opts.clone(), Arc::new(packet));
         Ok(())
     }
@@ -120,25 +124,36 @@ impl Broadcast {
     /// [`BroadcastAckError::Timeout`] (and the answers that came) when [`Broadcast::timeout`]
     /// passes first. Without `timeout` the wait is 5 s (Node's operator, given no timeout,
     /// times out at its next timer tick, `setTimeout(…, undefined)`).
-    pub fn emit_with_ack(
+    ///
+    /// `args` as for [`SocketRef::emit`](super::SocketRef::emit); each answer comes as `R`: a
+    /// [`Value`] as it came, or any `Deserialize` type read from it.
+    pub fn emit_with_ack<A: serde::Serialize + ?Sized, R: serde::de::DeserializeOwned + 'static>(
         &self,
         event: &str,
-        args: &[Value],
-    ) -> impl Future<Output = Result<Vec<Value>, BroadcastAckError>> + 'static {
+        args: &A,
+    ) -> impl Future<Output = Result<Vec<R>, BroadcastAckError>> + 'static + use<A, R> {
         let started = match is_reserved(event) {
             true => Err(BroadcastAckError::Reserved),
-            false => {
-                self.layer.ctx().metrics().broadcast_started();
-                Ok(self.layer.start_broadcast_with_ack(
-                    self.reach(),
-                    &self.nsp,
-                    self.opts.clone(),
-                    event,
-                    args,
-                ))
-            }
+            false => super::typed::encode::event_packet(self.nsp.clone(), event, args, None)
+                .map_err(|_| BroadcastAckError::Unserializable)
+                .and_then(|(packet, attachments)| {
+                    let make = |ack_id| {
+                        Some(EncodedPacket::new(
+                            &crate::protocol::sio::Packet { id: Some(ack_id), ..packet },
+                            attachments,
+                        ))
+                    };
+                    self.layer.ctx().metrics().broadcast_started();
+                    let wait = self.layer.start_broadcast_with_ack_packet(
+                        self.reach(),
+                        &self.nsp,
+                        self.opts.clone(),
+                        make,
+                    );
+                    wait.ok_or(BroadcastAckError::Unserializable)
+                }),
         };
-        async move { started?.wait().await.map_err(|responses| BroadcastAckError::Timeout { responses }) }
+        collect_acks(started)
     }
 
     /// The selected sockets of every shard and of every other server of the cluster (Node's
@@ -171,12 +186,17 @@ impl Broadcast {
     /// no cluster it reaches nobody. Rooms and flags do not apply.
     ///
     /// [`Handler::on_server_side_event`]: super::Handler::on_server_side_event
-    pub fn server_side_emit(&self, event: &str, args: &[Value]) -> Result<(), EmitError> {
+    pub fn server_side_emit<A: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &A,
+    ) -> Result<(), EmitError> {
         if is_reserved(event) {
             return Err(EmitError::Reserved);
         }
         if let Some(cluster) = self.layer.cluster() {
-            let data = std::iter::once(Value::String(event.to_owned())).chain(args.iter().cloned()).collect();
+            let args = super::typed::encode::values(args)?;
+            let data = std::iter::once(Value::String(event.to_owned())).chain(args).collect();
             let request = Request::ServerSideEmit { uid: cluster.uid().to_owned(), request_id: None, data };
             cluster.publish_request(&self.nsp, &request);
         }
@@ -186,21 +206,21 @@ impl Broadcast {
     /// Node's `serverSideEmit(event, ...args, (err, responses) => …)`: the first value each
     /// other server answered with, once all answered; `Err` with those that came when some
     /// did not within the cluster's `requestsTimeout`. `Ok` and empty with no other server.
-    pub fn server_side_emit_with_ack(
+    ///
+    /// `args` as for [`SocketRef::emit`](super::SocketRef::emit); arguments that do not
+    /// serialize reach nobody (`Ok` and empty, as for a reserved name).
+    pub fn server_side_emit_with_ack<A: serde::Serialize + ?Sized>(
         &self,
         event: &str,
-        args: &[Value],
-    ) -> impl Future<Output = Result<Vec<Value>, (Vec<Value>, ClusterRequestError)>> + use<> {
-        let reserved = is_reserved(event);
-        let data: Vec<Value> =
-            std::iter::once(Value::String(event.to_owned())).chain(args.iter().cloned()).collect();
-        let (layer, nsp) = (self.layer.clone(), self.nsp.clone());
-        async move {
-            if reserved {
-                return Ok(Vec::new());
-            }
-            layer.server_side_emit_with_ack(nsp, data).await
-        }
+        args: &A,
+    ) -> impl Future<Output = Result<Vec<Value>, (Vec<Value>, ClusterRequestError)>> + 'static + use<A> {
+        let data: Option<Vec<Value>> = match is_reserved(event) {
+            true => None,
+            false => super::typed::encode::values(args)
+                .ok()
+                .map(|args| std::iter::once(Value::String(event.to_owned())).chain(args).collect()),
+        };
+        server_side_answers(self.layer.clone(), self.nsp.clone(), data)
     }
 
     /// Node's `adapter.serverCount()`: how many servers the cluster has, this one included (1
@@ -236,4 +256,26 @@ impl Broadcast {
     pub fn disconnect_sockets(&self, close: bool) {
         self.layer.disconnect_sockets(self.reach(), &self.nsp, self.opts.clone(), close);
     }
+}
+
+/// The answers of a server-side emit with acks (`None`: nothing was sent).
+async fn server_side_answers(
+    layer: Rc<Layer>,
+    nsp: ByteString,
+    data: Option<Vec<Value>>,
+) -> Result<Vec<Value>, (Vec<Value>, ClusterRequestError)> {
+    match data {
+        Some(data) => layer.server_side_emit_with_ack(nsp, data).await,
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Waits for a broadcast's acks and reads each answer as `R`.
+async fn collect_acks<R: serde::de::DeserializeOwned + 'static>(
+    started: Result<super::requests::AckWait, BroadcastAckError>,
+) -> Result<Vec<R>, BroadcastAckError> {
+    let responses = started?.wait().await.map_err(|responses| BroadcastAckError::Timeout { responses })?;
+    let kept = (std::any::TypeId::of::<R>() != std::any::TypeId::of::<Value>()).then(|| responses.clone());
+    super::typed::encode::answer::<Vec<R>>(responses)
+        .map_err(|_| BroadcastAckError::InvalidAnswer { responses: kept.unwrap_or_default() })
 }

@@ -20,6 +20,8 @@ use crate::protocol::sio::Parser;
 use crate::server::{RunningServer, Server, ServerConfig};
 use crate::shard::ShardId;
 
+mod options;
+
 type Factory = Arc<dyn Fn(ShardId) -> Rc<dyn ErasedHandler> + Send + Sync>;
 
 #[derive(Clone)]
@@ -28,8 +30,11 @@ enum NamespaceDef {
     Dynamic(Predicate, Factory),
 }
 
-/// A Socket.IO server to start: Node's `new Server(options)` and `io.of(…)`.
+/// A Socket.IO server to start: Node's `new Server(options)` and `io.of(…)`, with every
+/// option of the server, the engine and the HTTP layer (see the methods of the options table
+/// in `options`), then [`SocketIo::listen`].
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct SocketIo {
     path: String,
     options: ClientOptions,
@@ -37,6 +42,8 @@ pub struct SocketIo {
     serve_client: bool,
     client_bundle_dir: Option<PathBuf>,
     redis: Option<RedisAdapterConfig>,
+    /// The runtime's options, for [`SocketIo::listen`].
+    server: ServerConfig,
 }
 
 impl Default for SocketIo {
@@ -48,6 +55,7 @@ impl Default for SocketIo {
             serve_client: true,
             client_bundle_dir: None,
             redis: None,
+            server: ServerConfig::default(),
         }
     }
 }

@@ -25,13 +25,13 @@ use super::io::Io;
 use super::layer::Site;
 use crate::engine::DisconnectReason;
 
-/// What a namespace does with its sockets. Only `on_event` is required.
-///
-/// `on_event` is also the catch-all for incoming events (Node's `socket.onAny`): every event
-/// of the namespace comes to it, whatever its name.
+/// What a namespace does with its sockets: the raw form, one `on_event` for every event
+/// (Node's `socket.onAny`), arguments as received. [`Router`](super::typed::Router) is built on
+/// it: handlers per event name with typed arguments. `authorize` and `on_event` are required.
 pub trait Handler: 'static {
-    /// Per-socket state, created with `Default` when a socket connects.
-    type Data: Default + 'static;
+    /// Per-socket state, made by [`Handler::authorize`] when a socket connects (Node's
+    /// `socket.data`, set by a middleware), reached with [`Socket::with_data`].
+    type Data: 'static;
 
     /// The server started on this shard (once per shard for each [`SocketIo::namespace`] and
     /// each [`SocketIo::dynamic_namespace`]): keep `io` to emit from outside any socket's
@@ -41,10 +41,11 @@ pub trait Handler: 'static {
     /// [`SocketIo::dynamic_namespace`]: super::SocketIo::dynamic_namespace
     fn on_start(&self, _io: Io) {}
 
-    /// Connect middleware (Node's `namespace.use`): `Err` refuses the socket with a `CONNECT_ERROR`.
-    fn authorize(&self, _connect: &ConnectInfo) -> impl Future<Output = Result<(), ConnectError>> {
-        async { Ok(()) }
-    }
+    /// Connect middleware (Node's `namespace.use`), which makes the socket's data: `Ok(data)`
+    /// accepts the socket with it, `Err` refuses it with a `CONNECT_ERROR`. With no data to
+    /// make (`type Data = ()`): `async fn authorize(&self, _: &ConnectInfo) -> Result<(),
+    /// ConnectError> { Ok(()) }`.
+    fn authorize(&self, connect: &ConnectInfo) -> impl Future<Output = Result<Self::Data, ConnectError>>;
 
     /// A socket joined the namespace (its connect ack is already queued).
     fn on_connect(&self, _socket: Socket<Self::Data>) -> impl Future<Output = ()> {
@@ -82,9 +83,9 @@ pub trait Handler: 'static {
 
     /// Connection state recovery ([`SocketIo::connection_state_recovery`]): the data of a
     /// socket whose session is restored on another shard, as a value (Node's `socket.data`
-    /// travels as JSON in its cluster adapters). A Rust value does not cross shards; the
-    /// default, `None`, gives the restored socket a fresh `Default`. A session restored on
-    /// the shard where it closed keeps its data as it was, without this. With the streams
+    /// travels as JSON in its cluster adapters). A Rust value does not cross shards; with the
+    /// default, `None`, the restored socket's data is made by [`Handler::authorize`] again. A
+    /// session restored on the shard where it closed keeps its data as it was, without this. With the streams
     /// adapter it is the session's `data` in Redis, read back on any node, Node's included
     /// (`{}` when `None`).
     ///
@@ -94,9 +95,10 @@ pub trait Handler: 'static {
     }
 
     /// The data of a socket restored on another shard from what [`Handler::export_data`]
-    /// gave (`None` when it gave nothing).
-    fn import_data(&self, _exported: Option<crate::protocol::value::Value>) -> Self::Data {
-        Self::Data::default()
+    /// gave (`None` when it gave nothing); `None` (the default) has [`Handler::authorize`]
+    /// make it, as for a new socket — except for `type Data = ()`, restored as is.
+    fn import_data(&self, _exported: Option<crate::protocol::value::Value>) -> Option<Self::Data> {
+        None
     }
 
     /// The socket left, with Node's reason (`client namespace disconnect`, `transport close`, …).
@@ -107,6 +109,17 @@ pub trait Handler: 'static {
     ) -> impl Future<Output = ()> {
         async {}
     }
+
+    /// The future that handles one event: [`Handler::on_event`]'s, boxed. A handler that
+    /// dispatches to boxed futures of its own ([`Router`](super::typed::Router)) returns
+    /// theirs, so that an event costs one allocation either way.
+    #[doc(hidden)]
+    fn event_future(self: Rc<Self>, socket: Socket<Self::Data>, event: Event) -> LocalFuture<()>
+    where
+        Self: Sized,
+    {
+        Box::pin(async move { self.on_event(socket, event).await })
+    }
 }
 
 thread_local! {
@@ -115,15 +128,16 @@ thread_local! {
     static DEFAULT_OUTGOING: Cell<bool> = const { Cell::new(false) };
 }
 
-pub(crate) type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+/// A boxed future of this shard (not `Send`).
+pub type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
 /// A [`Handler`] with its types erased, so namespaces of different handlers share one table.
 pub(crate) trait ErasedHandler {
     fn on_start(&self, io: Io);
-    fn authorize(&self, info: ConnectInfo) -> LocalFuture<Result<(), ConnectError>>;
-    fn new_data(&self) -> Rc<dyn Any>;
+    /// The socket's data (a `RefCell<Handler::Data>`), or the refusal.
+    fn authorize(&self, info: ConnectInfo) -> LocalFuture<Result<Rc<dyn Any>, ConnectError>>;
     fn export_data(&self, data: &Rc<dyn Any>) -> Option<crate::protocol::value::Value>;
-    fn import_data(&self, exported: Option<crate::protocol::value::Value>) -> Rc<dyn Any>;
+    fn import_data(&self, exported: Option<crate::protocol::value::Value>) -> Option<Rc<dyn Any>>;
     fn on_connect(&self, socket: SocketRef, data: Rc<dyn Any>) -> LocalFuture<()>;
     fn on_packet(&self, socket: &SocketRef, data: &Rc<dyn Any>, event: &Event) -> Result<(), String>;
     fn on_event(&self, socket: SocketRef, data: Rc<dyn Any>, event: Event) -> LocalFuture<()>;
@@ -156,13 +170,12 @@ impl<H: Handler> ErasedHandler for Typed<H> {
         self.handler.on_start(io);
     }
 
-    fn authorize(&self, info: ConnectInfo) -> LocalFuture<Result<(), ConnectError>> {
+    fn authorize(&self, info: ConnectInfo) -> LocalFuture<Result<Rc<dyn Any>, ConnectError>> {
         let h = self.handler.clone();
-        Box::pin(async move { h.authorize(&info).await })
-    }
-
-    fn new_data(&self) -> Rc<dyn Any> {
-        Rc::new(std::cell::RefCell::new(H::Data::default()))
+        Box::pin(async move {
+            let data = h.authorize(&info).await?;
+            Ok(Rc::new(std::cell::RefCell::new(data)) as Rc<dyn Any>)
+        })
     }
 
     fn export_data(&self, data: &Rc<dyn Any>) -> Option<crate::protocol::value::Value> {
@@ -170,8 +183,13 @@ impl<H: Handler> ErasedHandler for Typed<H> {
         self.handler.export_data(&data.borrow())
     }
 
-    fn import_data(&self, exported: Option<crate::protocol::value::Value>) -> Rc<dyn Any> {
-        Rc::new(std::cell::RefCell::new(self.handler.import_data(exported)))
+    fn import_data(&self, exported: Option<crate::protocol::value::Value>) -> Option<Rc<dyn Any>> {
+        // Data that holds nothing, `()`, is restored as is: no middleware runs for it.
+        let data = self.handler.import_data(exported).or_else(|| {
+            let unit: Box<dyn Any> = Box::new(());
+            unit.downcast::<H::Data>().ok().map(|data| *data)
+        })?;
+        Some(Rc::new(std::cell::RefCell::new(data)))
     }
 
     fn on_connect(&self, socket: SocketRef, data: Rc<dyn Any>) -> LocalFuture<()> {
@@ -191,12 +209,11 @@ impl<H: Handler> ErasedHandler for Typed<H> {
     }
 
     fn on_event(&self, socket: SocketRef, data: Rc<dyn Any>, event: Event) -> LocalFuture<()> {
-        let h = self.handler.clone();
-        Box::pin(async move {
-            if let Some(socket) = Socket::<H::Data>::from_ref(socket, data) {
-                h.on_event(socket, event).await;
-            }
-        })
+        match Socket::<H::Data>::from_ref(socket, data) {
+            Some(socket) => self.handler.clone().event_future(socket, event),
+            // A zero-sized future: no allocation.
+            None => Box::pin(async {}),
+        }
     }
 
     fn wants_outgoing(&self) -> bool {

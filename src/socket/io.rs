@@ -73,17 +73,21 @@ impl Io {
 
     /// Node's `io.serverSideEmit(event, ...args)` on the main namespace: see
     /// [`Broadcast::server_side_emit`].
-    pub fn server_side_emit(&self, event: &str, args: &[Value]) -> Result<(), EmitError> {
+    pub fn server_side_emit<A: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &A,
+    ) -> Result<(), EmitError> {
         self.main().server_side_emit(event, args)
     }
 
     /// Node's `io.serverSideEmit(event, ...args, callback)` on the main namespace: see
     /// [`Broadcast::server_side_emit_with_ack`].
-    pub fn server_side_emit_with_ack(
+    pub fn server_side_emit_with_ack<A: serde::Serialize + ?Sized>(
         &self,
         event: &str,
-        args: &[Value],
-    ) -> impl Future<Output = Result<Vec<Value>, (Vec<Value>, ClusterRequestError)>> + use<> {
+        args: &A,
+    ) -> impl Future<Output = Result<Vec<Value>, (Vec<Value>, ClusterRequestError)>> + 'static + use<A> {
         self.main().server_side_emit_with_ack(event, args)
     }
 
@@ -151,8 +155,10 @@ impl ParentBroadcast {
         &self.opts
     }
 
-    pub fn emit(&self, event: &str, args: &[Value]) -> Result<(), EmitError> {
-        self.send(event, EmitArgs::Values(args.to_vec()))
+    /// Emits to every child's selected sockets; `args` is an argument list as for
+    /// [`SocketRef::emit`](super::SocketRef::emit).
+    pub fn emit<A: serde::Serialize + ?Sized>(&self, event: &str, args: &A) -> Result<(), EmitError> {
+        self.send(event, EmitArgs::Raw(super::typed::encode::raw_args(args)?))
     }
 
     /// Emits arguments exactly as received elsewhere (no re-encoding of their JSON).

@@ -139,13 +139,16 @@ pub(crate) struct Restored {
     sid: Sid,
     pid: Sid,
     rooms: Vec<crate::adapter::Room>,
-    data: Rc<dyn std::any::Any>,
+    /// `None`: restored on another shard, whose handler exported no data; the middleware
+    /// makes it.
+    data: Option<Rc<dyn std::any::Any>>,
     missed: Vec<Arc<EncodedPacket>>,
 }
 
 impl Restored {
-    fn into_session(self, nsp: ByteString) -> Session {
-        Session { sid: self.sid, pid: self.pid, nsp, rooms: self.rooms, data: self.data }
+    fn into_session(self, nsp: ByteString) -> Option<Session> {
+        let data = self.data?;
+        Some(Session { sid: self.sid, pid: self.pid, nsp, rooms: self.rooms, data })
     }
 }
 
@@ -323,7 +326,7 @@ impl Layer {
         let target = match store.take(pid, &ns.name, &offset, Instant::now()) {
             Take::Found(session, missed) => {
                 let Session { sid, pid, rooms, data, .. } = session;
-                return Some(Restored { sid, pid, rooms, data, missed });
+                return Some(Restored { sid, pid, rooms, data: Some(data), missed });
             }
             Take::Forward(shard) => shard,
             Take::None => pid.shard(self.ctx().shards()),
@@ -611,10 +614,12 @@ impl Layer {
             if skip_middlewares && let Some((Some(pid), offset)) = restore.take() {
                 restored = layer.restore(&ns, pid, offset).await;
             }
-            let verdict = match restored.is_some() {
-                true => Ok(()),
+            // The middleware makes the socket's data: it runs unless a restored session
+            // brought its own.
+            let verdict = match restored.as_ref().is_some_and(|r| r.data.is_some()) {
+                true => Ok(None),
                 false => match CatchPanic::new(ns.handler.authorize(info)).await {
-                    Ok(verdict) => verdict,
+                    Ok(verdict) => verdict.map(Some),
                     // Refused as by the middleware: the socket never existed.
                     Err(panic) => {
                         layer.handler_panicked(&Site::new(&ns, None, "authorize"), &panic);
@@ -636,13 +641,16 @@ impl Layer {
         engine: &EngineSocket,
         ns: Rc<NamespaceState>,
         auth: ByteString,
-        verdict: Result<(), super::api::ConnectError>,
+        verdict: Result<Option<Rc<dyn std::any::Any>>, super::api::ConnectError>,
         restored: Option<Restored>,
     ) {
+        // A session restored without data takes the one the middleware made.
+        let made = verdict.as_ref().ok().cloned().flatten();
+        let restored = restored.map(|r| Restored { data: r.data.or_else(|| made.clone()), ..r });
         if !self.clients.borrow().contains_key(&engine.sid()) {
             // The client left while its session was being restored: kept for its next try.
-            if let Some(r) = restored {
-                self.persist(r.into_session(ns.name.clone()));
+            if let Some(session) = restored.and_then(|r| r.into_session(ns.name.clone())) {
+                self.persist(session);
             }
             return;
         }
@@ -658,7 +666,7 @@ impl Layer {
                     c.refuse(&ns.name, refusal);
                 });
             }
-            Ok(()) => {
+            Ok(_) => {
                 let (me, shards) = (self.ctx().id(), self.ctx().shards());
                 // A restored id still in use here (it cannot be, short of a client replaying
                 // another's pid while that one is connected) gives a fresh socket.
@@ -666,10 +674,23 @@ impl Layer {
                     .filter(|r| !self.registry.get(&ns.name).is_some_and(|live| live.has_socket(r.sid)));
                 let recovered = restored.is_some();
                 let (id, pid, data, rooms, missed) = match restored {
-                    Some(r) => (r.sid, Some(r.pid), r.data, r.rooms, r.missed),
-                    None => {
+                    Some(Restored { sid, pid, data: Some(data), rooms, missed }) => {
+                        (sid, Some(pid), data, rooms, missed)
+                    }
+                    _ => {
+                        let Some(data) = made else {
+                            // Only a restored session skips the middleware: that one was in use.
+                            let refusal = ConnectRefusal::Middleware {
+                                message: PANICKED_MIDDLEWARE.into(),
+                                data: None,
+                            };
+                            self.drive(engine, |c| {
+                                c.refuse(&ns.name, refusal);
+                            });
+                            return;
+                        };
                         let pid = self.recovery().map(|_| Sid::generate(me, shards));
-                        (Sid::generate(me, shards), pid, ns.handler.new_data(), Vec::new(), Vec::new())
+                        (Sid::generate(me, shards), pid, data, Vec::new(), Vec::new())
                     }
                 };
                 let mut accepted = false;
@@ -748,15 +769,18 @@ impl Layer {
         &self,
         socket: &SocketRef,
         event: &str,
-        args: &[Value],
+        args: &(impl serde::Serialize + ?Sized),
         timeout: Duration,
     ) -> Result<Vec<Value>, AckError> {
         if is_reserved(event) {
             return Err(AckError::Reserved);
         }
+        let (mut packet, attachments) =
+            super::typed::encode::event_packet(socket.ns.name.clone(), event, args, None)
+                .map_err(|_| AckError::Unserializable)?;
         let (ack_id, rx) = socket.ns.register_ack(socket.id).ok_or(AckError::Disconnected)?;
+        packet.id = Some(ack_id);
         socket.ns.handler.on_outgoing(socket, event);
-        let (packet, attachments) = Packet::event_values(socket.ns.name.clone(), event, args, Some(ack_id));
         if send_packet(&socket.engine, &packet, &attachments, self.parser()).is_err() {
             socket.ns.forget_ack(socket.id, ack_id);
             return Err(AckError::Disconnected);

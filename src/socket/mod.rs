@@ -4,7 +4,9 @@
 //! - [`client`]: the pure per-connection state machine (Node socket.io 4.8 `lib/client.ts` and
 //!   the protocol half of `lib/socket.ts`): text and binary messages in, packets routed to
 //!   namespace sockets out, with an explicit clock for the connect timeout.
-//! - `handler`: what an application implements ([`Handler`]: callbacks and hooks).
+//! - `handler`: what an application implements ([`Handler`]: callbacks and hooks), the raw
+//!   form; [`typed`]: handlers by event name with serde arguments ([`typed::Router`]), built
+//!   on it, and the `Serialize` emits.
 //! - [`api`]: what it uses ([`Socket`], [`Event`], acks, errors).
 //! - [`broadcast`]: room selections and what they do on every shard: emit (with acks too),
 //!   fetch the sockets ([`RemoteSocket`], `remote`), join, leave, disconnect.
@@ -21,12 +23,15 @@
 //!   offsets and the log of packets to replay, across shards.
 //!
 //! ```no_run
-//! use tpcio::socket::{Event, Handler, Socket, SocketIo};
+//! use tpcio::socket::{ConnectError, ConnectInfo, Event, Handler, Socket, SocketIo};
 //! use tpcio::server::ServerConfig;
 //!
 //! struct Chat;
 //! impl Handler for Chat {
 //!     type Data = ();
+//!     async fn authorize(&self, _: &ConnectInfo) -> Result<(), ConnectError> {
+//!         Ok(())
+//!     }
 //!     async fn on_event(&self, socket: Socket<()>, event: Event) {
 //!         if event.name() == "chat message" {
 //!             // Everyone else in the namespace gets the same arguments, encoded once.
@@ -56,6 +61,7 @@ pub(crate) mod peer;
 pub mod recovery;
 mod remote;
 pub(crate) mod requests;
+pub mod typed;
 
 pub use crate::protocol::sio::Parser;
 pub use api::{

@@ -433,6 +433,10 @@ mod tests {
     struct Nop;
     impl Handler for Nop {
         type Data = ();
+
+        async fn authorize(&self, _: &crate::socket::ConnectInfo) -> Result<(), crate::socket::ConnectError> {
+            Ok(())
+        }
         async fn on_event(&self, _socket: Socket<()>, _event: crate::socket::Event) {}
     }
 

@@ -30,7 +30,6 @@ use crate::cluster::wire::Request;
 use crate::engine::DisconnectReason;
 use crate::protocol::sid::Sid;
 use crate::protocol::sio::{DecodeOptions, Packet, SioVersion};
-use crate::protocol::value::Value;
 use crate::server::EngineSocket;
 use crate::shard::ShardId;
 
@@ -107,14 +106,12 @@ pub(crate) struct ParentEmit {
 }
 
 pub(crate) enum EmitArgs {
-    Values(Vec<Value>),
     Raw(RawArgs),
 }
 
 impl ParentEmit {
     fn encode(&self, nsp: &ByteString) -> EncodedPacket {
         match &self.args {
-            EmitArgs::Values(values) => EncodedPacket::event(nsp.clone(), &self.event, values, None),
             EmitArgs::Raw(raw) => {
                 let packet = raw_packet(false, nsp.clone(), Some(&self.event), None, raw);
                 EncodedPacket::new(&packet, raw.attachments.clone())

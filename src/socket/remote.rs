@@ -98,38 +98,48 @@ impl RemoteSocket {
         (reach, BroadcastOptions::new().to(ByteString::from(self.id.as_str())))
     }
 
-    pub fn emit(&self, event: &str, args: &[Value]) -> Result<(), EmitError> {
+    /// Emits to this socket, wherever it is; `args` is an argument list as for
+    /// [`SocketRef::emit`](super::SocketRef::emit).
+    pub fn emit<A: serde::Serialize + ?Sized>(&self, event: &str, args: &A) -> Result<(), EmitError> {
         if is_reserved(event) {
             return Err(EmitError::Reserved);
         }
         let (reach, opts) = self.target();
-        let packet = EncodedPacket::event(self.nsp.clone(), event, args, None);
+        let (packet, attachments) = super::typed::encode::event_packet(self.nsp.clone(), event, args, None)?;
+        let packet = EncodedPacket::new(&packet, attachments);
         self.layer.broadcast(reach, &self.nsp, opts, std::sync::Arc::new(packet));
         Ok(())
     }
 
     /// Emits and waits at most `timeout` for the ack's first argument (Node's remote socket
     /// answers with `responses[0]`). `Disconnected` when the socket was gone.
-    pub fn emit_with_ack(
+    ///
+    /// `args` as for [`SocketRef::emit`](super::SocketRef::emit); the answer comes as `R`: a
+    /// [`Value`] as it came, or any `Deserialize` type read from it.
+    pub fn emit_with_ack<A: serde::Serialize + ?Sized, R: serde::de::DeserializeOwned + 'static>(
         &self,
         event: &str,
-        args: &[Value],
+        args: &A,
         timeout: Duration,
-    ) -> impl Future<Output = Result<Value, AckError>> + 'static {
+    ) -> impl Future<Output = Result<R, AckError>> + 'static + use<A, R> {
         let (reach, opts) = self.target();
         let started = match is_reserved(event) {
             true => Err(AckError::Reserved),
-            false => {
-                Ok(self.layer.start_broadcast_with_ack(reach, &self.nsp, opts.timeout(timeout), event, args))
-            }
+            false => match super::typed::encode::event_packet(self.nsp.clone(), event, args, None) {
+                Err(_) => Err(AckError::Unserializable),
+                Ok((packet, attachments)) => {
+                    let make = |ack_id| {
+                        let packet = crate::protocol::sio::Packet { id: Some(ack_id), ..packet };
+                        Some(EncodedPacket::new(&packet, attachments))
+                    };
+                    let opts = opts.timeout(timeout);
+                    self.layer
+                        .start_broadcast_with_ack_packet(reach, &self.nsp, opts, make)
+                        .ok_or(AckError::Unserializable)
+                }
+            },
         };
-        async move {
-            match started?.wait().await {
-                Ok(mut responses) if !responses.is_empty() => Ok(responses.swap_remove(0)),
-                Ok(_) => Err(AckError::Disconnected),
-                Err(_) => Err(AckError::Timeout),
-            }
-        }
+        first_answer(started)
     }
 
     /// Joins `room` on its shard.
@@ -204,4 +214,17 @@ fn handshake_value(info: &SocketInfo) -> Value {
         ("query".into(), value::from_json(&query).unwrap_or(Value::Object(Vec::new()))),
         ("auth".into(), auth),
     ])
+}
+
+/// The first answer to a remote socket's ack, as `R`.
+async fn first_answer<R: serde::de::DeserializeOwned + 'static>(
+    started: Result<super::requests::AckWait, AckError>,
+) -> Result<R, AckError> {
+    match started?.wait().await {
+        Ok(mut responses) if !responses.is_empty() => {
+            super::typed::encode::answer_one(responses.swap_remove(0)).map_err(|_| AckError::InvalidAnswer)
+        }
+        Ok(_) => Err(AckError::Disconnected),
+        Err(_) => Err(AckError::Timeout),
+    }
 }

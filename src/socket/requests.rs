@@ -328,21 +328,8 @@ impl Layer {
         gather
     }
 
-    /// Sends an event with one ack id to the sockets `opts` selects on the shards of `reach`,
-    /// and to the other servers of the cluster when `reach` is all of it.
-    pub(crate) fn start_broadcast_with_ack(
-        &self,
-        reach: Reach,
-        nsp: &ByteString,
-        opts: BroadcastOptions,
-        event: &str,
-        args: &[Value],
-    ) -> AckWait {
-        let make = |ack_id| Some(EncodedPacket::event(nsp.clone(), event, args, Some(ack_id)));
-        self.start_broadcast_with_ack_packet(reach, nsp, opts, make).expect("an event always encodes")
-    }
-
-    /// [`Layer::start_broadcast_with_ack`] with the packet made by `make` for the ack id;
+    /// Sends the packet `make` builds for the ack id to the sockets `opts` selects on the shards of
+    /// `reach` (and to the other servers of the cluster when `reach` is all of it), one ack id for all;
     /// `None` when `make` gives none.
     pub(crate) fn start_broadcast_with_ack_packet(
         &self,

@@ -86,6 +86,10 @@ async fn ticker(io: Io) {
 impl Handler for Api {
     type Data = ();
 
+    async fn authorize(&self, _: &tpcio::socket::ConnectInfo) -> Result<(), tpcio::socket::ConnectError> {
+        Ok(())
+    }
+
     fn on_start(&self, io: Io) {
         assert_eq!(io.shard(), self.shard);
         if self.main && self.shard == 0 {
@@ -171,7 +175,7 @@ impl Handler for Api {
             }
             "remote-ask" => {
                 if let Some(remote) = find(&socket, &text(&values, 0)).await {
-                    match remote.emit_with_ack("question", &[], TIMEOUT).await {
+                    match remote.emit_with_ack::<_, Value>("question", &(), TIMEOUT).await {
                         Ok(v) => answer.push(v),
                         Err(e) => answer.push(Value::from(e.to_string())),
                     }
@@ -193,7 +197,7 @@ impl Handler for Api {
                 let _ = socket.broadcast().emit("all", &[arg]);
             }
             "mark" => {
-                let _ = socket.namespace_ops().emit("marker", &[]);
+                let _ = socket.namespace_ops().emit("marker", &());
             }
             _ => {}
         }

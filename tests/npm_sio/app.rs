@@ -118,14 +118,14 @@ fn first_str(values: &[Value]) -> String {
 impl Handler for App {
     type Data = Peer;
 
-    async fn authorize(&self, c: &ConnectInfo) -> Result<(), ConnectError> {
+    async fn authorize(&self, c: &ConnectInfo) -> Result<Peer, ConnectError> {
         let p = |key| param(&c.auth, c.handshake.as_deref(), key);
         match &*c.namespace {
             "/" if p("token").as_deref() == Some("bad") => {
                 Err(ConnectError::new("not authorized").with_data(object(vec![("code", 42.into())])))
             }
             "/admin" if p("role").as_deref() != Some("admin") => Err(ConnectError::new("admins only")),
-            _ => Ok(()),
+            _ => Ok(Peer::default()),
         }
     }
 
@@ -183,11 +183,13 @@ impl Handler for App {
             "ask-client" => {
                 let question = values.first().cloned().unwrap_or_default();
                 let ms = values.get(1).and_then(Value::as_u64).unwrap_or(2000);
-                let answer =
-                    match socket.emit_with_ack("question", &[question], Duration::from_millis(ms)).await {
-                        Ok(result) => object(vec![("ok", true.into()), ("result", result.into())]),
-                        Err(e) => object(vec![("ok", false.into()), ("error", e.to_string().into())]),
-                    };
+                let answer = match socket
+                    .emit_with_ack::<_, Vec<Value>>("question", &[question], Duration::from_millis(ms))
+                    .await
+                {
+                    Ok(result) => object(vec![("ok", true.into()), ("result", result.into())]),
+                    Err(e) => object(vec![("ok", false.into()), ("error", e.to_string().into())]),
+                };
                 socket.emit("answer", &[answer]).is_ok()
             }
             "bye" => {
@@ -201,7 +203,7 @@ impl Handler for App {
             _ => false,
         };
         if let Some(ack) = ack {
-            let _ = ack.send(&[done.into()]);
+            let _ = ack.send(&done);
         }
     }
 

@@ -23,7 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::engine::DisconnectReason;
 use crate::protocol::value::Value;
-use crate::socket::{Event, Handler, Socket};
+use crate::socket::typed::{Ack, Router};
+use crate::socket::{ConnectInfo, Socket};
 
 /// Where a socket starts when its CONNECT names no room.
 pub const DEFAULT_ROOM: &str = "lobby";
@@ -39,63 +40,59 @@ pub struct Member {
     pub room: String,
 }
 
-/// The chat of one shard; every shard's shares the one [`UserCount`].
-#[derive(Debug)]
-pub struct Chat {
-    users: Arc<UserCount>,
-}
-
-impl Chat {
-    pub fn new(users: Arc<UserCount>) -> Self {
-        Chat { users }
-    }
-}
-
-impl Handler for Chat {
-    type Data = Member;
-
-    async fn on_connect(&self, socket: Socket<Member>) {
+/// The chat of one shard, on the typed [`Router`]: every shard's shares the one [`UserCount`].
+pub fn chat(users: Arc<UserCount>) -> Router<Member> {
+    let left = users.clone();
+    // The nick and room the client asked for; a guest name (which needs the socket's id) is
+    // given on connect.
+    Router::with_authorize(async |connect: &ConnectInfo| {
+        let wanted = |key| connect.auth.get(key).and_then(Value::as_str).and_then(clean_name);
+        Ok(Member {
+            nick: wanted("nick").unwrap_or_default(),
+            room: wanted("room").unwrap_or_else(|| DEFAULT_ROOM.to_owned()),
+        })
+    })
+    .on_connect(async move |socket: Socket<Member>| {
         // Counted before anything awaits, so the disconnect of this socket comes after.
-        let users = self.users.change(1);
-        let auth = socket.auth();
-        let wanted = |key| auth.get(key).and_then(Value::as_str).and_then(clean_name);
-        let nick = wanted("nick").unwrap_or_else(|| guest_name(socket.id().as_str()));
-        let room = wanted("room").unwrap_or_else(|| DEFAULT_ROOM.to_owned());
-        socket.join(room.clone());
-        let _ = socket.emit("welcome", &[object(&[("nick", &nick), ("room", &room)])]);
-        let _ = socket.to(room.clone()).emit("notice", &[Value::from(format!("{nick} joined"))]);
-        socket.with_data_mut(|member| *member = Member { nick, room });
-        let _ = socket.namespace_ops().emit("users", &[users.to_value()]);
-    }
-
-    async fn on_event(&self, socket: Socket<Member>, mut event: Event) {
-        let arg = event.args::<(String,)>().map(|(arg,)| arg);
-        let reply = match (event.name(), arg) {
-            (name @ ("typing" | "stop typing"), _) => {
-                let (nick, room) = nick_and_room(&socket);
-                let _ = socket.to(room).volatile().emit(name, &[object(&[("nick", &nick)])]);
-                return;
+        let users = users.change(1);
+        let guest = guest_name(socket.id().as_str());
+        let (nick, room) = socket.with_data_mut(|member| {
+            if member.nick.is_empty() {
+                member.nick = guest;
             }
-            ("set nick", Ok(nick)) => set_nick(&socket, &nick),
-            ("join", Ok(room)) => join(&socket, &room),
-            ("chat message", Ok(text)) => match say(&socket, &text) {
-                Some(message) => message,
-                None => return,
-            },
-            _ => return,
-        };
-        if let Some(ack) = event.take_ack() {
-            let _ = ack.send(&[reply]);
+            (member.nick.clone(), member.room.clone())
+        });
+        socket.join(room.clone());
+        let _ = socket.emit("welcome", &object(&[("nick", &nick), ("room", &room)]));
+        let _ = socket.to(room).emit("notice", &format!("{nick} joined"));
+        let _ = socket.namespace_ops().emit("users", &users.to_value());
+    })
+    .on("typing", async |socket: Socket<Member>, (): ()| relay_typing(&socket, "typing"))
+    .on("stop typing", async |socket: Socket<Member>, (): ()| relay_typing(&socket, "stop typing"))
+    .on_ack("set nick", async |socket: Socket<Member>, nick: String, ack: Ack| {
+        let _ = ack.send(&set_nick(&socket, &nick));
+    })
+    .on_ack("join", async |socket: Socket<Member>, room: String, ack: Ack| {
+        let _ = ack.send(&join(&socket, &room));
+    })
+    .on_ack("chat message", async |socket: Socket<Member>, text: String, ack: Ack| {
+        if let Some(message) = say(&socket, &text) {
+            let _ = ack.send(&message);
         }
-    }
-
-    async fn on_disconnect(&self, socket: Socket<Member>, _reason: DisconnectReason) {
-        let users = self.users.change(-1);
-        let _ = socket.namespace_ops().emit("users", &[users.to_value()]);
+    })
+    .on_disconnect(async move |socket: Socket<Member>, _reason: DisconnectReason| {
+        let users = left.change(-1);
+        let _ = socket.namespace_ops().emit("users", &users.to_value());
         let (nick, room) = nick_and_room(&socket);
-        let _ = socket.to(room.clone()).emit("stop typing", &[object(&[("nick", &nick)])]);
-        let _ = socket.to(room).emit("notice", &[Value::from(format!("{nick} left"))]);
-    }
+        let _ = socket.to(room.clone()).emit("stop typing", &object(&[("nick", &nick)]));
+        let _ = socket.to(room).emit("notice", &format!("{nick} left"));
+    })
+}
+
+/// `typing` / `stop typing`: relayed to the rest of the room as `{nick}`, volatile.
+fn relay_typing(socket: &Socket<Member>, name: &str) {
+    let (nick, room) = nick_and_room(socket);
+    let _ = socket.to(room).volatile().emit(name, &object(&[("nick", &nick)]));
 }
 
 /// `set nick`: the nick now in use.
@@ -104,7 +101,7 @@ fn set_nick(socket: &Socket<Member>, wanted: &str) -> Value {
     let (old, room) = socket
         .with_data_mut(|member| (std::mem::replace(&mut member.nick, nick.clone()), member.room.clone()));
     if old != nick {
-        let _ = socket.to(room).emit("notice", &[Value::from(format!("{old} is now {nick}"))]);
+        let _ = socket.to(room).emit("notice", &format!("{old} is now {nick}"));
     }
     Value::from(nick)
 }
@@ -117,9 +114,9 @@ fn join(socket: &Socket<Member>, wanted: &str) -> Value {
     if old != room {
         socket.leave(&old);
         socket.join(room.clone());
-        let _ = socket.to(old.clone()).emit("stop typing", &[object(&[("nick", &nick)])]);
-        let _ = socket.to(old).emit("notice", &[Value::from(format!("{nick} left"))]);
-        let _ = socket.to(room.clone()).emit("notice", &[Value::from(format!("{nick} joined"))]);
+        let _ = socket.to(old.clone()).emit("stop typing", &object(&[("nick", &nick)]));
+        let _ = socket.to(old).emit("notice", &format!("{nick} left"));
+        let _ = socket.to(room.clone()).emit("notice", &format!("{nick} joined"));
     }
     Value::from(room)
 }
@@ -129,7 +126,7 @@ fn say(socket: &Socket<Member>, text: &str) -> Option<Value> {
     let text = clean_text(text)?;
     let (nick, room) = nick_and_room(socket);
     let message = object(&[("nick", &nick), ("text", &text), ("room", &room)]);
-    let _ = socket.to(room).emit("chat message", std::slice::from_ref(&message));
+    let _ = socket.to(room).emit("chat message", &message);
     Some(message)
 }
 

@@ -11,13 +11,16 @@
 //! so what we send is byte for byte what Node sends for the same values.
 
 mod binary;
+mod de;
 pub(crate) mod json;
 pub(crate) mod number;
 pub(crate) mod parse;
+pub mod ser;
 
 use bytes::Bytes;
 
 pub use binary::{deconstruct, placeholders_valid, reconstruct, write_json};
+pub use de::{ValueError, from_value};
 pub use parse::{JsonError, from_json, from_json_args};
 
 /// A JSON value whose leaves may also be binary buffers.

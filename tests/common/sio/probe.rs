@@ -123,12 +123,14 @@ impl Handler for Probe {
                 socket.namespace_ops().to(text(&values, 0)).disconnect_sockets(close);
             }
             "mark" => {
-                let _ = socket.namespace_ops().emit("marker", &[]);
+                let _ = socket.namespace_ops().emit("marker", &());
             }
             "bye" => socket.disconnect(arg(&values, 0).as_bool().unwrap_or(false)),
             "ask" => {
                 let timeout = Duration::from_millis(arg(&values, 0).as_u64().unwrap_or(1000));
-                let _ = match socket.emit_with_ack("question", &values[1.min(values.len())..], timeout).await
+                let _ = match socket
+                    .emit_with_ack::<_, Vec<Value>>("question", &values[1.min(values.len())..], timeout)
+                    .await
                 {
                     Ok(args) => socket.emit("answer", &args),
                     Err(AckError::Timeout) => socket.emit("answer-error", &[Value::from("timeout")]),
