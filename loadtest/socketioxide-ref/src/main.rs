@@ -4,6 +4,9 @@
 //! On `/socket.io/` (EIO=4, and EIO=3 with the `v4` feature), pingInterval 25 s, pingTimeout 20 s:
 //! - `echo`: emitted back as `echo` with the same arguments, or, when the client asked for an ack,
 //!   acknowledged with the same arguments instead;
+//! - `echo-typed`: as `echo` for one argument, written as most socketioxide applications write
+//!   a handler: `Data<serde_json::Value>` (socketioxide reads the first argument into it), emitted
+//!   back as `echo` (or acked) with that value;
 //! - `broadcast`: re-emitted as `broadcast`, same arguments, to every socket (`io.emit`).
 //!
 //! Runtime: a multi-threaded tokio runtime with one worker per CPU of the affinity mask, what
@@ -86,6 +89,7 @@ async fn serve(addr: SocketAddr) -> std::io::Result<()> {
         .build_layer();
     io.ns("/", async |socket: SocketRef| {
         socket.on("echo", on_echo);
+        socket.on("echo-typed", on_echo_typed);
         socket.on("broadcast", on_broadcast);
     });
     let app = axum::Router::new().layer(layer);
@@ -103,6 +107,14 @@ async fn on_echo(socket: SocketRef, ack: AckIfAsked, Data(args): Data<Args>) {
     let _ = match ack.0 {
         Some(ack) => ack.send(&args),
         None => socket.emit("echo", &args),
+    };
+}
+
+/// The typical handler: the argument read as a `serde_json::Value`, given back as one argument.
+async fn on_echo_typed(socket: SocketRef, ack: AckIfAsked, Data(value): Data<serde_json::Value>) {
+    let _ = match ack.0 {
+        Some(ack) => ack.send(&value),
+        None => socket.emit("echo", &value),
     };
 }
 

@@ -66,7 +66,8 @@ pub struct RunArgs {
     /// Servers to measure, in order: tpcio, socketioxide, node, raw.
     #[arg(long, value_delimiter = ',', default_value = "tpcio,socketioxide,node,raw")]
     servers: Vec<String>,
-    /// Scenarios to run: echo, ack, broadcast-1k, broadcast-10k, connect, idle, polling, and
+    /// Scenarios to run: echo, echo-typed (not by default: echo with the event `echo-typed`,
+    /// whose handler reads the arguments as typed values), ack, broadcast-1k, broadcast-10k, connect, idle, polling, and
     /// cluster (not by default: two nodes of tpcio, then of Node, on a fresh redis-server,
     /// 10 000 receivers over them, and a one-node baseline; its own rounds, servers
     /// interleaved). A run of `cluster` alone writes to loadtest/results/cluster-latest/.
@@ -83,6 +84,10 @@ pub struct RunArgs {
     /// (`createShardedAdapter`) or streams (`@socket.io/redis-streams-adapter`).
     #[arg(long, default_value = "classic", value_parser = ["classic", "sharded", "streams"])]
     cluster_adapter: String,
+    /// The folder under loadtest/results/ the run is copied to: `latest`, or `cluster-latest`
+    /// for a run of `cluster` alone, unless named here (e.g. `typed-latest`).
+    #[arg(long, value_parser = runner::folder_name)]
+    latest: Option<String>,
     /// Seconds of each measured window (echo, ack, polling, connect, idle hold), unless --quick.
     #[arg(long, default_value_t = 8.0)]
     duration: f64,

@@ -99,7 +99,11 @@ pub fn compare(args: &RunArgs) -> Result<(), String> {
     if let Some(c) = &results.cluster {
         println!("{}", cluster::section(c));
     }
-    let latest = if with_cluster && ctx.kinds.is_empty() { "cluster-latest" } else { "latest" };
+    let latest = match &args.latest {
+        Some(name) => name,
+        None if with_cluster && ctx.kinds.is_empty() => "cluster-latest",
+        None => "latest",
+    };
     report::save(&results, &dir, &ctx.root.join("loadtest/results").join(latest))?;
     eprintln!("results: {} (and loadtest/results/{latest}/)", dir.display());
     Ok(())
@@ -107,6 +111,15 @@ pub fn compare(args: &RunArgs) -> Result<(), String> {
 
 fn parse_list<T>(names: &[String], parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<Vec<T>, String> {
     names.iter().map(|n| parse(n.trim()).ok_or_else(|| format!("unknown {what} {n:?}"))).collect()
+}
+
+/// `--latest`: one plain folder name, so the copy stays inside loadtest/results/.
+pub fn folder_name(name: &str) -> Result<String, String> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if name.is_empty() || !name.chars().all(plain) {
+        return Err(format!("{name:?}: expected a folder name (letters, digits, - and _)"));
+    }
+    Ok(name.to_owned())
 }
 
 /// `target/release/tpcio-loadtest` → the repository root, when that is where we run from.
@@ -213,9 +226,18 @@ mod tests {
     }
 
     #[test]
+    fn takes_plain_folder_names_only() {
+        assert_eq!(folder_name("typed-latest"), Ok("typed-latest".to_string()));
+        for bad in ["", "..", "a/b", "/tmp", "x y"] {
+            assert!(folder_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn marks_scenarios_the_raw_echo_skips() {
         let failed = Outcome::Failed { reason: "x".into() };
         assert!(matches!(outcome_for(Server::RawWs, Kind::Ack, &failed), Outcome::NotApplicable { .. }));
         assert!(matches!(outcome_for(Server::RawWs, Kind::Echo, &failed), Outcome::Failed { .. }));
+        assert!(matches!(outcome_for(Server::RawWs, Kind::EchoTyped, &failed), Outcome::NotApplicable { .. }));
     }
 }

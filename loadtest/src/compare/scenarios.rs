@@ -49,6 +49,9 @@ const SIZE: usize = 32;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Echo,
+    /// `echo` emitting `echo-typed`: the servers' handler reads the arguments with its typed
+    /// API (deserialized values) instead of relaying them.
+    EchoTyped,
     Ack,
     Broadcast1k,
     Broadcast10k,
@@ -79,8 +82,9 @@ pub struct Figures {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Echo,
+        Kind::EchoTyped,
         Kind::Ack,
         Kind::Broadcast1k,
         Kind::Broadcast10k,
@@ -92,6 +96,7 @@ impl Kind {
     pub fn id(self) -> &'static str {
         match self {
             Kind::Echo => "echo",
+            Kind::EchoTyped => "echo-typed",
             Kind::Ack => "ack",
             Kind::Broadcast1k => "broadcast-1k",
             Kind::Broadcast10k => "broadcast-10k",
@@ -109,6 +114,7 @@ impl Kind {
     pub fn command(self) -> &'static str {
         match self {
             Kind::Broadcast1k | Kind::Broadcast10k => "broadcast",
+            Kind::EchoTyped => "echo",
             other => other.id(),
         }
     }
@@ -116,6 +122,7 @@ impl Kind {
     pub fn title(self, budget: &Budget) -> String {
         match self {
             Kind::Echo => format!("emit echo, {ECHO_CLIENTS} clients, {SIZE} B"),
+            Kind::EchoTyped => format!("emit echo-typed (typed handler), {ECHO_CLIENTS} clients, {SIZE} B"),
             Kind::Ack => format!("ack echo, {ECHO_CLIENTS} clients, {SIZE} B"),
             Kind::Broadcast1k => "broadcast to 1 000, highest sustained (p99 ≤ 100 ms)".into(),
             Kind::Broadcast10k => "broadcast to 10 000, highest sustained (p99 ≤ 1 s)".into(),
@@ -129,7 +136,7 @@ impl Kind {
 
     pub fn metric(self) -> Metric {
         let unit = match self {
-            Kind::Echo | Kind::Ack | Kind::Polling => "msgs/s",
+            Kind::Echo | Kind::EchoTyped | Kind::Ack | Kind::Polling => "msgs/s",
             Kind::Broadcast1k | Kind::Broadcast10k => "deliveries/s",
             Kind::Connect => "handshakes/s",
             Kind::Idle => "KiB RSS/conn",
@@ -143,11 +150,14 @@ impl Kind {
             vec!["--url".to_string(), url.to_string(), "--server-pid".into(), server_pid.to_string()];
         let mut add = |name: &str, value: String| args.extend([format!("--{name}"), value]);
         match self {
-            Kind::Echo | Kind::Ack | Kind::Polling => {
+            Kind::Echo | Kind::EchoTyped | Kind::Ack | Kind::Polling => {
                 let clients = if self == Kind::Polling { POLL_CLIENTS } else { ECHO_CLIENTS };
                 add("clients", clients.to_string());
                 add("size", SIZE.to_string());
                 add("duration", b.window.to_string());
+                if self == Kind::EchoTyped {
+                    add("event", "echo-typed".into());
+                }
             }
             Kind::Broadcast1k | Kind::Broadcast10k => {
                 let (clients, rate, bound) = match self {
@@ -188,7 +198,7 @@ impl Kind {
 
     pub fn figures(self, r: &Value) -> Figures {
         match self {
-            Kind::Echo | Kind::Ack | Kind::Polling => echo_figures(r),
+            Kind::Echo | Kind::EchoTyped | Kind::Ack | Kind::Polling => echo_figures(r),
             Kind::Broadcast1k | Kind::Broadcast10k => broadcast_figures(r),
             Kind::Connect => Figures {
                 throughput: num(r, "handshakes_per_s"),
@@ -314,5 +324,10 @@ mod tests {
         assert_eq!(Kind::parse("broadcast-10k"), Some(Kind::Broadcast10k));
         assert_eq!(Kind::Broadcast10k.command(), "broadcast");
         assert_eq!(Kind::parse("nope"), None);
+        let typed = Kind::parse("echo-typed").unwrap();
+        assert_eq!(typed.command(), "echo");
+        let args = typed.args("http://h/socket.io/", 7, &b);
+        assert!(args.windows(2).any(|w| w == ["--event", "echo-typed"]), "{args:?}");
+        assert!(!Kind::Echo.args("http://h/socket.io/", 7, &b).contains(&"--event".to_string()));
     }
 }
