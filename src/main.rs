@@ -2,6 +2,7 @@
 //! servers as modes. Every flag has an environment variable (`--help` lists them).
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use tracing_subscriber::EnvFilter;
 use tpcio::cluster::{RedisAdapterConfig, RedisError, RedisUrl, SubscriptionMode};
 use tpcio::http::cors::{Cors, Origins};
 use tpcio::modes::{bench, conformance, demo};
-use tpcio::server::{CpuPlacement, RunningServer, Server, ServerConfig, ServerError};
+use tpcio::server::{CpuPlacement, RunningServer, Server, ServerConfig, ServerError, TlsConfig};
 use tpcio::socket::{ConnectionStateRecovery, SocketIo};
 
 #[global_allocator]
@@ -151,6 +152,14 @@ struct Common {
     /// `static`.
     #[arg(long, env = "TPCIO_REDIS_SUBSCRIPTION_MODE", default_value = "dynamic", global = true)]
     redis_subscription_mode: SubscriptionModeArg,
+    /// Serve HTTPS and `wss://` (HTTP/1.1) with this certificate chain, a PEM file, leaf first;
+    /// needs `--tls-key`. `SIGHUP` reloads both files (new connections get the new certificate;
+    /// a bad one is logged and the old one kept).
+    #[arg(long, env = "TPCIO_TLS_CERT", global = true)]
+    tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert`, a PEM file (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "TPCIO_TLS_KEY", global = true)]
+    tls_key: Option<PathBuf>,
     /// Log filter: a level (`error`, `warn`, `info`, `debug`, `trace`) or a `tracing` filter
     /// such as `tpcio=debug`.
     #[arg(long, env = "TPCIO_LOG", default_value = "info", global = true)]
@@ -176,6 +185,12 @@ fn main() -> ExitCode {
     let c = &cli.common;
     if let Err(e) = init_logs(&c.log) {
         eprintln!("tpcio: bad --log filter {:?}: {e}", c.log);
+        return ExitCode::FAILURE;
+    }
+    // Checked here rather than by clap, whose `requires` misses a global flag given as an
+    // environment variable beside one given after the mode.
+    if c.tls_cert.is_some() != c.tls_key.is_some() {
+        eprintln!("tpcio: --tls-cert and --tls-key go together");
         return ExitCode::FAILURE;
     }
     let addr = SocketAddr::new(c.host, c.port);
@@ -275,6 +290,9 @@ fn apply(c: &Common, config: &mut ServerConfig) {
     if let Some(ms) = c.keep_alive_timeout {
         config.keep_alive_timeout = Duration::from_millis(ms);
     }
+    if let (Some(cert), Some(key)) = (&c.tls_cert, &c.tls_key) {
+        config.tls = Some(TlsConfig::new(cert, key));
+    }
     if c.metrics {
         config.metrics = Some("/metrics".to_owned());
     }
@@ -341,7 +359,8 @@ enum SubscriptionModeArg {
 fn announce(running: &RunningServer) {
     let addr = running.local_addr();
     let host = if addr.ip().is_unspecified() { "localhost".to_string() } else { addr.ip().to_string() };
-    info!("tpcio listening on http://{host}:{}/ with {} shard(s)", addr.port(), running.shards());
+    let scheme = if running.tls_reloader().is_some() { "https" } else { "http" };
+    info!("tpcio listening on {scheme}://{host}:{}/ with {} shard(s)", addr.port(), running.shards());
 }
 
 /// Stops gracefully on SIGINT or SIGTERM; `Err` when a shard died (the others are stopped).
@@ -352,9 +371,27 @@ fn run_until_signal(running: RunningServer) -> Result<(), ServerError> {
             error!("cannot handle signal {signal}: {e}");
         }
     }
+    reload_tls_on_sighup(&running);
     running.wait()?;
     if stop.load(Ordering::Acquire) {
         info!("shut down");
     }
     Ok(())
+}
+
+/// Reloads the TLS certificate and key on each SIGHUP, when the server serves TLS.
+fn reload_tls_on_sighup(running: &RunningServer) {
+    let Some(reloader) = running.tls_reloader() else { return };
+    let mut signals = match signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP]) {
+        Ok(signals) => signals,
+        Err(e) => return error!("cannot handle SIGHUP, the TLS certificate will not reload: {e}"),
+    };
+    std::thread::spawn(move || {
+        for _ in signals.forever() {
+            match reloader.reload() {
+                Ok(()) => info!("TLS certificate reloaded"),
+                Err(e) => error!("TLS certificate not reloaded, the previous one stays: {e}"),
+            }
+        }
+    });
 }
