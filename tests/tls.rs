@@ -14,6 +14,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
 use common::TIMEOUT;
+use common::browser::DemoServer;
 use common::node::NodeRun;
 use common::server::TestServer;
 use common::tls::{TestCa, TlsConn, read_until_closed};
@@ -117,6 +118,30 @@ fn socket_io_client_over_https_and_wss() {
         NodeRun::start("sio_tls.mjs", server.addr.port(), 4, &[ca_path], packages, Duration::from_secs(90));
     let summary = run.finish("socket.io-client over https and wss");
     assert_eq!(summary["transports"]["upgrade"][0], "websocket", "{summary}");
+    // Later connections of the sessions (polls, the upgrades) landed on the other shard too.
+    assert!(server.handoffs() > 0, "no connection moved between shards");
+}
+
+#[test]
+fn chromium_chats_on_the_demo_page_over_https() {
+    common::browser::require_chromium();
+    let ca = TestCa::new("browser");
+    // The leaf chromium pins by its public key.
+    let leaf = ca.issue(7, &["localhost", "127.0.0.1"]);
+    ca.install(&leaf);
+    let files = ca.server_config();
+    let server = DemoServer::start_with(move |config| config.tls = Some(files));
+    let shots = common::browser::screenshot_dir("tls_chat");
+    let args = [shots.to_str().expect("a UTF-8 path"), leaf.spki_sha256.as_str()];
+    let run = NodeRun::start(
+        "browser/tls_chat.mjs",
+        server.port(),
+        4,
+        &args,
+        &["playwright-core"],
+        Duration::from_secs(130),
+    );
+    run.finish("the demo chat over https and wss");
 }
 
 /// The binary, run in conformance mode with TLS on 127.0.0.1 and an ephemeral port; its log

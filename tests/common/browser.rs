@@ -44,11 +44,17 @@ pub struct DemoServer {
 
 impl DemoServer {
     pub fn start() -> DemoServer {
+        Self::start_with(|_| {})
+    }
+
+    /// [`DemoServer::start`] with `configure` applied to its configuration first.
+    pub fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> DemoServer {
         let addr = "127.0.0.1:0".parse().expect("a socket address");
         let mut config =
             ServerConfig { addr, shards: Some(2), placement: CpuPlacement::Unpinned, ..Default::default() };
         // Sessions a failed test leaves open must not hold its server's threads for long.
         config.shutdown_timeout = Duration::from_secs(1);
+        configure(&mut config);
         let running = demo::server(config).start().expect("the demo server starts (is client/ installed?)");
         assert_eq!(running.shards(), 2);
         let addr = running.local_addr();
