@@ -26,6 +26,7 @@ mod rlimit;
 mod run;
 mod sio;
 mod stats;
+mod tls;
 mod ws_client;
 
 use std::process::ExitCode;

@@ -136,3 +136,57 @@ impl TlsReloader {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(name: &str) -> (PathBuf, TlsConfig) {
+        let dir = std::env::temp_dir().join(format!("tpcio-tls-unit-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let config = TlsConfig::new(dir.join("cert.pem"), dir.join("key.pem"));
+        (dir, config)
+    }
+
+    fn write_leaf(config: &TlsConfig) -> rcgen::CertifiedKey<rcgen::KeyPair> {
+        let leaf = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
+        std::fs::write(&config.cert, leaf.cert.pem()).expect("write");
+        std::fs::write(&config.key, leaf.signing_key.serialize_pem()).expect("write");
+        leaf
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_the_reason_and_a_reload_keeps_the_old_configuration() {
+        let (dir, config) = files("bad");
+        assert!(matches!(Tls::start(&config), Err(TlsError::Read { .. })));
+        let first = write_leaf(&config);
+        let tls = Tls::start(&config).expect("a good pair starts");
+        let before = tls.acceptor.0.read().expect("unpoisoned").clone();
+
+        std::fs::write(&config.cert, "no PEM here").expect("write");
+        assert!(matches!(tls.reloader.reload(), Err(TlsError::NoCertificate { .. })));
+        std::fs::write(&config.cert, first.cert.pem()).expect("write");
+        std::fs::write(&config.key, "no key").expect("write");
+        assert!(matches!(tls.reloader.reload(), Err(TlsError::NoKey { .. })));
+        // Another certificate's key.
+        let other = rcgen::generate_simple_self_signed(vec!["other".to_owned()]).expect("a certificate");
+        std::fs::write(&config.key, other.signing_key.serialize_pem()).expect("write");
+        assert!(matches!(tls.reloader.reload(), Err(TlsError::Mismatch { .. })));
+        assert!(Arc::ptr_eq(&before, &tls.acceptor.0.read().expect("unpoisoned")), "nothing changed");
+
+        write_leaf(&config);
+        tls.reloader.reload().expect("a good pair reloads");
+        assert!(!Arc::ptr_eq(&before, &tls.acceptor.0.read().expect("unpoisoned")));
+        assert!(tls.acceptor.session().is_some());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn only_http_1_1_is_offered() {
+        let (dir, config) = files("alpn");
+        write_leaf(&config);
+        let tls = Tls::start(&config).expect("starts");
+        assert_eq!(tls.acceptor.0.read().expect("unpoisoned").alpn_protocols, vec![b"http/1.1".to_vec()]);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
