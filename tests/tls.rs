@@ -74,6 +74,30 @@ fn the_payload_limit_holds_over_tls() {
 }
 
 #[test]
+fn connections_past_max_connections_are_closed_before_their_handshake() {
+    let ca = TestCa::new("max-connections");
+    // One connection per shard.
+    let server = tls_server(&ca, |config| config.max_connections = Some(2));
+    let client = ca.client_config();
+    let mut open = Vec::new();
+    let mut refused = 0;
+    // Three connections on two shards of one place each: one at least lands on a full shard.
+    for _ in 0..3 {
+        let mut tcp = TcpStream::connect(server.addr).expect("connect");
+        tcp.set_read_timeout(Some(TIMEOUT)).expect("a read timeout");
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("a name");
+        let mut tls = rustls::ClientConnection::new(client.clone(), name).expect("a TLS client");
+        match tls.complete_io(&mut tcp) {
+            Ok(_) if !tls.is_handshaking() => open.push((tcp, tls)),
+            // Closed without a word (no 503 a TLS client could not read), as Node does.
+            _ => refused += 1,
+        }
+    }
+    assert!(refused >= 1, "three connections fit in two places");
+    assert!(!open.is_empty(), "the first connection is served");
+}
+
+#[test]
 fn a_plain_http_client_on_the_tls_port_is_closed_without_an_answer() {
     let ca = TestCa::new("plain");
     let server = tls_server(&ca, |_| {});

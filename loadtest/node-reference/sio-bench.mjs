@@ -23,7 +23,9 @@
 // With a fourth argument `sharded` it runs `createShardedAdapter(pub, sub, {channelPrefix: KEY})`
 // instead (Redis 7 sharded pub/sub, `tpcio --redis-adapter sharded`).
 // Usage: node sio-bench.mjs PORT [REDIS_URL [KEY [classic|sharded]]]
+import { readFileSync } from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import { Server } from "socket.io";
 
 const [portArg, redisUrl, key = "socket.io", adapterKind = "classic"] = process.argv.slice(2);
@@ -33,7 +35,12 @@ if (!Number.isInteger(port) || port <= 0 || port > 65535) {
   process.exit(2);
 }
 
-const httpServer = http.createServer();
+// With TPCIO_TLS_CERT and TPCIO_TLS_KEY (PEM files, as `tpcio --tls-cert/--tls-key`) it serves
+// HTTPS and wss:// (`https.createServer({ cert, key })`).
+const tls = process.env.TPCIO_TLS_CERT && process.env.TPCIO_TLS_KEY;
+const httpServer = tls
+  ? https.createServer({ cert: readFileSync(process.env.TPCIO_TLS_CERT), key: readFileSync(process.env.TPCIO_TLS_KEY) })
+  : http.createServer();
 const io = new Server(httpServer, {
   path: "/socket.io/",
   pingInterval: 25000,

@@ -60,6 +60,8 @@ impl WsClient {
             target.path, target.authority
         );
         stream.write_all(request.as_bytes()).await?;
+        // Over TLS what the socket did not take waits in the session until a flush.
+        stream.flush().await?;
         let mut buf = vec![0; INITIAL_BUFFER];
         let mut end = 0;
         let head_len = loop {
@@ -196,6 +198,7 @@ impl WsClient {
     pub async fn flush(&mut self) -> Result<(), LoadError> {
         if !self.out.is_empty() {
             self.stream.write_all(&self.out).await?;
+            self.stream.flush().await?;
             self.out.clear();
         }
         Ok(())
