@@ -15,7 +15,8 @@
 //! 3. A request that names a session ([`protocol::sid::Sid`]) is served by the shard the
 //!    sid names. If that is another shard, the connection itself moves there: its file
 //!    descriptor, the parsed request and any bytes read after it travel as one
-//!    [`shard::ShardMsg::Handoff`] over the channel mesh. No lock, no shared table.
+//!    [`shard::ShardMsg::Handoff`] over the channel mesh. No lock, no shared table. Over
+//!    TLS ([`server::tls`]) the connection's rustls session travels with it.
 //! 4. The owner applies the request to the session's pure state machine
 //!    ([`engine::Session`]): a polling GET gets every queued packet batched into one body
 //!    ([`protocol::payload`]), a POST is decoded packet by packet, a WebSocket frame

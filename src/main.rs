@@ -2,6 +2,7 @@
 //! servers as modes. Every flag has an environment variable (`--help` lists them).
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use tracing_subscriber::EnvFilter;
 use tpcio::cluster::streams::StreamsOptions;
 use tpcio::cluster::{RedisAdapterConfig, RedisError, RedisUrl, SubscriptionMode};
 use tpcio::modes::{bench, conformance, demo};
-use tpcio::server::{CpuPlacement, RunningServer, ServerConfig, ServerError};
+use tpcio::server::{CpuPlacement, RunningServer, ServerConfig, ServerError, TlsConfig};
 use tpcio::socket::{ConnectionStateRecovery, SocketIo};
 
 #[global_allocator]
@@ -163,6 +164,14 @@ struct Common {
     /// The streams adapter's `maxLen` (default 10000).
     #[arg(long, env = "TPCIO_REDIS_STREAM_MAX_LEN", default_value_t = 10_000, global = true)]
     redis_stream_max_len: u64,
+    /// Serve HTTPS and `wss://` (HTTP/1.1) with this certificate chain, a PEM file, leaf first;
+    /// needs `--tls-key`. `SIGHUP` reloads both files (new connections get the new certificate;
+    /// a bad one is logged and the old one kept).
+    #[arg(long, env = "TPCIO_TLS_CERT", global = true)]
+    tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert`, a PEM file (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "TPCIO_TLS_KEY", global = true)]
+    tls_key: Option<PathBuf>,
     /// Log filter: a level (`error`, `warn`, `info`, `debug`, `trace`) or a `tracing` filter
     /// such as `tpcio=debug`.
     #[arg(long, env = "TPCIO_LOG", default_value = "info", global = true)]
@@ -188,6 +197,12 @@ fn main() -> ExitCode {
     let c = &cli.common;
     if let Err(e) = init_logs(&c.log) {
         eprintln!("tpcio: bad --log filter {:?}: {e}", c.log);
+        return ExitCode::FAILURE;
+    }
+    // Checked here rather than by clap, whose `requires` misses a global flag given as an
+    // environment variable beside one given after the mode.
+    if c.tls_cert.is_some() != c.tls_key.is_some() {
+        eprintln!("tpcio: --tls-cert and --tls-key go together");
         return ExitCode::FAILURE;
     }
     let addr = SocketAddr::new(c.host, c.port);
@@ -288,6 +303,9 @@ fn apply(c: &Common, mut io: SocketIo) -> SocketIo {
     if let Some(t) = c.keep_alive_timeout {
         io = io.keep_alive_timeout(ms(t));
     }
+    if let (Some(cert), Some(key)) = (&c.tls_cert, &c.tls_key) {
+        io = io.tls(TlsConfig::new(cert, key));
+    }
     if c.metrics {
         io = io.metrics("/metrics");
     }
@@ -373,7 +391,8 @@ enum SubscriptionModeArg {
 fn announce(running: &RunningServer) {
     let addr = running.local_addr();
     let host = if addr.ip().is_unspecified() { "localhost".to_string() } else { addr.ip().to_string() };
-    info!("tpcio listening on http://{host}:{}/ with {} shard(s)", addr.port(), running.shards());
+    let scheme = if running.tls_reloader().is_some() { "https" } else { "http" };
+    info!("tpcio listening on {scheme}://{host}:{}/ with {} shard(s)", addr.port(), running.shards());
 }
 
 /// Stops gracefully on SIGINT or SIGTERM; `Err` when a shard died (the others are stopped).
@@ -384,9 +403,27 @@ fn run_until_signal(running: RunningServer) -> Result<(), ServerError> {
             error!("cannot handle signal {signal}: {e}");
         }
     }
+    reload_tls_on_sighup(&running);
     running.wait()?;
     if stop.load(Ordering::Acquire) {
         info!("shut down");
     }
     Ok(())
+}
+
+/// Reloads the TLS certificate and key on each SIGHUP, when the server serves TLS.
+fn reload_tls_on_sighup(running: &RunningServer) {
+    let Some(reloader) = running.tls_reloader() else { return };
+    let mut signals = match signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP]) {
+        Ok(signals) => signals,
+        Err(e) => return error!("cannot handle SIGHUP, the TLS certificate will not reload: {e}"),
+    };
+    std::thread::spawn(move || {
+        for _ in signals.forever() {
+            match reloader.reload() {
+                Ok(()) => info!("TLS certificate reloaded"),
+                Err(e) => error!("TLS certificate not reloaded, the previous one stays: {e}"),
+            }
+        }
+    });
 }

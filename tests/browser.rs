@@ -28,7 +28,7 @@ fn scenario(script: &str, verified: &str) -> serde_json::Value {
 
 fn scenario_with(script: &str, verified: &str, parser: Parser) -> serde_json::Value {
     require_chromium();
-    let server = DemoServer::start_with(parser);
+    let server = DemoServer::start_with(parser, |_| {});
     let name = script.trim_end_matches(".mjs");
     // Its own directory per parser: the tests run at once.
     let shots = match parser {

@@ -31,7 +31,9 @@
 // `connectionStateRecovery`, as `tpcio bench --recovery`; a `rooms` event acks
 // `{rooms, recovered}` (the socket's rooms, `socket.recovered`).
 // Usage: node sio-bench.mjs PORT [REDIS_URL [KEY [classic|sharded|streams]]] [--recovery[=MS]]
+import { readFileSync } from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import { Server } from "socket.io";
 
 const recoveryArg = process.argv.slice(2).find((a) => a === "--recovery" || a.startsWith("--recovery="));
@@ -47,7 +49,12 @@ if (!Number.isInteger(port) || port <= 0 || port > 65535) {
   process.exit(2);
 }
 
-const httpServer = http.createServer();
+// With TPCIO_TLS_CERT and TPCIO_TLS_KEY (PEM files, as `tpcio --tls-cert/--tls-key`) it serves
+// HTTPS and wss:// (`https.createServer({ cert, key })`).
+const tls = process.env.TPCIO_TLS_CERT && process.env.TPCIO_TLS_KEY;
+const httpServer = tls
+  ? https.createServer({ cert: readFileSync(process.env.TPCIO_TLS_CERT), key: readFileSync(process.env.TPCIO_TLS_KEY) })
+  : http.createServer();
 const io = new Server(httpServer, {
   path: "/socket.io/",
   pingInterval: 25000,

@@ -28,6 +28,7 @@ mod rlimit;
 mod run;
 mod sio;
 mod stats;
+mod tls;
 mod ws_client;
 
 use std::process::ExitCode;

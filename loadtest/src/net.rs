@@ -16,35 +16,56 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::http::Uri;
 
+use crate::tls::{Stream, TlsClient};
+
 /// Clients per source address before we spread over more of them.
 pub const PER_SOURCE: usize = 10_000;
 
-/// Where the endpoint is, from `--url http://HOST:PORT/PATH/`.
+/// Where the endpoint is, from `--url http://HOST:PORT/PATH/` (or `https://`, with `--tls`).
 #[derive(Clone, Debug)]
 pub struct Target {
     pub addr: SocketAddr,
     /// The `Host` header value: `host:port`.
     pub authority: String,
     pub path: String,
+    /// Set for an `https://` URL by [`Target::with_tls`].
+    pub tls: Option<Arc<TlsClient>>,
+    secure: bool,
 }
 
 impl Target {
     pub fn parse(url: &str) -> Result<Target, String> {
         let uri: Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
-        if uri.scheme_str() != Some("http") {
-            return Err(format!("{url}: only http:// URLs are supported"));
-        }
+        let secure = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => return Err(format!("{url}: only http:// and https:// URLs are supported")),
+        };
         if uri.query().is_some() {
             return Err(format!("{url}: the URL takes no query (EIO and transport are added)"));
         }
         let host = uri.host().ok_or_else(|| format!("{url}: no host"))?;
-        let port = uri.port_u16().unwrap_or(80);
+        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
         let addr = (host, port)
             .to_socket_addrs()
             .map_err(|e| format!("{url}: {e}"))?
             .next()
             .ok_or_else(|| format!("{url}: {host} has no address"))?;
-        Ok(Target { addr, authority: format!("{host}:{port}"), path: uri.path().to_string() })
+        let authority = format!("{host}:{port}");
+        Ok(Target { addr, authority, path: uri.path().to_string(), tls: None, secure })
+    }
+
+    /// Connects over TLS trusting the certificates in `trusted` (`--tls`), which an `https://`
+    /// URL needs and an `http://` one refuses.
+    pub fn with_tls(mut self, trusted: Option<&std::path::Path>) -> Result<Target, String> {
+        let host = self.authority.rsplit_once(':').map_or(self.authority.as_str(), |(host, _)| host);
+        match (trusted, self.secure) {
+            (Some(trusted), true) => self.tls = Some(Arc::new(TlsClient::new(trusted, host)?)),
+            (None, false) => {}
+            (Some(_), false) => return Err("--tls needs an https:// URL".into()),
+            (None, true) => return Err("an https:// URL needs --tls <certificate.pem> to trust".into()),
+        }
+        Ok(self)
     }
 }
 
@@ -110,7 +131,17 @@ impl Sources {
 }
 
 /// A TCP connection to `target` (Nagle off), from the next source address if there are any.
+/// Refused for an `https://` target: the scenarios that call it have no TLS client.
 pub async fn connect(target: &Target, sources: &Sources) -> io::Result<TcpStream> {
+    if target.tls.is_some() {
+        return Err(io::Error::other(
+            "this scenario has no TLS client (--tls serves the Socket.IO WebSocket ones)",
+        ));
+    }
+    connect_tcp(target, sources).await
+}
+
+async fn connect_tcp(target: &Target, sources: &Sources) -> io::Result<TcpStream> {
     let stream = match sources.take() {
         None => TcpStream::connect(target.addr).await?,
         Some(source) => {
@@ -122,6 +153,15 @@ pub async fn connect(target: &Target, sources: &Sources) -> io::Result<TcpStream
     };
     stream.set_nodelay(true)?;
     Ok(stream)
+}
+
+/// [`connect`], then the TLS handshake when the target is `https://`.
+pub async fn connect_stream(target: &Target, sources: &Sources) -> io::Result<Stream> {
+    let tcp = connect_tcp(target, sources).await?;
+    match &target.tls {
+        Some(tls) => tls.connect(tcp).await,
+        None => Ok(Stream::Plain(tcp)),
+    }
 }
 
 /// Defers the choice of the local port from `bind` to `connect`, so the port only has to be
@@ -153,6 +193,11 @@ mod tests {
         assert_eq!((t.authority.as_str(), t.path.as_str()), ("127.0.0.1:3000", "/engine.io/"));
         assert!(Target::parse("ws://127.0.0.1:3000/engine.io/").is_err());
         assert!(Target::parse("http://127.0.0.1:3000/engine.io/?EIO=4").is_err());
+        let secure = Target::parse("https://localhost:3443/socket.io/").expect("valid");
+        assert_eq!(secure.authority, "localhost:3443");
+        assert!(secure.with_tls(None).is_err(), "https:// needs a certificate to trust");
+        let missing = std::path::Path::new("/nonexistent/cert.pem");
+        assert!(t.clone().with_tls(Some(missing)).is_err(), "http:// takes no --tls");
     }
 
     #[test]

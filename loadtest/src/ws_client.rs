@@ -15,8 +15,8 @@ use std::io;
 use std::ops::Range;
 use std::os::fd::AsRawFd;
 
+use crate::tls::Stream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
@@ -38,7 +38,7 @@ pub enum Opcode {
 }
 
 pub struct WsClient {
-    stream: TcpStream,
+    stream: Stream,
     buf: Vec<u8>,
     /// `buf[start..end]` is received and not yet parsed.
     start: usize,
@@ -52,7 +52,7 @@ impl WsClient {
     /// Connects to `target`, path and `query` (e.g. `EIO=4&transport=websocket`), and
     /// completes the opening handshake.
     pub async fn connect(target: &Target, sources: &Sources, query: &str) -> Result<WsClient, LoadError> {
-        let mut stream = net::connect(target, sources).await?;
+        let mut stream = net::connect_stream(target, sources).await?;
         let key = generate_key();
         let request = format!(
             "GET {}?{query} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -60,6 +60,8 @@ impl WsClient {
             target.path, target.authority
         );
         stream.write_all(request.as_bytes()).await?;
+        // Over TLS what the socket did not take waits in the session until a flush.
+        stream.flush().await?;
         let mut buf = vec![0; INITIAL_BUFFER];
         let mut end = 0;
         let head_len = loop {
@@ -110,13 +112,23 @@ impl WsClient {
     /// Waits for the socket and reads what it has, with one `recv` when that empties it.
     pub async fn read_more(&mut self) -> Result<(), LoadError> {
         self.make_room()?;
-        let fd = self.stream.as_raw_fd();
+        let stream = match &mut self.stream {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(tls) => match tls.read(&mut self.buf[self.end..]).await? {
+                0 => return Err(LoadError::Closed("end of stream")),
+                n => {
+                    self.end += n;
+                    return Ok(());
+                }
+            },
+        };
+        let fd = stream.as_raw_fd();
         loop {
-            self.stream.readable().await?;
+            stream.readable().await?;
             let free = &mut self.buf[self.end..];
             let (ptr, cap) = (free.as_mut_ptr(), free.len());
             let mut received = 0;
-            let outcome = self.stream.try_io(Interest::READABLE, || {
+            let outcome = stream.try_io(Interest::READABLE, || {
                 // SAFETY: `ptr..ptr + cap` is the writable tail of `self.buf`, which nothing
                 // else touches during the call; `fd` is the open socket of `self.stream`.
                 let n = unsafe { libc::recv(fd, ptr.cast(), cap, 0) };
@@ -186,6 +198,7 @@ impl WsClient {
     pub async fn flush(&mut self) -> Result<(), LoadError> {
         if !self.out.is_empty() {
             self.stream.write_all(&self.out).await?;
+            self.stream.flush().await?;
             self.out.clear();
         }
         Ok(())

@@ -90,6 +90,10 @@ pub struct ServerConfig {
     /// The path of the Prometheus scrape endpoint (e.g. `/metrics`); `None` (the default)
     /// serves none. The counters run either way ([`super::RunningServer::metrics`]).
     pub metrics: Option<String>,
+    /// Serve HTTPS and `wss://` with this certificate and key instead of plain HTTP (Node's
+    /// `https.createServer({ cert, key })`); `None` (the default) serves plain HTTP. See
+    /// [`super::tls`].
+    pub tls: Option<super::tls::TlsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -111,6 +115,7 @@ impl Default for ServerConfig {
             shutdown_timeout: Duration::from_secs(5),
             mesh_capacity: 1024,
             metrics: None,
+            tls: None,
         }
     }
 }
@@ -132,6 +137,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("http_compression", &self.http_compression)
             .field("per_message_deflate", &self.per_message_deflate)
             .field("metrics", &self.metrics)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }

@@ -8,13 +8,11 @@
 
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::pin::Pin;
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use futures_lite::{AsyncRead, AsyncWriteExt};
 use glommio::net::TcpStream;
 
 use super::handler::{Handshake, PlainHttp};
@@ -22,6 +20,7 @@ use super::limits::IpSlot;
 use super::mesh::Mesh;
 use super::polling;
 use super::shard::{Opening, Shard};
+use super::stream::Io;
 use super::websocket::spawn_websocket;
 use crate::engine::DisconnectReason;
 use crate::http::error::{write_http_error, write_upgrade_error, write_upgrade_error_message};
@@ -53,7 +52,7 @@ const SPARE_COUNT: usize = 16;
 /// filled it until it is consumed, `out` from the first write until it is flushed. An idle
 /// connection holds neither.
 pub(crate) struct Conn {
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Io,
     pub(crate) buf: BytesMut,
     pub(crate) out: BytesMut,
     /// The client's address, read once at accept.
@@ -71,8 +70,23 @@ enum Next {
 }
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream, buf: BytesMut, peer: SocketAddr, ip: Option<IpSlot>) -> Self {
+    pub(crate) fn new(stream: Io, buf: BytesMut, peer: SocketAddr, ip: Option<IpSlot>) -> Self {
         Conn { stream, buf, out: BytesMut::new(), peer, _ip: ip }
+    }
+
+    /// A connection just accepted: plain, or TLS (its handshake still to come) when the
+    /// listener serves `tls`.
+    pub(crate) fn accepted(
+        tcp: TcpStream,
+        tls: Option<&super::tls::Acceptor>,
+        peer: SocketAddr,
+        ip: Option<IpSlot>,
+    ) -> Option<Self> {
+        let stream = match tls {
+            None => Io::plain(tcp),
+            Some(acceptor) => Io::tls(tcp, Box::new(acceptor.session()?)),
+        };
+        Some(Conn::new(stream, BytesMut::new(), peer, ip))
     }
 
     /// Reads more bytes; `Ok(0)` at end of stream.
@@ -160,10 +174,10 @@ thread_local! {
 /// Reads into the end of `buf` (given a spare buffer of the shard if it has none). Cancel-safe:
 /// the bytes are appended within the poll that received them, so a read raced against session
 /// output and dropped loses nothing.
-pub(crate) async fn read_into(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
+pub(crate) async fn read_into(stream: &mut Io, buf: &mut BytesMut) -> std::io::Result<usize> {
     std::future::poll_fn(|cx| {
         SCRATCH.with_borrow_mut(|scratch| {
-            let polled = Pin::new(&mut *stream).poll_read(cx, scratch);
+            let polled = stream.poll_read(cx, scratch);
             if let Poll::Ready(Ok(n)) = polled {
                 if buf.capacity() == 0 && n > 0 {
                     *buf = SPARE
@@ -181,6 +195,17 @@ pub(crate) async fn read_into(stream: &mut TcpStream, buf: &mut BytesMut) -> std
 /// Serves a connection until it closes, moves to another shard, or becomes a WebSocket.
 pub(crate) async fn serve(shard: Rc<Shard>, mesh: Rc<Mesh>, mut conn: Conn, mut first: Option<Request>) {
     let _open = shard.conn_opened();
+    // Node's `headersTimeout` bounds the TLS handshake too: a client that opens the connection
+    // and never completes it is closed without a word, as Node's `tls.Server` destroys it.
+    if conn.stream.handshaking() {
+        let handshake = glommio::timer::timeout(shard.config.header_timeout, async {
+            conn.stream.handshake().await.map_err(glommio::GlommioError::IoError)
+        });
+        if let Err(e) = handshake.await {
+            tracing::debug!(shard = shard.id, peer = %conn.peer, "TLS handshake failed: {e}");
+            return;
+        }
+    }
     let mut fresh = first.is_none();
     loop {
         let req = match first.take() {
@@ -558,13 +583,15 @@ async fn hand_off(mesh: &Rc<Mesh>, owner: usize, mut conn: Conn, request: Reques
     }
     // SAFETY: dup of a descriptor this connection owns; the copy travels to the owner and
     // ours is closed when `conn` drops.
-    let fd = unsafe { libc::dup(conn.stream.as_raw_fd()) };
+    let fd = unsafe { libc::dup(conn.stream.tcp.as_raw_fd()) };
     if fd < 0 {
         return Next::Close(conn);
     }
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let rest: Bytes = conn.buf.split().freeze();
-    match mesh.send(owner, Handoff { fd, request, rest }).await {
+    // The TLS session moves too; from here on this shard no longer touches the connection.
+    let tls = conn.stream.take_tls();
+    match mesh.send(owner, Handoff { fd, request, rest, tls }).await {
         Ok(()) => Next::Gone,
         Err(_) => Next::Close(conn),
     }

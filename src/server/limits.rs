@@ -15,6 +15,8 @@
 //! reconnection delay); a proxy in front gets an answer it can pass on or retry elsewhere,
 //! rather than a reset. While a shard is already refusing [`MAX_REFUSING`] connections, the
 //! next ones are closed without an answer, so a flood cannot make refusals hold descriptors.
+//! On a TLS listener ([`super::tls`]) every refusal is such a close: a TLS client could not
+//! read a plain answer, and Node's own refusal is a close.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;

@@ -14,6 +14,7 @@ use glommio::net::TcpStream;
 use super::Stats;
 use super::conn::{Conn, serve};
 use super::shard::Shard;
+use super::stream::Io;
 use crate::metrics::{Direction, MeshKind, ShardMetrics};
 use crate::shard::{ShardId, ShardMsg};
 
@@ -74,6 +75,10 @@ pub(crate) fn spawn_receivers(
                         let Ok(peer) = stream.peer_addr() else { continue };
                         // A request for a session of ours: counted, never refused.
                         let slot = shard.admission.track(peer.ip());
+                        let stream = match h.tls {
+                            Some(tls) => Io::tls(stream, tls),
+                            None => Io::plain(stream),
+                        };
                         let conn = Conn::new(stream, BytesMut::from(&h.rest[..]), peer, slot);
                         glommio::spawn_local(serve(shard.clone(), mesh.clone(), conn, Some(h.request)))
                             .detach();

@@ -16,6 +16,8 @@ pub mod limits;
 mod mesh;
 mod polling;
 mod shard;
+mod stream;
+pub mod tls;
 mod websocket;
 
 use std::io;
@@ -26,7 +28,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
 use glommio::channels::channel_mesh::{Full, MeshBuilder};
 use glommio::net::TcpListener;
 
@@ -35,6 +36,7 @@ pub use executors::CpuPlacement;
 pub use handler::{
     EngineHandler, EngineSocket, HandlerFactory, Handshake, PlainHttp, ShardContext, sleep, yield_now,
 };
+pub use tls::{TlsConfig, TlsError, TlsReloader};
 
 use crate::engine::DisconnectReason;
 use crate::metrics::{self, Metrics};
@@ -108,6 +110,13 @@ impl Server {
             check()?;
         }
         guard::install_hook();
+        let tls = match &config.tls {
+            Some(files) => {
+                Some(tls::Tls::start(files).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?)
+            }
+            None => None,
+        };
+        let acceptor = tls.as_ref().map(|tls| tls.acceptor.clone());
         let pins = executors::plan(config.shards, &config.placement);
         let shards = pins.len();
         let stop = Arc::new(AtomicBool::new(false));
@@ -131,11 +140,13 @@ impl Server {
                 stop: stop_in.clone(),
                 stats: stats_in.clone(),
                 metrics: metrics_in.clone(),
+                tls: acceptor.clone(),
             };
             run_shard(start, listener, mesh)
         };
         let started = executors::spawn_shards(pins, config.addr, config.mesh_capacity, body)?;
-        Ok(RunningServer { addr: started.addr, shards, stop, stats, metrics, started })
+        let tls = tls.map(|tls| tls.reloader);
+        Ok(RunningServer { addr: started.addr, shards, stop, stats, metrics, started, tls })
     }
 }
 
@@ -163,6 +174,7 @@ pub struct RunningServer {
     stats: Arc<Stats>,
     metrics: Arc<Metrics>,
     started: executors::Started,
+    tls: Option<TlsReloader>,
 }
 
 /// How a server ended other than by being stopped: a shard died. The others were then
@@ -195,6 +207,12 @@ impl RunningServer {
     /// Every shard's counters, as the metrics route renders them.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// What reloads the TLS certificate and key from their files (see [`TlsReloader::reload`]);
+    /// `None` when the server serves plain HTTP.
+    pub fn tls_reloader(&self) -> Option<TlsReloader> {
+        self.tls.clone()
     }
 
     /// The flag that stops the server when set (e.g. from a signal handler).
@@ -260,6 +278,8 @@ struct ShardStart {
     stop: Arc<AtomicBool>,
     stats: Arc<Stats>,
     metrics: Arc<Metrics>,
+    /// What connections are accepted with, when the server serves TLS.
+    tls: Option<Arc<tls::Acceptor>>,
 }
 
 async fn run_shard(
@@ -267,7 +287,7 @@ async fn run_shard(
     listener: TcpListener,
     mesh: MeshBuilder<ShardMsg, Full>,
 ) -> Result<(), String> {
-    let ShardStart { id, shards, config, endpoints, routes, stop, stats, metrics } = start;
+    let ShardStart { id, shards, config, endpoints, routes, stop, stats, metrics, tls } = start;
     let endpoints = endpoints.iter().map(|(path, make)| (path.clone().into_boxed_str(), make(id))).collect();
     let routes = routes
         .into_iter()
@@ -286,7 +306,7 @@ async fn run_shard(
     }
     glommio::spawn_local(run_timers(shard.clone())).detach();
 
-    let accept = accept_loop(&shard, &mesh, &listener);
+    let accept = accept_loop(&shard, &mesh, &listener, tls.as_deref());
     let stopped = async {
         while !stop.load(Ordering::Acquire) {
             glommio::timer::sleep(SHUTDOWN_POLL).await;
@@ -311,7 +331,12 @@ async fn run_shard(
     Ok(())
 }
 
-async fn accept_loop(shard: &Rc<Shard>, mesh: &Rc<Mesh>, listener: &TcpListener) {
+async fn accept_loop(
+    shard: &Rc<Shard>,
+    mesh: &Rc<Mesh>,
+    listener: &TcpListener,
+    tls: Option<&tls::Acceptor>,
+) {
     loop {
         match listener.accept().await {
             Ok(stream) => {
@@ -321,9 +346,12 @@ async fn accept_loop(shard: &Rc<Shard>, mesh: &Rc<Mesh>, listener: &TcpListener)
                     Ok(slot) => {
                         tracing::debug!(shard = shard.id, %peer, "accepted");
                         let _ = stream.set_nodelay(true);
-                        let conn = Conn::new(stream, BytesMut::new(), peer, slot);
+                        let Some(conn) = Conn::accepted(stream, tls, peer, slot) else { continue };
                         glommio::spawn_local(serve(shard.clone(), mesh.clone(), conn, None)).detach();
                     }
+                    // A TLS client would not understand a plain answer: closed without a
+                    // word, as Node's `maxConnections` does.
+                    Err(why) if tls.is_some() => shard.metrics.refused(why),
                     Err(why) => {
                         shard.metrics.refused(why);
                         limits::refuse(&shard.admission, stream, why);

@@ -4,7 +4,8 @@
 //! A session lives on exactly one shard, named by its sid. A connection that the
 //! kernel's `SO_REUSEPORT` balancing hands to another shard is passed to the
 //! owner whole: its file descriptor, the parsed request and the bytes read after it
-//! travel as one [`ShardMsg::Handoff`], and the owner serves it from then on. Nothing is
+//! travel as one [`ShardMsg::Handoff`] (with its TLS session, if it has one), and the owner
+//! serves it from then on. Nothing is
 //! shared between shards but these messages.
 
 pub mod cpus;
@@ -55,4 +56,8 @@ pub struct Handoff {
     pub request: Request,
     /// Bytes read from the connection after that request, not yet parsed.
     pub rest: Bytes,
+    /// The connection's TLS session, when it came in over TLS: its keys, sequence numbers and
+    /// the records it already took from the socket, so the owner goes on where the sender
+    /// stopped.
+    pub tls: Option<Box<rustls::ServerConnection>>,
 }

@@ -45,16 +45,18 @@ pub struct DemoServer {
 
 impl DemoServer {
     pub fn start() -> DemoServer {
-        Self::start_with(Parser::Json)
+        Self::start_with(Parser::Json, |_| {})
     }
 
-    /// The demo server speaking `parser` (its page then loads the matching client build).
-    pub fn start_with(parser: Parser) -> DemoServer {
+    /// The demo server speaking `parser` (its page then loads the matching client build), with
+    /// `configure` applied to its configuration first.
+    pub fn start_with(parser: Parser, configure: impl FnOnce(&mut ServerConfig)) -> DemoServer {
         let addr = "127.0.0.1:0".parse().expect("a socket address");
         let mut config =
             ServerConfig { addr, shards: Some(2), placement: CpuPlacement::Unpinned, ..Default::default() };
         // Sessions a failed test leaves open must not hold its server's threads for long.
         config.shutdown_timeout = Duration::from_secs(1);
+        configure(&mut config);
         let server = demo::pages_for(demo::socket_io().parser(parser).attach(Server::new(config)), parser);
         let running = server.start().expect("the demo server starts (is client/ installed?)");
         assert_eq!(running.shards(), 2);

@@ -184,7 +184,7 @@ pub fn request_bytes(method: &str, target: &str, headers: &[(&str, &str)], body:
 }
 
 /// Takes one whole response off the front of `buf`, if there is one.
-fn parse_response(buf: &mut Vec<u8>) -> Option<Response> {
+pub fn parse_response(buf: &mut Vec<u8>) -> Option<Response> {
     let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     let head = String::from_utf8(buf[..head_end].to_vec()).expect("an ASCII response head");
     let mut lines = head.split("\r\n");

@@ -18,6 +18,7 @@ pub mod script;
 pub mod server;
 pub mod sio;
 pub mod sio_api;
+pub mod tls;
 pub mod wire;
 pub mod ws;
 

@@ -26,6 +26,10 @@ pub struct BroadcastArgs {
     /// The Socket.IO endpoint, e.g. http://127.0.0.1:3000/socket.io/
     #[arg(long)]
     url: String,
+    /// Speak TLS to an https:// URL, trusting this certificate (PEM: the server's own or its
+    /// authority's).
+    #[arg(long)]
+    tls: Option<std::path::PathBuf>,
     /// Receiving clients (the sender is one more connection).
     #[arg(long, default_value_t = 1000)]
     clients: usize,
@@ -77,7 +81,7 @@ pub struct BroadcastReport {
 }
 
 pub fn sio_broadcast(args: &BroadcastArgs) -> Result<BroadcastReport, String> {
-    let target = Target::parse(&args.url)?;
+    let target = Target::parse(&args.url)?.with_tls(args.tls.as_deref())?;
     let duration = seconds("duration", args.duration)?;
     let max_time = seconds("max-time", args.max_time)?;
     let drain = seconds("drain", args.drain)?;

@@ -20,6 +20,10 @@ pub struct EchoArgs {
     /// The endpoint, e.g. http://127.0.0.1:3000/engine.io/ or http://127.0.0.1:3000/socket.io/
     #[arg(long)]
     pub(crate) url: String,
+    /// Speak TLS to an https:// URL, trusting this certificate (PEM: the server's own or its
+    /// authority's). WebSocket scenarios only.
+    #[arg(long)]
+    pub(crate) tls: Option<std::path::PathBuf>,
     /// Concurrent clients (one session each).
     #[arg(long, default_value_t = 100)]
     pub(crate) clients: usize,
@@ -101,7 +105,7 @@ pub(crate) struct Checked {
 
 /// `sockets` is how many connections the run holds (polling clients hold two each).
 pub(crate) fn check(args: &EchoArgs, label: String, sockets: usize) -> Result<Checked, String> {
-    let target = Target::parse(&args.url)?;
+    let target = Target::parse(&args.url)?.with_tls(args.tls.as_deref())?;
     let duration = seconds("duration", args.duration)?;
     let op_timeout = seconds("op-timeout", args.op_timeout)?;
     let connect_timeout = seconds("connect-timeout", args.connect_timeout)?;

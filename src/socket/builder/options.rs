@@ -197,6 +197,19 @@ impl SocketIo {
         self
     }
 
+    /// Serve HTTPS and `wss://` (HTTP/1.1, rustls) with a PEM certificate chain and key, as
+    /// Node's `https.createServer({ cert, key })` (default: plain HTTP). The files are read at
+    /// [`listen`](Self::listen); [`RunningServer::tls_reloader`] reloads them while the server runs.
+    ///
+    /// ```no_run
+    /// let io = tpcio::socket::SocketIo::new()
+    ///     .tls(tpcio::server::TlsConfig::new("cert.pem", "key.pem"));
+    /// ```
+    pub fn tls(mut self, tls: crate::server::TlsConfig) -> Self {
+        self.server.tls = Some(tls);
+        self
+    }
+
     /// Node's `keepAliveTimeout` (default 5 s).
     pub fn keep_alive_timeout(mut self, timeout: Duration) -> Self {
         self.server.keep_alive_timeout = timeout;

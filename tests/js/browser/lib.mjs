@@ -46,10 +46,10 @@ export function parseBrowserArgs() {
  */
 const LAUNCH_WAIT = 60_000;
 
-/** Launches chromium (playwright gives it a fresh temporary profile). */
-export async function launch() {
+/** Launches chromium (playwright gives it a fresh temporary profile), with `extra` flags. */
+export async function launch(extra = []) {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (scripts/test.sh does)`);
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: LAUNCH_WAIT });
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...ARGS, ...extra], timeout: LAUNCH_WAIT });
 }
 
 /**
@@ -193,8 +193,8 @@ export async function screenshot(tab, dir, name) {
 }
 
 /** Runs `body(browser)`; on failure saves every open tab as `failure-<n>.png` first. */
-export async function withBrowser(shots, body) {
-  const browser = await launch();
+export async function withBrowser(shots, body, extra = []) {
+  const browser = await launch(extra);
   try {
     return await body(browser);
   } catch (err) {
