@@ -9,6 +9,8 @@
 //!   back as `echo` (or acked) with that value;
 //! - `broadcast`: re-emitted as `broadcast`, same arguments, to every socket (`io.emit`).
 //!
+//! Each socket may buffer 4 096 packets for writing, tpcio's bound (socketioxide's default: 128).
+//!
 //! Runtime: a multi-threaded tokio runtime with one worker per CPU of the affinity mask, what
 //! `#[tokio::main]` gives a socketioxide user; pinned to one CPU (`taskset -c 0`) that is one
 //! worker, so each server of the comparison gets one core. `--current-thread` runs the whole
@@ -29,6 +31,10 @@ use args::{AckIfAsked, Args};
 /// Node's defaults, which `tpcio bench` and the Node reference use too.
 const PING_INTERVAL: Duration = Duration::from_secs(25);
 const PING_TIMEOUT: Duration = Duration::from_secs(20);
+/// Packets a socket may have waiting to be written: tpcio's bound
+/// (`EngineConfig::max_buffered_packets`, 4 096) rather than socketioxide's default of 128, so
+/// that a broadcast burst is not dropped here when tpcio would have queued it.
+const MAX_BUFFERED_PACKETS: usize = 4096;
 
 /// The command line.
 struct Options {
@@ -86,6 +92,7 @@ async fn serve(addr: SocketAddr) -> std::io::Result<()> {
         .req_path("/socket.io")
         .ping_interval(PING_INTERVAL)
         .ping_timeout(PING_TIMEOUT)
+        .max_buffer_size(MAX_BUFFERED_PACKETS)
         .build_layer();
     io.ns("/", async |socket: SocketRef| {
         socket.on("echo", on_echo);

@@ -14,9 +14,11 @@ use super::cluster;
 use super::markdown;
 use super::process::{self, Running};
 use super::report::{self, Cell, Outcome, Results, Row, ServerInfo};
+use super::rounds;
 use super::scenarios::{Budget, Kind};
 use super::servers::{Server, cpu_count};
 use super::time::Utc;
+use super::versions::Versions;
 
 /// Descriptors the servers may need: 10 000 broadcast clients and some.
 const SERVER_FILES: usize = 11_000;
@@ -61,10 +63,27 @@ pub fn compare(args: &RunArgs) -> Result<(), String> {
     let mut rows: Vec<Row> = (ctx.kinds.iter())
         .map(|k| Row { id: k.id(), title: k.title(&ctx.budget), metric: k.metric(), cells: Vec::new() })
         .collect();
-    for (i, server) in servers.iter().enumerate().filter(|_| !ctx.kinds.is_empty()) {
-        let port = u16::try_from(i).ok().and_then(|i| args.port.checked_add(i)).ok_or("--port too high")?;
-        for (row, cell) in rows.iter_mut().zip(measure_server(*server, port, &ctx)) {
-            row.cells.push(cell);
+    let default_rounds = if args.quick { 1 } else { 3 };
+    let round_count =
+        if ctx.kinds.is_empty() { 0 } else { args.rounds.map_or(default_rounds, |r| r as usize) };
+    // outcomes[server][scenario][round]
+    let mut outcomes = vec![vec![Vec::with_capacity(round_count); ctx.kinds.len()]; servers.len()];
+    let mut load_averages = Vec::with_capacity(round_count);
+    for round in 1..=round_count {
+        let load = cluster::load_average();
+        eprintln!("== round {round} of {round_count} (load average {load})");
+        load_averages.push(load);
+        for (i, server) in servers.iter().enumerate() {
+            let port =
+                u16::try_from(i).ok().and_then(|i| args.port.checked_add(i)).ok_or("--port too high")?;
+            for (slot, cell) in outcomes[i].iter_mut().zip(measure_server(*server, port, &ctx)) {
+                slot.push(cell.outcome);
+            }
+        }
+    }
+    for (server, per_kind) in servers.iter().zip(outcomes) {
+        for (row, per_round) in rows.iter_mut().zip(per_kind) {
+            row.cells.push(Cell { server: server.id(), outcome: rounds::combine(per_round) });
         }
     }
     let cluster_results = with_cluster.then(|| {
@@ -87,6 +106,9 @@ pub fn compare(args: &RunArgs) -> Result<(), String> {
         server_cpus: ctx.server_cpus.clone(),
         loadgen_cpus: ctx.loadgen_cpus.clone(),
         quick: args.quick,
+        rounds: round_count,
+        load_averages,
+        versions: Versions::read(&ctx.root),
         budget: ctx.budget.clone(),
         servers: servers
             .iter()
@@ -238,6 +260,9 @@ mod tests {
         let failed = Outcome::Failed { reason: "x".into() };
         assert!(matches!(outcome_for(Server::RawWs, Kind::Ack, &failed), Outcome::NotApplicable { .. }));
         assert!(matches!(outcome_for(Server::RawWs, Kind::Echo, &failed), Outcome::Failed { .. }));
-        assert!(matches!(outcome_for(Server::RawWs, Kind::EchoTyped, &failed), Outcome::NotApplicable { .. }));
+        assert!(matches!(
+            outcome_for(Server::RawWs, Kind::EchoTyped, &failed),
+            Outcome::NotApplicable { .. }
+        ));
     }
 }

@@ -23,19 +23,27 @@ pub struct Budget {
 }
 
 impl Budget {
-    pub fn new(quick: bool, window: f64) -> Budget {
+    /// `window`: the measured window, by default 2 s with `quick`, else 8 s.
+    pub fn new(quick: bool, window: Option<f64>) -> Budget {
         if quick {
             // A short search starts higher to reach rates worth reading in its few steps.
             Budget {
                 first_rates: (100, 10),
-                window: 2.0,
+                window: window.unwrap_or(2.0),
                 step: 1.0,
                 drain: 0.5,
                 search: 8.0,
                 idle_clients: 1000,
             }
         } else {
-            Budget { first_rates: (20, 2), window, step: 3.0, drain: 2.0, search: 40.0, idle_clients: 10_000 }
+            Budget {
+                first_rates: (20, 2),
+                window: window.unwrap_or(8.0),
+                step: 3.0,
+                drain: 2.0,
+                search: 40.0,
+                idle_clients: 10_000,
+            }
         }
     }
 }
@@ -79,6 +87,9 @@ pub struct Figures {
     pub loadgen_cpu_pct: Option<f64>,
     /// Losses, errors, the search's best rate, memory details.
     pub note: String,
+    /// The range of each figure over the rounds, when the figures are medians of several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spread: Option<Box<super::rounds::Spreads>>,
 }
 
 impl Kind {
@@ -208,6 +219,7 @@ impl Kind {
                 server_cpu_pct: num(r, "server_cpu_pct"),
                 loadgen_cpu_pct: num(r, "loadgen_cpu_pct"),
                 note: count_note(r, "errors", "failed"),
+                spread: None,
             },
             Kind::Idle => idle_figures(r),
         }
@@ -242,6 +254,7 @@ fn echo_figures(r: &Value) -> Figures {
         loadgen_cpu_pct: num(r, "loadgen_cpu_pct")
             .or_else(|| pct(num(r, "loadgen_cpu_s"), num(r, "seconds"))),
         note: count_note(r, "errors", "errors"),
+        spread: None,
     }
 }
 
@@ -266,6 +279,7 @@ fn broadcast_figures(r: &Value) -> Figures {
         server_cpu_pct: pct(num(r, "server_cpu_s"), num(r, "cpu_window_s")),
         loadgen_cpu_pct: pct(num(r, "loadgen_cpu_s"), num(r, "cpu_window_s")),
         note,
+        spread: None,
     }
 }
 
@@ -316,7 +330,7 @@ mod tests {
 
     #[test]
     fn builds_arguments_and_parses_ids() {
-        let b = Budget::new(true, 8.0);
+        let b = Budget::new(true, None);
         let args = Kind::Broadcast10k.args("http://h/socket.io/", 7, &b);
         assert!(args.windows(2).any(|w| w == ["--clients", "10000"]));
         assert!(args.contains(&"--find-max".to_string()));

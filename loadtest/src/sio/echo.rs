@@ -255,7 +255,10 @@ mod tests {
         let mut exchange = Exchange::new(&messages);
         assert_eq!(sent(&mut exchange), [r#"42["echo-typed","abc"]"#]);
         let rec = Recorder::new(Arc::new(Counters::default()));
-        assert!(matches!(exchange.on_packet(br#"42["echo-typed","abc"]"#, &rec), Err(LoadError::EchoMismatch)));
+        assert!(matches!(
+            exchange.on_packet(br#"42["echo-typed","abc"]"#, &rec),
+            Err(LoadError::EchoMismatch)
+        ));
         assert!(matches!(exchange.on_packet(br#"42["echo","abc"]"#, &rec), Ok(Seen::Answer)));
         let acked = Messages::new("a\"b", 2, true, 1);
         assert_eq!(sent(&mut Exchange::new(&acked)), [r#"420["a\"b","ab"]"#]);
