@@ -202,6 +202,20 @@ fn an_idle_keep_alive_connection_closes_after_keep_alive_timeout_without_a_word(
 }
 
 #[test]
+fn a_process_spawned_by_the_embedder_does_not_hold_client_connections_open() {
+    let server = TestServer::start_with(|c| c.keep_alive_timeout = Duration::from_millis(300));
+    let mut conn = Conn::connect(server.addr);
+    assert_eq!(conn.get(HANDSHAKE).status, 200, "accepted and served");
+    // A child inherits every descriptor of ours not marked close-on-exec, the accepted
+    // connection included: the server's close would then not end it.
+    let mut child = std::process::Command::new("sleep").arg("30").spawn().expect("spawn sleep");
+    let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| conn.read_to_close()));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(closed.expect("the connection closed at the keep-alive timeout"), b"");
+}
+
+#[test]
 fn a_zero_keep_alive_timeout_keeps_idle_connections_and_announces_none_as_node() {
     let server = TestServer::start_with(|c| c.keep_alive_timeout = Duration::ZERO);
     let mut conn = Conn::connect(server.addr);

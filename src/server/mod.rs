@@ -22,6 +22,7 @@ mod websocket;
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -340,6 +341,13 @@ async fn accept_loop(
     loop {
         match listener.accept().await {
             Ok(stream) => {
+                // glommio's fast-path `accept(2)` leaves the socket inheritable: a process the
+                // embedder spawns would hold every client connection open after we close it.
+                // SAFETY: `stream` owns the descriptor for the whole call.
+                let fd = unsafe { BorrowedFd::borrow_raw(stream.as_raw_fd()) };
+                if socket2::SockRef::from(&fd).set_cloexec(true).is_err() {
+                    continue;
+                }
                 // No address: the client is gone already.
                 let Ok(peer) = stream.peer_addr() else { continue };
                 match shard.admission.admit(peer.ip(), shard.open_conns()) {
