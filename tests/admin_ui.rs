@@ -6,13 +6,17 @@
 
 mod common;
 
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use common::browser::{require_chromium, screenshot_dir};
 use common::http::Conn;
 use common::node::NodeRun;
+use common::node_reference::{reference_dir, require_reference};
 use tpcio::modes::bench;
 use tpcio::server::{CpuPlacement, RunningServer, ServerConfig};
 use tpcio::socket::{AdminMode, AdminUi};
@@ -110,4 +114,74 @@ fn the_dashboard_in_chromium_counts_and_disconnects_sockets() {
     let packages = ["playwright-core", "socket.io-client"];
     let run = NodeRun::start("browser/admin.mjs", server.addr.port(), 4, &[shots], &packages, NODE_TIMEOUT);
     run.finish("the dashboard logs in, counts sockets and disconnects one");
+}
+
+/// `node loadtest/node-reference/admin-ui.mjs PORT`: Node's `instrument` with the same login,
+/// killed when dropped.
+struct NodeAdmin {
+    child: Child,
+    port: u16,
+}
+
+impl NodeAdmin {
+    fn start() -> NodeAdmin {
+        require_reference();
+        let manifest = reference_dir().join("node_modules/@socket.io/admin-ui/package.json");
+        assert!(
+            manifest.is_file(),
+            "{} is missing: run scripts/test.sh (npm ci in loadtest/node-reference)",
+            manifest.display()
+        );
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let mut child = Command::new("node")
+            .arg("admin-ui.mjs")
+            .arg(port.to_string())
+            .current_dir(reference_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
+        let node = NodeAdmin { child, port };
+        assert!(line.starts_with("listening"), "node admin-ui.mjs {port} printed {line:?}");
+        node
+    }
+}
+
+impl Drop for NodeAdmin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The same dashboard session against Node's `instrument` and ours: event names, argument
+/// counts, keys in order, value types, and the values that do not depend on the server.
+#[test]
+fn what_a_dashboard_sees_matches_node() {
+    let node = NodeAdmin::start();
+    let ours = AdminServer::with_login(AdminMode::Development);
+    let run = |port: u16| {
+        let run = NodeRun::start("admin_shapes.mjs", port, 4, &[], &["socket.io-client"], NODE_TIMEOUT);
+        run.finish("what a dashboard sees")["seen"].clone()
+    };
+    let theirs = run(node.port);
+    let mine = run(ours.addr.port());
+    let fields = theirs.as_object().expect("a summary").keys().cloned().collect::<Vec<_>>();
+    assert_eq!(mine.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()), Some(fields.clone()));
+    for field in fields {
+        assert_eq!(
+            mine[&field], theirs[&field],
+            "{field}: tpcio {} vs Node {}",
+            mine[&field], theirs[&field]
+        );
+    }
 }
