@@ -356,7 +356,7 @@ fn socket_io(c: &Common, io: SocketIo) -> SocketIo {
 }
 
 /// The Admin UI the flags ask for, if any: `--admin-ui` alone, or with `user:password`.
-fn admin_ui(c: &Common) -> Result<Option<AdminUi>, AdminUiError> {
+fn admin_ui(c: &Common) -> Result<Option<AdminUi>, String> {
     let Some(credentials) = &c.admin_ui else { return Ok(None) };
     let mode = match c.admin_ui_mode {
         AdminModeArg::Development => AdminMode::Development,
@@ -367,12 +367,17 @@ fn admin_ui(c: &Common) -> Result<Option<AdminUi>, AdminUiError> {
         if credentials.is_empty() {
             return Ok(Some(admin));
         }
-        return Err(AdminUiError::Hash("expected user:password".into()));
+        return Err(format!(
+            "expected `user:password`, got {credentials:?} (a mode? give --admin-ui after the mode, \
+             or as --admin-ui=user:password)"
+        ));
     };
     // A bcrypt hash is taken as is, as the npm package takes it.
     match password.parse::<bcrypt::HashParts>() {
         Ok(_) => Ok(Some(admin.basic_auth(user, password))),
-        Err(_) => admin.basic_auth_password(user, password).map(Some),
+        Err(_) => {
+            admin.basic_auth_password(user, password).map(Some).map_err(|e: AdminUiError| e.to_string())
+        }
     }
 }
 

@@ -17,6 +17,8 @@ use common::browser::{require_chromium, screenshot_dir};
 use common::http::Conn;
 use common::node::NodeRun;
 use common::node_reference::{reference_dir, require_reference};
+use common::redis::RedisServer;
+use tpcio::cluster::{RedisAdapterConfig, RedisUrl};
 use tpcio::modes::bench;
 use tpcio::server::{CpuPlacement, RunningServer, ServerConfig};
 use tpcio::socket::{AdminMode, AdminUi};
@@ -38,6 +40,24 @@ impl AdminServer {
         let running = bench::socket_io()
             .server_config(config)
             .admin_ui(admin)
+            .into_server()
+            .start()
+            .expect("the server starts");
+        let addr = running.local_addr();
+        AdminServer { running: Some(running), addr }
+    }
+
+    /// A server of a Redis cluster named `id` on the dashboard, without login.
+    fn clustered(redis: &RedisServer, key: &str, id: &str) -> AdminServer {
+        let url = RedisUrl::parse(&redis.url()).expect("a Redis URL");
+        let addr = "127.0.0.1:0".parse().expect("a socket address");
+        let mut config =
+            ServerConfig { addr, shards: Some(2), placement: CpuPlacement::Unpinned, ..Default::default() };
+        config.shutdown_timeout = Duration::from_secs(1);
+        let running = bench::socket_io()
+            .server_config(config)
+            .redis_adapter(RedisAdapterConfig::new(url).key(key))
+            .admin_ui(AdminUi::new().server_id(id))
             .into_server()
             .start()
             .expect("the server starts");
@@ -184,4 +204,24 @@ fn what_a_dashboard_sees_matches_node() {
             mine[&field], theirs[&field]
         );
     }
+}
+
+/// Two of our servers on one Redis: one dashboard sees both, and acts on the other's sockets.
+#[test]
+fn the_dashboard_spans_servers_on_redis() {
+    let redis = RedisServer::start();
+    let a = AdminServer::clustered(&redis, "admin-test", "a");
+    let b = AdminServer::clustered(&redis, "admin-test", "b");
+    // Both servers subscribed to the admin namespace's requests (one subscription per process).
+    redis.wait_numsub("admin-test-request#/admin#", 2, Duration::from_secs(30));
+    let port_b = b.addr.port().to_string();
+    let run = NodeRun::start(
+        "admin_cluster.mjs",
+        a.addr.port(),
+        4,
+        &[&port_b],
+        &["socket.io-client"],
+        NODE_TIMEOUT,
+    );
+    run.finish("the admin UI across two servers on Redis");
 }
