@@ -89,6 +89,20 @@ fn the_admin_namespace_serves_socket_io_client_across_shards() {
 }
 
 #[test]
+fn production_mode_sends_stats_only() {
+    let server = AdminServer::start(AdminUi::new().mode(AdminMode::Production));
+    let run = NodeRun::start(
+        "admin_production.mjs",
+        server.addr.port(),
+        4,
+        &[],
+        &["socket.io-client"],
+        NODE_TIMEOUT,
+    );
+    run.finish("production mode: stats only");
+}
+
+#[test]
 fn the_dashboard_is_served_at_admin() {
     let server = AdminServer::start(AdminUi::new());
     let mut conn = Conn::connect(server.addr);
