@@ -296,6 +296,21 @@ impl Drop for ParkedGet {
     }
 }
 
+/// Sums over every shard ([`Metrics::totals`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Totals {
+    /// Open sessions: polling, WebSocket.
+    pub(crate) sessions: [u64; 2],
+    /// Sessions opened so far.
+    pub(crate) opened: u64,
+    /// Engine.IO messages: in, out.
+    pub(crate) messages: [u64; 2],
+    /// Bytes of every transport: in, out.
+    pub(crate) bytes: [u64; 2],
+    /// Connected sockets by namespace.
+    pub(crate) namespaces: Vec<(String, u64)>,
+}
+
 /// Every shard's metrics, shared by all of them.
 #[derive(Debug)]
 pub struct Metrics {
@@ -310,6 +325,28 @@ impl Metrics {
     /// The metrics of shard `id` (`< shards`, as every shard id of the server).
     pub(crate) fn shard(&self, id: usize) -> Arc<ShardMetrics> {
         self.shards[id].clone()
+    }
+
+    /// Every shard's sessions, messages, bytes and namespace sockets, summed (the Admin UI's
+    /// `server_stats`).
+    pub(crate) fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for m in self.shards.iter() {
+            for d in 0..2 {
+                t.sessions[d] += m.sessions[d].get();
+                t.opened += m.opened[d].get();
+                t.messages[d] += m.messages[d].get();
+                t.bytes[d] += m.bytes[0][d].get() + m.bytes[1][d].get();
+            }
+            let namespaces = m.namespaces.lock().unwrap_or_else(PoisonError::into_inner);
+            for (name, gauge) in namespaces.iter() {
+                match t.namespaces.iter_mut().find(|(n, _)| **n == **name) {
+                    Some((_, count)) => *count += gauge.get(),
+                    None => t.namespaces.push((name.to_string(), gauge.get())),
+                }
+            }
+        }
+        t
     }
 
     /// The scrape body: every metric of every shard in the Prometheus text format.

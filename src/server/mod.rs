@@ -297,7 +297,7 @@ async fn run_shard(
             (path.into_boxed_str(), route)
         })
         .collect();
-    let shard = Shard::new(id, shards, Rc::new((*config).clone()), endpoints, routes, metrics.shard(id));
+    let shard = Shard::new(id, shards, Rc::new((*config).clone()), endpoints, routes, metrics.clone());
     let (senders, receivers) =
         mesh.join().await.map_err(|e| format!("could not join the shard mesh: {e}"))?;
     let mesh = Mesh::new(senders, shard.metrics.clone());

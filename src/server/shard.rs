@@ -49,6 +49,8 @@ pub(crate) struct Shard {
     idle: RefCell<slab::Slab<Option<Waker>>>,
     /// This shard's counters; only this shard writes them.
     pub(crate) metrics: Arc<ShardMetrics>,
+    /// Every shard's, to read (the Admin UI's stats).
+    pub(crate) all_metrics: Arc<crate::metrics::Metrics>,
     /// Which connections this shard accepts ([`super::limits`]).
     pub(crate) admission: Rc<Admission>,
 }
@@ -127,8 +129,9 @@ impl Shard {
         config: Rc<ServerConfig>,
         endpoints: Vec<(Box<str>, Rc<dyn EngineHandler>)>,
         routes: Vec<(Box<str>, Route)>,
-        metrics: Arc<ShardMetrics>,
+        all_metrics: Arc<crate::metrics::Metrics>,
     ) -> Rc<Shard> {
+        let metrics = all_metrics.shard(id);
         let engine = Rc::new(config.engine.clone());
         let admission = Admission::new(&config, shards);
         Rc::new(Shard {
@@ -147,6 +150,7 @@ impl Shard {
             draining: Cell::new(false),
             idle: RefCell::new(slab::Slab::new()),
             metrics,
+            all_metrics,
             admission,
         })
     }
@@ -404,5 +408,10 @@ impl EngineSocket {
 impl ShardContext {
     pub(crate) fn metrics(&self) -> &Arc<ShardMetrics> {
         &self.shard.metrics
+    }
+
+    /// Every shard's counters.
+    pub(crate) fn all_metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.shard.all_metrics
     }
 }

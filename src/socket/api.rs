@@ -351,6 +351,9 @@ impl SocketRef {
         let (packet, attachments) =
             super::typed::encode::event_packet(self.ns.name.clone(), event, args, None)?;
         self.ns.handler.on_outgoing(self, event);
+        if let Some(tap) = &self.ns.tap {
+            tap.sent(&self.ns.name, self.id, &packet, &attachments);
+        }
         if self.layer.recovery().is_some() {
             let encoded = crate::adapter::EncodedPacket::new(&packet, attachments);
             return self.layer.unicast(self, encoded);
@@ -365,6 +368,9 @@ impl SocketRef {
         }
         self.ns.handler.on_outgoing(self, event);
         let packet = super::layer::raw_packet(false, self.ns.name.clone(), Some(event), None, args);
+        if let Some(tap) = &self.ns.tap {
+            tap.sent(&self.ns.name, self.id, &packet, &args.attachments);
+        }
         if self.layer.recovery().is_some() {
             let encoded = crate::adapter::EncodedPacket::new(&packet, args.attachments.clone());
             return self.layer.unicast(self, encoded);

@@ -42,6 +42,7 @@ pub struct SocketIo {
     serve_client: bool,
     client_bundle_dir: Option<PathBuf>,
     redis: Option<RedisAdapterConfig>,
+    admin: Option<super::AdminUi>,
     /// The runtime's options, for [`SocketIo::listen`].
     server: ServerConfig,
 }
@@ -55,6 +56,7 @@ impl Default for SocketIo {
             serve_client: true,
             client_bundle_dir: None,
             redis: None,
+            admin: None,
             server: ServerConfig::default(),
         }
     }
@@ -191,8 +193,15 @@ impl SocketIo {
             server
         };
         let cluster = self.redis.clone().map(ClusterSetup::new);
+        let admin = self.admin.clone().map(|a| super::admin::AdminShared::new(a, self.redis.is_some()));
+        let server = match &admin {
+            Some(admin) => super::admin::attach(server, admin, &path),
+            None => server,
+        };
         server.endpoint(path, move |shard: ShardId| {
             let mut registry = Registry::default();
+            let tap = admin.as_ref().and_then(super::admin::tap_for);
+            registry.set_tap(tap.clone());
             for def in &self.namespaces {
                 match def {
                     NamespaceDef::Static(name, make) => registry.add_static(name.clone(), make(shard)),
@@ -200,6 +209,9 @@ impl SocketIo {
                         registry.add_dynamic(matches.clone(), make(shard))
                     }
                 }
+            }
+            if let Some(admin) = &admin {
+                super::admin::register(&mut registry, admin, tap);
             }
             LayerHandler(Layer::new(registry, self.options, cluster.clone()), bundle.get().cloned())
         })

@@ -44,6 +44,10 @@ impl Io {
         self.layer.ctx().id()
     }
 
+    pub(crate) fn layer(&self) -> &Rc<Layer> {
+        &self.layer
+    }
+
     pub fn shards(&self) -> usize {
         self.layer.ctx().shards()
     }

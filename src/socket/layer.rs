@@ -540,6 +540,9 @@ impl Layer {
                         Session { sid: socket, pid, nsp: ns.name.clone(), rooms, data: data.clone() };
                     self.persist(session);
                 }
+                if let Some(tap) = &ns.tap {
+                    tap.disconnected(&ns.name, socket, reason);
+                }
                 if ns.remove(socket).is_some() {
                     if self.opts.cleanup_empty_child_namespaces
                         && self.registry.remove_empty_child(&ns)
@@ -752,6 +755,9 @@ impl Layer {
             callback: "on_event",
             event: Some(event.name.clone()),
         };
+        if let Some(tap) = &ns.tap {
+            tap.received(&ns.name, socket, &event.packet, &event.attachments);
+        }
         // Node's `socket.use`: a refused event is dropped, its ack never sent.
         match catch(|| ns.handler.on_packet(&socket_ref, &data, &event)) {
             Ok(Ok(())) => {}
@@ -781,6 +787,9 @@ impl Layer {
         let (ack_id, rx) = socket.ns.register_ack(socket.id).ok_or(AckError::Disconnected)?;
         packet.id = Some(ack_id);
         socket.ns.handler.on_outgoing(socket, event);
+        if let Some(tap) = &socket.ns.tap {
+            tap.sent(&socket.ns.name, socket.id, &packet, &attachments);
+        }
         if send_packet(&socket.engine, &packet, &attachments, self.parser()).is_err() {
             socket.ns.forget_ack(socket.id, ack_id);
             return Err(AckError::Disconnected);
@@ -859,6 +868,15 @@ impl EngineHandler for LayerHandler {
         match data {
             Data::Text(text) => self.0.drive(engine, |c| c.on_text(text, now)),
             Data::Binary(bytes) => self.0.drive(engine, |c| c.on_binary(bytes, now)),
+        }
+    }
+
+    fn on_upgrade(&self, engine: &EngineSocket) {
+        if let Some(tap) = self.0.registry.tap() {
+            let clients = self.0.clients.borrow();
+            let sockets =
+                clients.get(&engine.sid()).map(|c| c.namespaces().map(|(n, id)| (n.into(), id)).collect());
+            tap.upgraded(sockets.unwrap_or_default());
         }
     }
 

@@ -19,6 +19,8 @@
 //!   their answers; `outbox` and `inbound`: those messages leaving (bounded, batched) and
 //!   arriving (in order, large broadcasts in chunks with yields); `acks`: ack ids and
 //!   collecting a broadcast's acks.
+//! - [`admin`]: the Socket.IO Admin UI (`@socket.io/admin-ui`'s `instrument`): the `/admin`
+//!   namespace and the dashboard's files.
 //! - [`recovery`]: connection state recovery (Node's `connectionStateRecovery`): sessions,
 //!   offsets and the log of packets to replay, across shards.
 //!
@@ -46,6 +48,7 @@
 //! ```
 
 mod acks;
+pub mod admin;
 pub mod api;
 pub mod broadcast;
 mod builder;
@@ -64,6 +67,7 @@ pub(crate) mod requests;
 pub mod typed;
 
 pub use crate::protocol::sio::Parser;
+pub use admin::{AdminMode, AdminUi};
 pub use api::{
     AckError, AckSender, BroadcastAckError, ConnectError, ConnectInfo, EmitError, Event, Handler, RawArgs,
     ServerSideAck, ServerSideEvent, Socket, SocketRef,

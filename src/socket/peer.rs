@@ -386,6 +386,9 @@ impl Layer {
         ack: Option<(u64, &AckSink)>,
         recipients: &[(Sid, EngineSocket)],
     ) {
+        if let Some(tap) = &ns.tap {
+            tap.sent_to(&ns.name, recipients, packet);
+        }
         let metrics = self.ctx().metrics();
         let mut delivered = 0;
         let mut name: Option<Option<ByteString>> = None;

@@ -30,6 +30,7 @@ pub struct RemoteSocket {
     id: Sid,
     rooms: Vec<Room>,
     handshake: Value,
+    data: Value,
     /// On another server of the cluster, not on a shard of this process.
     remote: bool,
 }
@@ -52,7 +53,8 @@ impl RemoteSocket {
         remote: bool,
     ) -> Option<Self> {
         let id = Sid::parse(details.id.as_bytes())?;
-        Some(RemoteSocket { layer, nsp, id, rooms: details.rooms, handshake: details.handshake, remote })
+        let SocketDetails { rooms, handshake, data, .. } = details;
+        Some(RemoteSocket { layer, nsp, id, rooms, handshake, data, remote })
     }
 
     /// Whether it is on another server of the cluster.
@@ -78,6 +80,22 @@ impl RemoteSocket {
     /// local date string) is left out.
     pub fn handshake(&self) -> &Value {
         &self.handshake
+    }
+
+    /// Node's `socket.data` as its server sent it (`null` from this server, which has no JSON
+    /// form of a socket's data, unless the Admin UI runs: then `{_admin: {clientId, transport}}`).
+    pub fn data(&self) -> &Value {
+        &self.data
+    }
+
+    /// What was fetched, as the cluster adapter carries it.
+    pub(crate) fn details(&self) -> SocketDetails {
+        SocketDetails {
+            id: ByteString::from(self.id.as_str()),
+            handshake: self.handshake.clone(),
+            rooms: self.rooms.clone(),
+            data: self.data.clone(),
+        }
     }
 
     /// The shard that made it (and owns it, unless connection state recovery restored it on
@@ -172,8 +190,15 @@ impl Layer {
                 Some(SocketDetails {
                     id: ByteString::from(id.as_str()),
                     handshake: handshake_value(&info),
+                    data: match &ns.tap {
+                        // The Admin UI's `_admin` (and the user's data, when it has a JSON form).
+                        Some(_) => {
+                            let user = ns.data_of(id).and_then(|d| ns.handler.export_data(&d));
+                            super::admin::socket_data(user, &info.engine)
+                        }
+                        None => Value::Null,
+                    },
                     rooms: info.rooms,
-                    data: Value::Null,
                 })
             })
             .collect()

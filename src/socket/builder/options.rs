@@ -210,6 +210,22 @@ impl SocketIo {
         self
     }
 
+    /// The Socket.IO Admin UI (`--admin-ui [user:password]`; Node's `instrument(io, options)` of
+    /// `@socket.io/admin-ui` 0.5; default off): the admin namespace (`/admin`) the dashboard
+    /// connects to, across shards and servers, and the dashboard's page at `/admin/`, read at
+    /// start from the npm package (`npm ci --prefix client`). See [`crate::socket::admin`].
+    ///
+    /// ```no_run
+    /// use tpcio::socket::{AdminMode, AdminUi, SocketIo};
+    /// let admin = AdminUi::new().basic_auth_password("admin", "changeit")?.mode(AdminMode::Production);
+    /// let io = SocketIo::new().admin_ui(admin);
+    /// # Ok::<(), tpcio::socket::admin::AdminUiError>(())
+    /// ```
+    pub fn admin_ui(mut self, admin: crate::socket::AdminUi) -> Self {
+        self.admin = Some(admin);
+        self
+    }
+
     /// Node's `keepAliveTimeout` (default 5 s).
     pub fn keep_alive_timeout(mut self, timeout: Duration) -> Self {
         self.server.keep_alive_timeout = timeout;
