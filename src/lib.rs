@@ -34,14 +34,28 @@
 //! session. The pure layers (`protocol`, `http`, `engine`, `transport`) take `now` as an
 //! argument and never import glommio; `server` is the only module that spawns tasks.
 
-pub mod adapter;
-pub mod cluster;
-pub mod engine;
-pub mod http;
-pub mod metrics;
-pub mod modes;
-pub mod protocol;
-pub mod server;
-pub mod shard;
-pub mod socket;
-pub mod transport;
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod prelude;
+
+/// The crate's modules, for this crate's benches, tests and load tester: not part of the API.
+///
+/// Everything an embedder needs is in [`prelude`]; what is here may change with any commit.
+#[doc(hidden)]
+#[path = "."]
+pub mod __private {
+    pub mod adapter;
+    pub mod cluster;
+    pub mod engine;
+    pub mod http;
+    pub mod metrics;
+    pub mod protocol;
+    pub mod server;
+    pub mod shard;
+    pub mod socket;
+    pub mod transport;
+}
+
+pub(crate) use __private::{
+    adapter, cluster, engine, http, metrics, protocol, server, shard, socket, transport,
+};

@@ -15,6 +15,10 @@
 //! buffers are shared, not copied, by every shard.
 
 pub mod encoded;
+pub(crate) mod outbox;
+pub(crate) mod peer;
+pub mod remote;
+pub(crate) mod requests;
 pub mod rooms;
 pub mod selector;
 

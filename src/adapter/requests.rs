@@ -22,9 +22,6 @@ use bytestring::ByteString;
 use futures_channel::mpsc;
 use futures_lite::StreamExt;
 
-use super::acks::{AckSink, AckTally, broadcast_ack_id};
-use super::layer::Layer;
-use super::namespace::NamespaceState;
 use super::peer::{DEFAULT_REQUEST_TIMEOUT, PeerMsg, Reach};
 use crate::adapter::{
     AdapterRequest, AdapterResponse, BroadcastOptions, BroadcastRequest, EncodedPacket, RequestId, Room,
@@ -36,6 +33,9 @@ use crate::protocol::sid::Sid;
 use crate::protocol::value::Value;
 use crate::server::sleep;
 use crate::shard::ShardId;
+use crate::socket::acks::{AckSink, AckTally, broadcast_ack_id};
+use crate::socket::layer::Layer;
+use crate::socket::namespace::NamespaceState;
 
 /// This shard's open requests, by sequence number.
 #[derive(Default)]

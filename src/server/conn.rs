@@ -17,9 +17,7 @@ use glommio::net::TcpStream;
 
 use super::handler::{Handshake, PlainHttp};
 use super::limits::IpSlot;
-use super::mesh::Mesh;
 use super::polling;
-use super::shard::{Opening, Shard};
 use super::stream::Io;
 use super::websocket::spawn_websocket;
 use crate::engine::DisconnectReason;
@@ -28,6 +26,8 @@ use crate::http::websocket::write_switching_protocols;
 use crate::http::{self, EngineError, EngineQuery, HttpError, Method, ReplyInfo, Request, Responder};
 use crate::protocol::EioVersion;
 use crate::protocol::sid::Sid;
+use crate::shard::mesh::Mesh;
+use crate::shard::state::{Opening, Shard};
 use crate::shard::{Handoff, ShardMsg};
 use crate::transport::deflate::{self, DeflateParams, ExtensionError};
 

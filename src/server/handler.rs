@@ -13,14 +13,14 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 
-use super::mesh::Mesh;
-use super::shard::Shard;
 use crate::engine::{DisconnectReason, SendError, TransportKind};
 use crate::http::{ReplyInfo, Request, Responder};
 use crate::protocol::sid::Sid;
 use crate::protocol::{Data, EioVersion, Packet};
 use crate::shard::ShardId;
 use crate::shard::ShardMsg;
+use crate::shard::mesh::Mesh;
+use crate::shard::state::Shard;
 
 /// What an application does with Engine.IO sessions.
 pub trait EngineHandler: 'static {
@@ -82,8 +82,8 @@ where
 /// A handle to one session, valid on its shard. Cheap to clone.
 #[derive(Clone)]
 pub struct EngineSocket {
-    pub(super) shard: Rc<Shard>,
-    pub(super) sid: Sid,
+    pub(crate) shard: Rc<Shard>,
+    pub(crate) sid: Sid,
 }
 
 impl EngineSocket {
@@ -161,7 +161,7 @@ pub struct Handshake {
 /// A handler's view of its shard, given once in [`EngineHandler::on_start`].
 #[derive(Clone)]
 pub struct ShardContext {
-    pub(super) shard: Rc<Shard>,
+    pub(crate) shard: Rc<Shard>,
     pub(super) mesh: Rc<Mesh>,
     pub(super) endpoint: usize,
 }

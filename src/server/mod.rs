@@ -7,16 +7,15 @@
 //! and one timer task that fires every session deadline of the shard from a
 //! single wheel.
 
+pub mod bundle;
 pub mod config;
-mod conn;
+pub(crate) mod conn;
 pub mod executors;
 pub(crate) mod guard;
 pub mod handler;
 pub mod limits;
-mod mesh;
 mod polling;
-mod shard;
-mod stream;
+pub(crate) mod stream;
 pub mod tls;
 mod websocket;
 
@@ -40,10 +39,10 @@ pub use tls::{TlsConfig, TlsError, TlsReloader};
 
 use crate::engine::DisconnectReason;
 use crate::metrics::{self, Metrics};
+use crate::shard::mesh::Mesh;
+use crate::shard::state::Shard;
 use crate::shard::{ShardId, ShardMsg};
 use conn::{Conn, serve};
-use mesh::Mesh;
-use shard::Shard;
 
 /// How often an idle shard looks at the shutdown flag.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(50);
@@ -300,7 +299,7 @@ async fn run_shard(
     let (senders, receivers) =
         mesh.join().await.map_err(|e| format!("could not join the shard mesh: {e}"))?;
     let mesh = Mesh::new(senders, shard.metrics.clone());
-    mesh::spawn_receivers(&shard, &mesh, receivers, stats);
+    crate::shard::mesh::spawn_receivers(&shard, &mesh, receivers, stats);
     for (endpoint, (_, handler)) in shard.endpoints.iter().enumerate() {
         handler.on_start(ShardContext { shard: shard.clone(), mesh: mesh.clone(), endpoint });
     }

@@ -9,6 +9,8 @@
 //! shared between shards but these messages.
 
 pub mod cpus;
+pub(crate) mod mesh;
+pub(crate) mod state;
 
 use std::any::Any;
 use std::os::fd::OwnedFd;

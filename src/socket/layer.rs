@@ -15,15 +15,14 @@ use bytestring::ByteString;
 use tracing::error;
 
 use super::api::{AckError, AckSender, ConnectInfo, EmitError, Event, RawArgs, SocketRef};
-use super::bundle::ClientBundle;
 use super::client::{Action, ClientOptions, ConnectRefusal, EnginePayload, SioClient};
 use super::inbound::Inbound;
 use super::io::Io;
 use super::namespace::{NamespaceState, Registry};
-use super::outbox::Outbox;
-use super::peer::PeerMsg;
 use super::recovery::{self, RecoveryStore, Session, Take};
-use super::requests::Requests;
+use crate::adapter::outbox::Outbox;
+use crate::adapter::peer::PeerMsg;
+use crate::adapter::requests::Requests;
 use crate::adapter::{BroadcastOptions, EncodedPacket};
 use crate::cluster::adapter::{ClusterSetup, ClusterShard};
 use crate::engine::{DisconnectReason, SendError};
@@ -32,6 +31,7 @@ use crate::protocol::sio::msgpack::{self, Order};
 use crate::protocol::sio::{Packet, PacketKind, Parser, SioVersion};
 use crate::protocol::value::{self, Value};
 use crate::protocol::{Data, EioVersion, Packet as EioPacket};
+use crate::server::bundle::ClientBundle;
 use crate::server::guard::{CatchPanic, Panic, catch};
 use crate::server::{EngineHandler, EngineSocket, PlainHttp, ShardContext, sleep};
 use crate::shard::ShardId;
@@ -319,7 +319,7 @@ impl Layer {
             // The old socket may still live somewhere (see cluster::streams::session): gone
             // everywhere before this one takes its id.
             let opts = BroadcastOptions::new().to(ByteString::from(sid.as_str()));
-            self.disconnect_sockets(super::peer::Reach::All, &ns.name, opts, false);
+            self.disconnect_sockets(crate::adapter::peer::Reach::All, &ns.name, opts, false);
             return Some(Restored { sid, pid, rooms: session.rooms, data, missed: found.missed });
         }
         let me = self.ctx().id();
@@ -384,7 +384,7 @@ impl Layer {
 
     /// How long requests to other shards and servers wait (Node's `requestsTimeout`, 5 s).
     pub(crate) fn requests_timeout(&self) -> Duration {
-        self.cluster().map_or(super::peer::DEFAULT_REQUEST_TIMEOUT, |c| c.config().requests_timeout)
+        self.cluster().map_or(crate::adapter::peer::DEFAULT_REQUEST_TIMEOUT, |c| c.config().requests_timeout)
     }
 
     /// Another server's `serverSideEmit` (`data` is the event name then its arguments), for

@@ -45,24 +45,21 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod acks;
+pub(crate) mod acks;
 pub mod api;
 pub mod broadcast;
 mod builder;
-pub mod bundle;
 pub mod client;
 mod handler;
 mod inbound;
 mod io;
 pub(crate) mod layer;
-mod namespace;
-mod outbox;
-pub(crate) mod peer;
+pub(crate) mod namespace;
 pub mod recovery;
-mod remote;
-pub(crate) mod requests;
 pub mod typed;
 
+pub use crate::adapter::remote::RemoteSocket;
+pub use crate::adapter::requests::ClusterRequestError;
 pub use crate::protocol::sio::Parser;
 pub use api::{
     AckError, AckSender, BroadcastAckError, ConnectError, ConnectInfo, EmitError, Event, Handler, RawArgs,
@@ -72,5 +69,3 @@ pub use broadcast::Broadcast;
 pub use builder::SocketIo;
 pub use io::{Io, ParentBroadcast};
 pub use recovery::ConnectionStateRecovery;
-pub use remote::RemoteSocket;
-pub use requests::ClusterRequestError;

@@ -2,8 +2,7 @@
 //! `GET`/`HEAD` only, with a strong `ETag` computed at compile time and `304 Not Modified`
 //! when `If-None-Match` names it (RFC 9110 §13.1.2).
 
-use crate::http::Method;
-use crate::server::PlainHttp;
+use tpcio::prelude::{Method, PlainHttp};
 
 /// One file of the page.
 #[derive(Debug)]

@@ -21,10 +21,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::engine::DisconnectReason;
-use crate::protocol::value::Value;
-use crate::socket::typed::{Ack, Router};
-use crate::socket::{ConnectInfo, Socket};
+use tpcio::prelude::{Ack, ConnectInfo, DisconnectReason, Router, Socket, Value};
 
 /// Where a socket starts when its CONNECT names no room.
 pub const DEFAULT_ROOM: &str = "lobby";
