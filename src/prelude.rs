@@ -25,7 +25,7 @@
 
 pub use bytes::Bytes;
 
-pub use crate::cluster::emitter::Emitter;
+pub use crate::cluster::emitter::{Emitter, EmitterError};
 pub use crate::cluster::redis::Options as RedisOptions;
 pub use crate::cluster::streams::StreamsOptions;
 pub use crate::cluster::{AdapterKind, RedisAdapterConfig, RedisError, RedisUrl, SubscriptionMode};

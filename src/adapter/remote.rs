@@ -60,10 +60,12 @@ impl RemoteSocket {
         self.remote
     }
 
+    /// The socket's id (its Engine.IO session id).
     pub fn id(&self) -> Sid {
         self.id
     }
 
+    /// The namespace the socket is connected to.
     pub fn namespace(&self) -> &str {
         &self.nsp
     }
@@ -149,6 +151,7 @@ impl RemoteSocket {
         self.layer.rooms(reach, &self.nsp, opts, vec![room.into()], true);
     }
 
+    /// Makes the socket leave `room`, on whichever shard it lives.
     pub fn leave(&self, room: impl Into<Room>) {
         let (reach, opts) = self.target();
         self.layer.rooms(reach, &self.nsp, opts, vec![room.into()], false);

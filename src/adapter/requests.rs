@@ -219,7 +219,12 @@ impl Drop for Gather {
 pub enum ClusterRequestError {
     /// Node's "timeout reached": some servers did not answer in time.
     #[error("timeout reached: only {received} responses received out of {expected}")]
-    Timeout { received: usize, expected: usize },
+    Timeout {
+        /// How many servers answered in time.
+        received: usize,
+        /// How many servers were asked.
+        expected: usize,
+    },
 }
 
 /// Publishes the request `make(uid, request_id)` to the other servers of the cluster and

@@ -15,6 +15,7 @@ pub(crate) mod guard;
 pub mod handler;
 pub mod limits;
 mod polling;
+mod route;
 pub(crate) mod stream;
 pub mod tls;
 mod websocket;
@@ -63,6 +64,7 @@ pub struct Server {
 }
 
 impl Server {
+    /// A server of `config` with no endpoint yet.
     pub fn new(config: ServerConfig) -> Self {
         Server { config, endpoints: Vec::new(), routes: Vec::new(), checks: Vec::new() }
     }
@@ -183,10 +185,20 @@ pub struct RunningServer {
 pub enum ServerError {
     /// A panic escaped the shard's tasks and ended its thread.
     #[error("shard {shard} panicked: {message}")]
-    ShardPanicked { shard: ShardId, message: String },
+    ShardPanicked {
+        /// Which shard.
+        shard: ShardId,
+        /// The panic's message.
+        message: String,
+    },
     /// The shard could not run (it could not join the shard mesh).
     #[error("shard {shard} failed: {message}")]
-    ShardFailed { shard: ShardId, message: String },
+    ShardFailed {
+        /// Which shard.
+        shard: ShardId,
+        /// Why it could not run.
+        message: String,
+    },
 }
 
 impl RunningServer {
@@ -195,10 +207,12 @@ impl RunningServer {
         self.addr
     }
 
+    /// How many shards run.
     pub fn shards(&self) -> usize {
         self.shards
     }
 
+    /// Counters kept outside any shard (connection handoffs).
     pub fn stats(&self) -> &Stats {
         &self.stats
     }

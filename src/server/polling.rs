@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
-use super::conn::{Conn, read_into, responder};
+use super::conn::{Conn, read_into};
+use super::route::responder;
 use crate::engine::{PollAnswer, PollGet, PollTicket, PostReply, TransportKind};
 use crate::http::compression;
 use crate::http::{EngineError, Method, ReplyInfo, Request};

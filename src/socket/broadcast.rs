@@ -78,6 +78,7 @@ impl Broadcast {
         self
     }
 
+    /// The selection so far: rooms, exceptions and flags.
     pub fn options(&self) -> &BroadcastOptions {
         &self.opts
     }

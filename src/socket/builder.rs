@@ -65,6 +65,7 @@ fn erase<H: Handler, F: Fn(ShardId) -> H + Send + Sync + 'static>(factory: F) ->
 }
 
 impl SocketIo {
+    /// A builder with every option at its default (the same as the binary's).
     pub fn new() -> Self {
         Self::default()
     }

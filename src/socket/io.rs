@@ -40,10 +40,12 @@ impl Io {
         Io { layer }
     }
 
+    /// This shard's index.
     pub fn shard(&self) -> ShardId {
         self.layer.ctx().id()
     }
 
+    /// How many shards run.
     pub fn shards(&self) -> usize {
         self.layer.ctx().shards()
     }
@@ -131,15 +133,18 @@ impl ParentBroadcast {
         self
     }
 
+    /// Only the sockets in `room` (Node's `to`/`in`); more calls add rooms.
     pub fn within(self, room: impl Into<ByteString>) -> Self {
         self.to(room)
     }
 
+    /// Not the sockets in `room`.
     pub fn except(mut self, room: impl Into<ByteString>) -> Self {
         self.opts = self.opts.except(room.into());
         self
     }
 
+    /// Drop the packet for sockets that cannot take it now (Node's `volatile`).
     pub fn volatile(mut self) -> Self {
         self.opts = self.opts.volatile();
         self
@@ -151,6 +156,7 @@ impl ParentBroadcast {
         self
     }
 
+    /// The selection so far: rooms, exceptions and flags.
     pub fn options(&self) -> &BroadcastOptions {
         &self.opts
     }

@@ -23,8 +23,7 @@
 //!   offsets and the log of packets to replay, across shards.
 //!
 //! ```no_run
-//! use tpcio::socket::{ConnectError, ConnectInfo, Event, Handler, Socket, SocketIo};
-//! use tpcio::server::ServerConfig;
+//! use tpcio::prelude::{ConnectError, ConnectInfo, Event, Handler, ServerConfig, Socket, SocketIo};
 //!
 //! struct Chat;
 //! impl Handler for Chat {

@@ -121,21 +121,25 @@ impl Default for ConnectionStateRecovery {
 }
 
 impl ConnectionStateRecovery {
+    /// Sets [`ConnectionStateRecovery::max_disconnection_duration`](#structfield.max_disconnection_duration).
     pub fn max_disconnection_duration(mut self, duration: Duration) -> Self {
         self.max_disconnection_duration = duration;
         self
     }
 
+    /// Sets [`ConnectionStateRecovery::skip_middlewares`](#structfield.skip_middlewares).
     pub fn skip_middlewares(mut self, skip: bool) -> Self {
         self.skip_middlewares = skip;
         self
     }
 
+    /// Sets [`ConnectionStateRecovery::max_packets`](#structfield.max_packets).
     pub fn max_packets(mut self, max: usize) -> Self {
         self.max_packets = max;
         self
     }
 
+    /// Sets [`ConnectionStateRecovery::max_sessions`](#structfield.max_sessions).
     pub fn max_sessions(mut self, max: usize) -> Self {
         self.max_sessions = max;
         self
