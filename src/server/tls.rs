@@ -11,7 +11,7 @@
 //! read, parse or match the new files is refused with the reason, and the old configuration
 //! stays.
 //!
-//! The connections themselves are driven in [`super::stream`].
+//! The connections themselves are driven in `super::stream`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};

@@ -9,16 +9,15 @@
 //!   on it, and the `Serialize` emits.
 //! - [`api`]: what it uses ([`Socket`], [`Event`], acks, errors).
 //! - [`broadcast`]: room selections and what they do on every shard: emit (with acks too),
-//!   fetch the sockets ([`RemoteSocket`], `remote`), join, leave, disconnect.
+//!   fetch the sockets ([`RemoteSocket`], `adapter::remote`), join, leave, disconnect.
 //! - `io`: the server outside any callback ([`Io`]) and parent namespaces' emits
 //!   ([`ParentBroadcast`]).
-//! - [`bundle`]: the official browser client (`socket.io.js`, …) served under the path, as Node's
-//!   `serveClient`.
 //! - `namespace` and `layer`: one shard's namespaces and the engine handler that drives them;
-//!   `peer` and `requests`: what the layers of two shards tell each other, and waiting for
-//!   their answers; `outbox` and `inbound`: those messages leaving (bounded, batched) and
-//!   arriving (in order, large broadcasts in chunks with yields); `acks`: ack ids and
-//!   collecting a broadcast's acks.
+//!   `inbound`: what other shards sent, arriving in order (large broadcasts in chunks with
+//!   yields); `acks`: ack ids and collecting a broadcast's acks. What the layers of two shards
+//!   tell each other, waiting for their answers and the bounded, batched outbox live in
+//!   `crate::adapter` (`peer`, `requests`, `outbox`); the official browser client served
+//!   under the path (Node's `serveClient`) in `crate::server::bundle`.
 //! - [`recovery`]: connection state recovery (Node's `connectionStateRecovery`): sessions,
 //!   offsets and the log of packets to replay, across shards.
 //!

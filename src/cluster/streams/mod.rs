@@ -2,8 +2,8 @@
 //! whose persistent messages live in a Redis stream, so that connection state recovery works
 //! across nodes and restarts.
 //!
-//! - [`wire`]: the stream entries, the PUB/SUB messages (`@msgpack/msgpack`) and the sessions.
-//! - [`reader`]: the `XREAD` loop.
+//! - `wire`: the stream entries, the PUB/SUB messages (`@msgpack/msgpack`) and the sessions.
+//! - `reader`: the `XREAD` loop.
 //! - [`session`]: offsets, sessions kept in Redis while sockets live, restores.
 //!
 //! # How a process takes part
