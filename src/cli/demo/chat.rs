@@ -186,11 +186,11 @@ impl Tally {
         Tally { generation: self.generation.wrapping_add(1), count: self.count.saturating_add_signed(delta) }
     }
 
-    fn pack(self) -> u64 {
+    pub(crate) fn pack(self) -> u64 {
         (u64::from(self.generation) << 32) | u64::from(self.count)
     }
 
-    fn unpack(word: u64) -> Tally {
+    pub(crate) fn unpack(word: u64) -> Tally {
         Tally { generation: (word >> 32) as u32, count: word as u32 }
     }
 
@@ -202,6 +202,3 @@ impl Tally {
         ])
     }
 }
-
-#[cfg(test)]
-mod tests;
