@@ -29,9 +29,10 @@ use crate::server::EngineSocket;
 use crate::shard::ShardId;
 use crate::socket::acks::AckSink;
 use crate::socket::api::{EmitError, RawArgs, SocketRef};
-use crate::socket::layer::{Layer, raw_packet, send_encoded};
+use crate::socket::layer::Layer;
 use crate::socket::namespace::NamespaceState;
 use crate::socket::recovery::{self, SentSession};
+use crate::socket::send::{raw_packet, send_encoded};
 
 /// How long a shard keeps the acks of a broadcast registered when the sender set no timeout.
 pub(crate) const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

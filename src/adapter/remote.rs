@@ -19,8 +19,9 @@ use crate::protocol::sio::v4::query_to_json;
 use crate::protocol::value::{self, Value};
 use crate::shard::ShardId;
 use crate::socket::api::{AckError, EmitError};
-use crate::socket::layer::{Layer, is_reserved};
+use crate::socket::layer::Layer;
 use crate::socket::namespace::SocketInfo;
+use crate::socket::send::is_reserved;
 
 /// A socket of a namespace, on this shard or another, as `fetch_sockets` found it.
 #[derive(Clone)]

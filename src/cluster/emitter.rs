@@ -113,7 +113,7 @@ impl Emitter {
     /// Emits `event` with `args` (buffers as [`Value::Binary`]) to the selected sockets of
     /// every server.
     pub fn emit(&self, event: &str, args: &[Value]) -> Result<(), EmitterError> {
-        if crate::socket::layer::is_reserved(event) {
+        if crate::socket::send::is_reserved(event) {
             return Err(EmitterError::Reserved(event.to_owned()));
         }
         let data = std::iter::once(Value::from(event)).chain(args.iter().cloned()).collect();
@@ -153,7 +153,7 @@ impl Emitter {
     /// Runs `event` on every server's handler of the namespace (Node's `serverSideEmit`;
     /// there is no ack through an emitter).
     pub fn server_side_emit(&self, event: &str, args: &[Value]) -> Result<(), EmitterError> {
-        if crate::socket::layer::is_reserved(event) {
+        if crate::socket::send::is_reserved(event) {
             return Err(EmitterError::Reserved(event.to_owned()));
         }
         let data = std::iter::once(Value::from(event)).chain(args.iter().cloned()).collect();

@@ -198,13 +198,13 @@ impl AckSender {
     /// arguments, `&count` one, `&()` none.
     pub fn send<A: serde::Serialize + ?Sized>(self, args: &A) -> Result<(), EmitError> {
         let (packet, attachments) = super::typed::encode::ack_packet(self.nsp.clone(), self.id, args)?;
-        super::layer::send_packet(&self.engine, &packet, &attachments, self.parser)
+        super::send::send_packet(&self.engine, &packet, &attachments, self.parser)
     }
 
     /// Acknowledges with arguments exactly as received elsewhere (no re-encoding).
     pub fn send_raw(self, args: &RawArgs) -> Result<(), EmitError> {
-        let packet = super::layer::raw_packet(true, self.nsp.clone(), None, Some(self.id), args);
-        super::layer::send_packet(&self.engine, &packet, &args.attachments, self.parser)
+        let packet = super::send::raw_packet(true, self.nsp.clone(), None, Some(self.id), args);
+        super::send::send_packet(&self.engine, &packet, &args.attachments, self.parser)
     }
 }
 
@@ -369,7 +369,7 @@ impl SocketRef {
     /// # Ok(()) }
     /// ```
     pub fn emit<A: serde::Serialize + ?Sized>(&self, event: &str, args: &A) -> Result<(), EmitError> {
-        if super::layer::is_reserved(event) {
+        if super::send::is_reserved(event) {
             return Err(EmitError::Reserved);
         }
         let (packet, attachments) =
@@ -379,21 +379,21 @@ impl SocketRef {
             let encoded = crate::adapter::EncodedPacket::new(&packet, attachments);
             return self.layer.unicast(self, encoded);
         }
-        super::layer::send_packet(&self.engine, &packet, &attachments, self.layer.parser())
+        super::send::send_packet(&self.engine, &packet, &attachments, self.layer.parser())
     }
 
     /// Emits an event with arguments exactly as received (no re-encoding).
     pub fn emit_raw(&self, event: &str, args: &RawArgs) -> Result<(), EmitError> {
-        if super::layer::is_reserved(event) {
+        if super::send::is_reserved(event) {
             return Err(EmitError::Reserved);
         }
         self.ns.handler.on_outgoing(self, event);
-        let packet = super::layer::raw_packet(false, self.ns.name.clone(), Some(event), None, args);
+        let packet = super::send::raw_packet(false, self.ns.name.clone(), Some(event), None, args);
         if self.layer.recovery().is_some() {
             let encoded = crate::adapter::EncodedPacket::new(&packet, args.attachments.clone());
             return self.layer.unicast(self, encoded);
         }
-        super::layer::send_packet(&self.engine, &packet, &args.attachments, self.layer.parser())
+        super::send::send_packet(&self.engine, &packet, &args.attachments, self.layer.parser())
     }
 
     /// Emits an event and waits for the client's acknowledgement, at most `timeout` (Node's

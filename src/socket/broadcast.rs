@@ -13,7 +13,8 @@ use std::time::Duration;
 use bytestring::ByteString;
 
 use super::api::{BroadcastAckError, EmitError, RawArgs};
-use super::layer::{Layer, is_reserved, raw_packet};
+use super::layer::Layer;
+use super::send::{is_reserved, raw_packet};
 use crate::adapter::peer::Reach;
 use crate::adapter::remote::RemoteSocket;
 use crate::adapter::requests::{ClusterRequestError, Found};

@@ -15,7 +15,8 @@ use bytestring::ByteString;
 
 use super::api::{EmitError, RawArgs};
 use super::broadcast::Broadcast;
-use super::layer::{Layer, is_reserved};
+use super::layer::Layer;
+use super::send::is_reserved;
 use crate::adapter::BroadcastOptions;
 use crate::adapter::peer::{EmitArgs, ParentEmit, Reach};
 use crate::adapter::requests::ClusterRequestError;

@@ -14,7 +14,8 @@
 //!   ([`ParentBroadcast`]).
 //! - `namespace` and `layer`: one shard's namespaces and the engine handler that drives them;
 //!   `inbound`: what other shards sent, arriving in order (large broadcasts in chunks with
-//!   yields); `acks`: ack ids and collecting a broadcast's acks. What the layers of two shards
+//!   yields); `acks`: ack ids and collecting a broadcast's acks; `send`: writing a packet to
+//!   a session in the server's parser. What the layers of two shards
 //!   tell each other, waiting for their answers and the bounded, batched outbox live in
 //!   `crate::adapter` (`peer`, `requests`, `outbox`); the official browser client served
 //!   under the path (Node's `serveClient`) in `crate::server::bundle`.
@@ -54,6 +55,7 @@ mod io;
 pub(crate) mod layer;
 pub(crate) mod namespace;
 pub mod recovery;
+pub(crate) mod send;
 pub mod typed;
 
 pub use crate::adapter::remote::RemoteSocket;
