@@ -25,6 +25,7 @@
 
 pub use bytes::Bytes;
 
+pub use crate::adapter::{BroadcastFlags, BroadcastOptions, Room};
 pub use crate::cluster::emitter::{Emitter, EmitterError};
 pub use crate::cluster::redis::Options as RedisOptions;
 pub use crate::cluster::streams::StreamsOptions;
@@ -34,8 +35,9 @@ pub use crate::engine::{SendError, TransportKind};
 pub use crate::http::{Cors, Limits, Method, Origins, Request};
 pub use crate::metrics::Metrics;
 pub use crate::protocol::sid::Sid;
-pub use crate::protocol::value::Value;
-pub use crate::protocol::{Data, EioVersion, Packet, PacketType};
+pub use crate::protocol::sio::ParseError;
+pub use crate::protocol::value::{JsonError, Value, ValueError};
+pub use crate::protocol::{Data, DecodeError, EioVersion, Frame, Packet, PacketType};
 pub use crate::server::{
     AllowFuture, AllowRequest, CpuPlacement, EngineHandler, EngineSocket, HandlerFactory, Handshake,
     PlainHttp, Route, RunningServer, Server, ServerConfig, ServerError, ShardContext, Stats, TlsConfig,
