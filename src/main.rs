@@ -12,12 +12,14 @@ use mimalloc::MiMalloc;
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
-use tpcio::cluster::streams::StreamsOptions;
-use tpcio::cluster::{RedisAdapterConfig, RedisError, RedisUrl, SubscriptionMode};
-use tpcio::modes::{bench, conformance, demo};
-use tpcio::server::{CpuPlacement, RunningServer, ServerConfig, ServerError, TlsConfig};
-use tpcio::socket::admin::AdminUiError;
-use tpcio::socket::{AdminMode, AdminUi, ConnectionStateRecovery, SocketIo};
+use tpcio::prelude::{
+    AdminMode, AdminUi, AdminUiError, ConnectionStateRecovery, CpuPlacement, RedisAdapterConfig, RedisError,
+    RedisUrl, RunningServer, ServerConfig, ServerError, SocketIo, StreamsOptions, SubscriptionMode,
+    TlsConfig,
+};
+
+mod cli;
+use cli::{bench, conformance, demo};
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
@@ -417,11 +419,11 @@ enum ParserArg {
     Msgpack,
 }
 
-impl From<ParserArg> for tpcio::socket::Parser {
+impl From<ParserArg> for tpcio::prelude::Parser {
     fn from(arg: ParserArg) -> Self {
         match arg {
-            ParserArg::Json => tpcio::socket::Parser::Json,
-            ParserArg::Msgpack => tpcio::socket::Parser::MsgPack,
+            ParserArg::Json => tpcio::prelude::Parser::Json,
+            ParserArg::Msgpack => tpcio::prelude::Parser::MsgPack,
         }
     }
 }

@@ -14,14 +14,14 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::browser::{require_chromium, screenshot_dir};
+use common::cli::bench;
 use common::http::Conn;
 use common::node::NodeRun;
 use common::node_reference::{reference_dir, require_reference};
 use common::redis::RedisServer;
-use tpcio::cluster::{RedisAdapterConfig, RedisUrl};
-use tpcio::modes::bench;
-use tpcio::server::{CpuPlacement, RunningServer, ServerConfig};
-use tpcio::socket::{AdminMode, AdminUi};
+use tpcio::prelude::{
+    AdminMode, AdminUi, CpuPlacement, RedisAdapterConfig, RedisUrl, RunningServer, ServerConfig,
+};
 
 const NODE_TIMEOUT: Duration = Duration::from_secs(100);
 

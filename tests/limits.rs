@@ -12,13 +12,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use common::TIMEOUT;
+use common::cli::conformance;
 use common::engine::{TEXT, assert_healthy, sid_of};
 use common::http::{Conn, request_bytes};
 use common::server::TestServer;
 use common::sio::probe::{self, Report, expect_report};
 use common::sio::{Client, SioServer};
-use tpcio::modes::conformance;
-use tpcio::server::{CpuPlacement, RunningServer, ServerConfig, allow_request_async};
+use tpcio::prelude::{CpuPlacement, RunningServer, ServerConfig, allow_request_async};
 
 const HANDSHAKE: &str = "/engine.io/?EIO=4&transport=polling";
 
@@ -153,7 +153,7 @@ fn an_async_allow_request_refuses_by_the_clients_address() {
             // The request is copied before the wait, as the future cannot borrow it.
             let reason = req.header("x-reason").map(|r| String::from_utf8_lossy(r).into_owned());
             async move {
-                tpcio::server::sleep(Duration::from_millis(50)).await;
+                tpcio::prelude::sleep(Duration::from_millis(50)).await;
                 match peer.ip() == other_ip() {
                     true => Err(format!("{} {}", peer.ip(), reason.unwrap_or_default())),
                     false => Ok(()),

@@ -34,6 +34,7 @@ impl Counter {
         self.add(1);
     }
 
+    /// The current value.
     pub fn get(&self) -> u64 {
         self.0.load(Relaxed)
     }
@@ -65,6 +66,7 @@ impl Gauge {
         self.0.store(now, Relaxed);
     }
 
+    /// The current value.
     pub fn get(&self) -> u64 {
         self.0.load(Relaxed)
     }
@@ -73,15 +75,20 @@ impl Gauge {
 /// Which way bytes or messages went, from the server's side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
+    /// Received from clients (or from another shard).
     In = 0,
+    /// Sent to clients (or to another shard).
     Out = 1,
 }
 
 /// The kinds of shard-to-shard message ([`crate::shard::ShardMsg`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MeshKind {
+    /// A connection moved to the shard that owns its session.
     Handoff = 0,
+    /// A session closed at once by another shard.
     Abort = 1,
+    /// A message between two shards' handlers (broadcasts, requests).
     Peer = 2,
 }
 
@@ -89,7 +96,9 @@ pub enum MeshKind {
 /// [`crate::server::ServerConfig::max_connections_per_ip`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
+    /// Over `max_connections`.
     MaxConnections = 0,
+    /// Over `max_connections_per_ip`.
     PerIp = 1,
 }
 
@@ -318,6 +327,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Counters for `shards` shards, all zero.
     pub fn new(shards: usize) -> Arc<Metrics> {
         Arc::new(Metrics { shards: (0..shards).map(|_| Arc::default()).collect() })
     }

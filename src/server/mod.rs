@@ -7,16 +7,16 @@
 //! and one timer task that fires every session deadline of the shard from a
 //! single wheel.
 
+pub mod bundle;
 pub mod config;
-mod conn;
+pub(crate) mod conn;
 pub mod executors;
 pub(crate) mod guard;
 pub mod handler;
 pub mod limits;
-mod mesh;
 mod polling;
-mod shard;
-mod stream;
+mod route;
+pub(crate) mod stream;
 pub mod tls;
 mod websocket;
 
@@ -41,10 +41,10 @@ pub use tls::{TlsConfig, TlsError, TlsReloader};
 
 use crate::engine::DisconnectReason;
 use crate::metrics::{self, Metrics};
+use crate::shard::mesh::Mesh;
+use crate::shard::state::Shard;
 use crate::shard::{ShardId, ShardMsg};
 use conn::{Conn, serve};
-use mesh::Mesh;
-use shard::Shard;
 
 /// How often an idle shard looks at the shutdown flag.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(50);
@@ -65,6 +65,7 @@ pub struct Server {
 }
 
 impl Server {
+    /// A server of `config` with no endpoint yet.
     pub fn new(config: ServerConfig) -> Self {
         Server { config, endpoints: Vec::new(), routes: Vec::new(), checks: Vec::new() }
     }
@@ -185,10 +186,20 @@ pub struct RunningServer {
 pub enum ServerError {
     /// A panic escaped the shard's tasks and ended its thread.
     #[error("shard {shard} panicked: {message}")]
-    ShardPanicked { shard: ShardId, message: String },
+    ShardPanicked {
+        /// Which shard.
+        shard: ShardId,
+        /// The panic's message.
+        message: String,
+    },
     /// The shard could not run (it could not join the shard mesh).
     #[error("shard {shard} failed: {message}")]
-    ShardFailed { shard: ShardId, message: String },
+    ShardFailed {
+        /// Which shard.
+        shard: ShardId,
+        /// Why it could not run.
+        message: String,
+    },
 }
 
 impl RunningServer {
@@ -197,10 +208,12 @@ impl RunningServer {
         self.addr
     }
 
+    /// How many shards run.
     pub fn shards(&self) -> usize {
         self.shards
     }
 
+    /// Counters kept outside any shard (connection handoffs).
     pub fn stats(&self) -> &Stats {
         &self.stats
     }
@@ -301,7 +314,7 @@ async fn run_shard(
     let (senders, receivers) =
         mesh.join().await.map_err(|e| format!("could not join the shard mesh: {e}"))?;
     let mesh = Mesh::new(senders, shard.metrics.clone());
-    mesh::spawn_receivers(&shard, &mesh, receivers, stats);
+    crate::shard::mesh::spawn_receivers(&shard, &mesh, receivers, stats);
     for (endpoint, (_, handler)) in shard.endpoints.iter().enumerate() {
         handler.on_start(ShardContext { shard: shard.clone(), mesh: mesh.clone(), endpoint });
     }

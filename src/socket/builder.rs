@@ -9,7 +9,6 @@ use std::time::Duration;
 use bytestring::ByteString;
 
 use super::api::Handler;
-use super::bundle::ClientBundle;
 use super::client::ClientOptions;
 use super::handler::{ErasedHandler, Typed};
 use super::layer::{Layer, LayerHandler};
@@ -17,6 +16,7 @@ use super::namespace::{Predicate, Registry};
 use crate::cluster::RedisAdapterConfig;
 use crate::cluster::adapter::ClusterSetup;
 use crate::protocol::sio::Parser;
+use crate::server::bundle::ClientBundle;
 use crate::server::{RunningServer, Server, ServerConfig};
 use crate::shard::ShardId;
 
@@ -67,6 +67,7 @@ fn erase<H: Handler, F: Fn(ShardId) -> H + Send + Sync + 'static>(factory: F) ->
 }
 
 impl SocketIo {
+    /// A builder with every option at its default (the same as the binary's).
     pub fn new() -> Self {
         Self::default()
     }
@@ -127,7 +128,7 @@ impl SocketIo {
 
     /// Node's `serveClient` (default `true`): serves the official browser client at
     /// `<path>socket.io.js`, `socket.io.min.js`, `socket.io.esm.min.js` and their `.map`s (see
-    /// [`super::bundle`]). The files are read once when the server starts, from
+    /// [`crate::server::bundle`]). The files are read once when the server starts, from
     /// [`SocketIo::client_bundle_dir`], else `$TPCIO_CLIENT_DIR`, else this crate's
     /// `client/node_modules/socket.io-client/dist` (`npm ci --prefix client`); without them the
     /// server refuses to start.

@@ -5,8 +5,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use tpcio::socket::SocketIo;
-//! use tpcio::socket::typed::Router;
+//! use tpcio::prelude::{Router, SocketIo};
 //!
 //! let running = SocketIo::new()
 //!     .ping_interval(Duration::from_secs(10))
@@ -202,8 +201,8 @@ impl SocketIo {
     /// [`listen`](Self::listen); [`RunningServer::tls_reloader`] reloads them while the server runs.
     ///
     /// ```no_run
-    /// let io = tpcio::socket::SocketIo::new()
-    ///     .tls(tpcio::server::TlsConfig::new("cert.pem", "key.pem"));
+    /// let io = tpcio::prelude::SocketIo::new()
+    ///     .tls(tpcio::prelude::TlsConfig::new("cert.pem", "key.pem"));
     /// ```
     pub fn tls(mut self, tls: crate::server::TlsConfig) -> Self {
         self.server.tls = Some(tls);

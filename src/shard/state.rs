@@ -11,10 +11,6 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::Instant;
 
-use super::Route;
-use super::config::ServerConfig;
-use super::handler::{EngineHandler, EngineSocket, Handshake, ShardContext};
-use super::limits::Admission;
 use crate::engine::{
     DisconnectReason, EngineConfig, EngineEvent, SendError, Session, SessionTable, TransportKind, WsId,
 };
@@ -22,6 +18,10 @@ use crate::metrics::{Direction, ShardMetrics};
 use crate::protocol::handshake::Handshake as OpenPacket;
 use crate::protocol::sid::Sid;
 use crate::protocol::{EioVersion, Packet, PacketType};
+use crate::server::Route;
+use crate::server::config::ServerConfig;
+use crate::server::handler::{EngineHandler, EngineSocket, Handshake, ShardContext};
+use crate::server::limits::Admission;
 use crate::shard::ShardId;
 
 pub(crate) struct Shard {
@@ -31,7 +31,7 @@ pub(crate) struct Shard {
     pub(crate) engine: Rc<EngineConfig>,
     /// Engine.IO paths served here and the handler of each.
     pub(crate) endpoints: Vec<(Box<str>, Rc<dyn EngineHandler>)>,
-    /// Plain HTTP paths answered outside any endpoint ([`super::Server::route`]).
+    /// Plain HTTP paths answered outside any endpoint ([`crate::server::Server::route`]).
     pub(crate) routes: Vec<(Box<str>, Route)>,
     table: RefCell<SessionTable>,
     /// What each open session was opened with: its endpoint and handshake.
@@ -51,7 +51,7 @@ pub(crate) struct Shard {
     pub(crate) metrics: Arc<ShardMetrics>,
     /// Every shard's, to read (the Admin UI's stats).
     pub(crate) all_metrics: Arc<crate::metrics::Metrics>,
-    /// Which connections this shard accepts ([`super::limits`]).
+    /// Which connections this shard accepts ([`crate::server::limits`]).
     pub(crate) admission: Rc<Admission>,
 }
 

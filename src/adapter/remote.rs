@@ -1,4 +1,4 @@
-//! Sockets found by [`Broadcast::fetch_sockets`](super::Broadcast::fetch_sockets), on any
+//! Sockets found by [`Broadcast::fetch_sockets`](crate::socket::Broadcast::fetch_sockets), on any
 //! shard: Node socket.io 4.8's `RemoteSocket` (`lib/broadcast-operator.ts`) and the
 //! `SocketDetails` it is built from, with Node's `socket.handshake` object.
 //!
@@ -12,15 +12,16 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use bytestring::ByteString;
 
-use super::api::{AckError, EmitError};
-use super::layer::{Layer, is_reserved};
-use super::namespace::SocketInfo;
 use super::peer::Reach;
 use crate::adapter::{BroadcastOptions, EncodedPacket, Room, SocketDetails};
 use crate::protocol::sid::Sid;
 use crate::protocol::sio::v4::query_to_json;
 use crate::protocol::value::{self, Value};
 use crate::shard::ShardId;
+use crate::socket::api::{AckError, EmitError};
+use crate::socket::layer::Layer;
+use crate::socket::namespace::SocketInfo;
+use crate::socket::send::is_reserved;
 
 /// A socket of a namespace, on this shard or another, as `fetch_sockets` found it.
 #[derive(Clone)]
@@ -62,10 +63,12 @@ impl RemoteSocket {
         self.remote
     }
 
+    /// The socket's id (its Engine.IO session id).
     pub fn id(&self) -> Sid {
         self.id
     }
 
+    /// The namespace the socket is connected to.
     pub fn namespace(&self) -> &str {
         &self.nsp
     }
@@ -117,13 +120,14 @@ impl RemoteSocket {
     }
 
     /// Emits to this socket, wherever it is; `args` is an argument list as for
-    /// [`SocketRef::emit`](super::SocketRef::emit).
+    /// [`SocketRef::emit`](crate::socket::SocketRef::emit).
     pub fn emit<A: serde::Serialize + ?Sized>(&self, event: &str, args: &A) -> Result<(), EmitError> {
         if is_reserved(event) {
             return Err(EmitError::Reserved);
         }
         let (reach, opts) = self.target();
-        let (packet, attachments) = super::typed::encode::event_packet(self.nsp.clone(), event, args, None)?;
+        let (packet, attachments) =
+            crate::socket::typed::encode::event_packet(self.nsp.clone(), event, args, None)?;
         let packet = EncodedPacket::new(&packet, attachments);
         self.layer.broadcast(reach, &self.nsp, opts, std::sync::Arc::new(packet));
         Ok(())
@@ -132,7 +136,7 @@ impl RemoteSocket {
     /// Emits and waits at most `timeout` for the ack's first argument (Node's remote socket
     /// answers with `responses[0]`). `Disconnected` when the socket was gone.
     ///
-    /// `args` as for [`SocketRef::emit`](super::SocketRef::emit); the answer comes as `R`: a
+    /// `args` as for [`SocketRef::emit`](crate::socket::SocketRef::emit); the answer comes as `R`: a
     /// [`Value`] as it came, or any `Deserialize` type read from it.
     pub fn emit_with_ack<A: serde::Serialize + ?Sized, R: serde::de::DeserializeOwned + 'static>(
         &self,
@@ -143,7 +147,7 @@ impl RemoteSocket {
         let (reach, opts) = self.target();
         let started = match is_reserved(event) {
             true => Err(AckError::Reserved),
-            false => match super::typed::encode::event_packet(self.nsp.clone(), event, args, None) {
+            false => match crate::socket::typed::encode::event_packet(self.nsp.clone(), event, args, None) {
                 Err(_) => Err(AckError::Unserializable),
                 Ok((packet, attachments)) => {
                     let make = |ack_id| {
@@ -166,6 +170,7 @@ impl RemoteSocket {
         self.layer.rooms(reach, &self.nsp, opts, vec![room.into()], true);
     }
 
+    /// Makes the socket leave `room`, on whichever shard it lives.
     pub fn leave(&self, room: impl Into<Room>) {
         let (reach, opts) = self.target();
         self.layer.rooms(reach, &self.nsp, opts, vec![room.into()], false);
@@ -194,7 +199,7 @@ impl Layer {
                         // The Admin UI's `_admin` (and the user's data, when it has a JSON form).
                         Some(_) => {
                             let user = ns.data_of(id).and_then(|d| ns.handler.export_data(&d));
-                            super::admin::socket_data(user, &info.engine)
+                            crate::socket::admin::socket_data(user, &info.engine)
                         }
                         None => Value::Null,
                     },
@@ -247,7 +252,8 @@ async fn first_answer<R: serde::de::DeserializeOwned + 'static>(
 ) -> Result<R, AckError> {
     match started?.wait().await {
         Ok(mut responses) if !responses.is_empty() => {
-            super::typed::encode::answer_one(responses.swap_remove(0)).map_err(|_| AckError::InvalidAnswer)
+            crate::socket::typed::encode::answer_one(responses.swap_remove(0))
+                .map_err(|_| AckError::InvalidAnswer)
         }
         Ok(_) => Err(AckError::Disconnected),
         Err(_) => Err(AckError::Timeout),
