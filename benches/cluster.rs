@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tpcio::adapter::{BroadcastOptions, EncodedPacket};
-use tpcio::cluster::wire::{BroadcastMsg, WirePacket};
-use tpcio::protocol::value::Value;
+use tpcio::__private::adapter::{BroadcastOptions, EncodedPacket};
+use tpcio::__private::cluster::wire::{BroadcastMsg, WirePacket};
+use tpcio::prelude::Value;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -15,12 +15,12 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tpcio::protocol::payload::{self, PayloadFormat};
-use tpcio::protocol::sid::Sid;
-use tpcio::protocol::sio::{self, DecodeOptions, Decoder, SioVersion};
-use tpcio::protocol::value::{Value, reconstruct};
-use tpcio::protocol::{Data, EioVersion, Frame, Packet};
-use tpcio::transport::ws_codec::{self, WsDecoder, WsMessage};
+use tpcio::__private::protocol::payload::{self, PayloadFormat};
+use tpcio::__private::protocol::sio::{self, DecodeOptions, Decoder, SioVersion};
+use tpcio::__private::protocol::value::{Value, reconstruct};
+use tpcio::__private::protocol::{Data, EioVersion, Frame, Packet};
+use tpcio::__private::transport::ws_codec::{self, WsDecoder, WsMessage};
+use tpcio::prelude::Sid;
 
 // The server binary's allocator, so allocation costs are the server's.
 #[global_allocator]
@@ -241,7 +241,7 @@ fn ws_frames(c: &mut Criterion) {
 
 fn sid(c: &mut Criterion) {
     let mut g = c.benchmark_group("sid");
-    g.throughput(throughput(1, tpcio::protocol::sid::SID_LEN));
+    g.throughput(throughput(1, tpcio::__private::protocol::sid::SID_LEN));
     g.bench_function("generate", |b| b.iter(|| Sid::generate(black_box(3), black_box(8))));
     let wire = *Sid::generate(3, 8).as_bytes();
     g.bench_function("parse+shard", |b| b.iter(|| Sid::parse(black_box(&wire)).map(|s| s.shard(8))));

@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use bytestring::ByteString;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use tpcio::adapter::{BroadcastOptions, EncodedPacket, Rooms};
-use tpcio::engine::{EngineConfig, Session, SessionTable, WsId};
-use tpcio::protocol::sid::Sid;
-use tpcio::protocol::value::Value;
-use tpcio::protocol::{EioVersion, Frame, Packet};
-use tpcio::transport::ws_codec::WsWriter;
+use tpcio::__private::adapter::{BroadcastOptions, EncodedPacket, Rooms};
+use tpcio::__private::engine::{EngineConfig, Session, SessionTable, WsId};
+use tpcio::__private::protocol::{EioVersion, Frame, Packet};
+use tpcio::__private::transport::ws_codec::WsWriter;
+use tpcio::prelude::Sid;
+use tpcio::prelude::Value;
 
 // The server binary's allocator, so allocation costs are the server's.
 #[global_allocator]

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tpcio::http::{self, EngineQuery, Limits, Method, Request};
-use tpcio::protocol::sid::Sid;
+use tpcio::__private::http::{self, EngineQuery, Limits, Method, Request};
+use tpcio::prelude::Sid;
 
 // The server binary's allocator, so allocation costs are the server's.
 #[global_allocator]

@@ -1,14 +1,14 @@
 //! What a broadcast costs between shards: building the message a peer shard gets, and carrying
 //! messages over a glommio channel mesh between two executors (unpinned, as `CpuPlacement::Unpinned`).
 //!
-//! - `build/broadcast`: one broadcast's message for one peer, as `socket::peer` builds it: a
+//! - `build/broadcast`: one broadcast's message for one peer, as `adapter::peer` builds it: a
 //!   `BroadcastRequest` (namespace, room selector, the shared `Arc<EncodedPacket>`) as an
 //!   `AdapterMsg`, boxed into a `ShardMsg::Peer`, then dropped (as the receiver does).
-//! - `build/batch16`: sixteen broadcasts in one `ShardMsg::Peer`, as `socket::outbox` sends a
+//! - `build/batch16`: sixteen broadcasts in one `ShardMsg::Peer`, as `adapter::outbox` sends a
 //!   burst (per broadcast).
 //! - `round_trip`: one broadcast message to the other executor and one back, per round trip.
 //! - `stream/send` and `stream/batch16`: N broadcasts one way, then one answer, per broadcast;
-//!   `batch16` sends them sixteen to a message, as `socket::outbox` does when broadcasts come
+//!   `batch16` sends them sixteen to a message, as `adapter::outbox` does when broadcasts come
 //!   faster than the peer takes them.
 //!
 //! The mesh cases run in `iter_custom`: each sample starts two executors and a mesh of the
@@ -25,9 +25,11 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use glommio::channels::channel_mesh::{MeshBuilder, Receivers, Senders};
 use glommio::{LocalExecutorBuilder, Placement};
-use tpcio::adapter::{AdapterMsg, AdapterRequest, BroadcastOptions, BroadcastRequest, EncodedPacket};
-use tpcio::protocol::value::Value;
-use tpcio::shard::ShardMsg;
+use tpcio::__private::adapter::{
+    AdapterMsg, AdapterRequest, BroadcastOptions, BroadcastRequest, EncodedPacket,
+};
+use tpcio::__private::shard::ShardMsg;
+use tpcio::prelude::Value;
 
 // The server binary's allocator, so allocation costs are the server's.
 #[global_allocator]

@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tpcio::engine::{EngineConfig, EngineEvent, PollGet, PostReply, Session, SessionTable, WsId};
-use tpcio::http::EngineQuery;
-use tpcio::protocol::sid::Sid;
-use tpcio::protocol::{Data, EioVersion, Frame, Packet};
-use tpcio::transport::ws_codec::WsWriter;
+use tpcio::__private::engine::{EngineConfig, EngineEvent, PollGet, PostReply, Session, SessionTable, WsId};
+use tpcio::__private::http::EngineQuery;
+use tpcio::__private::protocol::{Data, EioVersion, Frame, Packet};
+use tpcio::__private::transport::ws_codec::WsWriter;
+use tpcio::prelude::Sid;
 
 // The server binary's allocator, so allocation costs are the server's.
 #[global_allocator]
@@ -83,7 +83,10 @@ impl Shard {
 }
 
 /// The session a request's query names, if this shard owns it.
-fn lookup<'t>(table: &'t mut SessionTable<Sid>, query: &[u8]) -> Option<tpcio::engine::SessionRef<'t, Sid>> {
+fn lookup<'t>(
+    table: &'t mut SessionTable<Sid>,
+    query: &[u8],
+) -> Option<tpcio::__private::engine::SessionRef<'t, Sid>> {
     let sid = Sid::parse(EngineQuery::parse(query).sid()?.as_bytes())?;
     if sid.shard(SHARDS) != SHARD {
         return None;

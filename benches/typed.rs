@@ -17,9 +17,9 @@ use std::hint::black_box;
 use bytes::BytesMut;
 use bytestring::ByteString;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tpcio::protocol::sio::{DecodeOptions, Packet, SioVersion};
-use tpcio::socket::Event;
-use tpcio::socket::typed::{args, encode};
+use tpcio::__private::protocol::sio::{DecodeOptions, Packet, SioVersion};
+use tpcio::__private::socket::typed::{args, encode};
+use tpcio::prelude::Event;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -9,9 +9,7 @@
 
 use std::time::Duration;
 
-use tpcio::protocol::value::Value;
-use tpcio::socket::typed::{Ack, Router};
-use tpcio::socket::{AckError, BroadcastAckError, Socket, SocketIo};
+use tpcio::prelude::{Ack, AckError, BroadcastAckError, Router, Socket, SocketIo, Value};
 
 #[derive(serde::Serialize)]
 struct Outcome {

@@ -17,9 +17,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use tpcio::protocol::value::Value;
-use tpcio::socket::typed::{Ack, Router};
-use tpcio::socket::{ConnectError, ConnectInfo, Socket, SocketIo};
+use tpcio::prelude::{Ack, ConnectError, ConnectInfo, Router, Socket, SocketIo, Value};
 
 /// Each socket's state, made from its token when it connects.
 #[derive(Clone, serde::Serialize)]

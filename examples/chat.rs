@@ -14,9 +14,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use tpcio::engine::DisconnectReason;
-use tpcio::socket::typed::{Ack, Router};
-use tpcio::socket::{ConnectError, ConnectInfo, Event, Socket, SocketIo};
+use tpcio::prelude::{Ack, ConnectError, ConnectInfo, DisconnectReason, Event, Router, Socket, SocketIo};
 
 /// What each socket carries: made by the connect middleware, so nothing is parsed twice.
 struct Member {

@@ -15,9 +15,7 @@
 
 use std::time::Duration;
 
-use tpcio::cluster::{RedisAdapterConfig, RedisUrl};
-use tpcio::socket::typed::{Ack, Router};
-use tpcio::socket::{Io, ServerSideEvent, Socket, SocketIo};
+use tpcio::prelude::{Ack, Io, RedisAdapterConfig, RedisUrl, Router, ServerSideEvent, Socket, SocketIo};
 
 fn router(port: u16) -> Router<()> {
     Router::new()

@@ -9,7 +9,7 @@
 //! Events: `echo` … → `echo` with the same arguments to the sender (or its ack when it asked
 //! for one); `broadcast` … → `broadcast` to every socket, on every shard.
 
-use tpcio::socket::{ConnectError, ConnectInfo, Event, Handler, Socket, SocketIo};
+use tpcio::prelude::{ConnectError, ConnectInfo, Event, Handler, Socket, SocketIo};
 
 struct Relay;
 

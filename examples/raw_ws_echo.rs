@@ -5,7 +5,8 @@
 //! `SO_REUSEPORT` listener, as the server's shards; the opening handshake is tpcio's
 //! (`http::parse`, `http::websocket::check`, `write_switching_protocols`) on any path, then
 //! every data frame is sent back as it came (`transport::ws_codec`): no Engine.IO, no
-//! Socket.IO, no sessions, no heartbeat.
+//! Socket.IO, no sessions, no heartbeat. It is a measuring tool, not an embedding example: it
+//! reaches into the crate's internals (`tpcio::__private`), which may change with any commit.
 //!
 //! ```sh
 //! cargo run --release --example raw_ws_echo -- --port 20300 [--host 127.0.0.1] [--shards N]
@@ -21,10 +22,10 @@ use bytes::BytesMut;
 use futures_lite::{AsyncRead, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 use glommio::{LocalExecutorBuilder, Placement};
-use tpcio::http::websocket::{check, write_rejection, write_switching_protocols};
-use tpcio::http::{Limits, parse};
-use tpcio::shard::cpus::allowed_cpus;
-use tpcio::transport::ws_codec::{
+use tpcio::__private::http::websocket::{check, write_rejection, write_switching_protocols};
+use tpcio::__private::http::{Limits, parse};
+use tpcio::__private::shard::cpus::allowed_cpus;
+use tpcio::__private::transport::ws_codec::{
     WsDecoder, WsMessage, WsWriter, write_close, write_close_payload, write_pong,
 };
 

@@ -12,9 +12,7 @@
 
 use std::time::Duration;
 
-use tpcio::protocol::value::Value;
-use tpcio::socket::typed::{Ack, Router};
-use tpcio::socket::{ConnectError, ConnectInfo, Socket, SocketIo};
+use tpcio::prelude::{Ack, ConnectError, ConnectInfo, Router, Socket, SocketIo, Value};
 
 struct Name(String);
 

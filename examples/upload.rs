@@ -12,8 +12,7 @@
 //! ```
 
 use bytes::Bytes;
-use tpcio::socket::typed::{Ack, Router};
-use tpcio::socket::{Socket, SocketIo};
+use tpcio::prelude::{Ack, Router, Socket, SocketIo};
 
 #[derive(serde::Deserialize)]
 struct Upload {

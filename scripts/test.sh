@@ -38,6 +38,8 @@ if grep -rnE 'glommio::|use glommio' src/protocol src/engine src/http src/transp
   exit 1
 fi
 cargo fmt --all -- --check
+# The API documentation builds without a warning (no broken link, every public item documented).
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 cargo clippy --workspace --all-targets -- -D warnings
 
 # --- tests ---------------------------------------------------------------------

@@ -12,11 +12,14 @@ use mimalloc::MiMalloc;
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
-use tpcio::cluster::streams::StreamsOptions;
-use tpcio::cluster::{RedisAdapterConfig, RedisError, RedisUrl, SubscriptionMode};
-use tpcio::modes::{bench, conformance, demo};
-use tpcio::server::{CpuPlacement, RunningServer, ServerConfig, ServerError, TlsConfig};
-use tpcio::socket::{ConnectionStateRecovery, SocketIo};
+use tpcio::prelude::{
+    AdminMode, AdminUi, AdminUiError, ConnectionStateRecovery, CpuPlacement, RedisAdapterConfig, RedisError,
+    RedisUrl, RunningServer, ServerConfig, ServerError, SocketIo, StreamsOptions, SubscriptionMode,
+    TlsConfig,
+};
+
+mod cli;
+use cli::{bench, conformance, demo};
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
@@ -172,6 +175,16 @@ struct Common {
     /// The private key of `--tls-cert`, a PEM file (PKCS#8, PKCS#1 or SEC1).
     #[arg(long, env = "TPCIO_TLS_KEY", global = true)]
     tls_key: Option<PathBuf>,
+    /// Serve the Socket.IO Admin UI (`@socket.io/admin-ui`): its `/admin` namespace and the
+    /// dashboard at `/admin/`. With `user:password`, the dashboard must log in with them (the
+    /// password in clear, or its bcrypt hash as the npm package takes it); without, anyone
+    /// may (Node's `auth: false`). Give it after the mode (`tpcio bench --admin-ui`) or with `=`.
+    #[arg(long, env = "TPCIO_ADMIN_UI", global = true, num_args = 0..=1, default_missing_value = "")]
+    admin_ui: Option<String>,
+    /// The Admin UI's `mode`: `development` (default: every socket, room and event) or
+    /// `production` (server stats only).
+    #[arg(long, env = "TPCIO_ADMIN_UI_MODE", default_value = "development", global = true)]
+    admin_ui_mode: AdminModeArg,
     /// Log filter: a level (`error`, `warn`, `info`, `debug`, `trace`) or a `tracing` filter
     /// such as `tpcio=debug`.
     #[arg(long, env = "TPCIO_LOG", default_value = "info", global = true)]
@@ -211,6 +224,13 @@ fn main() -> ExitCode {
         Mode::Conformance => conformance::config(addr, c.shards, placement(c)),
         _ => ServerConfig { addr, shards: c.shards, placement: placement(c), ..ServerConfig::default() },
     };
+    let admin = match admin_ui(c) {
+        Ok(admin) => admin,
+        Err(e) => {
+            eprintln!("tpcio: --admin-ui: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let redis = match redis_adapter(c, matches!(mode, Mode::Bench)) {
         Ok(redis) => redis,
         Err(e) => {
@@ -220,7 +240,10 @@ fn main() -> ExitCode {
     };
     // The flags go through the builder's methods, over the mode's defaults.
     let io = |io: SocketIo| {
-        let io = apply(c, socket_io(c, io.server_config(config.clone())));
+        let mut io = apply(c, socket_io(c, io.server_config(config.clone())));
+        if let Some(admin) = &admin {
+            io = io.admin_ui(admin.clone());
+        }
         match &redis {
             Some(config) => io.redis_adapter(config.clone()),
             None => io,
@@ -334,6 +357,39 @@ fn socket_io(c: &Common, io: SocketIo) -> SocketIo {
     }
 }
 
+/// The Admin UI the flags ask for, if any: `--admin-ui` alone, or with `user:password`.
+fn admin_ui(c: &Common) -> Result<Option<AdminUi>, String> {
+    let Some(credentials) = &c.admin_ui else { return Ok(None) };
+    let mode = match c.admin_ui_mode {
+        AdminModeArg::Development => AdminMode::Development,
+        AdminModeArg::Production => AdminMode::Production,
+    };
+    let admin = AdminUi::new().mode(mode);
+    let Some((user, password)) = credentials.split_once(':') else {
+        if credentials.is_empty() {
+            return Ok(Some(admin));
+        }
+        return Err(format!(
+            "expected `user:password`, got {credentials:?} (a mode? give --admin-ui after the mode, \
+             or as --admin-ui=user:password)"
+        ));
+    };
+    // A bcrypt hash is taken as is, as the npm package takes it.
+    match password.parse::<bcrypt::HashParts>() {
+        Ok(_) => Ok(Some(admin.basic_auth(user, password))),
+        Err(_) => {
+            admin.basic_auth_password(user, password).map(Some).map_err(|e: AdminUiError| e.to_string())
+        }
+    }
+}
+
+/// `--admin-ui-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum AdminModeArg {
+    Development,
+    Production,
+}
+
 /// The cluster adapter the flags ask for, if any.
 fn redis_adapter(c: &Common, bench: bool) -> Result<Option<RedisAdapterConfig>, RedisError> {
     let Some(url) = &c.redis else { return Ok(None) };
@@ -363,11 +419,11 @@ enum ParserArg {
     Msgpack,
 }
 
-impl From<ParserArg> for tpcio::socket::Parser {
+impl From<ParserArg> for tpcio::prelude::Parser {
     fn from(arg: ParserArg) -> Self {
         match arg {
-            ParserArg::Json => tpcio::socket::Parser::Json,
-            ParserArg::Msgpack => tpcio::socket::Parser::MsgPack,
+            ParserArg::Json => tpcio::prelude::Parser::Json,
+            ParserArg::Msgpack => tpcio::prelude::Parser::MsgPack,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The demo chat (`tpcio::modes::demo`) in a real browser: Debian's chromium, driven by
+//! The demo chat (`src/cli/demo.rs`) in a real browser: Debian's chromium, driven by
 //! playwright-core from `node tests/js/browser/<scenario>.mjs <port> 4 <screenshot dir>`,
 //! against the demo server started in-process (2 shards on 127.0.0.1:0, unpinned). The
 //! scenarios assert with `node:assert`, bound every wait, and end with one JSON line
@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::browser::{DemoServer, require_chromium, screenshot_dir};
 use common::http::Conn;
 use common::node::NodeRun;
-use tpcio::socket::Parser;
+use tpcio::prelude::Parser;
 
 /// How long one scenario may run (each bounds itself at 110 s, chromium's start included).
 const NODE_TIMEOUT: Duration = Duration::from_secs(130);

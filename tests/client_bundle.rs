@@ -10,11 +10,11 @@ mod common;
 use std::io::Read;
 use std::path::PathBuf;
 
+use common::cli::conformance;
 use common::http::{Conn, Response};
 use common::server::TestServer;
-use tpcio::modes::conformance;
-use tpcio::server::{CpuPlacement, Server};
-use tpcio::socket::bundle::ClientBundle;
+use tpcio::__private::server::bundle::ClientBundle;
+use tpcio::prelude::{CpuPlacement, Server};
 
 const JS: &str = "application/javascript; charset=utf-8";
 const JSON: &str = "application/json; charset=utf-8";

@@ -1,6 +1,6 @@
 //! The Redis adapter in process: two servers of two shards each (`bench` behaviour) on one
 //! real `redis-server`, driven by raw WebSocket clients on every shard, and the Rust emitter
-//! (`tpcio::cluster::emitter::Emitter`). What the mixed Node cluster of `tests/cluster.rs`
+//! (`tpcio::prelude::Emitter`). What the mixed Node cluster of `tests/cluster.rs`
 //! cannot see from outside: that a process is one server however many shards it has, that
 //! every shard takes the broadcasts itself, that a malformed message is dropped and counted,
 //! and that a request nobody answers ends at its timeout, with Redis up or down.
@@ -10,13 +10,13 @@ mod common;
 use std::net::TcpStream;
 use std::time::Duration;
 
+use common::cli::bench;
 use common::redis::RedisServer;
 use common::sio::{Client, SHARDS, SioServer};
 use common::ws::Event;
-use tpcio::cluster::emitter::Emitter;
-use tpcio::cluster::{RedisAdapterConfig, RedisUrl, SubscriptionMode};
-use tpcio::modes::bench;
-use tpcio::protocol::value::Value;
+use tpcio::prelude::Emitter;
+use tpcio::prelude::Value;
+use tpcio::prelude::{RedisAdapterConfig, RedisUrl, SubscriptionMode};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -236,14 +236,14 @@ fn with_redis_down_the_server_serves_its_own_clients() {
 /// `all_rooms` and `server_count` over the cluster, as a handler calls them.
 struct Rooms;
 
-impl tpcio::socket::Handler for Rooms {
+impl tpcio::prelude::Handler for Rooms {
     type Data = ();
 
-    async fn authorize(&self, _: &tpcio::socket::ConnectInfo) -> Result<(), tpcio::socket::ConnectError> {
+    async fn authorize(&self, _: &tpcio::prelude::ConnectInfo) -> Result<(), tpcio::prelude::ConnectError> {
         Ok(())
     }
 
-    async fn on_event(&self, socket: tpcio::socket::Socket<()>, mut event: tpcio::socket::Event) {
+    async fn on_event(&self, socket: tpcio::prelude::Socket<()>, mut event: tpcio::prelude::Event) {
         let Some(ack) = event.take_ack() else { return };
         let io = socket.namespace_ops();
         let answer = match event.name() {
@@ -275,7 +275,7 @@ impl tpcio::socket::Handler for Rooms {
 fn all_rooms_and_server_count_cover_the_cluster() {
     let redis = RedisServer::start();
     let start = || {
-        let io = tpcio::socket::SocketIo::new()
+        let io = tpcio::prelude::SocketIo::new()
             .namespace("/", |_shard| Rooms)
             .redis_adapter(config(&redis.url(), Duration::from_secs(3)));
         SioServer::start(io)
@@ -302,14 +302,14 @@ fn all_rooms_and_server_count_cover_the_cluster() {
 /// cluster, `count` acks how many sockets it has there.
 struct Dynamic;
 
-impl tpcio::socket::Handler for Dynamic {
+impl tpcio::prelude::Handler for Dynamic {
     type Data = ();
 
-    async fn authorize(&self, _: &tpcio::socket::ConnectInfo) -> Result<(), tpcio::socket::ConnectError> {
+    async fn authorize(&self, _: &tpcio::prelude::ConnectInfo) -> Result<(), tpcio::prelude::ConnectError> {
         Ok(())
     }
 
-    async fn on_event(&self, socket: tpcio::socket::Socket<()>, mut event: tpcio::socket::Event) {
+    async fn on_event(&self, socket: tpcio::prelude::Socket<()>, mut event: tpcio::prelude::Event) {
         let io = socket.namespace_ops();
         match event.name() {
             "shout" => {
@@ -338,7 +338,7 @@ fn join_namespace(server: &SioServer, nsp: &str) -> Client {
 fn a_dynamic_child_namespace_joins_the_cluster_from_any_shard() {
     let redis = RedisServer::start();
     let start = || {
-        let io = tpcio::socket::SocketIo::new()
+        let io = tpcio::prelude::SocketIo::new()
             .namespace("/", |_shard| Rooms)
             .dynamic_namespace(|name| name.starts_with("/dyn-"), |_shard| Dynamic)
             .redis_adapter(config(&redis.url(), Duration::from_secs(3)));

@@ -3,7 +3,7 @@
 
 mod common;
 
-use tpcio::server::allow_request;
+use tpcio::prelude::allow_request;
 
 use common::engine::{BOTH, Session, TEXT, assert_engine_error, assert_healthy, assert_ok, sid_of};
 use common::http::{Conn, request_bytes};

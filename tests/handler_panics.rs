@@ -16,12 +16,12 @@ use common::TIMEOUT;
 use common::engine::{Eio, Session};
 use common::http::Conn;
 use common::sio::{Client, SioServer, connect_ack_sid};
-use tpcio::engine::DisconnectReason;
-use tpcio::protocol::Data;
-use tpcio::server::{
+use tpcio::prelude::Data;
+use tpcio::prelude::DisconnectReason;
+use tpcio::prelude::{ConnectError, ConnectInfo, Event, Handler, Socket, SocketIo};
+use tpcio::prelude::{
     CpuPlacement, EngineHandler, EngineSocket, Server, ServerConfig, ServerError, ShardContext,
 };
-use tpcio::socket::{ConnectError, ConnectInfo, Event, Handler, Socket, SocketIo};
 
 /// Panics where its client asks it to; reports every disconnect as `socket-id reason`.
 struct Fragile {
@@ -48,11 +48,11 @@ impl Handler for Fragile {
         match event.name() {
             "boom" => panic!("on_event boom"),
             "later-boom" => {
-                tpcio::server::sleep(Duration::from_millis(20)).await;
+                tpcio::prelude::sleep(Duration::from_millis(20)).await;
                 panic!("on_event boom after an await");
             }
             "spawn-boom" => socket.io().spawn(async {
-                tpcio::server::sleep(Duration::from_millis(5)).await;
+                tpcio::prelude::sleep(Duration::from_millis(5)).await;
                 panic!("spawned boom");
             }),
             "data-boom" => socket.with_data(|_| socket.with_data_mut(|_| ())),

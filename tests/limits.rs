@@ -12,13 +12,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use common::TIMEOUT;
+use common::cli::conformance;
 use common::engine::{TEXT, assert_healthy, sid_of};
 use common::http::{Conn, request_bytes};
 use common::server::TestServer;
 use common::sio::probe::{self, Report, expect_report};
 use common::sio::{Client, SioServer};
-use tpcio::modes::conformance;
-use tpcio::server::{CpuPlacement, RunningServer, ServerConfig, allow_request_async};
+use tpcio::prelude::{CpuPlacement, RunningServer, ServerConfig, allow_request_async};
 
 const HANDSHAKE: &str = "/engine.io/?EIO=4&transport=polling";
 
@@ -153,7 +153,7 @@ fn an_async_allow_request_refuses_by_the_clients_address() {
             // The request is copied before the wait, as the future cannot borrow it.
             let reason = req.header("x-reason").map(|r| String::from_utf8_lossy(r).into_owned());
             async move {
-                tpcio::server::sleep(Duration::from_millis(50)).await;
+                tpcio::prelude::sleep(Duration::from_millis(50)).await;
                 match peer.ip() == other_ip() {
                     true => Err(format!("{} {}", peer.ip(), reason.unwrap_or_default())),
                     false => Ok(()),
@@ -199,6 +199,20 @@ fn an_idle_keep_alive_connection_closes_after_keep_alive_timeout_without_a_word(
     assert_eq!(conn.read_to_close(), b"", "closed silently");
     let idle = answered.elapsed();
     assert!(idle >= Duration::from_millis(950), "closed after {idle:?}, before the keep-alive timeout");
+}
+
+#[test]
+fn a_process_spawned_by_the_embedder_does_not_hold_client_connections_open() {
+    let server = TestServer::start_with(|c| c.keep_alive_timeout = Duration::from_millis(300));
+    let mut conn = Conn::connect(server.addr);
+    assert_eq!(conn.get(HANDSHAKE).status, 200, "accepted and served");
+    // A child inherits every descriptor of ours not marked close-on-exec, the accepted
+    // connection included: the server's close would then not end it.
+    let mut child = std::process::Command::new("sleep").arg("30").spawn().expect("spawn sleep");
+    let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| conn.read_to_close()));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(closed.expect("the connection closed at the keep-alive timeout"), b"");
 }
 
 #[test]

@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use common::node::NodeRun;
 
+use common::cli::conformance;
 use serde_json::Value;
-use tpcio::modes::conformance;
-use tpcio::server::{CpuPlacement, RunningServer};
+use tpcio::prelude::{CpuPlacement, RunningServer};
 
 /// How long one node script may run, from its start (each script also has its own 10 s limit).
 const NODE_TIMEOUT: Duration = Duration::from_secs(20);

@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 use common::node::NodeRun;
 use common::node_reference::{reference_dir, require_reference};
 use serde_json::Value as Json;
-use tpcio::engine::DisconnectReason;
-use tpcio::protocol::value::Value;
-use tpcio::server::{CpuPlacement, RunningServer, ServerConfig};
-use tpcio::socket::{ConnectError, ConnectInfo, Event, Handler, Parser, Socket, SocketIo};
+use tpcio::prelude::DisconnectReason;
+use tpcio::prelude::Value;
+use tpcio::prelude::{ConnectError, ConnectInfo, Event, Handler, Parser, Socket, SocketIo};
+use tpcio::prelude::{CpuPlacement, RunningServer, ServerConfig};
 
 const NODE_TIMEOUT: Duration = Duration::from_secs(30);
 const PACKAGES: &[&str] = &["socket.io-client", "socket.io-msgpack-parser", "engine.io-client"];

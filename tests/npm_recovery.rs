@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::node::NodeRun;
-use tpcio::protocol::value::Value;
-use tpcio::server::{CpuPlacement, RunningServer, ServerConfig};
-use tpcio::socket::{ConnectError, ConnectInfo, ConnectionStateRecovery, Event, Handler, Socket, SocketIo};
+use tpcio::prelude::Value;
+use tpcio::prelude::{ConnectError, ConnectInfo, ConnectionStateRecovery, Event, Handler, Socket, SocketIo};
+use tpcio::prelude::{CpuPlacement, RunningServer, ServerConfig};
 
 const NODE_TIMEOUT: Duration = Duration::from_secs(45);
 const PACKAGES: &[&str] = &["socket.io-client"];

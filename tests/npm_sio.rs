@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use app::Record;
 use common::node::NodeRun;
-use tpcio::server::RunningServer;
+use tpcio::prelude::RunningServer;
 
 /// How long one node script may run (each bounds itself at 15 s).
 const NODE_TIMEOUT: Duration = Duration::from_secs(25);

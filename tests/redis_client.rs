@@ -1,4 +1,4 @@
-//! The Redis client (`tpcio::cluster::redis`) against a real `redis-server` (7.x): every test
+//! The Redis client (`tpcio::__private::cluster::redis`) against a real `redis-server` (7.x): every test
 //! starts its own server on a free loopback port and kills it at the end.
 //!
 //! Nothing here sleeps to synchronise where an event can be awaited: tests await replies,
@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_channel::mpsc;
 use futures_lite::StreamExt;
-use tpcio::cluster::redis::blocking;
-use tpcio::cluster::redis::{
+use tpcio::__private::cluster::redis::blocking;
+use tpcio::__private::cluster::redis::{
     Client, ConnEvent, EventHook, Message, MessageHook, Options, RedisError, RedisUrl, Reply, SubKind,
     Subscriber,
 };

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use common::engine::Eio;
 use common::sio::{Client, SioServer, connect_ack_sid};
-use tpcio::engine::DisconnectReason;
-use tpcio::protocol::value::Value;
-use tpcio::socket::{ConnectError, ConnectInfo, ConnectionStateRecovery, Event, Handler, Socket, SocketIo};
+use tpcio::prelude::DisconnectReason;
+use tpcio::prelude::Value;
+use tpcio::prelude::{ConnectError, ConnectInfo, ConnectionStateRecovery, Event, Handler, Socket, SocketIo};
 
 /// `join room`, `bcast room n` → `b n` to the room, `uni` → `u 1` to the sender, `poke id` →
 /// `poked` to socket `id` through `fetch_sockets`,

@@ -18,9 +18,9 @@ use common::browser::DemoServer;
 use common::node::NodeRun;
 use common::server::TestServer;
 use common::tls::{TestCa, TlsConn, read_until_closed};
-use tpcio::socket::Parser;
+use tpcio::prelude::Parser;
 
-fn tls_server(ca: &TestCa, configure: impl FnOnce(&mut tpcio::server::ServerConfig)) -> TestServer {
+fn tls_server(ca: &TestCa, configure: impl FnOnce(&mut tpcio::prelude::ServerConfig)) -> TestServer {
     let files = ca.server_config();
     TestServer::start_with(move |config| {
         config.tls = Some(files);

@@ -9,9 +9,9 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tpcio::server::{CpuPlacement, RunningServer};
-use tpcio::socket::typed::{Ack, Router};
-use tpcio::socket::{AckError, Event, Socket, SocketIo};
+use tpcio::prelude::{Ack, Router};
+use tpcio::prelude::{AckError, Event, Socket, SocketIo};
+use tpcio::prelude::{CpuPlacement, RunningServer};
 
 use common::http::Conn;
 use common::node::NodeRun;

@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use serde::Serialize;
-use tpcio::protocol::value::ser::write_value;
+use tpcio::__private::protocol::value::ser::write_value;
 
 fn ours<T: Serialize + ?Sized>(value: &T) -> String {
     let mut out = Vec::new();

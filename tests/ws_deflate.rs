@@ -6,6 +6,11 @@
 //! the handshake bytes, including `ws`'s 400 for a malformed offer.
 //! A missing `node` or `tests/js/node_modules` fails the tests: they never skip.
 
+// The binary's conformance server, compiled here (it is not part of the library).
+#[allow(dead_code)]
+#[path = "../src/cli/mod.rs"]
+mod cli;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -13,8 +18,8 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tpcio::modes::conformance;
-use tpcio::server::{CpuPlacement, RunningServer};
+use cli::conformance;
+use tpcio::prelude::{CpuPlacement, RunningServer};
 
 const NODE_TIMEOUT: Duration = Duration::from_secs(20);
 const KEY_HEADERS: &str = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";

@@ -1,4 +1,4 @@
-// The Node reference of `tpcio conformance` (src/modes/conformance.rs): what the official
+// The Node reference of `tpcio conformance` (src/cli/conformance.rs): what the official
 // Engine.IO and Socket.IO test suites expect of a server, on one port.
 //   - `/engine.io/`: a bare engine.io 6.6 server echoing every message on its session;
 //   - `/socket.io/`: socket.io 4.8 with the namespaces `/` and `/custom`; every connect emits

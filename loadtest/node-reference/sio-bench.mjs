@@ -1,5 +1,5 @@
 // The Node reference for the Socket.IO scenarios of the load tester: a socket.io 4.8 server
-// with the behaviour of `tpcio bench` (src/modes/bench.rs) and the same timings
+// with the behaviour of `tpcio bench` (src/cli/bench.rs) and the same timings
 // (pingInterval 25000, pingTimeout 20000) at the same path, EIO=3 accepted too. With a Redis
 // URL it joins a `@socket.io/redis-adapter` 8.3 cluster (classic `createAdapter(pub, sub)`,
 // prefix KEY, default `socket.io`): the reference `tpcio bench --redis URL --redis-key KEY`

@@ -13,8 +13,19 @@
 //!
 //! Everything here is `Send` data: the packet of a broadcast is an `Arc<EncodedPacket>` whose
 //! buffers are shared, not copied, by every shard.
+//!
+//! The near distance, the other shards of this process: `peer` is what one shard's
+//! Socket.IO layer tells another (broadcasts, requests, answers, recovery lookups), queued
+//! by `outbox` (bounded, batched per peer); `requests` waits for the answers of a
+//! request sent to every shard (and, with a Redis adapter, to every server); [`remote`] is a
+//! socket found on any of them. The far distance, other servers on Redis, is `crate::cluster`,
+//! which carries the same requests and answers.
 
 pub mod encoded;
+pub(crate) mod outbox;
+pub(crate) mod peer;
+pub mod remote;
+pub(crate) mod requests;
 pub mod rooms;
 pub mod selector;
 

@@ -22,10 +22,13 @@ pub type Room = ByteString;
 /// empty), minus those in any of `except`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BroadcastOptions {
+    /// Sockets in any of these rooms; every socket of the namespace when empty.
     #[serde(serialize_with = "write_rooms", deserialize_with = "read_rooms")]
     pub rooms: Vec<Room>,
+    /// Minus the sockets in any of these.
     #[serde(default, serialize_with = "write_rooms", deserialize_with = "read_rooms")]
     pub except: Vec<Room>,
+    /// How the packet goes (volatile, local, the acks' timeout, …).
     #[serde(default)]
     pub flags: BroadcastFlags,
 }
@@ -83,21 +86,25 @@ impl BroadcastOptions {
         self
     }
 
+    /// Sets [`BroadcastFlags::volatile`].
     pub fn volatile(mut self) -> Self {
         self.flags.volatile = true;
         self
     }
 
+    /// Sets [`BroadcastFlags::local`].
     pub fn local(mut self) -> Self {
         self.flags.local = true;
         self
     }
 
+    /// Sets [`BroadcastFlags::compress`].
     pub fn compress(mut self, compress: bool) -> Self {
         self.flags.compress = Some(compress);
         self
     }
 
+    /// Sets [`BroadcastFlags::timeout`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.flags.timeout = Some(timeout);
         self
@@ -191,14 +198,14 @@ impl Visitor<'_> for RoomNameVisitor {
 mod timeout_ms {
     use super::*;
 
-    pub fn serialize<S: Serializer>(t: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(t: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         match t {
             Some(t) => s.serialize_u64(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         d.deserialize_any(MillisVisitor)
     }
 

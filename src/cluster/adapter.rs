@@ -65,11 +65,11 @@ use super::redis::{Client, ConnEvent, EventHook, Message, RedisError, SubKind, S
 use super::wire::sharded::{Body, ShardedMsg};
 use super::wire::{BroadcastMsg, Request, Response, WirePacket};
 use super::{AdapterKind, RedisAdapterConfig, SubscriptionMode};
+use crate::adapter::peer::{PeerMsg, Reach};
 use crate::adapter::{AdapterResponse, BroadcastOptions, EncodedPacket, RequestId, Room};
 use crate::metrics::ShardMetrics;
 use crate::protocol::value::Value;
 use crate::socket::layer::Layer;
-use crate::socket::peer::{PeerMsg, Reach};
 
 mod receive;
 mod streams;

@@ -10,13 +10,12 @@
 //! no `fetchSockets` and no `serverCount` through an emitter, as with Node's.
 //!
 //! ```no_run
-//! use tpcio::cluster::emitter::Emitter;
-//! use tpcio::protocol::value::Value;
+//! use tpcio::prelude::{Emitter, Value};
 //!
 //! let emitter = Emitter::connect("redis://127.0.0.1:6379")?;
 //! emitter.to("room1").emit("news", &[Value::from("hello")])?;
 //! emitter.of("/admin").sockets_join(["staff"])?;
-//! # Ok::<(), tpcio::cluster::emitter::EmitterError>(())
+//! # Ok::<(), tpcio::prelude::EmitterError>(())
 //! ```
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -34,6 +33,7 @@ const EMITTER_UID: &str = "emitter";
 /// Why an emit was not published.
 #[derive(Debug, thiserror::Error)]
 pub enum EmitterError {
+    /// Redis could not be reached, or refused the command.
     #[error(transparent)]
     Redis(#[from] RedisError),
     /// socket.io's reserved event names (`connect`, `disconnect`, …) cannot be emitted.
@@ -113,7 +113,7 @@ impl Emitter {
     /// Emits `event` with `args` (buffers as [`Value::Binary`]) to the selected sockets of
     /// every server.
     pub fn emit(&self, event: &str, args: &[Value]) -> Result<(), EmitterError> {
-        if crate::socket::layer::is_reserved(event) {
+        if crate::socket::send::is_reserved(event) {
             return Err(EmitterError::Reserved(event.to_owned()));
         }
         let data = std::iter::once(Value::from(event)).chain(args.iter().cloned()).collect();
@@ -153,7 +153,7 @@ impl Emitter {
     /// Runs `event` on every server's handler of the namespace (Node's `serverSideEmit`;
     /// there is no ack through an emitter).
     pub fn server_side_emit(&self, event: &str, args: &[Value]) -> Result<(), EmitterError> {
-        if crate::socket::layer::is_reserved(event) {
+        if crate::socket::send::is_reserved(event) {
             return Err(EmitterError::Reserved(event.to_owned()));
         }
         let data = std::iter::once(Value::from(event)).chain(args.iter().cloned()).collect();

@@ -43,6 +43,9 @@
 //! peer sends is untrusted: anything malformed is a [`WireError`], unknown keys and flags are
 //! ignored, room names may be numbers (read as JavaScript prints them), a packet without `nsp`
 //! is for `/`.
+//!
+//! Here: broadcasts and their packets; [`Request`] and [`Response`] in their own files;
+//! `read` and `write` hold the field readers and writers all of them share.
 
 use std::time::Duration;
 
@@ -51,6 +54,8 @@ use bytestring::ByteString;
 use super::msgpack;
 
 mod read;
+mod request;
+mod response;
 pub mod sharded;
 mod write;
 
@@ -58,6 +63,8 @@ use crate::adapter::{BroadcastFlags, BroadcastOptions, EncodedPacket, Room, Sock
 use crate::protocol::sio::{DecodeOptions, Packet, PacketKind, SioVersion};
 use crate::protocol::value::{Value, from_json, json, number, reconstruct};
 use read::*;
+pub use request::Request;
+pub use response::Response;
 use write::*;
 
 /// For the streams adapter's entries ([`super::streams`]).
@@ -86,16 +93,16 @@ impl From<msgpack::MsgpackError> for WireError {
 
 /// The request and response types (`RequestType` in the adapter).
 mod rt {
-    pub const SOCKETS: u64 = 0;
-    pub const ALL_ROOMS: u64 = 1;
-    pub const REMOTE_JOIN: u64 = 2;
-    pub const REMOTE_LEAVE: u64 = 3;
-    pub const REMOTE_DISCONNECT: u64 = 4;
-    pub const REMOTE_FETCH: u64 = 5;
-    pub const SERVER_SIDE_EMIT: u64 = 6;
-    pub const BROADCAST: u64 = 7;
-    pub const BROADCAST_CLIENT_COUNT: u64 = 8;
-    pub const BROADCAST_ACK: u64 = 9;
+    pub(crate) const SOCKETS: u64 = 0;
+    pub(crate) const ALL_ROOMS: u64 = 1;
+    pub(crate) const REMOTE_JOIN: u64 = 2;
+    pub(crate) const REMOTE_LEAVE: u64 = 3;
+    pub(crate) const REMOTE_DISCONNECT: u64 = 4;
+    pub(crate) const REMOTE_FETCH: u64 = 5;
+    pub(crate) const SERVER_SIDE_EMIT: u64 = 6;
+    pub(crate) const BROADCAST: u64 = 7;
+    pub(crate) const BROADCAST_CLIENT_COUNT: u64 = 8;
+    pub(crate) const BROADCAST_ACK: u64 = 9;
 }
 
 /// A socket.io-parser packet as the adapter carries it: `{type, data, nsp, id?}`.
@@ -237,438 +244,6 @@ impl BroadcastMsg {
         let opts = read_opts(opts, true)?;
         Ok(BroadcastMsg { uid, packet: WirePacket::read(std::mem::take(packet))?, opts })
     }
-}
-
-/// A request on `{key}-request#{nsp}#` (types 0–7).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Request {
-    Sockets {
-        uid: String,
-        request_id: String,
-        rooms: Vec<Room>,
-    },
-    AllRooms {
-        uid: String,
-        request_id: String,
-    },
-    /// `uid` is absent when an emitter sent it.
-    RemoteJoin {
-        uid: Option<String>,
-        opts: BroadcastOptions,
-        rooms: Vec<Room>,
-    },
-    RemoteLeave {
-        uid: Option<String>,
-        opts: BroadcastOptions,
-        rooms: Vec<Room>,
-    },
-    LegacyJoin {
-        uid: String,
-        request_id: String,
-        sid: String,
-        room: Room,
-    },
-    LegacyLeave {
-        uid: String,
-        request_id: String,
-        sid: String,
-        room: Room,
-    },
-    RemoteDisconnect {
-        uid: Option<String>,
-        opts: BroadcastOptions,
-        close: bool,
-    },
-    LegacyDisconnect {
-        uid: String,
-        request_id: String,
-        sid: String,
-        close: bool,
-    },
-    /// `opts.flags` is not carried (Node sends rooms and except only).
-    RemoteFetch {
-        uid: String,
-        request_id: String,
-        opts: BroadcastOptions,
-    },
-    /// `data` is `[event, ...args]`; `request_id` when the sender waits for acks.
-    ServerSideEmit {
-        uid: String,
-        request_id: Option<String>,
-        data: Vec<Value>,
-    },
-    /// Type 7: a broadcast whose recipients' acks are awaited (`packet` has no id).
-    Broadcast {
-        uid: String,
-        request_id: String,
-        packet: WirePacket,
-        opts: BroadcastOptions,
-    },
-}
-
-impl Request {
-    /// The sender's uid (none for the emitter's join, leave and disconnect).
-    pub fn uid(&self) -> Option<&str> {
-        match self {
-            Request::Sockets { uid, .. }
-            | Request::AllRooms { uid, .. }
-            | Request::LegacyJoin { uid, .. }
-            | Request::LegacyLeave { uid, .. }
-            | Request::LegacyDisconnect { uid, .. }
-            | Request::RemoteFetch { uid, .. }
-            | Request::ServerSideEmit { uid, .. }
-            | Request::Broadcast { uid, .. } => Some(uid),
-            Request::RemoteJoin { uid, .. }
-            | Request::RemoteLeave { uid, .. }
-            | Request::RemoteDisconnect { uid, .. } => uid.as_deref(),
-        }
-    }
-
-    /// The request id the responses will carry, if any are expected.
-    pub fn request_id(&self) -> Option<&str> {
-        match self {
-            Request::Sockets { request_id, .. }
-            | Request::AllRooms { request_id, .. }
-            | Request::LegacyJoin { request_id, .. }
-            | Request::LegacyLeave { request_id, .. }
-            | Request::LegacyDisconnect { request_id, .. }
-            | Request::RemoteFetch { request_id, .. }
-            | Request::Broadcast { request_id, .. } => Some(request_id),
-            Request::ServerSideEmit { request_id, .. } => request_id.as_deref(),
-            Request::RemoteJoin { .. } | Request::RemoteLeave { .. } | Request::RemoteDisconnect { .. } => {
-                None
-            }
-        }
-    }
-
-    /// JSON as Node's `JSON.stringify` writes the request (msgpack for [`Request::Broadcast`]).
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = String::with_capacity(96);
-        let mut o = JsonObject::new(&mut out);
-        match self {
-            Request::Sockets { uid, request_id, rooms } => {
-                o.str("uid", uid);
-                o.str("requestId", request_id);
-                o.num("type", rt::SOCKETS);
-                o.rooms("rooms", rooms);
-            }
-            Request::AllRooms { uid, request_id } => {
-                o.str("uid", uid);
-                o.str("requestId", request_id);
-                o.num("type", rt::ALL_ROOMS);
-            }
-            Request::RemoteJoin { uid, opts, rooms } | Request::RemoteLeave { uid, opts, rooms } => {
-                if let Some(uid) = uid {
-                    o.str("uid", uid);
-                }
-                let t = if matches!(self, Request::RemoteJoin { .. }) {
-                    rt::REMOTE_JOIN
-                } else {
-                    rt::REMOTE_LEAVE
-                };
-                o.num("type", t);
-                o.target("opts", opts);
-                o.rooms("rooms", rooms);
-            }
-            Request::LegacyJoin { uid, request_id, sid, room }
-            | Request::LegacyLeave { uid, request_id, sid, room } => {
-                o.str("uid", uid);
-                o.str("requestId", request_id);
-                let t = if matches!(self, Request::LegacyJoin { .. }) {
-                    rt::REMOTE_JOIN
-                } else {
-                    rt::REMOTE_LEAVE
-                };
-                o.num("type", t);
-                o.str("sid", sid);
-                o.str("room", room);
-            }
-            Request::RemoteDisconnect { uid, opts, close } => {
-                if let Some(uid) = uid {
-                    o.str("uid", uid);
-                }
-                o.num("type", rt::REMOTE_DISCONNECT);
-                o.target("opts", opts);
-                o.bool("close", *close);
-            }
-            Request::LegacyDisconnect { uid, request_id, sid, close } => {
-                o.str("uid", uid);
-                o.str("requestId", request_id);
-                o.num("type", rt::REMOTE_DISCONNECT);
-                o.str("sid", sid);
-                o.bool("close", *close);
-            }
-            Request::RemoteFetch { uid, request_id, opts } => {
-                o.str("uid", uid);
-                o.str("requestId", request_id);
-                o.num("type", rt::REMOTE_FETCH);
-                o.target("opts", opts);
-            }
-            Request::ServerSideEmit { uid, request_id, data } => {
-                o.str("uid", uid);
-                if let Some(request_id) = request_id {
-                    o.str("requestId", request_id);
-                }
-                o.num("type", rt::SERVER_SIDE_EMIT);
-                write_json_array(data, o.key("data"));
-            }
-            Request::Broadcast { uid, request_id, packet, opts } => {
-                let mut bin = Vec::with_capacity(96 + packet.data.len() * 16);
-                map_len(5, &mut bin);
-                msgpack::write_str("uid", &mut bin);
-                msgpack::write_str(uid, &mut bin);
-                msgpack::write_str("requestId", &mut bin);
-                msgpack::write_str(request_id, &mut bin);
-                msgpack::write_str("type", &mut bin);
-                msgpack::encode(&Value::from(rt::BROADCAST), &mut bin);
-                msgpack::write_str("packet", &mut bin);
-                packet.write_msgpack(&mut bin);
-                msgpack::write_str("opts", &mut bin);
-                write_opts_msgpack(opts, OptsOrder::Adapter, &mut bin);
-                return bin;
-            }
-        }
-        o.end();
-        out.into_bytes()
-    }
-
-    /// Reads a request (JSON when it starts with `{`, msgpack otherwise).
-    pub fn decode(bytes: &[u8]) -> Result<Request, WireError> {
-        let mut v = parse_message(bytes)?;
-        if !matches!(v, Value::Object(_)) {
-            return Err(malformed("request is not an object"));
-        }
-        let t = read_u64(v.get("type"), "request type")?;
-        Ok(match t {
-            rt::SOCKETS => Request::Sockets {
-                uid: req_str(&v, "uid")?,
-                request_id: req_str(&v, "requestId")?,
-                rooms: read_rooms(v.get("rooms"))?,
-            },
-            rt::ALL_ROOMS => {
-                Request::AllRooms { uid: req_str(&v, "uid")?, request_id: req_str(&v, "requestId")? }
-            }
-            rt::REMOTE_JOIN | rt::REMOTE_LEAVE if has_opts(&v) => {
-                let (uid, opts, rooms) =
-                    (opt_str(&v, "uid")?, read_opts(target(&v)?, false)?, read_rooms(v.get("rooms"))?);
-                match t {
-                    rt::REMOTE_JOIN => Request::RemoteJoin { uid, opts, rooms },
-                    _ => Request::RemoteLeave { uid, opts, rooms },
-                }
-            }
-            rt::REMOTE_JOIN | rt::REMOTE_LEAVE => {
-                let uid = req_str(&v, "uid")?;
-                let request_id = req_str(&v, "requestId")?;
-                let sid = req_str(&v, "sid")?;
-                let room = room_name(v.get("room").ok_or_else(|| malformed("legacy request without room"))?)?;
-                match t {
-                    rt::REMOTE_JOIN => Request::LegacyJoin { uid, request_id, sid, room },
-                    _ => Request::LegacyLeave { uid, request_id, sid, room },
-                }
-            }
-            rt::REMOTE_DISCONNECT if has_opts(&v) => Request::RemoteDisconnect {
-                uid: opt_str(&v, "uid")?,
-                opts: read_opts(target(&v)?, false)?,
-                close: v.get("close").is_some_and(truthy),
-            },
-            rt::REMOTE_DISCONNECT => Request::LegacyDisconnect {
-                uid: req_str(&v, "uid")?,
-                request_id: req_str(&v, "requestId")?,
-                sid: req_str(&v, "sid")?,
-                close: v.get("close").is_some_and(truthy),
-            },
-            rt::REMOTE_FETCH => Request::RemoteFetch {
-                uid: req_str(&v, "uid")?,
-                request_id: req_str(&v, "requestId")?,
-                opts: read_opts(target(&v)?, false)?,
-            },
-            rt::SERVER_SIDE_EMIT => Request::ServerSideEmit {
-                uid: req_str(&v, "uid")?,
-                request_id: opt_str(&v, "requestId")?,
-                data: match take(&mut v, "data") {
-                    Some(Value::Array(items)) => items,
-                    _ => return Err(malformed("server-side emit data is not an array")),
-                },
-            },
-            rt::BROADCAST => Request::Broadcast {
-                uid: req_str(&v, "uid")?,
-                request_id: req_str(&v, "requestId")?,
-                packet: WirePacket::read(
-                    take(&mut v, "packet").ok_or_else(|| malformed("broadcast without packet"))?,
-                )?,
-                opts: read_opts(target(&v)?, true)?,
-            },
-            other => return Err(malformed(format!("request type {other}"))),
-        })
-    }
-}
-
-/// A response on `{key}-response#{nsp}#` (or the requester's own channel).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Response {
-    /// To a SOCKETS request (type 0).
-    Sockets {
-        request_id: String,
-        sockets: Vec<String>,
-    },
-    AllRooms {
-        request_id: String,
-        rooms: Vec<Room>,
-    },
-    /// To a legacy (7.x) join, leave or disconnect.
-    Legacy {
-        request_id: String,
-    },
-    /// To a REMOTE_FETCH. An empty `sockets` list reads as this (8.x sends no SOCKETS
-    /// requests); a requester of type 0 should take it as an empty [`Response::Sockets`].
-    FetchSockets {
-        request_id: String,
-        sockets: Vec<SocketDetails>,
-    },
-    /// The first ack argument of a server-side emit handler (`Null` when it had none: Node
-    /// then writes no `data` key, and we write `null`).
-    ServerSideEmit {
-        request_id: String,
-        data: Value,
-    },
-    /// Type 8: how many clients got a type-7 broadcast on the responding node.
-    ClientCount {
-        request_id: String,
-        count: u64,
-    },
-    /// Type 9: one client's ack, its first argument (`Null` when it had none: Node then
-    /// writes no `packet` key, and we write nil).
-    BroadcastAck {
-        request_id: String,
-        packet: Value,
-    },
-}
-
-impl Response {
-    pub fn request_id(&self) -> &str {
-        match self {
-            Response::Sockets { request_id, .. }
-            | Response::AllRooms { request_id, .. }
-            | Response::Legacy { request_id }
-            | Response::FetchSockets { request_id, .. }
-            | Response::ServerSideEmit { request_id, .. }
-            | Response::ClientCount { request_id, .. }
-            | Response::BroadcastAck { request_id, .. } => request_id,
-        }
-    }
-
-    /// JSON as Node writes each response (msgpack for [`Response::BroadcastAck`]).
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = String::with_capacity(64);
-        let mut o = JsonObject::new(&mut out);
-        match self {
-            Response::Sockets { request_id, sockets } => {
-                o.str("requestId", request_id);
-                let out = o.key("sockets");
-                write_json_list(sockets.iter(), out, |s, out| json::write_str(s, out));
-            }
-            Response::AllRooms { request_id, rooms } => {
-                o.str("requestId", request_id);
-                o.rooms("rooms", rooms);
-            }
-            Response::Legacy { request_id } => o.str("requestId", request_id),
-            Response::FetchSockets { request_id, sockets } => {
-                o.str("requestId", request_id);
-                write_json_list(sockets.iter(), o.key("sockets"), |s, out| {
-                    let mut so = JsonObject::new(out);
-                    so.str("id", &s.id);
-                    write_json(&s.handshake, so.key("handshake"));
-                    so.rooms("rooms", &s.rooms);
-                    write_json(&s.data, so.key("data"));
-                    so.end();
-                });
-            }
-            Response::ServerSideEmit { request_id, data } => {
-                o.num("type", rt::SERVER_SIDE_EMIT);
-                o.str("requestId", request_id);
-                write_json(data, o.key("data"));
-            }
-            Response::ClientCount { request_id, count } => {
-                o.num("type", rt::BROADCAST_CLIENT_COUNT);
-                o.str("requestId", request_id);
-                o.num("clientCount", *count);
-            }
-            Response::BroadcastAck { request_id, packet } => {
-                let mut bin = Vec::with_capacity(32);
-                map_len(3, &mut bin);
-                msgpack::write_str("type", &mut bin);
-                msgpack::encode(&Value::from(rt::BROADCAST_ACK), &mut bin);
-                msgpack::write_str("requestId", &mut bin);
-                msgpack::write_str(request_id, &mut bin);
-                msgpack::write_str("packet", &mut bin);
-                msgpack::encode(packet, &mut bin);
-                return bin;
-            }
-        }
-        o.end();
-        out.into_bytes()
-    }
-
-    /// Reads a response (JSON when it starts with `{`, msgpack otherwise). Responses without
-    /// `type` are told apart by their keys: `sockets` (ids: SOCKETS, objects or empty:
-    /// REMOTE_FETCH), `rooms`, or neither (legacy).
-    pub fn decode(bytes: &[u8]) -> Result<Response, WireError> {
-        let mut v = parse_message(bytes)?;
-        if !matches!(v, Value::Object(_)) {
-            return Err(malformed("response is not an object"));
-        }
-        let request_id = req_str(&v, "requestId")?;
-        let t = match v.get("type") {
-            Some(Value::Number(n)) => n.as_u64(),
-            _ => None,
-        };
-        Ok(match t {
-            Some(rt::SERVER_SIDE_EMIT) => {
-                Response::ServerSideEmit { request_id, data: take(&mut v, "data").unwrap_or_default() }
-            }
-            Some(rt::BROADCAST_CLIENT_COUNT) => {
-                Response::ClientCount { request_id, count: read_u64(v.get("clientCount"), "clientCount")? }
-            }
-            Some(rt::BROADCAST_ACK) => {
-                Response::BroadcastAck { request_id, packet: take(&mut v, "packet").unwrap_or_default() }
-            }
-            _ => match take(&mut v, "sockets") {
-                Some(Value::Array(items))
-                    if !items.is_empty() && items.iter().all(|s| matches!(s, Value::String(_))) =>
-                {
-                    let sockets = items
-                        .into_iter()
-                        .filter_map(|s| match s {
-                            Value::String(s) => Some(s),
-                            _ => None,
-                        })
-                        .collect();
-                    Response::Sockets { request_id, sockets }
-                }
-                Some(Value::Array(items)) => {
-                    let sockets = items.into_iter().map(read_socket).collect::<Result<_, _>>()?;
-                    Response::FetchSockets { request_id, sockets }
-                }
-                Some(_) => return Err(malformed("response sockets is not an array")),
-                None => match v.get("rooms") {
-                    Some(rooms) => Response::AllRooms { request_id, rooms: read_rooms(Some(rooms))? },
-                    None => Response::Legacy { request_id },
-                },
-            },
-        })
-    }
-}
-
-fn read_socket(mut value: Value) -> Result<SocketDetails, WireError> {
-    if !matches!(value, Value::Object(_)) {
-        return Err(malformed("fetched socket is not an object"));
-    }
-    Ok(SocketDetails {
-        id: ByteString::from(req_str(&value, "id")?),
-        handshake: take(&mut value, "handshake").unwrap_or_default(),
-        rooms: read_rooms(value.get("rooms"))?,
-        data: take(&mut value, "data").unwrap_or_default(),
-    })
 }
 
 #[cfg(test)]

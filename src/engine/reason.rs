@@ -30,6 +30,7 @@ pub enum DisconnectReason {
 }
 
 impl DisconnectReason {
+    /// Node's string for this reason (`"transport close"`, `"ping timeout"`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             DisconnectReason::TransportError => "transport error",

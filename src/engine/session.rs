@@ -41,7 +41,9 @@ pub enum EngineEvent {
 /// Which transport carries the session now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TransportKind {
+    /// HTTP long-polling.
     Polling,
+    /// WebSocket.
     WebSocket,
 }
 
@@ -58,13 +60,16 @@ pub enum ReadyState {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SendError {
+    /// The session's outgoing queue is full (`max_buffered_packets` or `max_buffered_bytes`).
     #[error("the outgoing queue is full")]
     Full(Packet),
+    /// The session is closing or closed.
     #[error("the session is closing or closed")]
     Closed(Packet),
 }
 
 impl SendError {
+    /// The packet that could not be sent.
     pub fn into_packet(self) -> Packet {
         match self {
             SendError::Full(p) | SendError::Closed(p) => p,

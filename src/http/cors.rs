@@ -31,6 +31,7 @@ pub enum Origins {
 /// The `cors` package's options that matter to Engine.IO.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cors {
+    /// Which origins are allowed (Node's `cors.origin`).
     pub origins: Origins,
     /// `Access-Control-Allow-Credentials: true`.
     pub credentials: bool,

@@ -36,7 +36,7 @@ fn two_digits(out: &mut [u8], n: u64) {
 
 /// Days since the epoch to (year, month 1–12, day 1–31), proleptic Gregorian
 /// (H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+pub(crate) fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let doe = z % 146_097;

@@ -82,17 +82,24 @@ impl HttpError {
 /// The methods Engine.IO tells apart; anything else is [`Method::Other`] (see [`Request::raw_method`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
+    /// `GET`.
     Get,
+    /// `POST`.
     Post,
+    /// `OPTIONS` (a CORS preflight).
     Options,
     /// Its response carries no body (RFC 9110 §9.3.2).
     Head,
+    /// Any other method.
     Other,
 }
 
+/// The request's HTTP version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Version {
+    /// HTTP/1.0: the connection closes after the response unless it asks for keep-alive.
     Http10,
+    /// HTTP/1.1.
     Http11,
 }
 
@@ -328,6 +335,7 @@ fn span(buf: &[u8], part: &[u8]) -> Span {
 }
 
 impl Request {
+    /// The request method.
     pub fn method(&self) -> Method {
         self.method
     }
@@ -337,6 +345,7 @@ impl Request {
         self.slice(self.raw_method)
     }
 
+    /// The request's HTTP version.
     pub fn version(&self) -> Version {
         self.version
     }
@@ -347,6 +356,7 @@ impl Request {
         self.facts.keep_alive
     }
 
+    /// Whether the request carries `Expect: 100-continue`.
     pub fn expects_continue(&self) -> bool {
         self.facts.expect_continue
     }
@@ -437,6 +447,7 @@ impl Request {
         &self.body
     }
 
+    /// The request body, whole (a chunked body is already decoded).
     pub fn into_body(self) -> Bytes {
         self.body
     }

@@ -34,6 +34,7 @@ impl Counter {
         self.add(1);
     }
 
+    /// The current value.
     pub fn get(&self) -> u64 {
         self.0.load(Relaxed)
     }
@@ -65,6 +66,7 @@ impl Gauge {
         self.0.store(now, Relaxed);
     }
 
+    /// The current value.
     pub fn get(&self) -> u64 {
         self.0.load(Relaxed)
     }
@@ -73,15 +75,20 @@ impl Gauge {
 /// Which way bytes or messages went, from the server's side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
+    /// Received from clients (or from another shard).
     In = 0,
+    /// Sent to clients (or to another shard).
     Out = 1,
 }
 
 /// The kinds of shard-to-shard message ([`crate::shard::ShardMsg`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MeshKind {
+    /// A connection moved to the shard that owns its session.
     Handoff = 0,
+    /// A session closed at once by another shard.
     Abort = 1,
+    /// A message between two shards' handlers (broadcasts, requests).
     Peer = 2,
 }
 
@@ -89,7 +96,9 @@ pub enum MeshKind {
 /// [`crate::server::ServerConfig::max_connections_per_ip`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
+    /// Over `max_connections`.
     MaxConnections = 0,
+    /// Over `max_connections_per_ip`.
     PerIp = 1,
 }
 
@@ -296,6 +305,21 @@ impl Drop for ParkedGet {
     }
 }
 
+/// Sums over every shard ([`Metrics::totals`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Totals {
+    /// Open sessions: polling, WebSocket.
+    pub(crate) sessions: [u64; 2],
+    /// Sessions opened so far.
+    pub(crate) opened: u64,
+    /// Engine.IO messages: in, out.
+    pub(crate) messages: [u64; 2],
+    /// Bytes of every transport: in, out.
+    pub(crate) bytes: [u64; 2],
+    /// Connected sockets by namespace.
+    pub(crate) namespaces: Vec<(String, u64)>,
+}
+
 /// Every shard's metrics, shared by all of them.
 #[derive(Debug)]
 pub struct Metrics {
@@ -303,6 +327,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Counters for `shards` shards, all zero.
     pub fn new(shards: usize) -> Arc<Metrics> {
         Arc::new(Metrics { shards: (0..shards).map(|_| Arc::default()).collect() })
     }
@@ -310,6 +335,28 @@ impl Metrics {
     /// The metrics of shard `id` (`< shards`, as every shard id of the server).
     pub(crate) fn shard(&self, id: usize) -> Arc<ShardMetrics> {
         self.shards[id].clone()
+    }
+
+    /// Every shard's sessions, messages, bytes and namespace sockets, summed (the Admin UI's
+    /// `server_stats`).
+    pub(crate) fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for m in self.shards.iter() {
+            for d in 0..2 {
+                t.sessions[d] += m.sessions[d].get();
+                t.opened += m.opened[d].get();
+                t.messages[d] += m.messages[d].get();
+                t.bytes[d] += m.bytes[0][d].get() + m.bytes[1][d].get();
+            }
+            let namespaces = m.namespaces.lock().unwrap_or_else(PoisonError::into_inner);
+            for (name, gauge) in namespaces.iter() {
+                match t.namespaces.iter_mut().find(|(n, _)| **n == **name) {
+                    Some((_, count)) => *count += gauge.get(),
+                    None => t.namespaces.push((name.to_string(), gauge.get())),
+                }
+            }
+        }
+        t
     }
 
     /// The scrape body: every metric of every shard in the Prometheus text format.

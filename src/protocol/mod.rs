@@ -29,7 +29,9 @@ pub use packet::{Data, Frame, Packet, PacketType};
 /// The Engine.IO protocol revision a client speaks (`EIO=3` or `EIO=4`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EioVersion {
+    /// Engine.IO v3 (`EIO=3`, socket.io-client 2.x).
     V3 = 3,
+    /// Engine.IO v4 (`EIO=4`, socket.io-client 3.x and 4.x).
     V4 = 4,
 }
 
@@ -69,6 +71,7 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// Whether the input was cut short, as opposed to invalid.
     pub fn is_incomplete(self) -> bool {
         self == DecodeError::Incomplete
     }

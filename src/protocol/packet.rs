@@ -13,16 +13,24 @@ use super::{DecodeError, EioVersion};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum PacketType {
+    /// `0`: the handshake, from the server.
     Open = 0,
+    /// `1`: the transport closes.
     Close = 1,
+    /// `2`: a heartbeat ping.
     Ping = 2,
+    /// `3`: the answer to a ping.
     Pong = 3,
+    /// `4`: a message.
     Message = 4,
+    /// `5`: the upgrade to WebSocket is complete.
     Upgrade = 5,
+    /// `6`: no operation (ends a polling request during an upgrade).
     Noop = 6,
 }
 
 impl PacketType {
+    /// Every packet type, in the order of their codes.
     pub const ALL: [PacketType; 7] = [
         PacketType::Open,
         PacketType::Close,
@@ -52,11 +60,14 @@ impl PacketType {
 /// A packet's data: text (possibly empty, meaning "no data") or binary.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Data {
+    /// Text, sent as a WebSocket text frame or in a text payload.
     Text(ByteString),
+    /// Bytes, sent as a WebSocket binary frame or base64 (`b…`) in a text payload.
     Binary(Bytes),
 }
 
 impl Data {
+    /// Whether the data is binary.
     pub fn is_binary(&self) -> bool {
         matches!(self, Data::Binary(_))
     }
@@ -69,6 +80,7 @@ impl Data {
         }
     }
 
+    /// Whether the data is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -77,7 +89,9 @@ impl Data {
 /// An Engine.IO packet.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Packet {
+    /// The packet's type.
     pub kind: PacketType,
+    /// Its data (empty for most types but messages).
     pub data: Data,
     /// The whole WebSocket frame of a text message, built once for every recipient of a
     /// broadcast ([`Packet::prebuilt_message`]).
@@ -87,7 +101,9 @@ pub struct Packet {
 /// A packet encoded as one WebSocket frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Frame {
+    /// Text.
     Text(ByteString),
+    /// Bytes.
     Binary(Bytes),
     /// A complete text frame, header included (unmasked, uncompressed), shared by every
     /// connection it goes to. Only ever sent, never received.
@@ -95,6 +111,7 @@ pub enum Frame {
 }
 
 impl Packet {
+    /// A packet of `kind` carrying `data`.
     pub fn new(kind: PacketType, data: Data) -> Self {
         Packet { kind, data, frame: None }
     }
@@ -104,6 +121,7 @@ impl Packet {
         Self::text(kind, ByteString::new())
     }
 
+    /// A packet of `kind` carrying `text`.
     pub fn text(kind: PacketType, text: impl Into<ByteString>) -> Self {
         Self::new(kind, Data::Text(text.into()))
     }

@@ -74,11 +74,13 @@ impl Sid {
         usize::from(byte0) % shards.max(1)
     }
 
+    /// The sid as the client sees it (20 base64url characters).
     pub fn as_str(&self) -> &str {
         // Only base64url characters are ever stored.
         std::str::from_utf8(&self.0).expect("sid is ASCII")
     }
 
+    /// The sid's characters, as bytes.
     pub fn as_bytes(&self) -> &[u8; SID_LEN] {
         &self.0
     }

@@ -47,7 +47,9 @@ pub struct ServerConfig {
     pub addr: SocketAddr,
     /// Number of shards; `None` means one per CPU in the process's affinity mask.
     pub shards: Option<usize>,
+    /// Where the shards run (`--cpus`, `--no-pin`).
     pub placement: CpuPlacement,
+    /// The Engine.IO options: heartbeat, payload size, buffers, upgrades.
     pub engine: EngineConfig,
     /// CORS headers; `None` sends none, as Node without the `cors` option.
     pub cors: Option<Cors>,
@@ -74,6 +76,7 @@ pub struct ServerConfig {
     /// has none. Enforced like `max_connections`, by each shard on its share: leave room for
     /// the kernel's spread (a browser opens one or two at a time per tab).
     pub max_connections_per_ip: Option<usize>,
+    /// A check of each handshake request before a session opens (Node's `allowRequest`).
     pub allow_request: Option<AllowRequest>,
     /// Node's `httpCompression`: polling responses of at least this many bytes are gzip- or
     /// deflate-compressed when the client accepts it (default 1 KiB); `None` turns it off.

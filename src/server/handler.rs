@@ -13,14 +13,14 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 
-use super::mesh::Mesh;
-use super::shard::Shard;
 use crate::engine::{DisconnectReason, SendError, TransportKind};
 use crate::http::{ReplyInfo, Request, Responder};
 use crate::protocol::sid::Sid;
 use crate::protocol::{Data, EioVersion, Packet};
 use crate::shard::ShardId;
 use crate::shard::ShardMsg;
+use crate::shard::mesh::Mesh;
+use crate::shard::state::Shard;
 
 /// What an application does with Engine.IO sessions.
 pub trait EngineHandler: 'static {
@@ -53,18 +53,23 @@ pub trait EngineHandler: 'static {
 
 /// What [`EngineHandler::on_http`] answers from, and where its response goes.
 pub struct PlainHttp<'a> {
+    /// The request, parsed.
     pub request: &'a Request,
     /// The path after the endpoint's own (`socket.io.js` for `/socket.io/socket.io.js`).
     pub subpath: &'a [u8],
     /// The server's CORS, `Date` and keep-alive settings.
     pub responder: Responder<'a>,
+    /// What the response must carry (HTTP version, keep-alive, CORS).
     pub reply: &'a ReplyInfo,
+    /// Where the whole response is written.
     pub out: &'a mut BytesMut,
 }
 
 /// Makes the handler of each shard.
 pub trait HandlerFactory: Send + Sync + Clone + 'static {
+    /// The handler made per shard.
     type Handler: EngineHandler;
+    /// Makes the handler of shard `shard`.
     fn make(&self, shard: ShardId) -> Self::Handler;
 }
 
@@ -82,15 +87,17 @@ where
 /// A handle to one session, valid on its shard. Cheap to clone.
 #[derive(Clone)]
 pub struct EngineSocket {
-    pub(super) shard: Rc<Shard>,
-    pub(super) sid: Sid,
+    pub(crate) shard: Rc<Shard>,
+    pub(crate) sid: Sid,
 }
 
 impl EngineSocket {
+    /// The session's id.
     pub fn sid(&self) -> Sid {
         self.sid
     }
 
+    /// The shard the session lives on.
     pub fn shard(&self) -> ShardId {
         self.shard.id
     }
@@ -115,10 +122,12 @@ impl EngineSocket {
         self.shard.send(self.sid, packet)
     }
 
+    /// Sends a text message.
     pub fn send_text(&self, text: impl Into<ByteString>) -> Result<(), SendError> {
         self.send(Packet::message(text))
     }
 
+    /// Sends a binary message.
     pub fn send_binary(&self, data: impl Into<Bytes>) -> Result<(), SendError> {
         self.send(Packet::binary(data))
     }
@@ -161,16 +170,18 @@ pub struct Handshake {
 /// A handler's view of its shard, given once in [`EngineHandler::on_start`].
 #[derive(Clone)]
 pub struct ShardContext {
-    pub(super) shard: Rc<Shard>,
+    pub(crate) shard: Rc<Shard>,
     pub(super) mesh: Rc<Mesh>,
     pub(super) endpoint: usize,
 }
 
 impl ShardContext {
+    /// This shard's index.
     pub fn id(&self) -> ShardId {
         self.shard.id
     }
 
+    /// How many shards run.
     pub fn shards(&self) -> usize {
         self.shard.shards
     }

@@ -7,21 +7,22 @@
 //! and one timer task that fires every session deadline of the shard from a
 //! single wheel.
 
+pub mod bundle;
 pub mod config;
-mod conn;
+pub(crate) mod conn;
 pub mod executors;
 pub(crate) mod guard;
 pub mod handler;
 pub mod limits;
-mod mesh;
 mod polling;
-mod shard;
-mod stream;
+mod route;
+pub(crate) mod stream;
 pub mod tls;
 mod websocket;
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -40,10 +41,10 @@ pub use tls::{TlsConfig, TlsError, TlsReloader};
 
 use crate::engine::DisconnectReason;
 use crate::metrics::{self, Metrics};
+use crate::shard::mesh::Mesh;
+use crate::shard::state::Shard;
 use crate::shard::{ShardId, ShardMsg};
 use conn::{Conn, serve};
-use mesh::Mesh;
-use shard::Shard;
 
 /// How often an idle shard looks at the shutdown flag.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(50);
@@ -64,6 +65,7 @@ pub struct Server {
 }
 
 impl Server {
+    /// A server of `config` with no endpoint yet.
     pub fn new(config: ServerConfig) -> Self {
         Server { config, endpoints: Vec::new(), routes: Vec::new(), checks: Vec::new() }
     }
@@ -184,10 +186,20 @@ pub struct RunningServer {
 pub enum ServerError {
     /// A panic escaped the shard's tasks and ended its thread.
     #[error("shard {shard} panicked: {message}")]
-    ShardPanicked { shard: ShardId, message: String },
+    ShardPanicked {
+        /// Which shard.
+        shard: ShardId,
+        /// The panic's message.
+        message: String,
+    },
     /// The shard could not run (it could not join the shard mesh).
     #[error("shard {shard} failed: {message}")]
-    ShardFailed { shard: ShardId, message: String },
+    ShardFailed {
+        /// Which shard.
+        shard: ShardId,
+        /// Why it could not run.
+        message: String,
+    },
 }
 
 impl RunningServer {
@@ -196,10 +208,12 @@ impl RunningServer {
         self.addr
     }
 
+    /// How many shards run.
     pub fn shards(&self) -> usize {
         self.shards
     }
 
+    /// Counters kept outside any shard (connection handoffs).
     pub fn stats(&self) -> &Stats {
         &self.stats
     }
@@ -296,11 +310,11 @@ async fn run_shard(
             (path.into_boxed_str(), route)
         })
         .collect();
-    let shard = Shard::new(id, shards, Rc::new((*config).clone()), endpoints, routes, metrics.shard(id));
+    let shard = Shard::new(id, shards, Rc::new((*config).clone()), endpoints, routes, metrics.clone());
     let (senders, receivers) =
         mesh.join().await.map_err(|e| format!("could not join the shard mesh: {e}"))?;
     let mesh = Mesh::new(senders, shard.metrics.clone());
-    mesh::spawn_receivers(&shard, &mesh, receivers, stats);
+    crate::shard::mesh::spawn_receivers(&shard, &mesh, receivers, stats);
     for (endpoint, (_, handler)) in shard.endpoints.iter().enumerate() {
         handler.on_start(ShardContext { shard: shard.clone(), mesh: mesh.clone(), endpoint });
     }
@@ -340,6 +354,13 @@ async fn accept_loop(
     loop {
         match listener.accept().await {
             Ok(stream) => {
+                // glommio's fast-path `accept(2)` leaves the socket inheritable: a process the
+                // embedder spawns would hold every client connection open after we close it.
+                // SAFETY: `stream` owns the descriptor for the whole call.
+                let fd = unsafe { BorrowedFd::borrow_raw(stream.as_raw_fd()) };
+                if socket2::SockRef::from(&fd).set_cloexec(true).is_err() {
+                    continue;
+                }
                 // No address: the client is gone already.
                 let Ok(peer) = stream.peer_addr() else { continue };
                 match shard.admission.admit(peer.ip(), shard.open_conns()) {

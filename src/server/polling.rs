@@ -7,14 +7,15 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
-use super::conn::{Conn, read_into, responder};
-use super::shard::Shard;
+use super::conn::{Conn, read_into};
+use super::route::responder;
 use crate::engine::{PollAnswer, PollGet, PollTicket, PostReply, TransportKind};
 use crate::http::compression;
 use crate::http::{EngineError, Method, ReplyInfo, Request};
 use crate::metrics::Direction;
 use crate::protocol::payload::PayloadFormat;
 use crate::protocol::sid::Sid;
+use crate::shard::state::Shard;
 use crate::transport::jsonp;
 
 /// Answers a polling GET or POST; `false` when the connection must close.

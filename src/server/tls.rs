@@ -11,7 +11,7 @@
 //! read, parse or match the new files is refused with the reason, and the old configuration
 //! stays.
 //!
-//! The connections themselves are driven in [`super::stream`].
+//! The connections themselves are driven in `super::stream`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -33,6 +33,7 @@ pub struct TlsConfig {
 }
 
 impl TlsConfig {
+    /// The certificate chain and the private key, both PEM files, read when the server starts and again on each reload.
     pub fn new(cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
         TlsConfig { cert: cert.into(), key: key.into() }
     }
@@ -42,15 +43,41 @@ impl TlsConfig {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TlsError {
+    /// A file could not be read.
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The certificate file holds no PEM certificate.
     #[error("{path}: no PEM certificate in it ({reason})")]
-    NoCertificate { path: PathBuf, reason: String },
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
+        /// What the PEM reader said.
+        reason: String,
+    },
+    /// The key file holds no PEM private key.
     #[error("{path}: no PEM private key in it ({reason})")]
-    NoKey { path: PathBuf, reason: String },
+    NoKey {
+        /// The file.
+        path: PathBuf,
+        /// What the PEM reader said.
+        reason: String,
+    },
     /// The key is of a kind rustls cannot sign with, or does not belong to the certificate.
     #[error("{key} does not fit {cert}: {source}")]
-    Mismatch { cert: PathBuf, key: PathBuf, source: rustls::Error },
+    Mismatch {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+        /// What rustls said.
+        source: rustls::Error,
+    },
+    /// rustls refused the configuration.
     #[error("TLS configuration: {0}")]
     Config(rustls::Error),
 }

@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use super::conn::{Conn, read_into};
-use super::shard::{ConnGuard, Shard};
 use crate::engine::{TransportKind, WsId, WsStatus};
 use crate::metrics::{Direction, ShardMetrics};
 use crate::protocol::Frame;
 use crate::protocol::sid::Sid;
+use crate::shard::state::{ConnGuard, Shard};
 use crate::transport::deflate::{DeflateParams, Deflater, Inflater};
 use crate::transport::ws_codec::{self, WsDecoder, WsMessage, WsWriter};
 

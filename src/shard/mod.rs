@@ -7,8 +7,15 @@
 //! travel as one [`ShardMsg::Handoff`] (with its TLS session, if it has one), and the owner
 //! serves it from then on. Nothing is
 //! shared between shards but these messages.
+//!
+//! - [`cpus`]: which CPUs the shards run on.
+//! - `mesh`: this shard's ends of the channel mesh, and the loops receiving from each peer.
+//! - `state`: one shard's state: its sessions and timer wheel, its endpoints' handlers, its
+//!   connection count and drain. Touched by its own thread only.
 
 pub mod cpus;
+pub(crate) mod mesh;
+pub(crate) mod state;
 
 use std::any::Any;
 use std::os::fd::OwnedFd;

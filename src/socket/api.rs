@@ -21,6 +21,7 @@ use crate::server::EngineSocket;
 /// What the connect middleware sees.
 #[derive(Debug)]
 pub struct ConnectInfo {
+    /// The namespace the client asks to join.
     pub namespace: ByteString,
     /// The CONNECT payload (v5 `auth`; for v4 clients the namespace's query), `{}` when none.
     pub auth: Value,
@@ -31,15 +32,19 @@ pub struct ConnectInfo {
 /// A refusal from the connect middleware: `44{"message":…,"data":…}`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConnectError {
+    /// The message the client gets (`err.message`).
     pub message: String,
+    /// Data the client gets beside it (`err.data`).
     pub data: Option<Value>,
 }
 
 impl ConnectError {
+    /// A refusal with `message` and no data.
     pub fn new(message: impl Into<String>) -> Self {
         ConnectError { message: message.into(), data: None }
     }
 
+    /// Adds `data` (the client's `err.data`).
     pub fn with_data(mut self, data: Value) -> Self {
         self.data = Some(data);
         self
@@ -50,10 +55,13 @@ impl ConnectError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AckError {
+    /// No answer came in time (Node's "operation has timed out").
     #[error("operation has timed out")]
     Timeout,
+    /// The socket disconnected before it answered.
     #[error("the socket disconnected before acknowledging")]
     Disconnected,
+    /// The event name is reserved (`connect`, `disconnect`, …).
     #[error("reserved event name")]
     Reserved,
     /// The arguments could not be serialized (a map with keys that are not strings, a
@@ -70,28 +78,38 @@ pub enum AckError {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BroadcastAckError {
+    /// The event name is reserved (`connect`, `disconnect`, …).
     #[error("reserved event name")]
     Reserved,
     /// Node's `new Error("operation has timed out")`; `responses` are the acks that did come
     /// (Node's second callback argument, `err.responses` of `emitWithAck`), in arrival order.
     #[error("operation has timed out")]
-    Timeout { responses: Vec<Value> },
+    Timeout {
+        /// The acks that came, in arrival order.
+        responses: Vec<Value>,
+    },
     /// The arguments could not be serialized; nothing was sent.
     #[error("arguments not serializable")]
     Unserializable,
     /// An answer did not deserialize into the requested type (`responses`: all of them).
     #[error("an answer did not deserialize into the requested type")]
-    InvalidAnswer { responses: Vec<Value> },
+    InvalidAnswer {
+        /// Every answer, as received.
+        responses: Vec<Value>,
+    },
 }
 
 /// Why a packet could not be sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EmitError {
+    /// The socket is disconnected.
     #[error("the socket is disconnected")]
     Disconnected,
+    /// The socket's outgoing queue is full (`max_buffered_packets`, `max_buffered_bytes`).
     #[error("the socket's outgoing queue is full")]
     Full,
+    /// The event name is reserved (`connect`, `disconnect`, …).
     #[error("reserved event name")]
     Reserved,
     /// With the msgpack parser: raw arguments that are not JSON, so no MessagePack either.
@@ -121,6 +139,7 @@ impl Event {
         Some(Event { name: event.name, args: event.args, packet, attachments, ack: None })
     }
 
+    /// The event's name.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -159,7 +178,9 @@ impl Event {
 /// Arguments kept as received: JSON texts and the binary attachments their placeholders name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RawArgs {
+    /// Each argument's JSON text, as received.
     pub json: Vec<ByteString>,
+    /// The binary attachments, in order.
     pub attachments: Vec<Bytes>,
 }
 
@@ -177,20 +198,22 @@ impl AckSender {
     /// arguments, `&count` one, `&()` none.
     pub fn send<A: serde::Serialize + ?Sized>(self, args: &A) -> Result<(), EmitError> {
         let (packet, attachments) = super::typed::encode::ack_packet(self.nsp.clone(), self.id, args)?;
-        super::layer::send_packet(&self.engine, &packet, &attachments, self.parser)
+        super::send::send_packet(&self.engine, &packet, &attachments, self.parser)
     }
 
     /// Acknowledges with arguments exactly as received elsewhere (no re-encoding).
     pub fn send_raw(self, args: &RawArgs) -> Result<(), EmitError> {
-        let packet = super::layer::raw_packet(true, self.nsp.clone(), None, Some(self.id), args);
-        super::layer::send_packet(&self.engine, &packet, &args.attachments, self.parser)
+        let packet = super::send::raw_packet(true, self.nsp.clone(), None, Some(self.id), args);
+        super::send::send_packet(&self.engine, &packet, &args.attachments, self.parser)
     }
 }
 
 /// An event another server of the cluster sent with `serverSideEmit` (Node's
 /// `io.serverSideEmit(event, ...args)`, received by `io.on(event, ...)`).
 pub struct ServerSideEvent {
+    /// The event's name.
     pub name: String,
+    /// Its arguments.
     pub args: Vec<Value>,
     /// Present when the sender waits for answers (`serverSideEmit` with a callback): send one.
     pub ack: Option<ServerSideAck>,
@@ -256,7 +279,7 @@ impl<D> std::ops::Deref for Socket<D> {
 ///
 /// ```compile_fail
 /// # async fn later() {}
-/// async fn handler(socket: tpcio::socket::Socket<String>) {
+/// async fn handler(socket: tpcio::prelude::Socket<String>) {
 ///     let nick: &String = socket.with_data(|nick| nick); // error: the borrow escapes
 ///     later().await;
 ///     println!("{nick}");
@@ -297,6 +320,7 @@ impl SocketRef {
         self.id
     }
 
+    /// The namespace the socket is connected to.
     pub fn namespace(&self) -> &str {
         &self.ns.name
     }
@@ -336,7 +360,7 @@ impl SocketRef {
     /// attachments. See [`crate::protocol::value::ser`].
     ///
     /// ```no_run
-    /// # fn f(socket: tpcio::socket::SocketRef) -> Result<(), tpcio::socket::EmitError> {
+    /// # fn f(socket: tpcio::prelude::SocketRef) -> Result<(), tpcio::prelude::EmitError> {
     /// #[derive(serde::Serialize)]
     /// struct Said<'a> { nick: &'a str, text: &'a str }
     /// socket.emit("said", &Said { nick: "ann", text: "hi" })?; // said {"nick":"ann","text":"hi"}
@@ -345,31 +369,37 @@ impl SocketRef {
     /// # Ok(()) }
     /// ```
     pub fn emit<A: serde::Serialize + ?Sized>(&self, event: &str, args: &A) -> Result<(), EmitError> {
-        if super::layer::is_reserved(event) {
+        if super::send::is_reserved(event) {
             return Err(EmitError::Reserved);
         }
         let (packet, attachments) =
             super::typed::encode::event_packet(self.ns.name.clone(), event, args, None)?;
         self.ns.handler.on_outgoing(self, event);
+        if let Some(tap) = &self.ns.tap {
+            tap.sent(&self.ns.name, self.id, &packet, &attachments);
+        }
         if self.layer.recovery().is_some() {
             let encoded = crate::adapter::EncodedPacket::new(&packet, attachments);
             return self.layer.unicast(self, encoded);
         }
-        super::layer::send_packet(&self.engine, &packet, &attachments, self.layer.parser())
+        super::send::send_packet(&self.engine, &packet, &attachments, self.layer.parser())
     }
 
     /// Emits an event with arguments exactly as received (no re-encoding).
     pub fn emit_raw(&self, event: &str, args: &RawArgs) -> Result<(), EmitError> {
-        if super::layer::is_reserved(event) {
+        if super::send::is_reserved(event) {
             return Err(EmitError::Reserved);
         }
         self.ns.handler.on_outgoing(self, event);
-        let packet = super::layer::raw_packet(false, self.ns.name.clone(), Some(event), None, args);
+        let packet = super::send::raw_packet(false, self.ns.name.clone(), Some(event), None, args);
+        if let Some(tap) = &self.ns.tap {
+            tap.sent(&self.ns.name, self.id, &packet, &args.attachments);
+        }
         if self.layer.recovery().is_some() {
             let encoded = crate::adapter::EncodedPacket::new(&packet, args.attachments.clone());
             return self.layer.unicast(self, encoded);
         }
-        super::layer::send_packet(&self.engine, &packet, &args.attachments, self.layer.parser())
+        super::send::send_packet(&self.engine, &packet, &args.attachments, self.layer.parser())
     }
 
     /// Emits an event and waits for the client's acknowledgement, at most `timeout` (Node's

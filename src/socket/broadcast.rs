@@ -13,10 +13,11 @@ use std::time::Duration;
 use bytestring::ByteString;
 
 use super::api::{BroadcastAckError, EmitError, RawArgs};
-use super::layer::{Layer, is_reserved, raw_packet};
-use super::peer::Reach;
-use super::remote::RemoteSocket;
-use super::requests::{ClusterRequestError, Found};
+use super::layer::Layer;
+use super::send::{is_reserved, raw_packet};
+use crate::adapter::peer::Reach;
+use crate::adapter::remote::RemoteSocket;
+use crate::adapter::requests::{ClusterRequestError, Found};
 use crate::adapter::{BroadcastOptions, EncodedPacket, Room};
 use crate::cluster::RedisError;
 use crate::cluster::wire::Request;
@@ -78,6 +79,7 @@ impl Broadcast {
         self
     }
 
+    /// The selection so far: rooms, exceptions and flags.
     pub fn options(&self) -> &BroadcastOptions {
         &self.opts
     }
@@ -272,7 +274,7 @@ async fn server_side_answers(
 
 /// Waits for a broadcast's acks and reads each answer as `R`.
 async fn collect_acks<R: serde::de::DeserializeOwned + 'static>(
-    started: Result<super::requests::AckWait, BroadcastAckError>,
+    started: Result<crate::adapter::requests::AckWait, BroadcastAckError>,
 ) -> Result<Vec<R>, BroadcastAckError> {
     let responses = started?.wait().await.map_err(|responses| BroadcastAckError::Timeout { responses })?;
     let kept = (std::any::TypeId::of::<R>() != std::any::TypeId::of::<Value>()).then(|| responses.clone());

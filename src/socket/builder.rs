@@ -9,7 +9,6 @@ use std::time::Duration;
 use bytestring::ByteString;
 
 use super::api::Handler;
-use super::bundle::ClientBundle;
 use super::client::ClientOptions;
 use super::handler::{ErasedHandler, Typed};
 use super::layer::{Layer, LayerHandler};
@@ -17,6 +16,7 @@ use super::namespace::{Predicate, Registry};
 use crate::cluster::RedisAdapterConfig;
 use crate::cluster::adapter::ClusterSetup;
 use crate::protocol::sio::Parser;
+use crate::server::bundle::ClientBundle;
 use crate::server::{RunningServer, Server, ServerConfig};
 use crate::shard::ShardId;
 
@@ -42,6 +42,7 @@ pub struct SocketIo {
     serve_client: bool,
     client_bundle_dir: Option<PathBuf>,
     redis: Option<RedisAdapterConfig>,
+    admin: Option<super::AdminUi>,
     /// The runtime's options, for [`SocketIo::listen`].
     server: ServerConfig,
 }
@@ -55,6 +56,7 @@ impl Default for SocketIo {
             serve_client: true,
             client_bundle_dir: None,
             redis: None,
+            admin: None,
             server: ServerConfig::default(),
         }
     }
@@ -65,6 +67,7 @@ fn erase<H: Handler, F: Fn(ShardId) -> H + Send + Sync + 'static>(factory: F) ->
 }
 
 impl SocketIo {
+    /// A builder with every option at its default (the same as the binary's).
     pub fn new() -> Self {
         Self::default()
     }
@@ -125,7 +128,7 @@ impl SocketIo {
 
     /// Node's `serveClient` (default `true`): serves the official browser client at
     /// `<path>socket.io.js`, `socket.io.min.js`, `socket.io.esm.min.js` and their `.map`s (see
-    /// [`super::bundle`]). The files are read once when the server starts, from
+    /// [`crate::server::bundle`]). The files are read once when the server starts, from
     /// [`SocketIo::client_bundle_dir`], else `$TPCIO_CLIENT_DIR`, else this crate's
     /// `client/node_modules/socket.io-client/dist` (`npm ci --prefix client`); without them the
     /// server refuses to start.
@@ -191,8 +194,15 @@ impl SocketIo {
             server
         };
         let cluster = self.redis.clone().map(ClusterSetup::new);
+        let admin = self.admin.clone().map(|a| super::admin::AdminShared::new(a, self.redis.is_some()));
+        let server = match &admin {
+            Some(admin) => super::admin::attach(server, admin, &path),
+            None => server,
+        };
         server.endpoint(path, move |shard: ShardId| {
             let mut registry = Registry::default();
+            let tap = admin.as_ref().and_then(super::admin::tap_for);
+            registry.set_tap(tap.clone());
             for def in &self.namespaces {
                 match def {
                     NamespaceDef::Static(name, make) => registry.add_static(name.clone(), make(shard)),
@@ -200,6 +210,9 @@ impl SocketIo {
                         registry.add_dynamic(matches.clone(), make(shard))
                     }
                 }
+            }
+            if let Some(admin) = &admin {
+                super::admin::register(&mut registry, admin, tap);
             }
             LayerHandler(Layer::new(registry, self.options, cluster.clone()), bundle.get().cloned())
         })

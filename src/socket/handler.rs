@@ -129,7 +129,7 @@ thread_local! {
 }
 
 /// A boxed future of this shard (not `Send`).
-pub type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+pub(crate) type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
 /// A [`Handler`] with its types erased, so namespaces of different handlers share one table.
 pub(crate) trait ErasedHandler {

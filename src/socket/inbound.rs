@@ -32,7 +32,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::layer::Layer;
 use super::namespace::NamespaceState;
-use super::peer::PeerMsg;
+use crate::adapter::peer::PeerMsg;
 use crate::adapter::{AdapterMsg, AdapterRequest, BroadcastOptions, BroadcastRequest, EncodedPacket};
 use crate::protocol::sid::Sid;
 use crate::server::EngineSocket;

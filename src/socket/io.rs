@@ -15,10 +15,11 @@ use bytestring::ByteString;
 
 use super::api::{EmitError, RawArgs};
 use super::broadcast::Broadcast;
-use super::layer::{Layer, is_reserved};
-use super::peer::{EmitArgs, ParentEmit, Reach};
-use super::requests::ClusterRequestError;
+use super::layer::Layer;
+use super::send::is_reserved;
 use crate::adapter::BroadcastOptions;
+use crate::adapter::peer::{EmitArgs, ParentEmit, Reach};
+use crate::adapter::requests::ClusterRequestError;
 use crate::cluster::RedisError;
 use crate::protocol::value::Value;
 use crate::shard::ShardId;
@@ -40,10 +41,16 @@ impl Io {
         Io { layer }
     }
 
+    /// This shard's index.
     pub fn shard(&self) -> ShardId {
         self.layer.ctx().id()
     }
 
+    pub(crate) fn layer(&self) -> &Rc<Layer> {
+        &self.layer
+    }
+
+    /// How many shards run.
     pub fn shards(&self) -> usize {
         self.layer.ctx().shards()
     }
@@ -131,15 +138,18 @@ impl ParentBroadcast {
         self
     }
 
+    /// Only the sockets in `room` (Node's `to`/`in`); more calls add rooms.
     pub fn within(self, room: impl Into<ByteString>) -> Self {
         self.to(room)
     }
 
+    /// Not the sockets in `room`.
     pub fn except(mut self, room: impl Into<ByteString>) -> Self {
         self.opts = self.opts.except(room.into());
         self
     }
 
+    /// Drop the packet for sockets that cannot take it now (Node's `volatile`).
     pub fn volatile(mut self) -> Self {
         self.opts = self.opts.volatile();
         self
@@ -151,6 +161,7 @@ impl ParentBroadcast {
         self
     }
 
+    /// The selection so far: rooms, exceptions and flags.
     pub fn options(&self) -> &BroadcastOptions {
         &self.opts
     }

@@ -1,7 +1,8 @@
 //! The Socket.IO layer of one shard: the engine handler that turns Engine.IO
 //! messages into namespace connections, events and acks (through each session's
 //! [`SioClient`]) and runs the application's handlers as tasks. What it does across
-//! shards (broadcasts, fetches, acks of broadcasts) is in `peer` and `requests`.
+//! shards (broadcasts, fetches, acks of broadcasts) is in `crate::adapter` (`peer`, `requests`);
+//! writing packets to a session in [`super::send`].
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::VecDeque;
@@ -14,24 +15,24 @@ use bytes::Bytes;
 use bytestring::ByteString;
 use tracing::error;
 
-use super::api::{AckError, AckSender, ConnectInfo, EmitError, Event, RawArgs, SocketRef};
-use super::bundle::ClientBundle;
+use super::api::{AckError, AckSender, ConnectInfo, EmitError, Event, SocketRef};
 use super::client::{Action, ClientOptions, ConnectRefusal, EnginePayload, SioClient};
 use super::inbound::Inbound;
 use super::io::Io;
 use super::namespace::{NamespaceState, Registry};
-use super::outbox::Outbox;
-use super::peer::PeerMsg;
 use super::recovery::{self, RecoveryStore, Session, Take};
-use super::requests::Requests;
+use super::send::{is_reserved, send_encoded, send_packet};
+use crate::adapter::outbox::Outbox;
+use crate::adapter::peer::PeerMsg;
+use crate::adapter::requests::Requests;
 use crate::adapter::{BroadcastOptions, EncodedPacket};
 use crate::cluster::adapter::{ClusterSetup, ClusterShard};
-use crate::engine::{DisconnectReason, SendError};
+use crate::engine::DisconnectReason;
 use crate::protocol::sid::Sid;
-use crate::protocol::sio::msgpack::{self, Order};
-use crate::protocol::sio::{Packet, PacketKind, Parser, SioVersion};
+use crate::protocol::sio::{Packet, Parser, SioVersion};
 use crate::protocol::value::{self, Value};
-use crate::protocol::{Data, EioVersion, Packet as EioPacket};
+use crate::protocol::{Data, EioVersion};
+use crate::server::bundle::ClientBundle;
 use crate::server::guard::{CatchPanic, Panic, catch};
 use crate::server::{EngineHandler, EngineSocket, PlainHttp, ShardContext, sleep};
 use crate::shard::ShardId;
@@ -39,100 +40,6 @@ use crate::shard::ShardId;
 /// The `CONNECT_ERROR` message of a connection whose connect middleware
 /// ([`Handler::authorize`](super::Handler::authorize)) panicked.
 pub(crate) const PANICKED_MIDDLEWARE: &str = "server error";
-
-/// Event names a client may not send and a server may not emit (socket.io's `RESERVED_EVENTS`).
-pub(crate) fn is_reserved(name: &str) -> bool {
-    matches!(
-        name,
-        "connect" | "connect_error" | "disconnect" | "disconnecting" | "newListener" | "removeListener"
-    )
-}
-
-/// Hands a Socket.IO packet and its attachments to the engine session, in the server's
-/// parser: text and attachment messages, or one msgpack binary message.
-pub(crate) fn send_packet(
-    engine: &EngineSocket,
-    packet: &Packet,
-    attachments: &[Bytes],
-    parser: Parser,
-) -> Result<(), EmitError> {
-    if parser == Parser::MsgPack {
-        let bytes =
-            msgpack::encode(packet, attachments, Order::Socket).map_err(|_| EmitError::InvalidArgs)?;
-        return engine.send(EioPacket::binary(bytes)).map_err(emit_error);
-    }
-    send_message(engine, EioPacket::message(packet.to_text()), attachments)
-}
-
-/// A broadcast's packet: every WebSocket recipient copies the one frame built for all of them
-/// (with the msgpack parser, the one binary message).
-pub(crate) fn send_encoded(
-    engine: &EngineSocket,
-    packet: &EncodedPacket,
-    parser: Parser,
-) -> Result<(), EmitError> {
-    if parser == Parser::MsgPack {
-        let bytes = packet.msgpack().ok_or(EmitError::InvalidArgs)?;
-        return engine.send(EioPacket::binary(bytes.clone())).map_err(emit_error);
-    }
-    let message = EioPacket::prebuilt_message(packet.text().clone(), packet.ws_frame().clone());
-    send_message(engine, message, packet.attachments())
-}
-
-/// The Engine.IO message of a Socket.IO packet, then one binary message per attachment.
-fn send_message(engine: &EngineSocket, message: EioPacket, attachments: &[Bytes]) -> Result<(), EmitError> {
-    engine.send(message).map_err(emit_error)?;
-    for attachment in attachments {
-        engine.send_binary(attachment.clone()).map_err(emit_error)?;
-    }
-    Ok(())
-}
-
-fn emit_error(e: SendError) -> EmitError {
-    match e {
-        SendError::Full(_) => EmitError::Full,
-        SendError::Closed(_) => EmitError::Disconnected,
-    }
-}
-
-/// An EVENT (or ACK) whose arguments are JSON texts as received: `["name",a,b]` (or `[a,b]`).
-pub(crate) fn raw_packet(
-    ack: bool,
-    nsp: ByteString,
-    name: Option<&str>,
-    id: Option<u64>,
-    args: &RawArgs,
-) -> Packet {
-    let mut data = String::with_capacity(
-        2 + name.map_or(0, str::len) + args.json.iter().map(|a| a.len() + 1).sum::<usize>(),
-    );
-    data.push('[');
-    if let Some(name) = name {
-        // serde_json escapes as JSON.stringify does.
-        data.push_str(&serde_json::to_string(name).unwrap_or_else(|_| "\"\"".into()));
-    }
-    for (i, arg) in args.json.iter().enumerate() {
-        if i > 0 || name.is_some() {
-            data.push(',');
-        }
-        data.push_str(arg);
-    }
-    data.push(']');
-    let kind = match (ack, args.attachments.is_empty()) {
-        (false, true) => PacketKind::Event,
-        (false, false) => PacketKind::BinaryEvent,
-        (true, true) => PacketKind::Ack,
-        (true, false) => PacketKind::BinaryAck,
-    };
-    Packet {
-        kind,
-        nsp,
-        query: None,
-        id,
-        attachments: args.attachments.len(),
-        data: Some(ByteString::from(data)),
-    }
-}
 
 /// A session taken back for a CONNECT, with the packets its client missed.
 pub(crate) struct Restored {
@@ -319,7 +226,7 @@ impl Layer {
             // The old socket may still live somewhere (see cluster::streams::session): gone
             // everywhere before this one takes its id.
             let opts = BroadcastOptions::new().to(ByteString::from(sid.as_str()));
-            self.disconnect_sockets(super::peer::Reach::All, &ns.name, opts, false);
+            self.disconnect_sockets(crate::adapter::peer::Reach::All, &ns.name, opts, false);
             return Some(Restored { sid, pid, rooms: session.rooms, data, missed: found.missed });
         }
         let me = self.ctx().id();
@@ -384,7 +291,7 @@ impl Layer {
 
     /// How long requests to other shards and servers wait (Node's `requestsTimeout`, 5 s).
     pub(crate) fn requests_timeout(&self) -> Duration {
-        self.cluster().map_or(super::peer::DEFAULT_REQUEST_TIMEOUT, |c| c.config().requests_timeout)
+        self.cluster().map_or(crate::adapter::peer::DEFAULT_REQUEST_TIMEOUT, |c| c.config().requests_timeout)
     }
 
     /// Another server's `serverSideEmit` (`data` is the event name then its arguments), for
@@ -539,6 +446,9 @@ impl Layer {
                     let session =
                         Session { sid: socket, pid, nsp: ns.name.clone(), rooms, data: data.clone() };
                     self.persist(session);
+                }
+                if let Some(tap) = &ns.tap {
+                    tap.disconnected(&ns.name, socket, reason);
                 }
                 if ns.remove(socket).is_some() {
                     if self.opts.cleanup_empty_child_namespaces
@@ -752,6 +662,9 @@ impl Layer {
             callback: "on_event",
             event: Some(event.name.clone()),
         };
+        if let Some(tap) = &ns.tap {
+            tap.received(&ns.name, socket, &event.packet, &event.attachments);
+        }
         // Node's `socket.use`: a refused event is dropped, its ack never sent.
         match catch(|| ns.handler.on_packet(&socket_ref, &data, &event)) {
             Ok(Ok(())) => {}
@@ -781,6 +694,9 @@ impl Layer {
         let (ack_id, rx) = socket.ns.register_ack(socket.id).ok_or(AckError::Disconnected)?;
         packet.id = Some(ack_id);
         socket.ns.handler.on_outgoing(socket, event);
+        if let Some(tap) = &socket.ns.tap {
+            tap.sent(&socket.ns.name, socket.id, &packet, &attachments);
+        }
         if send_packet(&socket.engine, &packet, &attachments, self.parser()).is_err() {
             socket.ns.forget_ack(socket.id, ack_id);
             return Err(AckError::Disconnected);
@@ -859,6 +775,15 @@ impl EngineHandler for LayerHandler {
         match data {
             Data::Text(text) => self.0.drive(engine, |c| c.on_text(text, now)),
             Data::Binary(bytes) => self.0.drive(engine, |c| c.on_binary(bytes, now)),
+        }
+    }
+
+    fn on_upgrade(&self, engine: &EngineSocket) {
+        if let Some(tap) = self.0.registry.tap() {
+            let clients = self.0.clients.borrow();
+            let sockets =
+                clients.get(&engine.sid()).map(|c| c.namespaces().map(|(n, id)| (n.into(), id)).collect());
+            tap.upgraded(sockets.unwrap_or_default());
         }
     }
 

@@ -9,22 +9,23 @@
 //!   on it, and the `Serialize` emits.
 //! - [`api`]: what it uses ([`Socket`], [`Event`], acks, errors).
 //! - [`broadcast`]: room selections and what they do on every shard: emit (with acks too),
-//!   fetch the sockets ([`RemoteSocket`], `remote`), join, leave, disconnect.
+//!   fetch the sockets ([`RemoteSocket`], `adapter::remote`), join, leave, disconnect.
 //! - `io`: the server outside any callback ([`Io`]) and parent namespaces' emits
 //!   ([`ParentBroadcast`]).
-//! - [`bundle`]: the official browser client (`socket.io.js`, …) served under the path, as Node's
-//!   `serveClient`.
 //! - `namespace` and `layer`: one shard's namespaces and the engine handler that drives them;
-//!   `peer` and `requests`: what the layers of two shards tell each other, and waiting for
-//!   their answers; `outbox` and `inbound`: those messages leaving (bounded, batched) and
-//!   arriving (in order, large broadcasts in chunks with yields); `acks`: ack ids and
-//!   collecting a broadcast's acks.
+//!   `inbound`: what other shards sent, arriving in order (large broadcasts in chunks with
+//!   yields); `acks`: ack ids and collecting a broadcast's acks; `send`: writing a packet to
+//!   a session in the server's parser. What the layers of two shards
+//!   tell each other, waiting for their answers and the bounded, batched outbox live in
+//!   `crate::adapter` (`peer`, `requests`, `outbox`); the official browser client served
+//!   under the path (Node's `serveClient`) in `crate::server::bundle`.
+//! - [`admin`]: the Socket.IO Admin UI (`@socket.io/admin-ui`'s `instrument`): the `/admin`
+//!   namespace and the dashboard's files.
 //! - [`recovery`]: connection state recovery (Node's `connectionStateRecovery`): sessions,
 //!   offsets and the log of packets to replay, across shards.
 //!
 //! ```no_run
-//! use tpcio::socket::{ConnectError, ConnectInfo, Event, Handler, Socket, SocketIo};
-//! use tpcio::server::ServerConfig;
+//! use tpcio::prelude::{ConnectError, ConnectInfo, Event, Handler, ServerConfig, Socket, SocketIo};
 //!
 //! struct Chat;
 //! impl Handler for Chat {
@@ -45,25 +46,25 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod acks;
+pub(crate) mod acks;
+pub mod admin;
 pub mod api;
 pub mod broadcast;
 mod builder;
-pub mod bundle;
 pub mod client;
 mod handler;
 mod inbound;
 mod io;
 pub(crate) mod layer;
-mod namespace;
-mod outbox;
-pub(crate) mod peer;
+pub(crate) mod namespace;
 pub mod recovery;
-mod remote;
-pub(crate) mod requests;
+pub(crate) mod send;
 pub mod typed;
 
+pub use crate::adapter::remote::RemoteSocket;
+pub use crate::adapter::requests::ClusterRequestError;
 pub use crate::protocol::sio::Parser;
+pub use admin::{AdminMode, AdminUi};
 pub use api::{
     AckError, AckSender, BroadcastAckError, ConnectError, ConnectInfo, EmitError, Event, Handler, RawArgs,
     ServerSideAck, ServerSideEvent, Socket, SocketRef,
@@ -72,5 +73,3 @@ pub use broadcast::Broadcast;
 pub use builder::SocketIo;
 pub use io::{Io, ParentBroadcast};
 pub use recovery::ConnectionStateRecovery;
-pub use remote::RemoteSocket;
-pub use requests::ClusterRequestError;

@@ -18,6 +18,7 @@ use bytestring::ByteString;
 use futures_channel::oneshot;
 
 use super::acks::{AckSink, AckWaiter, next_socket_ack_id};
+use super::admin::Tap;
 use super::handler::ErasedHandler;
 use crate::adapter::{BroadcastOptions, Room, Rooms};
 use crate::metrics::{Gauge, ShardMetrics};
@@ -84,6 +85,8 @@ pub(crate) struct NamespaceState {
     /// own room of a socket of this shard.
     room_hook: RefCell<Option<RoomHook>>,
     member_hook: RefCell<Option<MemberHook>>,
+    /// The Admin UI's reporter (development mode), told of connects, rooms and events.
+    pub(crate) tap: Option<Rc<Tap>>,
 }
 
 /// See [`NamespaceState::set_room_hook`].
@@ -98,7 +101,12 @@ struct NamespaceMetrics {
 }
 
 impl NamespaceState {
-    pub(crate) fn new(name: ByteString, handler: Rc<dyn ErasedHandler>, parent: Option<usize>) -> Rc<Self> {
+    pub(crate) fn new(
+        name: ByteString,
+        handler: Rc<dyn ErasedHandler>,
+        parent: Option<usize>,
+        tap: Option<Rc<Tap>>,
+    ) -> Rc<Self> {
         Rc::new(NamespaceState {
             name,
             handler,
@@ -109,6 +117,7 @@ impl NamespaceState {
             metrics: OnceCell::new(),
             room_hook: RefCell::new(None),
             member_hook: RefCell::new(None),
+            tap,
         })
     }
 
@@ -135,10 +144,18 @@ impl NamespaceState {
         let room = self.hook().map(|_| Room::from(id.as_str()));
         self.rooms_watched(room.into_iter().collect(), |rooms| rooms.add_socket(id));
         self.member_changed(id, true);
+        if let Some(tap) = &self.tap {
+            tap.connected(&self.name, id);
+        }
     }
 
     /// Removes a socket; its pending acks fail (their senders drop).
     pub(crate) fn remove(&self, id: Sid) -> Option<SocketEntry> {
+        if let Some(tap) = &self.tap {
+            for room in self.rooms_of(id) {
+                tap.room(false, &self.name, &room, id);
+            }
+        }
         let watched = if self.hook().is_some() { self.rooms_of(id) } else { Vec::new() };
         self.rooms_watched(watched, |rooms| rooms.del_all(id));
         let entry = self.sockets.borrow_mut().remove(&id);
@@ -198,6 +215,11 @@ impl NamespaceState {
 
     pub(crate) fn join(&self, id: Sid, room: Room) {
         if self.sockets.borrow().contains_key(&id) {
+            if let Some(tap) = &self.tap
+                && !self.rooms_of(id).contains(&room)
+            {
+                tap.room(true, &self.name, &room, id);
+            }
             let watched = if self.hook().is_some() { vec![room.clone()] } else { Vec::new() };
             self.rooms_watched(watched, |rooms| rooms.add(id, room));
             self.member_changed(id, true);
@@ -206,7 +228,10 @@ impl NamespaceState {
 
     pub(crate) fn leave(&self, id: Sid, room: &str) {
         let watched = if self.hook().is_some() { vec![Room::from(room)] } else { Vec::new() };
-        self.rooms_watched(watched, |rooms| rooms.del(id, room));
+        let left = self.rooms_watched(watched, |rooms| rooms.del(id, room));
+        if left && let Some(tap) = &self.tap {
+            tap.room(false, &self.name, room, id);
+        }
         if self.has_socket(id) {
             self.member_changed(id, true);
         }
@@ -346,14 +371,31 @@ pub(crate) struct Registry {
     /// The dynamic namespaces (parents), in the order they were declared: their index is the
     /// same on every shard.
     dynamic: Vec<(Predicate, Rc<dyn ErasedHandler>)>,
+    /// Given to every namespace made here: the Admin UI's reporter, when it is on.
+    tap: Option<Rc<Tap>>,
 }
 
 pub(crate) type Predicate = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 impl Registry {
+    /// The Admin UI's reporter for the namespaces added from now on.
+    pub(crate) fn set_tap(&mut self, tap: Option<Rc<Tap>>) {
+        self.tap = tap;
+    }
+
+    pub(crate) fn tap(&self) -> Option<&Rc<Tap>> {
+        self.tap.as_ref()
+    }
+
+    /// The static namespaces' names, in the order they were declared.
+    pub(crate) fn static_names(&self) -> &[ByteString] {
+        &self.statics
+    }
+
     pub(crate) fn add_static(&mut self, name: ByteString, handler: Rc<dyn ErasedHandler>) {
         self.statics.push(name.clone());
-        self.live.get_mut().insert(name.clone(), NamespaceState::new(name, handler, None));
+        let ns = NamespaceState::new(name.clone(), handler, None, self.tap.clone());
+        self.live.get_mut().insert(name, ns);
     }
 
     pub(crate) fn add_dynamic(&mut self, predicate: Predicate, handler: Rc<dyn ErasedHandler>) {
@@ -367,7 +409,7 @@ impl Registry {
         }
         let parent = self.parent_of(name)?;
         let handler = self.dynamic[parent].1.clone();
-        let ns = NamespaceState::new(name.clone(), handler, Some(parent));
+        let ns = NamespaceState::new(name.clone(), handler, Some(parent), self.tap.clone());
         self.live.borrow_mut().insert(name.clone(), ns.clone());
         Some(ns)
     }

@@ -1,4 +1,4 @@
-//! Driving a real browser: the demo server (tpcio's chat page, `tpcio::modes::demo`) on
+//! Driving a real browser: the demo server (tpcio's chat page, `src/cli/demo.rs`) on
 //! 127.0.0.1:0 with two unpinned shards, Debian's chromium (never a browser downloaded by
 //! playwright), and the folder the scenarios save their screenshots in. A missing chromium
 //! fails the test with the install hint: tests never skip silently.
@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tpcio::modes::demo;
-use tpcio::server::{CpuPlacement, RunningServer, Server, ServerConfig};
-use tpcio::socket::Parser;
+use super::cli::demo;
+use tpcio::prelude::Parser;
+use tpcio::prelude::{CpuPlacement, RunningServer, Server, ServerConfig};
 
 /// The browser the scenarios launch (tests/js/browser/lib.mjs names the same path).
 pub const CHROMIUM: &str = "/usr/bin/chromium";

@@ -18,7 +18,7 @@
 //! every node: they drop it before decoding).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::http::Conn;
 use super::node::{Permit, js_dir, require_node};
 use super::node_reference::{reference_dir, require_reference};
 use super::redis::RedisServer;
@@ -107,7 +108,7 @@ impl ClusterNode {
                 let mut c = Command::new(env!("CARGO_BIN_EXE_tpcio"));
                 c.args(["bench", "--host", "127.0.0.1", "--port", &port.to_string()])
                     .args(["--shards", &shards.to_string(), "--no-pin"])
-                    .args(["--redis", redis_url, "--redis-key", key, "--log", "warn"]);
+                    .args(["--redis", redis_url, "--redis-key", key, "--log", "warn", "--metrics"]);
                 if adapter != Adapter::Classic {
                     c.args(["--redis-adapter", adapter.arg(), "--redis-stream", key]);
                 }
@@ -301,6 +302,40 @@ impl Cluster {
     /// Waits until every node subscribes to the request channel and to the broadcast pattern
     /// of `/` (after a start, or after Redis restarted).
     pub fn wait_subscribed(&mut self, redis: &RedisServer) {
+        self.wait_subscriptions(redis);
+        self.wait_links_up();
+    }
+
+    /// Waits until every Redis connection of every tpcio node is up (`tpcio_cluster_redis_up`
+    /// on its `/metrics`): subscriptions come back before a shard's publisher may be out of its
+    /// reconnection backoff, and a broadcast published meanwhile is lost (never queued).
+    fn wait_links_up(&mut self) {
+        let deadline = Instant::now() + SUBSCRIBE_TIMEOUT;
+        for i in 0..self.nodes.len() {
+            let NodeKind::Tpcio { .. } = self.nodes[i].kind else { continue };
+            let addr = SocketAddr::from(([127, 0, 0, 1], self.nodes[i].port));
+            loop {
+                let body = Conn::connect(addr).get("/metrics").body;
+                let text = String::from_utf8_lossy(&body);
+                let links: Vec<&str> =
+                    text.lines().filter(|l| l.starts_with("tpcio_cluster_redis_up{")).collect();
+                if !links.is_empty() && links.iter().all(|l| l.ends_with(" 1")) {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    panic!(
+                        "after {SUBSCRIBE_TIMEOUT:?}: Redis links of :{} {links:?}\n{}",
+                        addr.port(),
+                        self.logs()
+                    );
+                }
+                self.assert_alive();
+                thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    fn wait_subscriptions(&mut self, redis: &RedisServer) {
         let want = i64::try_from(self.nodes.len()).expect("a few nodes");
         match self.adapter {
             Adapter::Sharded => return self.wait_shard_subscribed(redis, want),

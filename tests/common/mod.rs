@@ -8,6 +8,10 @@
 #![allow(dead_code)]
 
 pub mod browser;
+// The binary's modes (conformance, demo, bench servers): the tests start the same code the
+// binary runs, compiled here since it is not part of the library.
+#[path = "../../src/cli/mod.rs"]
+pub mod cli;
 pub mod cluster;
 pub mod engine;
 pub mod http;

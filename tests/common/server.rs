@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tpcio::modes::conformance;
-use tpcio::server::{CpuPlacement, RunningServer, ServerConfig};
+use super::cli::conformance;
+use tpcio::prelude::{CpuPlacement, RunningServer, ServerConfig};
 
 /// Node's default `pingInterval`, used unless a test changes it.
 pub const PING_INTERVAL: Duration = Duration::from_millis(25_000);

@@ -13,10 +13,10 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tpcio::modes::conformance;
-use tpcio::protocol::sid::Sid;
-use tpcio::server::{CpuPlacement, RunningServer, ServerConfig};
-use tpcio::socket::SocketIo;
+use super::cli::conformance;
+use tpcio::prelude::Sid;
+use tpcio::prelude::SocketIo;
+use tpcio::prelude::{CpuPlacement, RunningServer, ServerConfig};
 use tungstenite::Message;
 
 use super::TIMEOUT;

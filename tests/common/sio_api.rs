@@ -15,10 +15,10 @@
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
-use tpcio::engine::DisconnectReason;
-use tpcio::protocol::value::Value;
-use tpcio::shard::ShardId;
-use tpcio::socket::{BroadcastAckError, Event, Handler, Io, RemoteSocket, Socket, SocketIo, SocketRef};
+use tpcio::prelude::DisconnectReason;
+use tpcio::prelude::ShardId;
+use tpcio::prelude::Value;
+use tpcio::prelude::{BroadcastAckError, Event, Handler, Io, RemoteSocket, Socket, SocketIo, SocketRef};
 
 use super::TIMEOUT;
 use super::sio::{Client, SHARDS, SioServer};
@@ -75,7 +75,7 @@ async fn find(socket: &SocketRef, id: &str) -> Option<RemoteSocket> {
 async fn ticker(io: Io) {
     let mut n = 0u64;
     loop {
-        tpcio::server::sleep(Duration::from_millis(50)).await;
+        tpcio::prelude::sleep(Duration::from_millis(50)).await;
         n += 1;
         if let Some(main) = io.of("/") {
             let _ = main.to("ticks").emit("tick", &[Value::from(n)]);
@@ -86,7 +86,7 @@ async fn ticker(io: Io) {
 impl Handler for Api {
     type Data = ();
 
-    async fn authorize(&self, _: &tpcio::socket::ConnectInfo) -> Result<(), tpcio::socket::ConnectError> {
+    async fn authorize(&self, _: &tpcio::prelude::ConnectInfo) -> Result<(), tpcio::prelude::ConnectError> {
         Ok(())
     }
 

@@ -88,8 +88,8 @@ impl TestCa {
     }
 
     /// The server's configuration for the files.
-    pub fn server_config(&self) -> tpcio::server::TlsConfig {
-        tpcio::server::TlsConfig::new(&self.cert_path, &self.key_path)
+    pub fn server_config(&self) -> tpcio::prelude::TlsConfig {
+        tpcio::prelude::TlsConfig::new(&self.cert_path, &self.key_path)
     }
 
     /// A client configuration trusting this authority alone, offering ALPN `h2` and `http/1.1`

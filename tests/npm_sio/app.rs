@@ -12,10 +12,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tpcio::engine::DisconnectReason;
-use tpcio::protocol::value::Value;
-use tpcio::server::{CpuPlacement, Handshake, RunningServer, ServerConfig};
-use tpcio::socket::{ConnectError, ConnectInfo, Event, Handler, Socket, SocketIo};
+use tpcio::prelude::DisconnectReason;
+use tpcio::prelude::Value;
+use tpcio::prelude::{ConnectError, ConnectInfo, Event, Handler, Socket, SocketIo};
+use tpcio::prelude::{CpuPlacement, Handshake, RunningServer, ServerConfig};
 
 /// Lines written by the handlers of every shard: `"<nsp> <name> <reason>"` per disconnect.
 #[derive(Clone, Default)]

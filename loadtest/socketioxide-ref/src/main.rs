@@ -1,4 +1,4 @@
-//! The socketioxide reference of `tpcio-loadtest compare`: `tpcio bench` (src/modes/bench.rs)
+//! The socketioxide reference of `tpcio-loadtest compare`: `tpcio bench` (src/cli/bench.rs)
 //! rebuilt on socketioxide 0.18 behind axum, as socketioxide's own axum example serves it.
 //!
 //! On `/socket.io/` (EIO=4, and EIO=3 with the `v4` feature), pingInterval 25 s, pingTimeout 20 s:

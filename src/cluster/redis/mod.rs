@@ -61,6 +61,7 @@ pub use url::DEFAULT_PORT;
 pub struct RedisUrl {
     /// A host name or an IP address (IPv6 without its brackets).
     pub host: String,
+    /// The TCP port (6379 when the URL names none).
     pub port: u16,
     /// The ACL user for `AUTH user pass`; `None` authenticates as the default user.
     pub username: Option<String>,

@@ -2,8 +2,8 @@
 //! whose persistent messages live in a Redis stream, so that connection state recovery works
 //! across nodes and restarts.
 //!
-//! - [`wire`]: the stream entries, the PUB/SUB messages (`@msgpack/msgpack`) and the sessions.
-//! - [`reader`]: the `XREAD` loop.
+//! - `wire`: the stream entries, the PUB/SUB messages (`@msgpack/msgpack`) and the sessions.
+//! - `reader`: the `XREAD` loop.
 //! - [`session`]: offsets, sessions kept in Redis while sockets live, restores.
 //!
 //! # How a process takes part
@@ -82,41 +82,49 @@ impl Default for StreamsOptions {
 }
 
 impl StreamsOptions {
+    /// Sets [`StreamsOptions::stream_name`](#structfield.stream_name).
     pub fn stream_name(mut self, name: impl Into<String>) -> Self {
         self.stream_name = name.into();
         self
     }
 
+    /// Sets [`StreamsOptions::stream_count`](#structfield.stream_count).
     pub fn stream_count(mut self, count: u32) -> Self {
         self.stream_count = count.max(1);
         self
     }
 
+    /// Sets [`StreamsOptions::max_len`](#structfield.max_len).
     pub fn max_len(mut self, max_len: u64) -> Self {
         self.max_len = max_len;
         self
     }
 
+    /// Sets [`StreamsOptions::read_count`](#structfield.read_count).
     pub fn read_count(mut self, count: u32) -> Self {
         self.read_count = count.max(1);
         self
     }
 
+    /// Sets [`StreamsOptions::block_time`](#structfield.block_time).
     pub fn block_time(mut self, block: Duration) -> Self {
         self.block_time = block;
         self
     }
 
+    /// Sets [`StreamsOptions::session_key_prefix`](#structfield.session_key_prefix).
     pub fn session_key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.session_key_prefix = prefix.into();
         self
     }
 
+    /// Sets [`StreamsOptions::only_plaintext`](#structfield.only_plaintext).
     pub fn only_plaintext(mut self, only: bool) -> Self {
         self.only_plaintext = only;
         self
     }
 
+    /// Sets [`StreamsOptions::session_refresh`](#structfield.session_refresh).
     pub fn session_refresh(mut self, every: Duration) -> Self {
         self.session_refresh = every;
         self

@@ -14,7 +14,7 @@
 //! **Sessions.** Node writes `SET {prefix}{pid} base64(msgpack {sid, pid, rooms, data}) PX
 //! {maxDisconnectionDuration}` only when a socket closes (`persistSession`), so a node that
 //! crashes loses every session (socket.io-redis-streams-adapter#27). Ours writes the same key
-//! while the socket lives: each shard's [`SessionKeeper`] marks a socket when it connects and
+//! while the socket lives: each shard's `SessionKeeper` marks a socket when it connects and
 //! when its rooms change, and every [`FLUSH_EVERY`] writes the marked sessions, and those
 //! written more than [`StreamsOptions::session_refresh`] ago, in one pipelined batch of `SET …
 //! PX`. A session so never expires while its socket lives, holds rooms at most one flush

@@ -124,3 +124,16 @@ pub(super) fn room_name(v: &Value) -> Result<Room, WireError> {
         _ => Err(malformed("room name is not a string")),
     }
 }
+
+/// A fetched socket of a REMOTE_FETCH response: `{id, handshake, rooms, data}`.
+pub(super) fn read_socket(mut value: Value) -> Result<SocketDetails, WireError> {
+    if !matches!(value, Value::Object(_)) {
+        return Err(malformed("fetched socket is not an object"));
+    }
+    Ok(SocketDetails {
+        id: ByteString::from(req_str(&value, "id")?),
+        handshake: take(&mut value, "handshake").unwrap_or_default(),
+        rooms: read_rooms(value.get("rooms"))?,
+        data: take(&mut value, "data").unwrap_or_default(),
+    })
+}

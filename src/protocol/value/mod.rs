@@ -31,13 +31,20 @@ pub use parse::{JsonError, from_json, from_json_args};
 /// is written twice, and [`Value::get`] returns the last.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub enum Value {
+    /// JSON `null`.
     #[default]
     Null,
+    /// A JSON boolean.
     Bool(bool),
+    /// A JSON number.
     Number(serde_json::Number),
+    /// A JSON string.
     String(String),
+    /// A binary attachment (a `Buffer` or `ArrayBuffer` on the JavaScript side).
     Binary(Bytes),
+    /// A JSON array.
     Array(Vec<Value>),
+    /// A JSON object, its members in order.
     Object(Vec<(String, Value)>),
 }
 
@@ -50,10 +57,12 @@ impl Value {
         }
     }
 
+    /// Whether this is `null`.
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
 
+    /// The boolean, if this is one.
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Bool(b) => Some(*b),
@@ -61,6 +70,7 @@ impl Value {
         }
     }
 
+    /// The number as an `f64`, if this is a number.
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Value::Number(n) => n.as_f64(),
@@ -68,6 +78,7 @@ impl Value {
         }
     }
 
+    /// The number as a `u64`, if this is a non-negative integer.
     pub fn as_u64(&self) -> Option<u64> {
         match self {
             Value::Number(n) => n.as_u64(),
@@ -75,6 +86,7 @@ impl Value {
         }
     }
 
+    /// The string, if this is one.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) => Some(s),
@@ -82,6 +94,7 @@ impl Value {
         }
     }
 
+    /// The bytes, if this is a binary attachment.
     pub fn as_binary(&self) -> Option<&Bytes> {
         match self {
             Value::Binary(b) => Some(b),
@@ -89,6 +102,7 @@ impl Value {
         }
     }
 
+    /// The elements, if this is an array.
     pub fn as_array(&self) -> Option<&[Value]> {
         match self {
             Value::Array(items) => Some(items),

@@ -5,8 +5,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use tpcio::socket::SocketIo;
-//! use tpcio::socket::typed::Router;
+//! use tpcio::prelude::{Router, SocketIo};
 //!
 //! let running = SocketIo::new()
 //!     .ping_interval(Duration::from_secs(10))
@@ -202,11 +201,27 @@ impl SocketIo {
     /// [`listen`](Self::listen); [`RunningServer::tls_reloader`] reloads them while the server runs.
     ///
     /// ```no_run
-    /// let io = tpcio::socket::SocketIo::new()
-    ///     .tls(tpcio::server::TlsConfig::new("cert.pem", "key.pem"));
+    /// let io = tpcio::prelude::SocketIo::new()
+    ///     .tls(tpcio::prelude::TlsConfig::new("cert.pem", "key.pem"));
     /// ```
     pub fn tls(mut self, tls: crate::server::TlsConfig) -> Self {
         self.server.tls = Some(tls);
+        self
+    }
+
+    /// The Socket.IO Admin UI (`--admin-ui [user:password]`; Node's `instrument(io, options)` of
+    /// `@socket.io/admin-ui` 0.5; default off): the admin namespace (`/admin`) the dashboard
+    /// connects to, across shards and servers, and the dashboard's page at `/admin/`, read at
+    /// start from the npm package (`npm ci --prefix client`). See [`crate::socket::admin`].
+    ///
+    /// ```no_run
+    /// use tpcio::socket::{AdminMode, AdminUi, SocketIo};
+    /// let admin = AdminUi::new().basic_auth_password("admin", "changeit")?.mode(AdminMode::Production);
+    /// let io = SocketIo::new().admin_ui(admin);
+    /// # Ok::<(), tpcio::socket::admin::AdminUiError>(())
+    /// ```
+    pub fn admin_ui(mut self, admin: crate::socket::AdminUi) -> Self {
+        self.admin = Some(admin);
         self
     }
 

@@ -49,10 +49,13 @@ impl Shape {
 /// Why an event's arguments did not fit its handler's type.
 #[derive(Debug, thiserror::Error)]
 pub enum ArgsError {
+    /// An argument's JSON did not parse, or did not fit the type.
     #[error(transparent)]
     Json(#[from] value::JsonError),
+    /// The binary attachments do not match their placeholders.
     #[error("invalid binary attachments")]
     Attachments,
+    /// An argument with attachments did not fit the type.
     #[error(transparent)]
     Value(#[from] value::ValueError),
 }

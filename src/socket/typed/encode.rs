@@ -112,5 +112,5 @@ pub fn answer_one<R: serde::de::DeserializeOwned + 'static>(v: Value) -> Result<
 
 /// The EVENT a raw relay writes: `[name, ...args]` with the arguments as received.
 pub fn raw_event_packet(nsp: ByteString, name: &str, args: &RawArgs) -> Packet {
-    crate::socket::layer::raw_packet(false, nsp, Some(name), None, args)
+    crate::socket::send::raw_packet(false, nsp, Some(name), None, args)
 }

@@ -76,9 +76,7 @@ type Disconnecting<D> = Option<Box<dyn Fn(&Socket<D>, DisconnectReason)>>;
 /// ```no_run
 /// use std::cell::Cell;
 /// use std::rc::Rc;
-/// use tpcio::server::ServerConfig;
-/// use tpcio::socket::{ConnectError, ConnectInfo, Socket, SocketIo};
-/// use tpcio::socket::typed::{Ack, Router};
+/// use tpcio::prelude::{Ack, ConnectError, ConnectInfo, Router, ServerConfig, Socket, SocketIo};
 ///
 /// struct Member { nick: String }
 ///

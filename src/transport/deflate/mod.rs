@@ -1,4 +1,4 @@
-//! The `permessage-deflate` WebSocket extension (RFC 7692): its negotiation ([`negotiate`]) and
+//! The `permessage-deflate` WebSocket extension (RFC 7692): its negotiation (`negotiate`) and
 //! the per-connection compressor and decompressor (§7.2: raw DEFLATE, sync flush, the trailing
 //! `00 00 ff ff` stripped on send and put back on receipt), on `flate2`.
 //!

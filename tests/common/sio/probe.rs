@@ -16,12 +16,12 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tpcio::engine::DisconnectReason;
-use tpcio::protocol::value::Value;
-use tpcio::shard::ShardId;
-use tpcio::socket::{AckError, ConnectError, ConnectInfo, Event, Handler, Socket, SocketIo};
+use tpcio::prelude::DisconnectReason;
+use tpcio::prelude::ShardId;
+use tpcio::prelude::Value;
+use tpcio::prelude::{AckError, ConnectError, ConnectInfo, Event, Handler, Socket, SocketIo};
 
-use tpcio::server::ServerConfig;
+use tpcio::prelude::ServerConfig;
 
 use super::SioServer;
 

@@ -1,5 +1,5 @@
 // Shared plumbing of the browser scenarios that tests/browser.rs runs against the demo chat
-// (src/modes/demo/): Debian's chromium driven by playwright-core, one fresh browser context
+// (src/cli/demo/): Debian's chromium driven by playwright-core, one fresh browser context
 // (own profile state, own connections) per tab, and helpers that each wait for something the
 // page shows, with a timeout — never a fixed sleep.
 //

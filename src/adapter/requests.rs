@@ -22,9 +22,6 @@ use bytestring::ByteString;
 use futures_channel::mpsc;
 use futures_lite::StreamExt;
 
-use super::acks::{AckSink, AckTally, broadcast_ack_id};
-use super::layer::Layer;
-use super::namespace::NamespaceState;
 use super::peer::{DEFAULT_REQUEST_TIMEOUT, PeerMsg, Reach};
 use crate::adapter::{
     AdapterRequest, AdapterResponse, BroadcastOptions, BroadcastRequest, EncodedPacket, RequestId, Room,
@@ -36,6 +33,9 @@ use crate::protocol::sid::Sid;
 use crate::protocol::value::Value;
 use crate::server::sleep;
 use crate::shard::ShardId;
+use crate::socket::acks::{AckSink, AckTally, broadcast_ack_id};
+use crate::socket::layer::Layer;
+use crate::socket::namespace::NamespaceState;
 
 /// This shard's open requests, by sequence number.
 #[derive(Default)]
@@ -219,7 +219,12 @@ impl Drop for Gather {
 pub enum ClusterRequestError {
     /// Node's "timeout reached": some servers did not answer in time.
     #[error("timeout reached: only {received} responses received out of {expected}")]
-    Timeout { received: usize, expected: usize },
+    Timeout {
+        /// How many servers answered in time.
+        received: usize,
+        /// How many servers were asked.
+        expected: usize,
+    },
 }
 
 /// Publishes the request `make(uid, request_id)` to the other servers of the cluster and

@@ -11,11 +11,11 @@ use futures_lite::StreamExt;
 use glommio::channels::channel_mesh::{Receivers, Senders};
 use glommio::net::TcpStream;
 
-use super::Stats;
-use super::conn::{Conn, serve};
-use super::shard::Shard;
-use super::stream::Io;
+use super::state::Shard;
 use crate::metrics::{Direction, MeshKind, ShardMetrics};
+use crate::server::Stats;
+use crate::server::conn::{Conn, serve};
+use crate::server::stream::Io;
 use crate::shard::{ShardId, ShardMsg};
 
 pub(crate) struct Mesh {

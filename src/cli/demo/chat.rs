@@ -21,10 +21,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::engine::DisconnectReason;
-use crate::protocol::value::Value;
-use crate::socket::typed::{Ack, Router};
-use crate::socket::{ConnectInfo, Socket};
+use tpcio::prelude::{Ack, ConnectInfo, DisconnectReason, Router, Socket, Value};
 
 /// Where a socket starts when its CONNECT names no room.
 pub const DEFAULT_ROOM: &str = "lobby";
@@ -189,11 +186,11 @@ impl Tally {
         Tally { generation: self.generation.wrapping_add(1), count: self.count.saturating_add_signed(delta) }
     }
 
-    fn pack(self) -> u64 {
+    pub(crate) fn pack(self) -> u64 {
         (u64::from(self.generation) << 32) | u64::from(self.count)
     }
 
-    fn unpack(word: u64) -> Tally {
+    pub(crate) fn unpack(word: u64) -> Tally {
         Tally { generation: (word >> 32) as u32, count: word as u32 }
     }
 
@@ -205,6 +202,3 @@ impl Tally {
         ])
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -22,13 +22,15 @@
 
 use std::time::Duration;
 
-use crate::protocol::value::Value;
-use crate::server::{Server, ServerConfig};
-use crate::socket::{Event, Handler, Io, RawArgs, ServerSideEvent, Socket, SocketIo};
+use tpcio::__private::socket::typed::args;
+use tpcio::prelude::{
+    BroadcastAckError, ConnectError, ConnectInfo, Event, Handler, Io, RawArgs, Server, ServerConfig,
+    ServerSideEvent, Socket, SocketIo, Value,
+};
 
 /// How `echo-typed` reads its arguments (all of them, as an array), found once.
-static ECHO_SHAPE: std::sync::LazyLock<crate::socket::typed::args::Shape> =
-    std::sync::LazyLock::new(crate::socket::typed::args::Shape::of::<serde_json::Value>);
+static ECHO_SHAPE: std::sync::LazyLock<args::Shape> =
+    std::sync::LazyLock::new(args::Shape::of::<serde_json::Value>);
 
 /// The reference behaviour of the main namespace.
 #[derive(Clone, Copy, Debug, Default)]
@@ -59,7 +61,7 @@ fn count(n: usize) -> Value {
 impl Handler for Bench {
     type Data = ();
 
-    async fn authorize(&self, _: &crate::socket::ConnectInfo) -> Result<(), crate::socket::ConnectError> {
+    async fn authorize(&self, _: &ConnectInfo) -> Result<(), ConnectError> {
         Ok(())
     }
 
@@ -79,8 +81,7 @@ impl Handler for Bench {
             // What most applications do: the arguments read into values, emitted back with
             // the typed API (`echo`, or the ack), as `echo` does without reading them.
             "echo-typed" => {
-                let Ok(args) = crate::socket::typed::args::decode::<serde_json::Value>(&event, *ECHO_SHAPE)
-                else {
+                let Ok(args) = args::decode::<serde_json::Value>(&event, *ECHO_SHAPE) else {
                     return;
                 };
                 let _ = match event.take_ack() {
@@ -127,7 +128,7 @@ impl Handler for Bench {
                 let answers = io.timeout(Duration::from_secs(3)).emit_with_ack::<_, Value>("q", &()).await;
                 let n = match answers {
                     Ok(answers) => answers.len(),
-                    Err(crate::socket::BroadcastAckError::Timeout { responses }) => responses.len(),
+                    Err(BroadcastAckError::Timeout { responses }) => responses.len(),
                     Err(_) => 0,
                 };
                 let _ = ack.send(&[count(n)]);
@@ -172,6 +173,7 @@ pub fn socket_io() -> SocketIo {
 }
 
 /// The benchmark server, ready to start.
+#[allow(dead_code)] // only the tests call it (they compile this module too)
 pub fn server(config: ServerConfig) -> Server {
     socket_io().attach(Server::new(config))
 }

@@ -11,10 +11,6 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::Instant;
 
-use super::Route;
-use super::config::ServerConfig;
-use super::handler::{EngineHandler, EngineSocket, Handshake, ShardContext};
-use super::limits::Admission;
 use crate::engine::{
     DisconnectReason, EngineConfig, EngineEvent, SendError, Session, SessionTable, TransportKind, WsId,
 };
@@ -22,6 +18,10 @@ use crate::metrics::{Direction, ShardMetrics};
 use crate::protocol::handshake::Handshake as OpenPacket;
 use crate::protocol::sid::Sid;
 use crate::protocol::{EioVersion, Packet, PacketType};
+use crate::server::Route;
+use crate::server::config::ServerConfig;
+use crate::server::handler::{EngineHandler, EngineSocket, Handshake, ShardContext};
+use crate::server::limits::Admission;
 use crate::shard::ShardId;
 
 pub(crate) struct Shard {
@@ -31,7 +31,7 @@ pub(crate) struct Shard {
     pub(crate) engine: Rc<EngineConfig>,
     /// Engine.IO paths served here and the handler of each.
     pub(crate) endpoints: Vec<(Box<str>, Rc<dyn EngineHandler>)>,
-    /// Plain HTTP paths answered outside any endpoint ([`super::Server::route`]).
+    /// Plain HTTP paths answered outside any endpoint ([`crate::server::Server::route`]).
     pub(crate) routes: Vec<(Box<str>, Route)>,
     table: RefCell<SessionTable>,
     /// What each open session was opened with: its endpoint and handshake.
@@ -49,7 +49,9 @@ pub(crate) struct Shard {
     idle: RefCell<slab::Slab<Option<Waker>>>,
     /// This shard's counters; only this shard writes them.
     pub(crate) metrics: Arc<ShardMetrics>,
-    /// Which connections this shard accepts ([`super::limits`]).
+    /// Every shard's, to read (the Admin UI's stats).
+    pub(crate) all_metrics: Arc<crate::metrics::Metrics>,
+    /// Which connections this shard accepts ([`crate::server::limits`]).
     pub(crate) admission: Rc<Admission>,
 }
 
@@ -127,8 +129,9 @@ impl Shard {
         config: Rc<ServerConfig>,
         endpoints: Vec<(Box<str>, Rc<dyn EngineHandler>)>,
         routes: Vec<(Box<str>, Route)>,
-        metrics: Arc<ShardMetrics>,
+        all_metrics: Arc<crate::metrics::Metrics>,
     ) -> Rc<Shard> {
+        let metrics = all_metrics.shard(id);
         let engine = Rc::new(config.engine.clone());
         let admission = Admission::new(&config, shards);
         Rc::new(Shard {
@@ -147,6 +150,7 @@ impl Shard {
             draining: Cell::new(false),
             idle: RefCell::new(slab::Slab::new()),
             metrics,
+            all_metrics,
             admission,
         })
     }
@@ -404,5 +408,10 @@ impl EngineSocket {
 impl ShardContext {
     pub(crate) fn metrics(&self) -> &Arc<ShardMetrics> {
         &self.shard.metrics
+    }
+
+    /// Every shard's counters.
+    pub(crate) fn all_metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.shard.all_metrics
     }
 }

@@ -2,8 +2,7 @@
 //! `GET`/`HEAD` only, with a strong `ETag` computed at compile time and `304 Not Modified`
 //! when `If-None-Match` names it (RFC 9110 §13.1.2).
 
-use crate::http::Method;
-use crate::server::PlainHttp;
+use tpcio::prelude::{Method, PlainHttp};
 
 /// One file of the page.
 #[derive(Debug)]
@@ -66,7 +65,7 @@ pub fn etag_matches(header: &[u8], etag: &[u8]) -> bool {
 }
 
 /// FNV-1a 64, in a `const fn` so that every tag is made by the compiler.
-const fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) const fn fnv1a(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut i = 0;
     while i < bytes.len() {
@@ -77,7 +76,7 @@ const fn fnv1a(bytes: &[u8]) -> u64 {
     hash
 }
 
-const fn etag_of(body: &[u8]) -> [u8; 18] {
+pub(crate) const fn etag_of(body: &[u8]) -> [u8; 18] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let hash = fnv1a(body);
     let mut tag = [b'"'; 18];
@@ -87,59 +86,4 @@ const fn etag_of(body: &[u8]) -> [u8; 18] {
         i += 1;
     }
     tag
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fnv1a_matches_its_published_vectors() {
-        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
-    }
-
-    #[test]
-    fn tags_are_quoted_hex() {
-        assert_eq!(&etag_of(b"a"), b"\"af63dc4c8601ec8c\"");
-        for asset in &ASSETS {
-            assert_eq!(asset.etag, etag_of(asset.body), "{}", asset.path);
-        }
-    }
-
-    #[test]
-    fn if_none_match_lists() {
-        let tag = b"\"af63dc4c8601ec8c\"";
-        let cases: &[(&[u8], bool)] = &[
-            (b"\"af63dc4c8601ec8c\"", true),
-            (b"W/\"af63dc4c8601ec8c\"", true),
-            (b"\"x\", \"af63dc4c8601ec8c\"", true),
-            (b" * ", true),
-            (b"\"x\"", false),
-            (b"af63dc4c8601ec8c", false),
-            (b"", false),
-            (b",,", false),
-        ];
-        for (header, want) in cases {
-            assert_eq!(etag_matches(header, tag), *want, "{:?}", String::from_utf8_lossy(header));
-        }
-    }
-
-    #[test]
-    fn the_msgpack_page_loads_the_msgpack_client() {
-        let page = std::str::from_utf8(msgpack_page().body).unwrap_or_default();
-        assert!(page.contains("<script src=\"/socket.io/socket.io.msgpack.min.js\"></script>"));
-        assert!(!page.contains("socket.io.js"));
-        assert_eq!(msgpack_page().etag, etag_of(msgpack_page().body));
-        assert_ne!(msgpack_page().etag, ASSETS[0].etag);
-    }
-
-    #[test]
-    fn the_page_loads_the_client_and_its_files() {
-        let page = std::str::from_utf8(ASSETS[0].body).unwrap_or_default();
-        for needle in ["/socket.io/socket.io.js", "/chat.js", "/chat.css", "id=\"messages\""] {
-            assert!(page.contains(needle), "index.html lacks {needle}");
-        }
-    }
 }

@@ -16,8 +16,7 @@ pub mod chat;
 
 use std::sync::Arc;
 
-use crate::server::{Server, ServerConfig};
-use crate::socket::{Parser, SocketIo};
+use tpcio::prelude::{Parser, Server, ServerConfig, SocketIo};
 
 /// The chat endpoint: the namespace `/`, one [`chat::chat`] per shard sharing one user count.
 pub fn socket_io() -> SocketIo {
@@ -26,12 +25,14 @@ pub fn socket_io() -> SocketIo {
 }
 
 /// The demo server, ready to start: Socket.IO at `/socket.io/` and the page's routes.
+#[allow(dead_code)] // only the tests call it (they compile this module too)
 pub fn server(config: ServerConfig) -> Server {
     pages(socket_io().attach(Server::new(config)))
 }
 
 /// Adds the page's routes (`/`, its script and style) to `server`. The page loads the client
 /// from `/socket.io/socket.io.js` and connects to `/socket.io/`.
+#[allow(dead_code)] // only the tests call it (they compile this module too)
 pub fn pages(server: Server) -> Server {
     pages_for(server, Parser::Json)
 }

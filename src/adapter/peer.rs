@@ -15,12 +15,7 @@ use std::sync::Arc;
 
 use bytestring::ByteString;
 
-use super::acks::AckSink;
-use super::api::{EmitError, RawArgs, SocketRef};
-use super::layer::{Layer, raw_packet, send_encoded};
-use super::namespace::NamespaceState;
 use super::outbox::Pushed;
-use super::recovery::{self, SentSession};
 use crate::adapter::{
     AdapterMsg, AdapterRequest, AdapterResponse, BroadcastOptions, BroadcastRequest, EncodedPacket,
     RequestId, Room,
@@ -32,6 +27,12 @@ use crate::protocol::sid::Sid;
 use crate::protocol::sio::{DecodeOptions, Packet, SioVersion};
 use crate::server::EngineSocket;
 use crate::shard::ShardId;
+use crate::socket::acks::AckSink;
+use crate::socket::api::{EmitError, RawArgs, SocketRef};
+use crate::socket::layer::Layer;
+use crate::socket::namespace::NamespaceState;
+use crate::socket::recovery::{self, SentSession};
+use crate::socket::send::{raw_packet, send_encoded};
 
 /// How long a shard keeps the acks of a broadcast registered when the sender set no timeout.
 pub(crate) const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -76,7 +77,7 @@ pub(crate) enum PeerMsg {
         broadcast: BroadcastRequest,
         offset: Arc<str>,
     },
-    /// A CONNECT on shard `origin` asks for the session of `pid` (see [`super::recovery`]);
+    /// A CONNECT on shard `origin` asks for the session of `pid` (see [`crate::socket::recovery`]);
     /// `forwarded` once the pid's shard passed it on to the shard keeping the session.
     Restore {
         origin: ShardId,
@@ -386,6 +387,9 @@ impl Layer {
         ack: Option<(u64, &AckSink)>,
         recipients: &[(Sid, EngineSocket)],
     ) {
+        if let Some(tap) = &ns.tap {
+            tap.sent_to(&ns.name, recipients, packet);
+        }
         let metrics = self.ctx().metrics();
         let mut delivered = 0;
         let mut name: Option<Option<ByteString>> = None;

@@ -1,8 +1,16 @@
+//! The demo's own rules, without a server: nick and message cleaning, the user count shared by
+//! the shards (`src/cli/demo/chat.rs`), and the page's assets and ETags
+//! (`src/cli/demo/assets.rs`). The binary's modes are not part of the library; this test
+//! compiles them through `tests/common/mod.rs` (`tests/browser.rs` drives the demo itself).
+
+mod common;
+
 use std::sync::Arc;
 
 use proptest::prelude::*;
 
-use super::*;
+use common::cli::demo::chat::*;
+use tpcio::prelude::Value;
 
 #[test]
 fn names_are_trimmed_cleaned_and_clipped() {
@@ -95,5 +103,59 @@ proptest! {
     fn tallies_pack_losslessly(generation in any::<u32>(), count in any::<u32>()) {
         let tally = Tally { generation, count };
         prop_assert_eq!(Tally::unpack(tally.pack()), tally);
+    }
+}
+
+mod assets {
+    use super::common::cli::demo::assets::*;
+
+    #[test]
+    fn fnv1a_matches_its_published_vectors() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn tags_are_quoted_hex() {
+        assert_eq!(&etag_of(b"a"), b"\"af63dc4c8601ec8c\"");
+        for asset in &ASSETS {
+            assert_eq!(asset.etag, etag_of(asset.body), "{}", asset.path);
+        }
+    }
+
+    #[test]
+    fn if_none_match_lists() {
+        let tag = b"\"af63dc4c8601ec8c\"";
+        let cases: &[(&[u8], bool)] = &[
+            (b"\"af63dc4c8601ec8c\"", true),
+            (b"W/\"af63dc4c8601ec8c\"", true),
+            (b"\"x\", \"af63dc4c8601ec8c\"", true),
+            (b" * ", true),
+            (b"\"x\"", false),
+            (b"af63dc4c8601ec8c", false),
+            (b"", false),
+            (b",,", false),
+        ];
+        for (header, want) in cases {
+            assert_eq!(etag_matches(header, tag), *want, "{:?}", String::from_utf8_lossy(header));
+        }
+    }
+
+    #[test]
+    fn the_msgpack_page_loads_the_msgpack_client() {
+        let page = std::str::from_utf8(msgpack_page().body).unwrap_or_default();
+        assert!(page.contains("<script src=\"/socket.io/socket.io.msgpack.min.js\"></script>"));
+        assert!(!page.contains("socket.io.js"));
+        assert_eq!(msgpack_page().etag, etag_of(msgpack_page().body));
+        assert_ne!(msgpack_page().etag, ASSETS[0].etag);
+    }
+
+    #[test]
+    fn the_page_loads_the_client_and_its_files() {
+        let page = std::str::from_utf8(ASSETS[0].body).unwrap_or_default();
+        for needle in ["/socket.io/socket.io.js", "/chat.js", "/chat.css", "id=\"messages\""] {
+            assert!(page.contains(needle), "index.html lacks {needle}");
+        }
     }
 }

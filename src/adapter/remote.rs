@@ -1,4 +1,4 @@
-//! Sockets found by [`Broadcast::fetch_sockets`](super::Broadcast::fetch_sockets), on any
+//! Sockets found by [`Broadcast::fetch_sockets`](crate::socket::Broadcast::fetch_sockets), on any
 //! shard: Node socket.io 4.8's `RemoteSocket` (`lib/broadcast-operator.ts`) and the
 //! `SocketDetails` it is built from, with Node's `socket.handshake` object.
 //!
@@ -12,15 +12,16 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use bytestring::ByteString;
 
-use super::api::{AckError, EmitError};
-use super::layer::{Layer, is_reserved};
-use super::namespace::SocketInfo;
 use super::peer::Reach;
 use crate::adapter::{BroadcastOptions, EncodedPacket, Room, SocketDetails};
 use crate::protocol::sid::Sid;
 use crate::protocol::sio::v4::query_to_json;
 use crate::protocol::value::{self, Value};
 use crate::shard::ShardId;
+use crate::socket::api::{AckError, EmitError};
+use crate::socket::layer::Layer;
+use crate::socket::namespace::SocketInfo;
+use crate::socket::send::is_reserved;
 
 /// A socket of a namespace, on this shard or another, as `fetch_sockets` found it.
 #[derive(Clone)]
@@ -30,6 +31,7 @@ pub struct RemoteSocket {
     id: Sid,
     rooms: Vec<Room>,
     handshake: Value,
+    data: Value,
     /// On another server of the cluster, not on a shard of this process.
     remote: bool,
 }
@@ -52,7 +54,8 @@ impl RemoteSocket {
         remote: bool,
     ) -> Option<Self> {
         let id = Sid::parse(details.id.as_bytes())?;
-        Some(RemoteSocket { layer, nsp, id, rooms: details.rooms, handshake: details.handshake, remote })
+        let SocketDetails { rooms, handshake, data, .. } = details;
+        Some(RemoteSocket { layer, nsp, id, rooms, handshake, data, remote })
     }
 
     /// Whether it is on another server of the cluster.
@@ -60,10 +63,12 @@ impl RemoteSocket {
         self.remote
     }
 
+    /// The socket's id (its Engine.IO session id).
     pub fn id(&self) -> Sid {
         self.id
     }
 
+    /// The namespace the socket is connected to.
     pub fn namespace(&self) -> &str {
         &self.nsp
     }
@@ -78,6 +83,22 @@ impl RemoteSocket {
     /// local date string) is left out.
     pub fn handshake(&self) -> &Value {
         &self.handshake
+    }
+
+    /// Node's `socket.data` as its server sent it (`null` from this server, which has no JSON
+    /// form of a socket's data, unless the Admin UI runs: then `{_admin: {clientId, transport}}`).
+    pub fn data(&self) -> &Value {
+        &self.data
+    }
+
+    /// What was fetched, as the cluster adapter carries it.
+    pub(crate) fn details(&self) -> SocketDetails {
+        SocketDetails {
+            id: ByteString::from(self.id.as_str()),
+            handshake: self.handshake.clone(),
+            rooms: self.rooms.clone(),
+            data: self.data.clone(),
+        }
     }
 
     /// The shard that made it (and owns it, unless connection state recovery restored it on
@@ -99,13 +120,14 @@ impl RemoteSocket {
     }
 
     /// Emits to this socket, wherever it is; `args` is an argument list as for
-    /// [`SocketRef::emit`](super::SocketRef::emit).
+    /// [`SocketRef::emit`](crate::socket::SocketRef::emit).
     pub fn emit<A: serde::Serialize + ?Sized>(&self, event: &str, args: &A) -> Result<(), EmitError> {
         if is_reserved(event) {
             return Err(EmitError::Reserved);
         }
         let (reach, opts) = self.target();
-        let (packet, attachments) = super::typed::encode::event_packet(self.nsp.clone(), event, args, None)?;
+        let (packet, attachments) =
+            crate::socket::typed::encode::event_packet(self.nsp.clone(), event, args, None)?;
         let packet = EncodedPacket::new(&packet, attachments);
         self.layer.broadcast(reach, &self.nsp, opts, std::sync::Arc::new(packet));
         Ok(())
@@ -114,7 +136,7 @@ impl RemoteSocket {
     /// Emits and waits at most `timeout` for the ack's first argument (Node's remote socket
     /// answers with `responses[0]`). `Disconnected` when the socket was gone.
     ///
-    /// `args` as for [`SocketRef::emit`](super::SocketRef::emit); the answer comes as `R`: a
+    /// `args` as for [`SocketRef::emit`](crate::socket::SocketRef::emit); the answer comes as `R`: a
     /// [`Value`] as it came, or any `Deserialize` type read from it.
     pub fn emit_with_ack<A: serde::Serialize + ?Sized, R: serde::de::DeserializeOwned + 'static>(
         &self,
@@ -125,7 +147,7 @@ impl RemoteSocket {
         let (reach, opts) = self.target();
         let started = match is_reserved(event) {
             true => Err(AckError::Reserved),
-            false => match super::typed::encode::event_packet(self.nsp.clone(), event, args, None) {
+            false => match crate::socket::typed::encode::event_packet(self.nsp.clone(), event, args, None) {
                 Err(_) => Err(AckError::Unserializable),
                 Ok((packet, attachments)) => {
                     let make = |ack_id| {
@@ -148,6 +170,7 @@ impl RemoteSocket {
         self.layer.rooms(reach, &self.nsp, opts, vec![room.into()], true);
     }
 
+    /// Makes the socket leave `room`, on whichever shard it lives.
     pub fn leave(&self, room: impl Into<Room>) {
         let (reach, opts) = self.target();
         self.layer.rooms(reach, &self.nsp, opts, vec![room.into()], false);
@@ -172,8 +195,15 @@ impl Layer {
                 Some(SocketDetails {
                     id: ByteString::from(id.as_str()),
                     handshake: handshake_value(&info),
+                    data: match &ns.tap {
+                        // The Admin UI's `_admin` (and the user's data, when it has a JSON form).
+                        Some(_) => {
+                            let user = ns.data_of(id).and_then(|d| ns.handler.export_data(&d));
+                            crate::socket::admin::socket_data(user, &info.engine)
+                        }
+                        None => Value::Null,
+                    },
                     rooms: info.rooms,
-                    data: Value::Null,
                 })
             })
             .collect()
@@ -222,7 +252,8 @@ async fn first_answer<R: serde::de::DeserializeOwned + 'static>(
 ) -> Result<R, AckError> {
     match started?.wait().await {
         Ok(mut responses) if !responses.is_empty() => {
-            super::typed::encode::answer_one(responses.swap_remove(0)).map_err(|_| AckError::InvalidAnswer)
+            crate::socket::typed::encode::answer_one(responses.swap_remove(0))
+                .map_err(|_| AckError::InvalidAnswer)
         }
         Ok(_) => Err(AckError::Disconnected),
         Err(_) => Err(AckError::Timeout),

@@ -13,7 +13,7 @@
 //! spawned task at once, so a flusher sends the first message right away and batches form
 //! while it waits on a full mesh channel: exactly when the bound matters.
 //!
-//! [`SocketIo::shard_outbox_capacity`]: super::SocketIo::shard_outbox_capacity
+//! [`SocketIo::shard_outbox_capacity`]: crate::socket::SocketIo::shard_outbox_capacity
 
 use std::cell::RefCell;
 

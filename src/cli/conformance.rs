@@ -11,10 +11,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::http::{Cors, Origins};
-use crate::protocol::Data;
-use crate::server::{CpuPlacement, EngineHandler, EngineSocket, Server, ServerConfig};
-use crate::socket::{Event, Handler, RawArgs, Socket, SocketIo};
+use tpcio::prelude::{
+    ConnectError, ConnectInfo, Cors, CpuPlacement, Data, EngineHandler, EngineSocket, Event, Handler,
+    Origins, RawArgs, Server, ServerConfig, Socket, SocketIo,
+};
 
 /// Sends every message back where it came from.
 #[derive(Clone, Copy, Debug, Default)]
@@ -54,7 +54,7 @@ pub struct SioConformance {
 impl Handler for SioConformance {
     type Data = ();
 
-    async fn authorize(&self, _: &crate::socket::ConnectInfo) -> Result<(), crate::socket::ConnectError> {
+    async fn authorize(&self, _: &ConnectInfo) -> Result<(), ConnectError> {
         Ok(())
     }
 
@@ -90,6 +90,7 @@ pub fn socket_io() -> SocketIo {
 }
 
 /// The conformance server, ready to start.
+#[allow(dead_code)] // only the tests call it (they compile this module too)
 pub fn server(config: ServerConfig) -> Server {
     socket_io().attach(Server::new(config).endpoint("/engine.io/", |_shard| Echo))
 }

@@ -1,5 +1,5 @@
 // The demo chat's page script, on the official client that /socket.io/socket.io.js defines as
-// `io`. Events: see src/modes/demo/chat.rs. `?transports=polling` (a comma-separated list) is
+// `io`. Events: see src/cli/demo/chat.rs. `?transports=polling` (a comma-separated list) is
 // passed to io() as its `transports`. `window.demo.state` is what the browser test reads.
 (() => {
   "use strict";

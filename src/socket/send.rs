@@ -1,0 +1,109 @@
+//! Writing Socket.IO packets to an Engine.IO session: the event names nobody may emit, packets
+//! built from raw (unparsed) arguments, and each packet in the server's parser — text plus one
+//! binary message per attachment, or one msgpack message — with a broadcast's prebuilt frame
+//! shared by every recipient.
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use super::api::{EmitError, RawArgs};
+use crate::adapter::EncodedPacket;
+use crate::engine::SendError;
+use crate::protocol::Packet as EioPacket;
+use crate::protocol::sio::msgpack::{self, Order};
+use crate::protocol::sio::{Packet, PacketKind, Parser};
+use crate::server::EngineSocket;
+
+/// Event names a client may not send and a server may not emit (socket.io's `RESERVED_EVENTS`).
+pub(crate) fn is_reserved(name: &str) -> bool {
+    matches!(
+        name,
+        "connect" | "connect_error" | "disconnect" | "disconnecting" | "newListener" | "removeListener"
+    )
+}
+
+/// Hands a Socket.IO packet and its attachments to the engine session, in the server's
+/// parser: text and attachment messages, or one msgpack binary message.
+pub(crate) fn send_packet(
+    engine: &EngineSocket,
+    packet: &Packet,
+    attachments: &[Bytes],
+    parser: Parser,
+) -> Result<(), EmitError> {
+    if parser == Parser::MsgPack {
+        let bytes =
+            msgpack::encode(packet, attachments, Order::Socket).map_err(|_| EmitError::InvalidArgs)?;
+        return engine.send(EioPacket::binary(bytes)).map_err(emit_error);
+    }
+    send_message(engine, EioPacket::message(packet.to_text()), attachments)
+}
+
+/// A broadcast's packet: every WebSocket recipient copies the one frame built for all of them
+/// (with the msgpack parser, the one binary message).
+pub(crate) fn send_encoded(
+    engine: &EngineSocket,
+    packet: &EncodedPacket,
+    parser: Parser,
+) -> Result<(), EmitError> {
+    if parser == Parser::MsgPack {
+        let bytes = packet.msgpack().ok_or(EmitError::InvalidArgs)?;
+        return engine.send(EioPacket::binary(bytes.clone())).map_err(emit_error);
+    }
+    let message = EioPacket::prebuilt_message(packet.text().clone(), packet.ws_frame().clone());
+    send_message(engine, message, packet.attachments())
+}
+
+/// The Engine.IO message of a Socket.IO packet, then one binary message per attachment.
+fn send_message(engine: &EngineSocket, message: EioPacket, attachments: &[Bytes]) -> Result<(), EmitError> {
+    engine.send(message).map_err(emit_error)?;
+    for attachment in attachments {
+        engine.send_binary(attachment.clone()).map_err(emit_error)?;
+    }
+    Ok(())
+}
+
+fn emit_error(e: SendError) -> EmitError {
+    match e {
+        SendError::Full(_) => EmitError::Full,
+        SendError::Closed(_) => EmitError::Disconnected,
+    }
+}
+
+/// An EVENT (or ACK) whose arguments are JSON texts as received: `["name",a,b]` (or `[a,b]`).
+pub(crate) fn raw_packet(
+    ack: bool,
+    nsp: ByteString,
+    name: Option<&str>,
+    id: Option<u64>,
+    args: &RawArgs,
+) -> Packet {
+    let mut data = String::with_capacity(
+        2 + name.map_or(0, str::len) + args.json.iter().map(|a| a.len() + 1).sum::<usize>(),
+    );
+    data.push('[');
+    if let Some(name) = name {
+        // serde_json escapes as JSON.stringify does.
+        data.push_str(&serde_json::to_string(name).unwrap_or_else(|_| "\"\"".into()));
+    }
+    for (i, arg) in args.json.iter().enumerate() {
+        if i > 0 || name.is_some() {
+            data.push(',');
+        }
+        data.push_str(arg);
+    }
+    data.push(']');
+    let kind = match (ack, args.attachments.is_empty()) {
+        (false, true) => PacketKind::Event,
+        (false, false) => PacketKind::BinaryEvent,
+        (true, true) => PacketKind::Ack,
+        (true, false) => PacketKind::BinaryAck,
+    };
+    Packet {
+        kind,
+        nsp,
+        query: None,
+        id,
+        attachments: args.attachments.len(),
+        data: Some(ByteString::from(data)),
+    }
+}
