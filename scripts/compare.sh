@@ -3,8 +3,12 @@
 # tpcio's runtime, in one run: builds all of them, then `tpcio-loadtest compare` starts each
 # server in turn pinned to one CPU (--server-cpus, default 0) with the load generator on another
 # (--loadgen-cpus, default 1), and writes loadtest/results/<UTC time>/ and loadtest/results/latest/
-# (results.md, results.json, chart.svg). Arguments go to `compare`, e.g. --quick for a smoke run
-# of a few minutes, --servers tpcio,node, --scenarios echo,ack; see `tpcio-loadtest compare --help`.
+# (results.md, results.json, chart.svg). Three rounds by default (--rounds), servers in turn within
+# each round and a fresh server each time; the tables give medians with min–max, the server CPU
+# per operation, the generator's CPU (flagged when saturated), the load average and the versions
+# (tpcio commit, rustc, glommio, socketioxide, Node, socket.io, kernel). Arguments go to
+# `compare`, e.g. --quick for a smoke run of a few minutes (one round), --servers tpcio,node,
+# --scenarios echo,echo-typed,ack, --rounds 5; see `tpcio-loadtest compare --help`.
 # `--scenarios cluster` (not in the default set) runs two nodes of tpcio, then of Node, on a fresh
 # redis-server each round, and writes loadtest/results/cluster-latest/ when run alone.
 set -euo pipefail
@@ -26,7 +30,7 @@ if [[ " $* " == *cluster* ]] && ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
-cargo build --release --workspace --examples
+cargo build --release --workspace --bins --examples
 cargo build --release --manifest-path loadtest/socketioxide-ref/Cargo.toml
 # Reinstalled only when missing or behind its lock file (npm ci starts from scratch).
 if [ ! -d loadtest/node-reference/node_modules/socket.io ] ||

@@ -6,6 +6,8 @@
 // must match, node for node, in a mixed cluster.
 //   - `echo`: emitted back as `echo` with the same arguments, or, when the client asked for
 //     an ack, acknowledged with the same arguments instead;
+//   - `echo-typed`: as `echo` (tpcio reads these arguments with its typed API; in JavaScript
+//     they are parsed before any handler runs, so it is the same code);
 //   - `broadcast`: re-emitted as `broadcast` with the same arguments to every connected
 //     socket of the cluster (`io.emit`). An ack asked for with it is never sent, as in tpcio
 //     (and `io.emit` refuses callbacks);
@@ -106,11 +108,15 @@ io.on("hello", (...received) => {
 });
 
 io.on("connection", (socket) => {
-  socket.on("echo", (...received) => {
+  // In JavaScript the arguments reach a handler already parsed: `echo-typed` (tpcio's typed
+  // API) is the same code as `echo`.
+  const echo = (...received) => {
     const [args, ack] = withoutAck(received);
     if (ack) ack(...args);
     else socket.emit("echo", ...args);
-  });
+  };
+  socket.on("echo", echo);
+  socket.on("echo-typed", echo);
   socket.on("broadcast", (...received) => {
     const [args] = withoutAck(received);
     io.emit("broadcast", ...args);

@@ -87,6 +87,9 @@ impl Recorder {
 #[derive(Serialize, Debug)]
 pub struct Report {
     pub scenario: &'static str,
+    /// The event the Socket.IO echo and ack scenarios emitted (`--event`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
     pub transport: &'static str,
     /// Engine.IO protocol revision (3: socket.io-client 2.x, 4: 3.x and later; 0: none, the
     /// raw WebSocket echo).

@@ -4,7 +4,12 @@
 //! On `/socket.io/` (EIO=4, and EIO=3 with the `v4` feature), pingInterval 25 s, pingTimeout 20 s:
 //! - `echo`: emitted back as `echo` with the same arguments, or, when the client asked for an ack,
 //!   acknowledged with the same arguments instead;
+//! - `echo-typed`: as `echo` for one argument, written as most socketioxide applications write
+//!   a handler: `Data<serde_json::Value>` (socketioxide reads the first argument into it), emitted
+//!   back as `echo` (or acked) with that value;
 //! - `broadcast`: re-emitted as `broadcast`, same arguments, to every socket (`io.emit`).
+//!
+//! Each socket may buffer 4 096 packets for writing, tpcio's bound (socketioxide's default: 128).
 //!
 //! Runtime: a multi-threaded tokio runtime with one worker per CPU of the affinity mask, what
 //! `#[tokio::main]` gives a socketioxide user; pinned to one CPU (`taskset -c 0`) that is one
@@ -26,6 +31,10 @@ use args::{AckIfAsked, Args};
 /// Node's defaults, which `tpcio bench` and the Node reference use too.
 const PING_INTERVAL: Duration = Duration::from_secs(25);
 const PING_TIMEOUT: Duration = Duration::from_secs(20);
+/// Packets a socket may have waiting to be written: tpcio's bound
+/// (`EngineConfig::max_buffered_packets`, 4 096) rather than socketioxide's default of 128, so
+/// that a broadcast burst is not dropped here when tpcio would have queued it.
+const MAX_BUFFERED_PACKETS: usize = 4096;
 
 /// The command line.
 struct Options {
@@ -83,9 +92,11 @@ async fn serve(addr: SocketAddr) -> std::io::Result<()> {
         .req_path("/socket.io")
         .ping_interval(PING_INTERVAL)
         .ping_timeout(PING_TIMEOUT)
+        .max_buffer_size(MAX_BUFFERED_PACKETS)
         .build_layer();
     io.ns("/", async |socket: SocketRef| {
         socket.on("echo", on_echo);
+        socket.on("echo-typed", on_echo_typed);
         socket.on("broadcast", on_broadcast);
     });
     let app = axum::Router::new().layer(layer);
@@ -103,6 +114,14 @@ async fn on_echo(socket: SocketRef, ack: AckIfAsked, Data(args): Data<Args>) {
     let _ = match ack.0 {
         Some(ack) => ack.send(&args),
         None => socket.emit("echo", &args),
+    };
+}
+
+/// The typical handler: the argument read as a `serde_json::Value`, given back as one argument.
+async fn on_echo_typed(socket: SocketRef, ack: AckIfAsked, Data(value): Data<serde_json::Value>) {
+    let _ = match ack.0 {
+        Some(ack) => ack.send(&value),
+        None => socket.emit("echo", &value),
     };
 }
 

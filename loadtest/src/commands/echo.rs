@@ -69,6 +69,22 @@ pub struct SioEchoArgs {
     /// by itself, the client pings).
     #[arg(long, value_enum, default_value_t = Eio::V4)]
     eio: Eio,
+    /// The event emitted: `echo`, or e.g. `echo-typed` (the bench servers' handler that reads
+    /// the arguments with the typed API). The answer is `echo` (or the ack) either way.
+    #[arg(long, default_value = "echo", value_parser = event_name)]
+    event: String,
+}
+
+/// Events a client may not emit (socket.io's reserved names).
+const RESERVED_EVENTS: [&str; 6] =
+    ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
+
+/// `--event`: any name but an empty or reserved one.
+fn event_name(name: &str) -> Result<String, String> {
+    if name.is_empty() || RESERVED_EVENTS.contains(&name) {
+        return Err(format!("{name:?} cannot be emitted by a client"));
+    }
+    Ok(name.to_owned())
 }
 
 #[derive(clap::Args, Debug)]
@@ -125,10 +141,10 @@ pub fn sio_echo(args: &SioEchoArgs, ack: bool) -> Result<Report, String> {
     let e = &args.echo;
     let c = check(e, format!("{name} eio{}", args.eio.number()), e.clients)?;
     let sources = Sources::spread(&c.target, e.clients)?;
-    let messages = Messages::new(e.size, ack, e.pipeline);
+    let messages = Messages::new(&args.event, e.size, ack, e.pipeline);
     let scenario = SioEcho::new(c.target, sources, args.eio, messages, c.op_timeout);
     let shape = Shape { name, transport: Transport::Websocket.name(), eio: args.eio.number(), ack };
-    Ok(measure(scenario, &c.config, e, shape))
+    Ok(Report { event: Some(args.event.clone()), ..measure(scenario, &c.config, e, shape) })
 }
 
 pub fn sio_polling(args: &PollingArgs) -> Result<Report, String> {
@@ -136,7 +152,7 @@ pub fn sio_polling(args: &PollingArgs) -> Result<Report, String> {
     let label = if args.ack { "polling ack" } else { "polling" };
     let c = check(e, label.into(), 2 * e.clients)?;
     let sources = Sources::spread(&c.target, 2 * e.clients)?;
-    let messages = Messages::new(e.size, args.ack, e.pipeline);
+    let messages = Messages::new("echo", e.size, args.ack, e.pipeline);
     let scenario = SioPolling::new(c.target, sources, messages, c.op_timeout);
     let shape = Shape { name: "polling", transport: Transport::Polling.name(), eio: 4, ack: args.ack };
     Ok(measure(scenario, &c.config, e, shape))
@@ -156,6 +172,7 @@ pub(crate) fn measure<S: Scenario>(scenario: S, config: &RunConfig, args: &EchoA
     let cpu = cpu_figures(outcome.server_cpu_s, outcome.loadgen_cpu_s, outcome.seconds, outcome.messages);
     Report {
         scenario: shape.name,
+        event: None,
         transport: shape.transport,
         eio: shape.eio,
         clients: args.clients,
@@ -176,5 +193,30 @@ pub(crate) fn measure<S: Scenario>(scenario: S, config: &RunConfig, args: &EchoA
         server_us_per_op: cpu.server_us_per_op,
         server_cpu_pct: cpu.server_cpu_pct,
         loadgen_cpu_pct: cpu.loadgen_cpu_pct,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        echo: SioEchoArgs,
+    }
+
+    fn parse(extra: &[&str]) -> Result<SioEchoArgs, clap::Error> {
+        let args = ["t", "--url", "http://127.0.0.1:1/socket.io/"].iter().chain(extra);
+        Cli::try_parse_from(args).map(|cli| cli.echo)
+    }
+
+    #[test]
+    fn takes_the_event_name() {
+        assert_eq!(parse(&[]).unwrap().event, "echo");
+        assert_eq!(parse(&["--event", "echo-typed"]).unwrap().event, "echo-typed");
+        assert!(parse(&["--event", ""]).is_err());
+        assert!(parse(&["--event", "disconnect"]).is_err());
     }
 }

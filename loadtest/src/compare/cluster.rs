@@ -98,7 +98,7 @@ impl Spread {
     }
 
     /// `1 234 (1 200–1 300)`, or the value alone for one round.
-    fn show(&self, fmt: impl Fn(f64) -> String) -> String {
+    pub fn show(&self, fmt: impl Fn(f64) -> String) -> String {
         if self.n > 1 && self.min != self.max {
             format!("{} ({}–{})", fmt(self.median), fmt(self.min), fmt(self.max))
         } else {
@@ -342,7 +342,7 @@ pub fn loadgen_args(
     args
 }
 
-fn load_average() -> String {
+pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
@@ -537,6 +537,7 @@ pub fn rows(results: &ClusterResults) -> Vec<Row> {
                         dec(&s.node_a_us_per_delivery),
                         s.deliveries_per_s.as_ref().map_or(0, |x| x.n)
                     ),
+                    spread: None,
                 }
             };
             let report = serde_json::to_value(s).unwrap_or(Value::Null);

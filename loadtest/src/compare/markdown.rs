@@ -4,7 +4,9 @@
 
 use std::fmt::Write;
 
+use super::cluster::Spread;
 use super::report::{Outcome, Results, Row};
+use super::rounds::{SATURATED_PCT, saturated};
 use super::scenarios::Figures;
 
 /// The servers tpcio's figures are divided by, in the order of their ratio columns.
@@ -39,10 +41,21 @@ fn cell_text(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
+/// A median with its min–max when it has one (several rounds), else the value alone.
+fn ranged(value: Option<f64>, spread: Option<&Spread>, show: impl Fn(f64) -> String) -> String {
+    match spread {
+        Some(s) => s.show(show),
+        None => opt(value, show),
+    }
+}
+
 /// The headline figure of `server`, or why there is none.
 fn summary_cell(row: &Row, server: &str) -> String {
     match row.cell(server).map(|c| &c.outcome) {
-        Some(Outcome::Measured { figures, .. }) => opt(figures.throughput, |v| headline(row, v)),
+        Some(Outcome::Measured { figures, .. }) => {
+            let spread = figures.spread.as_deref().and_then(|s| s.throughput.as_ref());
+            ranged(figures.throughput, spread, |v| headline(row, v))
+        }
         Some(Outcome::Failed { .. }) => "failed".into(),
         Some(Outcome::NotApplicable { .. }) | None => "n/a".into(),
     }
@@ -83,15 +96,57 @@ pub fn summary(results: &Results) -> String {
 }
 
 fn detail_figures(row: &Row, f: &Figures) -> [String; 7] {
+    let s = f.spread.as_deref();
+    let loadgen = opt(f.loadgen_cpu_pct, |v| format!("{v:.0}%"));
     [
-        opt(f.throughput, |v| headline(row, v)),
-        opt(f.p50_us, thousands),
-        opt(f.p99_us, thousands),
-        opt(f.server_us_per_op, |v| format!("{v:.2}")),
+        ranged(f.throughput, s.and_then(|s| s.throughput.as_ref()), |v| headline(row, v)),
+        ranged(f.p50_us, s.and_then(|s| s.p50_us.as_ref()), thousands),
+        ranged(f.p99_us, s.and_then(|s| s.p99_us.as_ref()), thousands),
+        ranged(f.server_us_per_op, s.and_then(|s| s.server_us_per_op.as_ref()), |v| format!("{v:.2}")),
         opt(f.server_cpu_pct, |v| format!("{v:.0}%")),
-        opt(f.loadgen_cpu_pct, |v| format!("{v:.0}%")),
+        if saturated(f) { format!("{loadgen} (saturated)") } else { loadgen },
         cell_text(&f.note),
     ]
+}
+
+/// Server CPU per operation, one row per scenario, a column per server: the figure that
+/// stays fair when the generator, not the server, set the pace.
+pub fn cpu_summary(results: &Results) -> String {
+    let mut out = String::from("| scenario | unit |");
+    let mut rule = String::from("|---|---|");
+    for s in &results.servers {
+        let _ = write!(out, " {} |", s.label);
+        rule.push_str("---:|");
+    }
+    out = format!("{out}\n{rule}\n");
+    for row in results.rows.iter().filter(|r| r.cells.iter().any(|c| per_op(r, c.server).is_some())) {
+        let _ = write!(out, "| {} | {} |", cell_text(&row.title), per_op_unit(row.metric.unit));
+        for s in &results.servers {
+            let _ = write!(out, " {} |", per_op(row, s.id).unwrap_or_else(|| "-".into()));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `server µs CPU per message` for `msgs/s`, and so on.
+fn per_op_unit(unit: &str) -> String {
+    let what = match unit {
+        "msgs/s" => "message",
+        "deliveries/s" => "delivery",
+        "handshakes/s" => "handshake",
+        other => other,
+    };
+    format!("server µs CPU per {what}")
+}
+
+/// The median server CPU per operation with its range, `*` when the generator saturated.
+fn per_op(row: &Row, server: &str) -> Option<String> {
+    let f = row.figures(server)?;
+    f.server_us_per_op?;
+    let spread = f.spread.as_deref().and_then(|s| s.server_us_per_op.as_ref());
+    let text = ranged(f.server_us_per_op, spread, |v| format!("{v:.2}"));
+    Some(if saturated(f) { format!("{text} *") } else { text })
 }
 
 /// One row per scenario and server, every figure.
@@ -134,19 +189,41 @@ pub fn document(results: &Results) -> String {
     );
     let _ = writeln!(
         out,
-        "- Windows{}: {} s per echo/ack/polling/connect run, broadcast searches of {} s in steps of {} s (+{} s drain)\n",
+        "- Windows{}: {} s per echo/ack/polling/connect run, broadcast searches of {} s in steps of {} s (+{} s drain)",
         if results.quick { " (--quick)" } else { "" },
         b.window,
         b.search,
         b.step,
         b.drain
     );
+    let _ = writeln!(
+        out,
+        "- Rounds: {}, servers in turn within each, a fresh server each time; every figure is the median over \
+         the rounds with its min–max in brackets (each figure's median on its own)",
+        results.rounds
+    );
+    let _ = writeln!(
+        out,
+        "- Load average (1, 5, 15 min) as each round began: {}",
+        results.load_averages.join("; ")
+    );
+    let _ = writeln!(out, "- Versions: {}\n", results.versions.line());
     out.push_str("## Servers\n\n");
     for s in &results.servers {
         let _ = writeln!(out, "- **{}**: {}", s.label, s.description);
     }
     out.push_str("\n## Summary\n\n");
     out.push_str(&summary(results));
+    out.push_str("\n## Server CPU per operation\n\n");
+    out.push_str(&cpu_summary(results));
+    let _ = writeln!(
+        out,
+        "\n`*`: the load generator used {SATURATED_PCT:.0}% or more of its CPU (median over the rounds): it set \
+         the pace, so that server's rate is partly the generator's limit; its CPU per operation still holds. \
+         The generator has one CPU here ({}); more generator processes on it would add no CPU, and every \
+         generator already spreads its connections over 127.0.0.x source addresses.",
+        results.loadgen_cpus
+    );
     out.push_str("\n## Details\n\n");
     out.push_str(&details(results));
     out.push_str(
@@ -198,12 +275,40 @@ mod tests {
         let r = fixture::results();
         let d = details(&r);
         assert!(d.contains(
-            "| emit echo, 100 clients, 32 B (msgs/s) | tpcio | 60 000 | 1 500 | 3 000 | 12.50 | 75% | 97% |  |"
+            "| emit echo, 100 clients, 32 B (msgs/s) | tpcio | 60 000 | 1 500 | 3 000 | 12.50 | 75% | 97% (saturated) |  |"
         ));
         assert!(d.contains("| ack echo, 100 clients, 32 B (msgs/s) | Node socket.io | failed | - | - | - | - | - | exit status: 2 |"));
         let doc = document(&r);
         assert!(doc.contains("- Command: `tpcio-loadtest compare --quick`"));
         assert!(doc.contains("on CPU 0 (`taskset -c 0`), the load generator on CPU 1"));
         assert!(doc.ends_with("![throughput and latency](chart.svg)\n"));
+        assert!(
+            doc.contains("- Versions: tpcio , rustc , glommio , socketioxide , Node v22.1.0 with socket.io"),
+            "{doc}"
+        );
+        let cpu = cpu_summary(&r);
+        assert!(
+            cpu.contains(
+                "| emit echo, 100 clients, 32 B | server µs CPU per message | 12.50 * | 12.50 * | 12.50 * |"
+            ),
+            "{cpu}"
+        );
+    }
+
+    #[test]
+    fn shows_medians_with_their_range() {
+        use crate::compare::report::Outcome;
+        use crate::compare::rounds::combine;
+        let mut r = fixture::results();
+        let Outcome::Measured { figures, report } = r.rows[0].cells[0].outcome.clone() else { panic!() };
+        let slower = Figures { throughput: Some(40_000.0), server_us_per_op: Some(15.0), ..figures.clone() };
+        let rounds = vec![
+            Outcome::Measured { figures: figures.clone(), report: report.clone() },
+            Outcome::Measured { figures: slower, report },
+            Outcome::Failed { reason: "x".into() },
+        ];
+        r.rows[0].cells[0].outcome = combine(rounds);
+        assert_eq!(summary_cell(&r.rows[0], "tpcio"), "50 000 (40 000–60 000)");
+        assert!(cpu_summary(&r).contains("| 13.75 (12.50–15.00) * |"));
     }
 }

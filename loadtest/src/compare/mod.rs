@@ -3,7 +3,8 @@
 //!
 //! Nothing is built here (`scripts/compare.sh` builds everything first). Each server is
 //! started in turn, pinned with `taskset` to `--server-cpus`; for each scenario this binary
-//! re-executes itself pinned to `--loadgen-cpus` and reads the scenario's JSON line. Every
+//! re-executes itself pinned to `--loadgen-cpus` and reads the scenario's JSON line. That is
+//! one round; `--rounds` repeat it ([`rounds`]: medians with min–max). Every
 //! server is stopped by PID (SIGTERM, then SIGKILL) and its port seen free before the next
 //! one starts. The table goes to stdout and, with the raw reports and a chart, to
 //! `loadtest/results/<UTC time>/` and `loadtest/results/latest/`.
@@ -17,11 +18,13 @@ mod markdown;
 mod process;
 mod raw;
 mod report;
+mod rounds;
 mod runner;
 mod scenarios;
 mod servers;
 mod svg;
 mod time;
+mod versions;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,16 +69,21 @@ pub struct RunArgs {
     /// Servers to measure, in order: tpcio, socketioxide, node, raw.
     #[arg(long, value_delimiter = ',', default_value = "tpcio,socketioxide,node,raw")]
     servers: Vec<String>,
-    /// Scenarios to run: echo, ack, broadcast-1k, broadcast-10k, connect, idle, polling, and
-    /// cluster (not by default: two nodes of tpcio, then of Node, on a fresh redis-server,
+    /// Scenarios to run: echo, echo-typed (echo with the event `echo-typed`, whose handler
+    /// reads the arguments as typed values), ack, broadcast-1k, broadcast-10k, connect, idle,
+    /// polling, and cluster (not by default: two nodes of tpcio, then of Node, on a fresh redis-server,
     /// 10 000 receivers over them, and a one-node baseline; its own rounds, servers
     /// interleaved). A run of `cluster` alone writes to loadtest/results/cluster-latest/.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "echo,ack,broadcast-1k,broadcast-10k,connect,idle,polling"
+        default_value = "echo,echo-typed,ack,broadcast-1k,broadcast-10k,connect,idle,polling"
     )]
     scenarios: Vec<String>,
+    /// Rounds: every server measured once per round, servers in turn, a fresh server each
+    /// time; the tables give medians with min–max. 3 by default, 1 with --quick.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: Option<u32>,
     /// Rounds of the cluster scenario (servers interleaved): 2 by default, 1 with --quick.
     #[arg(long)]
     cluster_rounds: Option<usize>,
@@ -83,9 +91,14 @@ pub struct RunArgs {
     /// (`createShardedAdapter`) or streams (`@socket.io/redis-streams-adapter`).
     #[arg(long, default_value = "classic", value_parser = ["classic", "sharded", "streams"])]
     cluster_adapter: String,
-    /// Seconds of each measured window (echo, ack, polling, connect, idle hold), unless --quick.
-    #[arg(long, default_value_t = 8.0)]
-    duration: f64,
+    /// The folder under loadtest/results/ the run is copied to: `latest`, or `cluster-latest`
+    /// for a run of `cluster` alone, unless named here (e.g. `typed-latest`).
+    #[arg(long, value_parser = runner::folder_name)]
+    latest: Option<String>,
+    /// Seconds of each measured window (echo, ack, polling, connect, idle hold): 8 by
+    /// default, 2 with --quick.
+    #[arg(long)]
+    duration: Option<f64>,
     /// The repository root (binaries and results are found from it); by default the
     /// directory three levels above this executable (`target/release/..`), else the current one.
     #[arg(long)]

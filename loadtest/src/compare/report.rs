@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::scenarios::{Budget, Figures, Metric};
+use super::versions::Versions;
 
 /// The whole run.
 #[derive(Clone, Debug, Serialize)]
@@ -19,6 +20,11 @@ pub struct Results {
     pub server_cpus: String,
     pub loadgen_cpus: String,
     pub quick: bool,
+    /// Rounds of the scenarios other than the cluster's; each cell gives their medians.
+    pub rounds: usize,
+    /// `/proc/loadavg` (1, 5, 15 min) as each round began.
+    pub load_averages: Vec<String>,
+    pub versions: Versions,
     pub budget: Budget,
     /// Every server taking part: `(id, label, description)`.
     pub servers: Vec<ServerInfo>,
@@ -126,12 +132,13 @@ pub mod fixture {
             server_cpu_pct: Some(75.0),
             loadgen_cpu_pct: Some(97.0),
             note: String::new(),
+            spread: None,
         };
         Cell { server, outcome: Outcome::Measured { figures, report: json!({}) } }
     }
 
     pub fn results() -> Results {
-        let budget = Budget::new(true, 8.0);
+        let budget = Budget::new(true, None);
         let not_applicable = Outcome::NotApplicable { reason: "echo only".into() };
         Results {
             date: "2026-11-22 05:20:07 UTC".into(),
@@ -140,6 +147,9 @@ pub mod fixture {
             server_cpus: "0".into(),
             loadgen_cpus: "1".into(),
             quick: true,
+            rounds: 1,
+            load_averages: vec!["0.50 0.40 0.30".into()],
+            versions: Versions { node: "v22.1.0".into(), ..Versions::default() },
             budget: budget.clone(),
             servers: vec![
                 ServerInfo { id: "tpcio", label: "tpcio", description: "ours" },

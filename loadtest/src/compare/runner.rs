@@ -14,9 +14,11 @@ use super::cluster;
 use super::markdown;
 use super::process::{self, Running};
 use super::report::{self, Cell, Outcome, Results, Row, ServerInfo};
+use super::rounds;
 use super::scenarios::{Budget, Kind};
 use super::servers::{Server, cpu_count};
 use super::time::Utc;
+use super::versions::Versions;
 
 /// Descriptors the servers may need: 10 000 broadcast clients and some.
 const SERVER_FILES: usize = 11_000;
@@ -61,10 +63,27 @@ pub fn compare(args: &RunArgs) -> Result<(), String> {
     let mut rows: Vec<Row> = (ctx.kinds.iter())
         .map(|k| Row { id: k.id(), title: k.title(&ctx.budget), metric: k.metric(), cells: Vec::new() })
         .collect();
-    for (i, server) in servers.iter().enumerate().filter(|_| !ctx.kinds.is_empty()) {
-        let port = u16::try_from(i).ok().and_then(|i| args.port.checked_add(i)).ok_or("--port too high")?;
-        for (row, cell) in rows.iter_mut().zip(measure_server(*server, port, &ctx)) {
-            row.cells.push(cell);
+    let default_rounds = if args.quick { 1 } else { 3 };
+    let round_count =
+        if ctx.kinds.is_empty() { 0 } else { args.rounds.map_or(default_rounds, |r| r as usize) };
+    // outcomes[server][scenario][round]
+    let mut outcomes = vec![vec![Vec::with_capacity(round_count); ctx.kinds.len()]; servers.len()];
+    let mut load_averages = Vec::with_capacity(round_count);
+    for round in 1..=round_count {
+        let load = cluster::load_average();
+        eprintln!("== round {round} of {round_count} (load average {load})");
+        load_averages.push(load);
+        for (i, server) in servers.iter().enumerate() {
+            let port =
+                u16::try_from(i).ok().and_then(|i| args.port.checked_add(i)).ok_or("--port too high")?;
+            for (slot, cell) in outcomes[i].iter_mut().zip(measure_server(*server, port, &ctx)) {
+                slot.push(cell.outcome);
+            }
+        }
+    }
+    for (server, per_kind) in servers.iter().zip(outcomes) {
+        for (row, per_round) in rows.iter_mut().zip(per_kind) {
+            row.cells.push(Cell { server: server.id(), outcome: rounds::combine(per_round) });
         }
     }
     let cluster_results = with_cluster.then(|| {
@@ -87,6 +106,9 @@ pub fn compare(args: &RunArgs) -> Result<(), String> {
         server_cpus: ctx.server_cpus.clone(),
         loadgen_cpus: ctx.loadgen_cpus.clone(),
         quick: args.quick,
+        rounds: round_count,
+        load_averages,
+        versions: Versions::read(&ctx.root),
         budget: ctx.budget.clone(),
         servers: servers
             .iter()
@@ -99,7 +121,11 @@ pub fn compare(args: &RunArgs) -> Result<(), String> {
     if let Some(c) = &results.cluster {
         println!("{}", cluster::section(c));
     }
-    let latest = if with_cluster && ctx.kinds.is_empty() { "cluster-latest" } else { "latest" };
+    let latest = match &args.latest {
+        Some(name) => name,
+        None if with_cluster && ctx.kinds.is_empty() => "cluster-latest",
+        None => "latest",
+    };
     report::save(&results, &dir, &ctx.root.join("loadtest/results").join(latest))?;
     eprintln!("results: {} (and loadtest/results/{latest}/)", dir.display());
     Ok(())
@@ -107,6 +133,15 @@ pub fn compare(args: &RunArgs) -> Result<(), String> {
 
 fn parse_list<T>(names: &[String], parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<Vec<T>, String> {
     names.iter().map(|n| parse(n.trim()).ok_or_else(|| format!("unknown {what} {n:?}"))).collect()
+}
+
+/// `--latest`: one plain folder name, so the copy stays inside loadtest/results/.
+pub fn folder_name(name: &str) -> Result<String, String> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if name.is_empty() || !name.chars().all(plain) {
+        return Err(format!("{name:?}: expected a folder name (letters, digits, - and _)"));
+    }
+    Ok(name.to_owned())
 }
 
 /// `target/release/tpcio-loadtest` → the repository root, when that is where we run from.
@@ -213,9 +248,21 @@ mod tests {
     }
 
     #[test]
+    fn takes_plain_folder_names_only() {
+        assert_eq!(folder_name("typed-latest"), Ok("typed-latest".to_string()));
+        for bad in ["", "..", "a/b", "/tmp", "x y"] {
+            assert!(folder_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn marks_scenarios_the_raw_echo_skips() {
         let failed = Outcome::Failed { reason: "x".into() };
         assert!(matches!(outcome_for(Server::RawWs, Kind::Ack, &failed), Outcome::NotApplicable { .. }));
         assert!(matches!(outcome_for(Server::RawWs, Kind::Echo, &failed), Outcome::Failed { .. }));
+        assert!(matches!(
+            outcome_for(Server::RawWs, Kind::EchoTyped, &failed),
+            Outcome::NotApplicable { .. }
+        ));
     }
 }

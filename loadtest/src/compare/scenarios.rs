@@ -23,19 +23,27 @@ pub struct Budget {
 }
 
 impl Budget {
-    pub fn new(quick: bool, window: f64) -> Budget {
+    /// `window`: the measured window, by default 2 s with `quick`, else 8 s.
+    pub fn new(quick: bool, window: Option<f64>) -> Budget {
         if quick {
             // A short search starts higher to reach rates worth reading in its few steps.
             Budget {
                 first_rates: (100, 10),
-                window: 2.0,
+                window: window.unwrap_or(2.0),
                 step: 1.0,
                 drain: 0.5,
                 search: 8.0,
                 idle_clients: 1000,
             }
         } else {
-            Budget { first_rates: (20, 2), window, step: 3.0, drain: 2.0, search: 40.0, idle_clients: 10_000 }
+            Budget {
+                first_rates: (20, 2),
+                window: window.unwrap_or(8.0),
+                step: 3.0,
+                drain: 2.0,
+                search: 40.0,
+                idle_clients: 10_000,
+            }
         }
     }
 }
@@ -49,6 +57,9 @@ const SIZE: usize = 32;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Echo,
+    /// `echo` emitting `echo-typed`: the servers' handler reads the arguments with its typed
+    /// API (deserialized values) instead of relaying them.
+    EchoTyped,
     Ack,
     Broadcast1k,
     Broadcast10k,
@@ -76,11 +87,15 @@ pub struct Figures {
     pub loadgen_cpu_pct: Option<f64>,
     /// Losses, errors, the search's best rate, memory details.
     pub note: String,
+    /// The range of each figure over the rounds, when the figures are medians of several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spread: Option<Box<super::rounds::Spreads>>,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Echo,
+        Kind::EchoTyped,
         Kind::Ack,
         Kind::Broadcast1k,
         Kind::Broadcast10k,
@@ -92,6 +107,7 @@ impl Kind {
     pub fn id(self) -> &'static str {
         match self {
             Kind::Echo => "echo",
+            Kind::EchoTyped => "echo-typed",
             Kind::Ack => "ack",
             Kind::Broadcast1k => "broadcast-1k",
             Kind::Broadcast10k => "broadcast-10k",
@@ -109,6 +125,7 @@ impl Kind {
     pub fn command(self) -> &'static str {
         match self {
             Kind::Broadcast1k | Kind::Broadcast10k => "broadcast",
+            Kind::EchoTyped => "echo",
             other => other.id(),
         }
     }
@@ -116,6 +133,7 @@ impl Kind {
     pub fn title(self, budget: &Budget) -> String {
         match self {
             Kind::Echo => format!("emit echo, {ECHO_CLIENTS} clients, {SIZE} B"),
+            Kind::EchoTyped => format!("emit echo-typed (typed handler), {ECHO_CLIENTS} clients, {SIZE} B"),
             Kind::Ack => format!("ack echo, {ECHO_CLIENTS} clients, {SIZE} B"),
             Kind::Broadcast1k => "broadcast to 1 000, highest sustained (p99 ≤ 100 ms)".into(),
             Kind::Broadcast10k => "broadcast to 10 000, highest sustained (p99 ≤ 1 s)".into(),
@@ -129,7 +147,7 @@ impl Kind {
 
     pub fn metric(self) -> Metric {
         let unit = match self {
-            Kind::Echo | Kind::Ack | Kind::Polling => "msgs/s",
+            Kind::Echo | Kind::EchoTyped | Kind::Ack | Kind::Polling => "msgs/s",
             Kind::Broadcast1k | Kind::Broadcast10k => "deliveries/s",
             Kind::Connect => "handshakes/s",
             Kind::Idle => "KiB RSS/conn",
@@ -143,11 +161,14 @@ impl Kind {
             vec!["--url".to_string(), url.to_string(), "--server-pid".into(), server_pid.to_string()];
         let mut add = |name: &str, value: String| args.extend([format!("--{name}"), value]);
         match self {
-            Kind::Echo | Kind::Ack | Kind::Polling => {
+            Kind::Echo | Kind::EchoTyped | Kind::Ack | Kind::Polling => {
                 let clients = if self == Kind::Polling { POLL_CLIENTS } else { ECHO_CLIENTS };
                 add("clients", clients.to_string());
                 add("size", SIZE.to_string());
                 add("duration", b.window.to_string());
+                if self == Kind::EchoTyped {
+                    add("event", "echo-typed".into());
+                }
             }
             Kind::Broadcast1k | Kind::Broadcast10k => {
                 let (clients, rate, bound) = match self {
@@ -188,7 +209,7 @@ impl Kind {
 
     pub fn figures(self, r: &Value) -> Figures {
         match self {
-            Kind::Echo | Kind::Ack | Kind::Polling => echo_figures(r),
+            Kind::Echo | Kind::EchoTyped | Kind::Ack | Kind::Polling => echo_figures(r),
             Kind::Broadcast1k | Kind::Broadcast10k => broadcast_figures(r),
             Kind::Connect => Figures {
                 throughput: num(r, "handshakes_per_s"),
@@ -198,6 +219,7 @@ impl Kind {
                 server_cpu_pct: num(r, "server_cpu_pct"),
                 loadgen_cpu_pct: num(r, "loadgen_cpu_pct"),
                 note: count_note(r, "errors", "failed"),
+                spread: None,
             },
             Kind::Idle => idle_figures(r),
         }
@@ -232,6 +254,7 @@ fn echo_figures(r: &Value) -> Figures {
         loadgen_cpu_pct: num(r, "loadgen_cpu_pct")
             .or_else(|| pct(num(r, "loadgen_cpu_s"), num(r, "seconds"))),
         note: count_note(r, "errors", "errors"),
+        spread: None,
     }
 }
 
@@ -256,6 +279,7 @@ fn broadcast_figures(r: &Value) -> Figures {
         server_cpu_pct: pct(num(r, "server_cpu_s"), num(r, "cpu_window_s")),
         loadgen_cpu_pct: pct(num(r, "loadgen_cpu_s"), num(r, "cpu_window_s")),
         note,
+        spread: None,
     }
 }
 
@@ -306,7 +330,7 @@ mod tests {
 
     #[test]
     fn builds_arguments_and_parses_ids() {
-        let b = Budget::new(true, 8.0);
+        let b = Budget::new(true, None);
         let args = Kind::Broadcast10k.args("http://h/socket.io/", 7, &b);
         assert!(args.windows(2).any(|w| w == ["--clients", "10000"]));
         assert!(args.contains(&"--find-max".to_string()));
@@ -314,5 +338,10 @@ mod tests {
         assert_eq!(Kind::parse("broadcast-10k"), Some(Kind::Broadcast10k));
         assert_eq!(Kind::Broadcast10k.command(), "broadcast");
         assert_eq!(Kind::parse("nope"), None);
+        let typed = Kind::parse("echo-typed").unwrap();
+        assert_eq!(typed.command(), "echo");
+        let args = typed.args("http://h/socket.io/", 7, &b);
+        assert!(args.windows(2).any(|w| w == ["--event", "echo-typed"]), "{args:?}");
+        assert!(!Kind::Echo.args("http://h/socket.io/", 7, &b).contains(&"--event".to_string()));
     }
 }

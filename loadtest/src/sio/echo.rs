@@ -2,7 +2,8 @@
 //! events in flight and timing the answer. Without `--ack` the event is
 //! `42["echo","<payload>"]` and the server emits the very same packet back; with `--ack` it is
 //! `42<id>["echo","<payload>"]` and the answer is the acknowledgement `43<id>["<payload>"]`
-//! (socket.io-protocol, "Acknowledgement"), matched by id. [`Exchange`] is that bookkeeping
+//! (socket.io-protocol, "Acknowledgement"), matched by id. Another event name (`--event
+//! echo-typed`) changes what is sent only: the answer is still `echo` (or the ack). [`Exchange`] is that bookkeeping
 //! for one client whatever carries the packets; [`SioEcho`] carries them over WebSocket
 //! (Engine.IO v4 or v3), `super::polling` over HTTP long-polling.
 
@@ -23,10 +24,12 @@ use crate::ws_client::Opcode;
 
 /// What every echo packet of a run is; built once, shared by its clients.
 pub struct Messages {
-    /// `["echo","<payload>"]`: what follows `42` (or `42<id>`) in every event sent.
+    /// `["<event>","<payload>"]`: what follows `42` (or `42<id>`) in every event sent.
     event: String,
-    /// The whole event without ack, `42["echo","<payload>"]`: sent and expected back as is.
+    /// The whole event without ack, `42["<event>","<payload>"]`: what is sent.
     packet: String,
+    /// `42["echo","<payload>"]`: the emit expected back (the packet sent, for `echo`).
+    answer: String,
     /// `["<payload>"]`: the arguments an acknowledgement must carry.
     ack_args: Vec<u8>,
     ack: bool,
@@ -34,12 +37,16 @@ pub struct Messages {
 }
 
 impl Messages {
-    pub fn new(size: usize, ack: bool, pipeline: usize) -> Messages {
+    /// `event` is the name emitted; the server answers with `echo` (or the ack) whatever it is.
+    pub fn new(event: &str, size: usize, ack: bool, pipeline: usize) -> Messages {
         let payload = payload(size);
-        let event = format!(r#"["echo","{payload}"]"#);
+        // A string always serializes.
+        let name = serde_json::to_string(event).unwrap_or_default();
+        let event = format!(r#"[{name},"{payload}"]"#);
         let packet = format!("42{event}");
+        let answer = format!(r#"42["echo","{payload}"]"#);
         let ack_args = format!(r#"["{payload}"]"#).into_bytes();
-        Messages { event, packet, ack_args, ack, pipeline }
+        Messages { event, packet, answer, ack_args, ack, pipeline }
     }
 }
 
@@ -90,7 +97,7 @@ impl<'a> Exchange<'a> {
         let m = self.messages;
         let sent = match Packet::parse(text)? {
             Packet::Event(_) if !m.ack => {
-                if text != m.packet.as_bytes() {
+                if text != m.answer.as_bytes() {
                     return Err(LoadError::EchoMismatch);
                 }
                 self.in_flight.pop_front().ok_or(LoadError::EchoMismatch)?.1
@@ -218,7 +225,7 @@ mod tests {
 
     #[test]
     fn matches_acks_by_id_in_any_order() {
-        let messages = Messages::new(2, true, 2);
+        let messages = Messages::new("echo", 2, true, 2);
         let mut exchange = Exchange::new(&messages);
         assert_eq!(sent(&mut exchange), [r#"420["echo","ab"]"#, r#"421["echo","ab"]"#]);
         let rec = Recorder::new(Arc::new(Counters::default()));
@@ -232,7 +239,7 @@ mod tests {
 
     #[test]
     fn matches_emits_in_order() {
-        let messages = Messages::new(3, false, 1);
+        let messages = Messages::new("echo", 3, false, 1);
         let mut exchange = Exchange::new(&messages);
         assert_eq!(sent(&mut exchange), [r#"42["echo","abc"]"#]);
         let rec = Recorder::new(Arc::new(Counters::default()));
@@ -240,5 +247,20 @@ mod tests {
         assert!(exchange.idle());
         assert!(matches!(exchange.on_packet(br#"42["echo","abc"]"#, &rec), Err(LoadError::EchoMismatch)));
         assert!(matches!(exchange.on_packet(b"40", &rec), Ok(Seen::Other)));
+    }
+
+    #[test]
+    fn sends_another_event_and_expects_echo_back() {
+        let messages = Messages::new("echo-typed", 3, false, 1);
+        let mut exchange = Exchange::new(&messages);
+        assert_eq!(sent(&mut exchange), [r#"42["echo-typed","abc"]"#]);
+        let rec = Recorder::new(Arc::new(Counters::default()));
+        assert!(matches!(
+            exchange.on_packet(br#"42["echo-typed","abc"]"#, &rec),
+            Err(LoadError::EchoMismatch)
+        ));
+        assert!(matches!(exchange.on_packet(br#"42["echo","abc"]"#, &rec), Ok(Seen::Answer)));
+        let acked = Messages::new("a\"b", 2, true, 1);
+        assert_eq!(sent(&mut Exchange::new(&acked)), [r#"420["a\"b","ab"]"#]);
     }
 }

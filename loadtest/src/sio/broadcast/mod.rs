@@ -1,7 +1,8 @@
 //! The `sio-broadcast` scenario: N receiving clients stay connected while one more client,
 //! the [`sender`], emits `42["broadcast",<seq>,<t_sent_ns>]` at a target rate; the server
 //! re-emits each to every socket (`io.emit`), and every receiver counts the deliveries and
-//! times them (now − `t_sent_ns`, one clock for the whole process). The measurement runs in
+//! times them (now − `t_sent_ns`, one clock for the whole process; `t_sent_ns` is the time the
+//! message was due, so a sender held back by the server does not hide the wait). The measurement runs in
 //! [`steps`] over the same connections: one fixed-rate step, or a search for the highest
 //! rate delivered in full within a latency bound.
 //!
@@ -38,7 +39,12 @@ impl Clock {
     }
 
     pub fn now_ns(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        self.ns_at(std::time::Instant::now())
+    }
+
+    /// `at` on this clock (0 for an instant before its epoch).
+    pub fn ns_at(&self, at: std::time::Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
     }
 }
 

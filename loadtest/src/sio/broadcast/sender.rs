@@ -1,11 +1,11 @@
 //! The broadcasting client, on a thread and runtime of its own so the receivers' work does
 //! not delay its schedule. It sends bursts on command: `count` messages, message `k` due at
 //! `start + k / rate`; each wake-up sends every message already due in one write (tokio's
-//! timer ticks in milliseconds), each stamped with the time it is handed to the socket.
-//! How far it fell behind the schedule is reported, because a server that stops reading
-//! makes the sender wait, and latencies measured from a late send would look better than
-//! they are. Between bursts it reads (and drops) its own copies of the broadcasts and
-//! answers pings.
+//! timer ticks in milliseconds), each stamped with its due time, not with the time it is
+//! handed to the socket: a server that stops reading makes the sender wait, and latencies
+//! measured from a late send would leave that wait out (coordinated omission). How far the
+//! sender fell behind the schedule is reported too. Between bursts it reads (and drops) its
+//! own copies of the broadcasts and answers pings.
 
 use std::sync::mpsc;
 use std::thread;
@@ -147,6 +147,7 @@ async fn serve(
 async fn send_burst(ws: &mut Ws, clock: Clock, burst: &Burst, sent: &mut Sent) -> Result<(), LoadError> {
     let start = Instant::from_std(burst.start);
     let due = |k: u64| start + Duration::from_secs_f64(k as f64 / burst.rate);
+    let start_ns = clock.ns_at(burst.start);
     let give_up = due(burst.count) + SLACK;
     while sent.sent < burst.count {
         let due_at = due(sent.sent);
@@ -171,7 +172,7 @@ async fn send_burst(ws: &mut Ws, clock: Clock, burst: &Burst, sent: &mut Sent) -
         let due_now = ((elapsed * burst.rate).floor() as u64).saturating_add(1).min(burst.count);
         while sent.sent < due_now {
             let seq = burst.first_seq + sent.sent;
-            ws.queue_text(broadcast_packet(seq, clock.now_ns()).as_bytes());
+            ws.queue_text(broadcast_packet(seq, due_ns(start_ns, sent.sent, burst.rate)).as_bytes());
             sent.sent += 1;
         }
         match tokio::time::timeout_at(give_up, ws.flush()).await {
@@ -180,6 +181,11 @@ async fn send_burst(ws: &mut Ws, clock: Clock, burst: &Burst, sent: &mut Sent) -
         }
     }
     Ok(())
+}
+
+/// The stamp of message `k` of a burst starting at `start_ns`: its due time on the [`Clock`].
+fn due_ns(start_ns: u64, k: u64, rate: f64) -> u64 {
+    start_ns.saturating_add((k as f64 * 1e9 / rate) as u64)
 }
 
 /// Goes through the frames received: pings are answered (queued), broadcasts dropped.
@@ -192,4 +198,20 @@ fn drain(ws: &mut Ws) -> Result<(), LoadError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_each_message_with_its_due_time() {
+        let clock = Clock::new();
+        let start = std::time::Instant::now() + Duration::from_millis(5);
+        let start_ns = clock.ns_at(start);
+        assert!((5_000_000..6_000_000).contains(&start_ns), "{start_ns}");
+        assert_eq!(due_ns(start_ns, 0, 100.0), start_ns);
+        assert_eq!(due_ns(start_ns, 3, 100.0), start_ns + 30_000_000);
+        assert_eq!(due_ns(u64::MAX - 1, 5, 1.0), u64::MAX);
+    }
 }
