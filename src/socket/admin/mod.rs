@@ -60,7 +60,7 @@ pub enum AdminMode {
 /// serverId })`), for [`SocketIo::admin_ui`](super::SocketIo::admin_ui).
 ///
 /// ```no_run
-/// use tpcio::socket::{AdminUi, SocketIo};
+/// use tpcio::prelude::{AdminUi, SocketIo};
 /// // The hash as `@socket.io/admin-ui` takes it: bcryptjs's `hashSync("changeit", 4)`.
 /// let hash = "$2a$04$Fz/RCA0WXcXLRGBSsJHtUOlmvuHDir1hdLo/5LYUVPxKL2sWGCgsO";
 /// let io = SocketIo::new().admin_ui(AdminUi::new().basic_auth("admin", hash));

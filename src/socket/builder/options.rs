@@ -215,10 +215,10 @@ impl SocketIo {
     /// start from the npm package (`npm ci --prefix client`). See [`crate::socket::admin`].
     ///
     /// ```no_run
-    /// use tpcio::socket::{AdminMode, AdminUi, SocketIo};
+    /// use tpcio::prelude::{AdminMode, AdminUi, SocketIo};
     /// let admin = AdminUi::new().basic_auth_password("admin", "changeit")?.mode(AdminMode::Production);
     /// let io = SocketIo::new().admin_ui(admin);
-    /// # Ok::<(), tpcio::socket::admin::AdminUiError>(())
+    /// # Ok::<(), tpcio::prelude::AdminUiError>(())
     /// ```
     pub fn admin_ui(mut self, admin: crate::socket::AdminUi) -> Self {
         self.admin = Some(admin);
