@@ -12,7 +12,8 @@ use std::task::Waker;
 use std::time::Instant;
 
 use crate::engine::{
-    DisconnectReason, EngineConfig, EngineEvent, SendError, Session, SessionTable, TransportKind, WsId,
+    DisconnectReason, EngineConfig, EngineEvent, SendError, Session, SessionTable, ShrinkSparse,
+    TransportKind, WsId,
 };
 use crate::metrics::{Direction, ShardMetrics};
 use crate::protocol::handshake::Handshake as OpenPacket;
@@ -353,7 +354,12 @@ impl Shard {
                     handler.on_upgrade(&socket);
                 }
                 EngineEvent::Closed(reason) => {
-                    let gone = self.meta.borrow_mut().remove(&sid);
+                    let gone = {
+                        let mut meta = self.meta.borrow_mut();
+                        let gone = meta.remove(&sid);
+                        meta.shrink_sparse();
+                        gone
+                    };
                     if let Some(meta) = &gone {
                         self.metrics.session_closed(meta.transport);
                     }

@@ -28,6 +28,7 @@ use crate::adapter::requests::Requests;
 use crate::adapter::{BroadcastOptions, EncodedPacket};
 use crate::cluster::adapter::{ClusterSetup, ClusterShard};
 use crate::engine::DisconnectReason;
+use crate::engine::ShrinkSparse;
 use crate::protocol::sid::Sid;
 use crate::protocol::sio::{Packet, Parser, SioVersion};
 use crate::protocol::value::{self, Value};
@@ -382,7 +383,11 @@ impl Layer {
         self.spawn(async move {
             loop {
                 let next = layer.connect_deadlines.borrow().front().copied();
-                let Some((at, sid)) = next else { return };
+                let Some((at, sid)) = next else {
+                    // The queue held every connection of a storm: its room goes with them.
+                    layer.connect_deadlines.borrow_mut().shrink_to_fit();
+                    return;
+                };
                 let now = Instant::now();
                 if at > now {
                     sleep(at - now).await;
@@ -789,7 +794,9 @@ impl EngineHandler for LayerHandler {
 
     fn on_close(&self, engine: &EngineSocket, reason: DisconnectReason) {
         self.0.drive(engine, |c| c.on_engine_close(reason));
-        self.0.clients.borrow_mut().remove(&engine.sid());
+        let mut clients = self.0.clients.borrow_mut();
+        clients.remove(&engine.sid());
+        clients.shrink_sparse();
     }
 
     fn on_http(&self, http: &mut PlainHttp<'_>) -> bool {

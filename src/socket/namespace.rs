@@ -21,6 +21,7 @@ use super::acks::{AckSink, AckWaiter, next_socket_ack_id};
 use super::admin::Tap;
 use super::handler::ErasedHandler;
 use crate::adapter::{BroadcastOptions, Room, Rooms};
+use crate::engine::ShrinkSparse;
 use crate::metrics::{Gauge, ShardMetrics};
 use crate::protocol::sid::Sid;
 use crate::protocol::value::Value;
@@ -158,7 +159,12 @@ impl NamespaceState {
         }
         let watched = if self.hook().is_some() { self.rooms_of(id) } else { Vec::new() };
         self.rooms_watched(watched, |rooms| rooms.del_all(id));
-        let entry = self.sockets.borrow_mut().remove(&id);
+        let entry = {
+            let mut sockets = self.sockets.borrow_mut();
+            let entry = sockets.remove(&id);
+            sockets.shrink_sparse();
+            entry
+        };
         if let (Some(_), Some(metrics)) = (&entry, self.metrics.get()) {
             metrics.sockets.dec();
         }
