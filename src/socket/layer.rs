@@ -79,7 +79,9 @@ pub(crate) struct Layer {
     pub(crate) registry: Registry,
     opts: ClientOptions,
     ctx: OnceCell<ShardContext>,
-    clients: RefCell<foldhash::HashMap<Sid, SioClient>>,
+    /// Each connection's client, boxed: the map keeps up to twice as many buckets as entries,
+    /// and the client is most of a bucket.
+    clients: RefCell<foldhash::HashMap<Sid, Box<SioClient>>>,
     /// This shard's requests waiting for other shards' answers.
     pub(crate) requests: Requests,
     /// Messages for other shards, sent in batches.
@@ -767,7 +769,7 @@ impl EngineHandler for LayerHandler {
         let mut client = SioClient::new(version, engine.sid(), &layer.opts, now);
         client.on_open(now);
         let deadline = client.next_deadline();
-        layer.clients.borrow_mut().insert(engine.sid(), client);
+        layer.clients.borrow_mut().insert(engine.sid(), Box::new(client));
         layer.run_actions(engine);
         // connectTimeout: a connection that joins no namespace in time is closed.
         if let Some(at) = deadline {
