@@ -21,6 +21,7 @@ use std::collections::{HashMap, hash_map, hash_set};
 use std::hash::Hash;
 
 use super::selector::{BroadcastOptions, Room};
+use crate::engine::ShrinkSparse;
 use crate::protocol::sid::Sid;
 
 /// Sets of socket keys: keys are chosen by the server, so a fast hash is safe. Room names may
@@ -187,6 +188,7 @@ impl<K: RoomKey> Rooms<K> {
         let Some(joined) = self.sockets.remove(&socket) else {
             return Vec::new();
         };
+        self.sockets.shrink_sparse();
         let names = joined.names(socket);
         if joined.own.is_some() && socket.own_room(|name| !self.rooms.contains_key(name)) == Some(true) {
             self.own_only -= 1;
@@ -200,8 +202,10 @@ impl<K: RoomKey> Rooms<K> {
     fn leave(&mut self, socket: K, room: &str) {
         if let Some(members) = self.rooms.get_mut(room) {
             members.remove(&socket);
+            members.shrink_sparse();
             if members.is_empty() {
                 self.rooms.remove(room);
+                self.rooms.shrink_sparse();
                 if own_member(&self.sockets, room).is_some() {
                     // The owner's room lives on without stored members.
                     self.own_only += 1;

@@ -23,6 +23,7 @@ pub use config::EngineConfig;
 pub use polling::{PollAnswer, PollBody, PollGet, PollTicket, PostReply};
 pub use reason::DisconnectReason;
 pub use session::{EngineEvent, ReadyState, SendError, Session, TransportKind};
+pub(crate) use table::ShrinkSparse;
 pub use table::{SessionRef, SessionTable};
 pub use timers::{TimerId, TimerWheel};
 pub use websocket::{WsId, WsRefusal, WsStatus};

@@ -9,7 +9,8 @@
 //!
 //! [`Sid::shard`]: crate::protocol::sid::Sid::shard
 
-use std::hash::Hash;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hash};
 use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,38 @@ use slab::Slab;
 use super::timers::{TimerId, TimerWheel};
 use super::{EngineEvent, Session};
 use crate::protocol::sid::Sid;
+
+/// Maps smaller than this are left as they are.
+const SHRINK_MIN: usize = 64;
+
+/// A hash map or set that gives its unused room back once mostly empty: below a quarter of
+/// its capacity it shrinks to twice its length. (A hash table never shrinks by itself: after
+/// 15 000 sessions closed, every per-session map would keep room for 28 000.) Each shrink
+/// rehashes what is left after three quarters were removed, and leaves room to grow back to
+/// double, so churn does not thrash.
+pub(crate) trait ShrinkSparse {
+    fn shrink_sparse(&mut self);
+}
+
+impl<K: Eq + Hash, V, S: BuildHasher> ShrinkSparse for HashMap<K, V, S> {
+    fn shrink_sparse(&mut self) {
+        if sparse(self.len(), self.capacity()) {
+            self.shrink_to(self.len() * 2);
+        }
+    }
+}
+
+impl<K: Eq + Hash, S: BuildHasher> ShrinkSparse for HashSet<K, S> {
+    fn shrink_sparse(&mut self) {
+        if sparse(self.len(), self.capacity()) {
+            self.shrink_to(self.len() * 2);
+        }
+    }
+}
+
+fn sparse(len: usize, capacity: usize) -> bool {
+    capacity >= SHRINK_MIN && len < capacity / 4
+}
 
 #[derive(Debug)]
 struct Slot<K> {
@@ -91,7 +124,17 @@ impl<K: Copy + Eq + Hash> SessionTable<K> {
         if let Some((id, _)) = slot.timer {
             self.wheel.remove(id);
         }
+        self.shrink();
         Some(slot.session)
+    }
+
+    /// After a session left: the index gives back its room when mostly empty, the slab (whose
+    /// keys cannot move while sessions hold them) once it is empty.
+    fn shrink(&mut self) {
+        self.index.shrink_sparse();
+        if self.slots.is_empty() && self.slots.capacity() >= SHRINK_MIN {
+            self.slots = Slab::new();
+        }
     }
 
     /// When [`SessionTable::expire`] must run next: the runtime's one sleep for the shard.
@@ -130,6 +173,7 @@ impl<K: Copy + Eq + Hash> SessionTable<K> {
             if let Some((id, _)) = slot.timer {
                 self.wheel.remove(id);
             }
+            self.shrink();
             return;
         }
         match (slot.timer, slot.session.next_deadline()) {
@@ -203,6 +247,50 @@ mod tests {
         let mut session = table.get_mut(&sid).expect("session");
         let status = session.drain_ws(ws, &mut out);
         (out, status)
+    }
+
+    #[test]
+    fn sparse_maps_shrink_without_thrashing() {
+        let mut map: foldhash::HashMap<u32, u32> = (0..15_000).map(|i| (i, i)).collect();
+        let full = map.capacity();
+        let mut shrinks = 0;
+        for i in 0..15_000 {
+            let before = map.capacity();
+            map.remove(&i);
+            map.shrink_sparse();
+            // (A removal that leaves a tombstone takes one from the capacity; a shrink halves it.)
+            if map.capacity() + 1 < before {
+                shrinks += 1;
+                // Room for twice what is left, never less than what is left.
+                assert!(map.capacity() >= 2 * map.len(), "{} for {}", map.capacity(), map.len());
+            }
+        }
+        assert!(full >= 15_000 && map.capacity() < SHRINK_MIN, "{full} -> {}", map.capacity());
+        // Each shrink halves the room: a dozen at most, not one per removal.
+        assert!((5..=12).contains(&shrinks), "{shrinks} shrinks");
+    }
+
+    #[test]
+    fn closed_sessions_give_their_room_back() {
+        let t0 = Instant::now();
+        let config = Rc::new(EngineConfig::default());
+        let mut table = SessionTable::new(t0);
+        for sid in 0..1000u32 {
+            let (session, _) = ws_session(&config, t0);
+            assert!(table.insert(sid, session).is_ok());
+        }
+        assert!(table.slots.capacity() >= 1000 && table.index.capacity() >= 1000);
+        for sid in 0..1000u32 {
+            assert!(table.remove(&sid).is_some());
+        }
+        assert!(table.is_empty());
+        assert_eq!(table.slots.capacity(), 0);
+        assert!(table.index.capacity() < SHRINK_MIN, "{}", table.index.capacity());
+        assert_eq!(table.wheel.next_deadline(), None);
+        // And it serves new sessions as before.
+        let (session, _) = ws_session(&config, t0);
+        assert!(table.insert(1, session).is_ok());
+        assert!(table.contains(&1) && table.next_deadline().is_some());
     }
 
     #[test]

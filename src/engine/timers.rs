@@ -26,6 +26,10 @@ use slab::Slab;
 /// not the precision, which is exact.
 pub const DEFAULT_TICK: Duration = Duration::from_millis(10);
 
+/// Entries a wheel must have had room for before it frees them once empty: below that, the
+/// pass over every slot costs more than the room.
+const RELEASE_MIN: usize = 64;
+
 /// Ring size, a power of two so a tick maps to its slot with a mask.
 const SLOTS: usize = 4096;
 
@@ -123,7 +127,20 @@ impl<K: Copy> TimerWheel<K> {
         if !entry.due {
             self.live[slot_of(entry.tick)] -= 1;
         }
+        self.release_if_empty();
         Some(entry.key)
+    }
+
+    /// Once no timer is armed after many were, frees the entries and the stale ids the slots
+    /// still hold (a wheel that served 15 000 sessions would keep their room for good).
+    fn release_if_empty(&mut self) {
+        if self.entries.is_empty() && self.entries.capacity() >= RELEASE_MIN {
+            self.entries = Slab::new();
+            for slot in &mut self.slots {
+                *slot = Vec::new();
+            }
+            self.due = Vec::new();
+        }
     }
 
     /// Moves a live timer to a new deadline, or arms `key` anew if `id` is stale.
@@ -171,6 +188,7 @@ impl<K: Copy> TimerWheel<K> {
             self.slots[slot_of(t)] = kept;
         }
         self.next_tick = whole.saturating_add(1);
+        self.release_if_empty();
     }
 
     /// The earliest deadline of an armed timer, if any: the runtime sleeps until then.
@@ -263,6 +281,29 @@ mod tests {
         wheel.expired(t0 + ms(30), &mut out);
         assert_eq!(out, [1, 2, 3]);
         assert_eq!(wheel.next_deadline(), None);
+    }
+
+    #[test]
+    fn an_emptied_wheel_frees_its_room() {
+        let t0 = Instant::now();
+        let mut wheel = TimerWheel::new(t0);
+        let ids: Vec<TimerId> = (0..1000u32).map(|k| wheel.insert(k, t0 + ms(u64::from(k) * 7))).collect();
+        for id in &ids[..500] {
+            assert!(wheel.remove(*id).is_some());
+        }
+        // The other half fires.
+        let mut fired = Vec::new();
+        wheel.expired(t0 + ms(10_000), &mut fired);
+        assert_eq!(fired.len(), 500);
+        assert!(wheel.is_empty());
+        assert_eq!(wheel.entries.capacity(), 0);
+        assert!(wheel.slots.iter().all(|slot| slot.capacity() == 0) && wheel.due.capacity() == 0);
+        // Old ids stay stale; new timers work as before.
+        assert_eq!(wheel.remove(ids[600]), None);
+        let id = wheel.insert(7, t0 + ms(10_050));
+        assert_eq!(wheel.fires_at(id), Some(t0 + ms(10_050)));
+        wheel.expired(t0 + ms(10_050), &mut fired);
+        assert_eq!(fired.last(), Some(&7));
     }
 
     #[test]

@@ -12,7 +12,8 @@ use std::task::Waker;
 use std::time::Instant;
 
 use crate::engine::{
-    DisconnectReason, EngineConfig, EngineEvent, SendError, Session, SessionTable, TransportKind, WsId,
+    DisconnectReason, EngineConfig, EngineEvent, SendError, Session, SessionTable, ShrinkSparse,
+    TransportKind, WsId,
 };
 use crate::metrics::{Direction, ShardMetrics};
 use crate::protocol::handshake::Handshake as OpenPacket;
@@ -39,6 +40,10 @@ pub(crate) struct Shard {
     /// The timer task's waker, and the tick it sleeps until.
     timer_waker: Cell<Option<Waker>>,
     timer_armed: Cell<Option<Instant>>,
+    /// The most sessions open since the last reclaim, and when the next one is due
+    /// ([`Shard::session_gone`]).
+    peak: Cell<usize>,
+    reclaim_at: Cell<Option<Instant>>,
     /// Set once shutdown begins: no new sessions.
     pub(crate) closing: Cell<bool>,
     /// Connections served by this shard right now.
@@ -54,6 +59,12 @@ pub(crate) struct Shard {
     /// Which connections this shard accepts ([`crate::server::limits`]).
     pub(crate) admission: Rc<Admission>,
 }
+
+/// Sessions that must have closed since the peak before memory is reclaimed.
+const RECLAIM_MIN: usize = 256;
+
+/// How long after that the reclaim runs: a burst of closes is over by then, mostly.
+const RECLAIM_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Counts a connection as open while it lives.
 pub(crate) struct ConnGuard(Rc<Shard>);
@@ -145,6 +156,8 @@ impl Shard {
             meta: RefCell::new(foldhash::HashMap::default()),
             timer_waker: Cell::new(None),
             timer_armed: Cell::new(None),
+            peak: Cell::new(0),
+            reclaim_at: Cell::new(None),
             closing: Cell::new(false),
             open_conns: Cell::new(0),
             draining: Cell::new(false),
@@ -240,9 +253,12 @@ impl Shard {
                 EioVersion::V4 => 4,
             };
             tracing::debug!(shard = self.id, %sid, ?transport, eio, remote = ?handshake.remote, "handshake");
-            self.meta
-                .borrow_mut()
-                .insert(sid, Meta { endpoint: endpoint as u32, handshake, transport, jsonp });
+            let open = {
+                let mut meta = self.meta.borrow_mut();
+                meta.insert(sid, Meta { endpoint: endpoint as u32, handshake, transport, jsonp });
+                meta.len()
+            };
+            self.peak.set(self.peak.get().max(open));
             self.metrics.session_opened(transport);
             self.wake_timer_for(deadline);
             return (sid, ws);
@@ -353,9 +369,15 @@ impl Shard {
                     handler.on_upgrade(&socket);
                 }
                 EngineEvent::Closed(reason) => {
-                    let gone = self.meta.borrow_mut().remove(&sid);
+                    let gone = {
+                        let mut meta = self.meta.borrow_mut();
+                        let gone = meta.remove(&sid);
+                        meta.shrink_sparse();
+                        gone
+                    };
                     if let Some(meta) = &gone {
                         self.metrics.session_closed(meta.transport);
+                        self.session_gone();
                     }
                     let transport = gone.map(|meta| meta.transport);
                     tracing::debug!(shard = self.id, %sid, ?transport, reason = reason.as_str(), "closed");
@@ -365,14 +387,43 @@ impl Shard {
         }
     }
 
-    /// Fires every deadline that has passed; returns the next tick to wake at.
+    /// Fires every deadline that has passed, and the reclaim if due; returns the next tick to
+    /// wake at.
     pub(crate) fn fire_timers(self: &Rc<Self>, now: Instant) -> Option<Instant> {
         let mut fired = Vec::new();
         self.table.borrow_mut().expire(now, &mut fired);
         self.deliver_all(fired);
-        let next = self.table.borrow().next_deadline();
+        let mut next = self.table.borrow().next_deadline();
+        match self.reclaim_at.get() {
+            Some(at) if at <= now => self.reclaim(),
+            Some(at) => next = Some(next.map_or(at, |n| n.min(at))),
+            None => {}
+        }
         self.timer_armed.set(next);
         next
+    }
+
+    /// After a session closed: once a quarter of the sessions open at the peak are gone (at
+    /// least [`RECLAIM_MIN`]), the timer task reclaims memory [`RECLAIM_DELAY`] later.
+    fn session_gone(&self) {
+        let (left, peak) = (self.meta.borrow().len(), self.peak.get());
+        if self.reclaim_at.get().is_none() && peak - left.min(peak) >= RECLAIM_MIN.max(peak / 4) {
+            let at = Instant::now() + RECLAIM_DELAY;
+            self.reclaim_at.set(Some(at));
+            self.wake_timer_for(Some(at));
+        }
+    }
+
+    /// Asks the allocator to give the memory the closed sessions freed back to the system.
+    /// mimalloc keeps a thread's freed pages and returns them only on the thread's later
+    /// allocations: a shard left idle after a burst of closes would hold them for good. The
+    /// tables already shrank as sessions left ([`ShrinkSparse`]).
+    fn reclaim(&self) {
+        self.reclaim_at.set(None);
+        self.peak.set(self.meta.borrow().len());
+        // SAFETY: `mi_collect` takes no pointers; it walks this thread's mimalloc heap (the
+        // server binary's global allocator; an embedder's other allocator leaves it empty).
+        unsafe { libmimalloc_sys::mi_collect(true) };
     }
 
     fn deliver_all(self: &Rc<Self>, events: Vec<(Sid, EngineEvent)>) {

@@ -28,6 +28,7 @@ use crate::adapter::requests::Requests;
 use crate::adapter::{BroadcastOptions, EncodedPacket};
 use crate::cluster::adapter::{ClusterSetup, ClusterShard};
 use crate::engine::DisconnectReason;
+use crate::engine::ShrinkSparse;
 use crate::protocol::sid::Sid;
 use crate::protocol::sio::{Packet, Parser, SioVersion};
 use crate::protocol::value::{self, Value};
@@ -78,7 +79,9 @@ pub(crate) struct Layer {
     pub(crate) registry: Registry,
     opts: ClientOptions,
     ctx: OnceCell<ShardContext>,
-    clients: RefCell<foldhash::HashMap<Sid, SioClient>>,
+    /// Each connection's client, boxed: the map keeps up to twice as many buckets as entries,
+    /// and the client is most of a bucket.
+    clients: RefCell<foldhash::HashMap<Sid, Box<SioClient>>>,
     /// This shard's requests waiting for other shards' answers.
     pub(crate) requests: Requests,
     /// Messages for other shards, sent in batches.
@@ -382,7 +385,11 @@ impl Layer {
         self.spawn(async move {
             loop {
                 let next = layer.connect_deadlines.borrow().front().copied();
-                let Some((at, sid)) = next else { return };
+                let Some((at, sid)) = next else {
+                    // The queue held every connection of a storm: its room goes with them.
+                    layer.connect_deadlines.borrow_mut().shrink_to_fit();
+                    return;
+                };
                 let now = Instant::now();
                 if at > now {
                     sleep(at - now).await;
@@ -762,7 +769,7 @@ impl EngineHandler for LayerHandler {
         let mut client = SioClient::new(version, engine.sid(), &layer.opts, now);
         client.on_open(now);
         let deadline = client.next_deadline();
-        layer.clients.borrow_mut().insert(engine.sid(), client);
+        layer.clients.borrow_mut().insert(engine.sid(), Box::new(client));
         layer.run_actions(engine);
         // connectTimeout: a connection that joins no namespace in time is closed.
         if let Some(at) = deadline {
@@ -789,7 +796,9 @@ impl EngineHandler for LayerHandler {
 
     fn on_close(&self, engine: &EngineSocket, reason: DisconnectReason) {
         self.0.drive(engine, |c| c.on_engine_close(reason));
-        self.0.clients.borrow_mut().remove(&engine.sid());
+        let mut clients = self.0.clients.borrow_mut();
+        clients.remove(&engine.sid());
+        clients.shrink_sparse();
     }
 
     fn on_http(&self, http: &mut PlainHttp<'_>) -> bool {

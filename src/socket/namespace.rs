@@ -21,15 +21,23 @@ use super::acks::{AckSink, AckWaiter, next_socket_ack_id};
 use super::admin::Tap;
 use super::handler::ErasedHandler;
 use crate::adapter::{BroadcastOptions, Room, Rooms};
+use crate::engine::ShrinkSparse;
 use crate::metrics::{Gauge, ShardMetrics};
 use crate::protocol::sid::Sid;
 use crate::protocol::value::Value;
 use crate::server::EngineSocket;
 
-/// A connected socket's state on its shard.
+/// A connected socket's state on its shard: its engine session inline (every broadcast reads
+/// it for each recipient), the rest boxed. The map holding the entries keeps up to twice as
+/// many buckets as entries, so what the entry keeps inline counts up to three times.
 pub(crate) struct SocketEntry {
     pub(crate) engine: EngineSocket,
-    pub(crate) data: Rc<dyn Any>,
+    more: Box<SocketMore>,
+}
+
+/// What a socket entry keeps out of line.
+struct SocketMore {
+    data: Rc<dyn Any>,
     /// The CONNECT payload as received (`{}` when none).
     auth: ByteString,
     /// When the socket joined (Node's `handshake.issued`).
@@ -40,12 +48,12 @@ pub(crate) struct SocketEntry {
     recovered: bool,
     next_ack: u64,
     /// Acks the client owes, only while there are some: most sockets never owe one, and the
-    /// box keeps the entry (one per socket, in a map) one pointer wide rather than six.
+    /// box keeps the entry one pointer wide rather than six.
     #[allow(clippy::box_collection)]
     acks: Option<Box<HashMap<u64, AckWaiter>>>,
 }
 
-impl SocketEntry {
+impl SocketMore {
     fn owe(&mut self, ack_id: u64, waiter: AckWaiter) {
         self.acks.get_or_insert_default().insert(ack_id, waiter);
     }
@@ -137,7 +145,8 @@ impl NamespaceState {
             sockets: engine.metrics().namespace(&self.name),
         });
         let issued = SystemTime::now();
-        let entry = SocketEntry { engine, data, auth, issued, pid, recovered, next_ack: 0, acks: None };
+        let more = Box::new(SocketMore { data, auth, issued, pid, recovered, next_ack: 0, acks: None });
+        let entry = SocketEntry { engine, more };
         if self.sockets.borrow_mut().insert(id, entry).is_none() {
             metrics.sockets.inc();
         }
@@ -158,7 +167,12 @@ impl NamespaceState {
         }
         let watched = if self.hook().is_some() { self.rooms_of(id) } else { Vec::new() };
         self.rooms_watched(watched, |rooms| rooms.del_all(id));
-        let entry = self.sockets.borrow_mut().remove(&id);
+        let entry = {
+            let mut sockets = self.sockets.borrow_mut();
+            let entry = sockets.remove(&id);
+            sockets.shrink_sparse();
+            entry
+        };
         if let (Some(_), Some(metrics)) = (&entry, self.metrics.get()) {
             metrics.sockets.dec();
         }
@@ -190,16 +204,16 @@ impl NamespaceState {
     }
 
     pub(crate) fn auth_of(&self, id: Sid) -> Option<ByteString> {
-        self.sockets.borrow().get(&id).map(|e| e.auth.clone())
+        self.sockets.borrow().get(&id).map(|e| e.more.auth.clone())
     }
 
     /// The socket's private id (connection state recovery on) and whether it was recovered.
     pub(crate) fn recovery_of(&self, id: Sid) -> Option<(Option<Sid>, bool)> {
-        self.sockets.borrow().get(&id).map(|e| (e.pid, e.recovered))
+        self.sockets.borrow().get(&id).map(|e| (e.more.pid, e.more.recovered))
     }
 
     pub(crate) fn data_of(&self, id: Sid) -> Option<Rc<dyn Any>> {
-        self.sockets.borrow().get(&id).map(|e| e.data.clone())
+        self.sockets.borrow().get(&id).map(|e| e.more.data.clone())
     }
 
     pub(crate) fn details_of(&self, id: Sid) -> Option<SocketInfo> {
@@ -207,8 +221,8 @@ impl NamespaceState {
         let entry = sockets.get(&id)?;
         Some(SocketInfo {
             engine: entry.engine.clone(),
-            auth: entry.auth.clone(),
-            issued: entry.issued,
+            auth: entry.more.auth.clone(),
+            issued: entry.more.issued,
             rooms: self.rooms_of(id),
         })
     }
@@ -295,7 +309,7 @@ impl NamespaceState {
     /// Registers an ack the client will answer; returns its id and the receiving end.
     pub(crate) fn register_ack(&self, id: Sid) -> Option<(u64, oneshot::Receiver<Vec<Value>>)> {
         let mut sockets = self.sockets.borrow_mut();
-        let entry = sockets.get_mut(&id)?;
+        let entry = &mut sockets.get_mut(&id)?.more;
         let acks = &entry.acks;
         let (ack_id, next) =
             next_socket_ack_id(entry.next_ack, |i| acks.as_ref().is_some_and(|a| a.contains_key(&i)));
@@ -310,19 +324,19 @@ impl NamespaceState {
     pub(crate) fn register_broadcast_ack(&self, id: Sid, ack_id: u64, sink: AckSink) -> bool {
         let mut sockets = self.sockets.borrow_mut();
         let Some(entry) = sockets.get_mut(&id) else { return false };
-        entry.owe(ack_id, AckWaiter::Broadcast(sink));
+        entry.more.owe(ack_id, AckWaiter::Broadcast(sink));
         true
     }
 
     pub(crate) fn forget_ack(&self, id: Sid, ack_id: u64) {
         if let Some(entry) = self.sockets.borrow_mut().get_mut(&id) {
-            entry.settle(ack_id);
+            entry.more.settle(ack_id);
         }
     }
 
     /// The client answered ack `ack_id`.
     pub(crate) fn resolve_ack(&self, id: Sid, ack_id: u64, args: Vec<Value>) {
-        let waiter = self.sockets.borrow_mut().get_mut(&id).and_then(|e| e.settle(ack_id));
+        let waiter = self.sockets.borrow_mut().get_mut(&id).and_then(|e| e.more.settle(ack_id));
         if let Some(waiter) = waiter {
             waiter.answer(args);
         }
