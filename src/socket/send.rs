@@ -77,13 +77,61 @@ pub(crate) fn raw_packet(
     id: Option<u64>,
     args: &RawArgs,
 ) -> Packet {
-    let mut data = String::with_capacity(
-        2 + name.map_or(0, str::len) + args.json.iter().map(|a| a.len() + 1).sum::<usize>(),
-    );
+    let mut data = String::with_capacity(raw_len(name, args));
+    write_raw(name, args, &mut data);
+    Packet { data: Some(ByteString::from(data)), ..raw_head(ack, nsp, id, args) }
+}
+
+/// The text of [`raw_packet`]'s packet, written in one string (no packet built, no copy).
+pub(crate) fn raw_text(
+    ack: bool,
+    nsp: ByteString,
+    name: Option<&str>,
+    id: Option<u64>,
+    args: &RawArgs,
+) -> ByteString {
+    raw_head(ack, nsp, id, args).to_text_with(raw_len(name, args), |out| write_raw(name, args, out))
+}
+
+/// Sends [`raw_text`] and the attachments: what [`send_packet`] sends for [`raw_packet`] with
+/// the text parser.
+pub(crate) fn send_raw_text(
+    engine: &EngineSocket,
+    text: ByteString,
+    attachments: &[Bytes],
+) -> Result<(), EmitError> {
+    send_message(engine, EioPacket::message(text), attachments)
+}
+
+/// The packet of a raw EVENT (or ACK), without its data.
+fn raw_head(ack: bool, nsp: ByteString, id: Option<u64>, args: &RawArgs) -> Packet {
+    let kind = match (ack, args.attachments.is_empty()) {
+        (false, true) => PacketKind::Event,
+        (false, false) => PacketKind::BinaryEvent,
+        (true, true) => PacketKind::Ack,
+        (true, false) => PacketKind::BinaryAck,
+    };
+    Packet { kind, nsp, query: None, id, attachments: args.attachments.len(), data: None }
+}
+
+/// The length of what [`write_raw`] writes, for a name without escapes.
+fn raw_len(name: Option<&str>, args: &RawArgs) -> usize {
+    4 + name.map_or(0, str::len) + args.json.iter().map(|a| a.len() + 1).sum::<usize>()
+}
+
+/// `["name",a,b]` (or `[a,b]`).
+fn write_raw(name: Option<&str>, args: &RawArgs, data: &mut String) {
     data.push('[');
     if let Some(name) = name {
-        // serde_json escapes as JSON.stringify does.
-        data.push_str(&serde_json::to_string(name).unwrap_or_else(|_| "\"\"".into()));
+        if name.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+            // serde_json escapes as JSON.stringify does.
+            data.push_str(&serde_json::to_string(name).unwrap_or_else(|_| "\"\"".into()));
+        } else {
+            // Nothing to escape: the name between quotes, without a string of its own.
+            data.push('"');
+            data.push_str(name);
+            data.push('"');
+        }
     }
     for (i, arg) in args.json.iter().enumerate() {
         if i > 0 || name.is_some() {
@@ -92,18 +140,4 @@ pub(crate) fn raw_packet(
         data.push_str(arg);
     }
     data.push(']');
-    let kind = match (ack, args.attachments.is_empty()) {
-        (false, true) => PacketKind::Event,
-        (false, false) => PacketKind::BinaryEvent,
-        (true, true) => PacketKind::Ack,
-        (true, false) => PacketKind::BinaryAck,
-    };
-    Packet {
-        kind,
-        nsp,
-        query: None,
-        id,
-        attachments: args.attachments.len(),
-        data: Some(ByteString::from(data)),
-    }
 }
