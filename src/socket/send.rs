@@ -141,3 +141,38 @@ fn write_raw(name: Option<&str>, args: &RawArgs, data: &mut String) {
     }
     data.push(']');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one-string text is the packet's text, byte for byte, escapes, ids, binary counts and
+    /// namespaces included.
+    #[test]
+    fn raw_text_is_the_raw_packets_text() {
+        let args = |json: &[&'static str], attachments: usize| RawArgs {
+            json: json.iter().map(|j| ByteString::from_static(j)).collect(),
+            attachments: vec![Bytes::from_static(b"\x01"); attachments],
+        };
+        let cases = [
+            (false, "/", Some("echo"), None, args(&[r#""hello""#], 0), r#"2["echo","hello"]"#),
+            (false, "/chat", Some("a\"b\\c\n"), None, args(&["1", "{}"], 0), r#"2/chat,["a\"b\\c\n",1,{}]"#),
+            (
+                false,
+                "/",
+                Some("up"),
+                None,
+                args(&[r#"{"_placeholder":true,"num":0}"#], 1),
+                r#"51-["up",{"_placeholder":true,"num":0}]"#,
+            ),
+            (true, "/", None, Some(7), args(&[r#""x""#, "2"], 0), r#"37["x",2]"#),
+            (true, "/n", None, Some(12), args(&[], 2), "62-/n,12[]"),
+        ];
+        for (ack, nsp, name, id, args, wire) in cases {
+            let nsp = ByteString::from_static(nsp);
+            let text = raw_text(ack, nsp.clone(), name, id, &args);
+            assert_eq!(text, raw_packet(ack, nsp, name, id, &args).to_text());
+            assert_eq!(&*text, wire);
+        }
+    }
+}
