@@ -128,6 +128,29 @@ fn websocket_event(c: &mut Criterion) {
             black_box(out.len())
         })
     });
+    // The bench server's echo reply from raw arguments (`emit_raw`): the data `["echo",…]`
+    // made apart and then copied behind the packet's head, as before, or written in one
+    // string behind it (`to_text_with`); then the Engine.IO message and its frame.
+    let raw_args = [ByteString::from_static(r#""hello""#)];
+    let write_raw = |data: &mut String| {
+        data.push_str(r#"["echo""#);
+        for arg in &raw_args {
+            data.push(',');
+            data.push_str(arg);
+        }
+        data.push(']');
+    };
+    let head = sio::Packet { data: None, ..reply.clone() };
+    let apart = || {
+        let mut data = String::with_capacity(32);
+        write_raw(&mut data);
+        sio::Packet { data: Some(data.into()), ..head.clone() }.to_text()
+    };
+    let joined = || head.to_text_with(32, write_raw);
+    assert_eq!(apart(), joined());
+    assert_eq!(&*joined(), &ECHO[1..]);
+    g.bench_function("raw_reply/apart", |b| b.iter(|| black_box(apart())));
+    g.bench_function("raw_reply/one_string", |b| b.iter(|| black_box(joined())));
     g.finish();
 }
 

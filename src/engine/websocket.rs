@@ -92,11 +92,18 @@ impl Session {
     }
 
     /// A text or binary message from a WebSocket.
+    ///
+    /// The caller is the WebSocket's writer, awake, and drains it ([`Session::drain_ws`] or
+    /// [`Session::poll_ws`]) once it has handed over what it read: the waker it left is
+    /// dropped here, so that what the frame causes (an answer queued by the handler) does not
+    /// wake the running writer to poll it again for nothing.
     pub fn on_ws_frame(&mut self, ws: WsId, frame: Frame, now: Instant) {
         self.catch_up(now);
-        let Some(role) = self.socket(ws).map(|c| c.role) else {
+        let Some(conn) = self.socket_mut(ws) else {
             return;
         };
+        conn.waker = None;
+        let role = conn.role;
         let len = match &frame {
             Frame::Text(t) => t.len(),
             Frame::Binary(b) => b.len(),
@@ -217,10 +224,6 @@ impl Session {
             }
         }
         Poll::Pending
-    }
-
-    pub(super) fn socket(&self, ws: WsId) -> Option<&WsConn> {
-        self.sockets.iter().find(|c| c.id == ws)
     }
 
     pub(super) fn socket_mut(&mut self, ws: WsId) -> Option<&mut WsConn> {
@@ -395,5 +398,36 @@ mod tests {
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
         assert_eq!(sim.session.poll_ws(ws, &waker, &mut out), Poll::Ready(WsStatus::Open));
         assert_eq!(out.len(), 2);
+    }
+
+    /// The writer hands over what it read, then drains: what a frame causes (here v3's pong)
+    /// does not wake it a second time; it finds it when it drains.
+    #[test]
+    fn a_frame_read_does_not_wake_its_writer() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::task::Wake;
+
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let (mut sim, ws) = Sim::websocket(EioVersion::V3);
+        let mut out = Vec::new();
+        assert_eq!(sim.session.poll_ws(ws, &waker, &mut out), Poll::Ready(WsStatus::Open));
+        assert_eq!(sim.session.poll_ws(ws, &waker, &mut out), Poll::Pending);
+        sim.frame(ws, "2");
+        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        out.clear();
+        assert_eq!(sim.session.poll_ws(ws, &waker, &mut out), Poll::Ready(WsStatus::Open));
+        assert_eq!(out, vec![Frame::Text(ByteString::from_static("3"))]);
+        // Parked again, a send from elsewhere wakes it as before.
+        assert_eq!(sim.session.poll_ws(ws, &waker, &mut out), Poll::Pending);
+        sim.session.send(Packet::message("x")).unwrap();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
     }
 }

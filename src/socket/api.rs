@@ -14,7 +14,7 @@ use super::io::Io;
 use super::layer::Layer;
 use super::namespace::NamespaceState;
 use crate::protocol::sid::Sid;
-use crate::protocol::sio::{Packet, ParseError};
+use crate::protocol::sio::{Packet, ParseError, Parser};
 use crate::protocol::value::{self, Value};
 use crate::server::EngineSocket;
 
@@ -190,7 +190,7 @@ pub struct AckSender {
     pub(crate) engine: EngineSocket,
     pub(crate) nsp: ByteString,
     pub(crate) id: u64,
-    pub(crate) parser: crate::protocol::sio::Parser,
+    pub(crate) parser: Parser,
 }
 
 impl AckSender {
@@ -203,6 +203,10 @@ impl AckSender {
 
     /// Acknowledges with arguments exactly as received elsewhere (no re-encoding).
     pub fn send_raw(self, args: &RawArgs) -> Result<(), EmitError> {
+        if self.parser != Parser::MsgPack {
+            let text = super::send::raw_text(true, self.nsp, None, Some(self.id), args);
+            return super::send::send_raw_text(&self.engine, text, &args.attachments);
+        }
         let packet = super::send::raw_packet(true, self.nsp.clone(), None, Some(self.id), args);
         super::send::send_packet(&self.engine, &packet, &args.attachments, self.parser)
     }
@@ -391,6 +395,12 @@ impl SocketRef {
             return Err(EmitError::Reserved);
         }
         self.ns.handler.on_outgoing(self, event);
+        // Without a tap, recovery or msgpack, nothing needs the packet: only its text is made.
+        if self.ns.tap.is_none() && self.layer.recovery().is_none() && self.layer.parser() != Parser::MsgPack
+        {
+            let text = super::send::raw_text(false, self.ns.name.clone(), Some(event), None, args);
+            return super::send::send_raw_text(&self.engine, text, &args.attachments);
+        }
         let packet = super::send::raw_packet(false, self.ns.name.clone(), Some(event), None, args);
         if let Some(tap) = &self.ns.tap {
             tap.sent(&self.ns.name, self.id, &packet, &args.attachments);

@@ -17,6 +17,7 @@ use tracing::error;
 
 use super::api::{AckError, AckSender, ConnectInfo, EmitError, Event, SocketRef};
 use super::client::{Action, ClientOptions, ConnectRefusal, EnginePayload, SioClient};
+use super::handler::LocalFuture;
 use super::inbound::Inbound;
 use super::io::Io;
 use super::namespace::{NamespaceState, Registry};
@@ -320,9 +321,11 @@ impl Layer {
 
     /// Runs a handler callback: polled once right here, and made a task only if it has to
     /// wait. Most callbacks finish in that first poll, so an event costs no task. A panic
-    /// in it, in either place, is reported by [`Layer::handler_panicked`].
-    fn run_callback(&self, site: Site, callback: impl std::future::Future<Output = ()> + 'static) {
-        let mut callback = CatchPanic::new(Box::pin(callback));
+    /// in it, in either place, is reported by [`Layer::handler_panicked`]. The callback comes
+    /// boxed, as the erased handler returns it: boxing it again would cost an allocation per
+    /// event.
+    fn run_callback(&self, site: Site, callback: LocalFuture<()>) {
+        let mut callback = CatchPanic::new(callback);
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         // A callback that waits registered the no-op waker; the task polls it again at once
         // and registers its own.
@@ -523,7 +526,7 @@ impl Layer {
         let layer = self.rc();
         let engine = engine.clone();
         let site = Site::new(&ns, None, "connect");
-        self.run_callback(site, async move {
+        let connect = Box::pin(async move {
             // Without skip_middlewares the middleware runs first, so that the session is taken
             // only for a socket it accepts, and nothing is broadcast between the take and the
             // socket joining its rooms.
@@ -551,6 +554,7 @@ impl Layer {
             }
             layer.finish_connect(&engine, ns, auth, verdict, restored);
         });
+        self.run_callback(site, connect);
     }
 
     fn finish_connect(

@@ -379,7 +379,9 @@ impl NamespaceState {
 /// The namespaces a shard serves.
 #[derive(Default)]
 pub(crate) struct Registry {
-    live: RefCell<HashMap<ByteString, Rc<NamespaceState>>>,
+    /// Looked up for every packet received: foldhash (seeded per process, as the other tables
+    /// keyed by what clients send) rather than SipHash, which costs more on a short name.
+    live: RefCell<foldhash::HashMap<ByteString, Rc<NamespaceState>>>,
     /// The static namespaces' names, in the order they were declared.
     statics: Vec<ByteString>,
     /// The dynamic namespaces (parents), in the order they were declared: their index is the

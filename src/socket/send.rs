@@ -77,13 +77,61 @@ pub(crate) fn raw_packet(
     id: Option<u64>,
     args: &RawArgs,
 ) -> Packet {
-    let mut data = String::with_capacity(
-        2 + name.map_or(0, str::len) + args.json.iter().map(|a| a.len() + 1).sum::<usize>(),
-    );
+    let mut data = String::with_capacity(raw_len(name, args));
+    write_raw(name, args, &mut data);
+    Packet { data: Some(ByteString::from(data)), ..raw_head(ack, nsp, id, args) }
+}
+
+/// The text of [`raw_packet`]'s packet, written in one string (no packet built, no copy).
+pub(crate) fn raw_text(
+    ack: bool,
+    nsp: ByteString,
+    name: Option<&str>,
+    id: Option<u64>,
+    args: &RawArgs,
+) -> ByteString {
+    raw_head(ack, nsp, id, args).to_text_with(raw_len(name, args), |out| write_raw(name, args, out))
+}
+
+/// Sends [`raw_text`] and the attachments: what [`send_packet`] sends for [`raw_packet`] with
+/// the text parser.
+pub(crate) fn send_raw_text(
+    engine: &EngineSocket,
+    text: ByteString,
+    attachments: &[Bytes],
+) -> Result<(), EmitError> {
+    send_message(engine, EioPacket::message(text), attachments)
+}
+
+/// The packet of a raw EVENT (or ACK), without its data.
+fn raw_head(ack: bool, nsp: ByteString, id: Option<u64>, args: &RawArgs) -> Packet {
+    let kind = match (ack, args.attachments.is_empty()) {
+        (false, true) => PacketKind::Event,
+        (false, false) => PacketKind::BinaryEvent,
+        (true, true) => PacketKind::Ack,
+        (true, false) => PacketKind::BinaryAck,
+    };
+    Packet { kind, nsp, query: None, id, attachments: args.attachments.len(), data: None }
+}
+
+/// The length of what [`write_raw`] writes, for a name without escapes.
+fn raw_len(name: Option<&str>, args: &RawArgs) -> usize {
+    4 + name.map_or(0, str::len) + args.json.iter().map(|a| a.len() + 1).sum::<usize>()
+}
+
+/// `["name",a,b]` (or `[a,b]`).
+fn write_raw(name: Option<&str>, args: &RawArgs, data: &mut String) {
     data.push('[');
     if let Some(name) = name {
-        // serde_json escapes as JSON.stringify does.
-        data.push_str(&serde_json::to_string(name).unwrap_or_else(|_| "\"\"".into()));
+        if name.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+            // serde_json escapes as JSON.stringify does.
+            data.push_str(&serde_json::to_string(name).unwrap_or_else(|_| "\"\"".into()));
+        } else {
+            // Nothing to escape: the name between quotes, without a string of its own.
+            data.push('"');
+            data.push_str(name);
+            data.push('"');
+        }
     }
     for (i, arg) in args.json.iter().enumerate() {
         if i > 0 || name.is_some() {
@@ -92,18 +140,39 @@ pub(crate) fn raw_packet(
         data.push_str(arg);
     }
     data.push(']');
-    let kind = match (ack, args.attachments.is_empty()) {
-        (false, true) => PacketKind::Event,
-        (false, false) => PacketKind::BinaryEvent,
-        (true, true) => PacketKind::Ack,
-        (true, false) => PacketKind::BinaryAck,
-    };
-    Packet {
-        kind,
-        nsp,
-        query: None,
-        id,
-        attachments: args.attachments.len(),
-        data: Some(ByteString::from(data)),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one-string text is the packet's text, byte for byte, escapes, ids, binary counts and
+    /// namespaces included.
+    #[test]
+    fn raw_text_is_the_raw_packets_text() {
+        let args = |json: &[&'static str], attachments: usize| RawArgs {
+            json: json.iter().map(|j| ByteString::from_static(j)).collect(),
+            attachments: vec![Bytes::from_static(b"\x01"); attachments],
+        };
+        let cases = [
+            (false, "/", Some("echo"), None, args(&[r#""hello""#], 0), r#"2["echo","hello"]"#),
+            (false, "/chat", Some("a\"b\\c\n"), None, args(&["1", "{}"], 0), r#"2/chat,["a\"b\\c\n",1,{}]"#),
+            (
+                false,
+                "/",
+                Some("up"),
+                None,
+                args(&[r#"{"_placeholder":true,"num":0}"#], 1),
+                r#"51-["up",{"_placeholder":true,"num":0}]"#,
+            ),
+            (true, "/", None, Some(7), args(&[r#""x""#, "2"], 0), r#"37["x",2]"#),
+            (true, "/n", None, Some(12), args(&[], 2), "62-/n,12[]"),
+        ];
+        for (ack, nsp, name, id, args, wire) in cases {
+            let nsp = ByteString::from_static(nsp);
+            let text = raw_text(ack, nsp.clone(), name, id, &args);
+            assert_eq!(text, raw_packet(ack, nsp, name, id, &args).to_text());
+            assert_eq!(&*text, wire);
+        }
     }
 }

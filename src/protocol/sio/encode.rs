@@ -44,6 +44,17 @@ impl Packet {
         out.into()
     }
 
+    /// The text of this packet (which has no data) followed by the data `data` writes, of
+    /// `data_len` bytes, in one string: a packet whose data is made only to be sent is not
+    /// built apart and copied.
+    pub fn to_text_with(&self, data_len: usize, data: impl FnOnce(&mut String)) -> ByteString {
+        debug_assert!(self.data.is_none(), "the data is written by `data`");
+        let mut out = String::with_capacity(self.encoded_len() + data_len);
+        self.write(&mut out);
+        data(&mut out);
+        out.into()
+    }
+
     /// An upper bound of the encoded length (exact but for the digits of the numbers).
     pub fn encoded_len(&self) -> usize {
         let query = self.query.as_ref().map_or(0, |q| q.len() + 1);
