@@ -376,26 +376,30 @@ mod tests {
         assert_eq!(out[1], Frame::Text(ByteString::from_static("bAQID")));
     }
 
-    #[test]
-    fn writer_is_woken_by_send() {
+    /// A waker that counts its wakes.
+    fn counting_waker() -> (std::sync::Arc<std::sync::atomic::AtomicUsize>, Waker) {
         use std::sync::Arc;
         use std::sync::atomic::{AtomicUsize, Ordering};
-        use std::task::Wake;
 
-        struct Count(AtomicUsize);
-        impl Wake for Count {
+        struct Count(Arc<AtomicUsize>);
+        impl std::task::Wake for Count {
             fn wake(self: Arc<Self>) {
                 self.0.fetch_add(1, Ordering::SeqCst);
             }
         }
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(count.clone());
+        let count = Arc::new(AtomicUsize::new(0));
+        (count.clone(), Waker::from(Arc::new(Count(count))))
+    }
+
+    #[test]
+    fn writer_is_woken_by_send() {
+        let (count, waker) = counting_waker();
         let (mut sim, ws) = Sim::websocket(EioVersion::V4);
         let mut out = Vec::new();
         assert_eq!(sim.session.poll_ws(ws, &waker, &mut out), Poll::Ready(WsStatus::Open));
         assert_eq!(sim.session.poll_ws(ws, &waker, &mut out), Poll::Pending);
         sim.session.send(Packet::message("x")).unwrap();
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert_eq!(sim.session.poll_ws(ws, &waker, &mut out), Poll::Ready(WsStatus::Open));
         assert_eq!(out.len(), 2);
     }
@@ -404,30 +408,19 @@ mod tests {
     /// does not wake it a second time; it finds it when it drains.
     #[test]
     fn a_frame_read_does_not_wake_its_writer() {
-        use std::sync::Arc;
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        use std::task::Wake;
-
-        struct Count(AtomicUsize);
-        impl Wake for Count {
-            fn wake(self: Arc<Self>) {
-                self.0.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(count.clone());
+        let (count, waker) = counting_waker();
         let (mut sim, ws) = Sim::websocket(EioVersion::V3);
         let mut out = Vec::new();
         assert_eq!(sim.session.poll_ws(ws, &waker, &mut out), Poll::Ready(WsStatus::Open));
         assert_eq!(sim.session.poll_ws(ws, &waker, &mut out), Poll::Pending);
         sim.frame(ws, "2");
-        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 0);
         out.clear();
         assert_eq!(sim.session.poll_ws(ws, &waker, &mut out), Poll::Ready(WsStatus::Open));
         assert_eq!(out, vec![Frame::Text(ByteString::from_static("3"))]);
         // Parked again, a send from elsewhere wakes it as before.
         assert_eq!(sim.session.poll_ws(ws, &waker, &mut out), Poll::Pending);
         sim.session.send(Packet::message("x")).unwrap();
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }
