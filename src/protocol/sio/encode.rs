@@ -220,11 +220,13 @@ impl Packet {
         Self::with_buffers(PacketKind::Ack, nsp.into(), Some(id), data, buffers)
     }
 
-    fn with_buffers(
+    /// An EVENT or ACK whose `data` is already the JSON array: BINARY_EVENT or BINARY_ACK
+    /// when `buffers` is not empty.
+    pub(crate) fn with_buffers(
         kind: PacketKind,
         nsp: ByteString,
         id: Option<u64>,
-        data: String,
+        data: impl Into<ByteString>,
         buffers: Vec<Bytes>,
     ) -> (Packet, Vec<Bytes>) {
         let kind = match (kind, buffers.is_empty()) {
@@ -232,7 +234,9 @@ impl Packet {
             (PacketKind::Ack, false) => PacketKind::BinaryAck,
             (kind, _) => kind,
         };
-        (Packet { attachments: buffers.len(), ..Self::with(kind, nsp, id, Some(data)) }, buffers)
+        let packet =
+            Packet { kind, nsp, query: None, id, attachments: buffers.len(), data: Some(data.into()) };
+        (packet, buffers)
     }
 }
 

@@ -34,7 +34,7 @@ pub fn event_packet<A: Serialize + ?Sized>(
     let mut attachments = Vec::new();
     write_args(args, &mut out, &mut attachments, true, None).map_err(rejected)?;
     out.push(b']');
-    Ok(packet(PacketKind::Event, nsp, id, text(out)?, attachments))
+    Ok(Packet::with_buffers(PacketKind::Event, nsp, id, text(out)?, attachments))
 }
 
 /// An ACK (BINARY_ACK with buffers) `[...args]` for ack id `id`.
@@ -48,23 +48,7 @@ pub fn ack_packet<A: Serialize + ?Sized>(
     let mut attachments = Vec::new();
     write_args(args, &mut out, &mut attachments, false, None).map_err(rejected)?;
     out.push(b']');
-    Ok(packet(PacketKind::Ack, nsp, Some(id), text(out)?, attachments))
-}
-
-fn packet(
-    kind: PacketKind,
-    nsp: ByteString,
-    id: Option<u64>,
-    data: ByteString,
-    buffers: Vec<Bytes>,
-) -> (Packet, Vec<Bytes>) {
-    let kind = match (kind, buffers.is_empty()) {
-        (PacketKind::Event, false) => PacketKind::BinaryEvent,
-        (PacketKind::Ack, false) => PacketKind::BinaryAck,
-        (kind, _) => kind,
-    };
-    let packet = Packet { kind, nsp, query: None, id, attachments: buffers.len(), data: Some(data) };
-    (packet, buffers)
+    Ok(Packet::with_buffers(PacketKind::Ack, nsp, Some(id), text(out)?, attachments))
 }
 
 /// The arguments as separate JSON texts (slices of one buffer) and their buffers.
