@@ -15,6 +15,7 @@
 //! input reports [`DecodeError::Incomplete`]; anything malformed another typed error.
 
 mod base64;
+pub(crate) mod date;
 pub mod handshake;
 pub mod msgpack;
 pub mod packet;

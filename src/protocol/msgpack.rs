@@ -42,8 +42,6 @@
 //! Input comes from other processes: decoding never panics, allocates no more than the input
 //! could hold, nests at most [`MAX_DEPTH`] levels, and refuses trailing bytes.
 
-use std::fmt::Write as _;
-
 use bytes::Bytes;
 use rmp::Marker;
 use rmp::encode as w;
@@ -473,45 +471,7 @@ fn date(ms: f64) -> Value {
     if !ms.is_finite() || ms.abs() > 8.64e15 {
         return Value::Null;
     }
-    Value::String(iso_string(ms.trunc() as i64))
-}
-
-/// `Date.prototype.toISOString` of a valid time value: `YYYY-MM-DDTHH:mm:ss.sssZ`, the year
-/// as `±YYYYYY` outside 0..=9999.
-fn iso_string(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let in_day = ms.rem_euclid(86_400_000);
-    let (year, month, day) = civil_from_days(days);
-    let mut out = String::with_capacity(27);
-    if (0..=9999).contains(&year) {
-        let _ = write!(out, "{year:04}");
-    } else {
-        let sign = if year < 0 { '-' } else { '+' };
-        let _ = write!(out, "{sign}{:06}", year.unsigned_abs());
-    }
-    let _ = write!(
-        out,
-        "-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000
-    );
-    out
-}
-
-/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    crate::protocol::date::iso_string(ms.trunc() as i64).map_or(Value::Null, Value::String)
 }
 
 /// The string JS makes of a decoded map key when it assigns `value[key]` (ToPropertyKey).

@@ -1,7 +1,9 @@
-//! UTC dates for the results folder and report, from the system clock (no date crate for two
-//! strings): days since the epoch to a civil date by Howard Hinnant's `civil_from_days`.
+//! UTC dates for the results folder and report, from the system clock; the calendar is the
+//! `time` crate's.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use time::OffsetDateTime;
 
 /// A moment in UTC, to the second.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,9 +21,12 @@ impl Utc {
     }
 
     pub fn from_unix(secs: u64) -> Utc {
-        let days = i64::try_from(secs / 86_400).unwrap_or(0);
-        let (year, month, day) = civil_from_days(days);
-        Utc { year, month, day, secs_of_day: secs % 86_400 }
+        let at = i64::try_from(secs)
+            .ok()
+            .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok())
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let secs_of_day = u64::from(at.hour()) * 3600 + u64::from(at.minute()) * 60 + u64::from(at.second());
+        Utc { year: at.year().into(), month: u8::from(at.month()).into(), day: at.day().into(), secs_of_day }
     }
 
     fn hms(&self) -> (u64, u64, u64) {
@@ -39,20 +44,6 @@ impl Utc {
         let (h, m, s) = self.hms();
         format!("{:04}{:02}{:02}T{h:02}{m:02}{s:02}Z", self.year, self.month, self.day)
     }
-}
-
-/// (year, month, day) of the proleptic Gregorian calendar for days since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

@@ -256,11 +256,7 @@ fn unix_ms(at: SystemTime) -> u64 {
 
 /// A date as `JSON.stringify(new Date())` writes it: `2026-12-03T17:04:05.123Z`.
 pub(crate) fn iso_date(at: SystemTime) -> String {
-    let ms = unix_ms(at);
-    let (secs, millis) = (ms / 1000, ms % 1000);
-    let (year, month, day) = crate::http::date::civil_from_days(secs / 86_400);
-    let s = secs % 86_400;
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z", s / 3600, s / 60 % 60, s % 60)
+    crate::protocol::date::iso_string(unix_ms(at) as i64).unwrap_or_default()
 }
 
 /// `new Date(ms).toString()` in UTC: `Thu Dec 03 2026 17:04:05 GMT+0000 (Coordinated Universal Time)`.
