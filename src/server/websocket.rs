@@ -264,6 +264,10 @@ fn encode(frames: &mut Vec<Frame>, writer: &mut WsWriter, out: &mut BytesMut, me
                 bytes += data.len();
                 writer.binary(&data, out);
             }
+            Frame::Message(text) => {
+                bytes += 1 + text.len();
+                writer.message(&text, out);
+            }
             Frame::Prebuilt(frame) => {
                 bytes += ws_codec::server_frame_payload(&frame).len();
                 writer.prebuilt_text(&frame, out);
