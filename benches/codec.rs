@@ -18,7 +18,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tpcio::__private::protocol::payload::{self, PayloadFormat};
 use tpcio::__private::protocol::sio::{self, DecodeOptions, Decoder, SioVersion};
 use tpcio::__private::protocol::value::{Value, reconstruct};
-use tpcio::__private::protocol::{Data, EioVersion, Frame, Packet};
+use tpcio::__private::protocol::{Data, EioVersion, Frame, Packet, ws_message};
 use tpcio::__private::transport::ws_codec::{self, WsDecoder, WsMessage};
 use tpcio::prelude::Sid;
 
@@ -151,6 +151,33 @@ fn websocket_event(c: &mut Criterion) {
     assert_eq!(&*joined(), &ECHO[1..]);
     g.bench_function("raw_reply/apart", |b| b.iter(|| black_box(apart())));
     g.bench_function("raw_reply/one_string", |b| b.iter(|| black_box(joined())));
+    // The reply's Engine.IO message framed for a connection, from the packet the session
+    // queued: its `4` joined to the text in a string of its own, then framed, as before
+    // (`Frame::Text`), or written in front of the text as it is framed (`Frame::Message`).
+    let text = joined();
+    let mut writer = ws_codec::WsWriter::new(None);
+    let mut frame = |out: &mut BytesMut, prefixed: bool| {
+        out.clear();
+        let packet = Packet::message(black_box(text.clone()));
+        match (prefixed, packet) {
+            (false, packet) => match packet.to_frame(EioVersion::V4) {
+                Frame::Text(t) => writer.text(&t, out),
+                f => panic!("{f:?}"),
+            },
+            (true, packet) => match ws_message::encode(packet, EioVersion::V4, true) {
+                Frame::Message(t) => writer.message(&t, out),
+                f => panic!("{f:?}"),
+            },
+        }
+        black_box(out.len())
+    };
+    let (mut joined_out, mut prefixed_out) = (BytesMut::new(), BytesMut::new());
+    frame(&mut joined_out, false);
+    frame(&mut prefixed_out, true);
+    assert_eq!(joined_out, prefixed_out);
+    assert_eq!(&prefixed_out[2..], ECHO.as_bytes());
+    g.bench_function("reply_frame/joined", |b| b.iter(|| frame(&mut out, false)));
+    g.bench_function("reply_frame/prefixed", |b| b.iter(|| frame(&mut out, true)));
     g.finish();
 }
 

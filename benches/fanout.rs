@@ -118,6 +118,7 @@ impl Shard {
                 match frame {
                     Frame::Text(text) => self.writer.text(&text, &mut conn.out),
                     Frame::Binary(data) => self.writer.binary(&data, &mut conn.out),
+                    Frame::Message(text) => self.writer.message(&text, &mut conn.out),
                     Frame::Prebuilt(frame) => self.writer.prebuilt_text(&frame, &mut conn.out),
                 }
             }

@@ -158,6 +158,7 @@ fn routing(c: &mut Criterion) {
             match frame {
                 Frame::Text(text) => writer.text(&text, &mut out),
                 Frame::Binary(data) => writer.binary(&data, &mut out),
+                Frame::Message(text) => writer.message(&text, &mut out),
                 Frame::Prebuilt(frame) => writer.prebuilt_text(&frame, &mut out),
             }
         }

@@ -69,14 +69,15 @@ impl Handler for Bench {
         let io = socket.namespace_ops();
         match event.name() {
             "echo" => {
-                let args = event.raw_args();
-                let _ = match event.take_ack() {
+                let ack = event.take_ack();
+                let args = event.into_raw_args();
+                let _ = match ack {
                     Some(ack) => ack.send_raw(&args),
                     None => socket.emit_raw("echo", &args),
                 };
             }
             "broadcast" => {
-                let _ = io.emit_raw("broadcast", &event.raw_args());
+                let _ = io.emit_raw("broadcast", &event.into_raw_args());
             }
             // What most applications do: the arguments read into values, emitted back with
             // the typed API (`echo`, or the ack), as `echo` does without reading them.

@@ -100,6 +100,7 @@ impl Sim {
             .into_iter()
             .map(|f| match f {
                 Frame::Text(t) => t.to_string(),
+                Frame::Message(t) => format!("4{t}"),
                 Frame::Binary(b) => format!("<binary {b:?}>"),
                 Frame::Prebuilt(f) => format!("<prebuilt {f:?}>"),
             })

@@ -104,11 +104,7 @@ impl Session {
         };
         conn.waker = None;
         let role = conn.role;
-        let len = match &frame {
-            Frame::Text(t) => t.len(),
-            Frame::Binary(b) => b.len(),
-            Frame::Prebuilt(f) => f.len(),
-        };
+        let len = frame.len();
         match role {
             WsRole::Closing => {}
             // `ws` rejects messages over `maxPayload` with an error.

@@ -105,9 +105,30 @@ pub enum Frame {
     Text(ByteString),
     /// Bytes.
     Binary(Bytes),
+    /// The text message packet `4` + this text, as one text frame: the writer puts the `4`
+    /// in front of the text as it frames it, so the two are never joined in a string of their
+    /// own. Only ever sent, never received.
+    Message(ByteString),
     /// A complete text frame, header included (unmasked, uncompressed), shared by every
     /// connection it goes to. Only ever sent, never received.
     Prebuilt(Bytes),
+}
+
+impl Frame {
+    /// The length of the frame's payload, in bytes (a prebuilt frame's header included).
+    pub fn len(&self) -> usize {
+        match self {
+            Frame::Text(t) => t.len(),
+            Frame::Binary(b) => b.len(),
+            Frame::Message(t) => 1 + t.len(),
+            Frame::Prebuilt(f) => f.len(),
+        }
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl Packet {
@@ -185,11 +206,13 @@ impl Packet {
     }
 
     /// [`Packet::to_frame`] for a packet that is done with: a prebuilt frame or binary data
-    /// moves into the frame instead of being shared once more.
+    /// moves into the frame instead of being shared once more, and a text message becomes a
+    /// [`Frame::Message`] (its text is not copied behind the `4`).
     pub fn into_frame(self, version: EioVersion) -> Frame {
         match (self.frame, self.data, version) {
             (Some(frame), _, _) => Frame::Prebuilt(frame),
             (None, Data::Binary(b), EioVersion::V4) => Frame::Binary(b),
+            (None, Data::Text(t), _) if self.kind == PacketType::Message => Frame::Message(t),
             (None, data, _) => Packet::new(self.kind, data).to_frame(version),
         }
     }

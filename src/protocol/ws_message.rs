@@ -41,6 +41,7 @@ pub fn decode(frame: Frame, version: EioVersion) -> Result<Option<Packet>, Decod
             Err(_) if version == EioVersion::V3 => Ok(None),
             Err(e) => Err(e),
         },
+        Frame::Message(text) => Ok(Some(Packet::message(text))),
         // Only the server writes these.
         Frame::Prebuilt(_) => Ok(None),
     }
@@ -80,7 +81,11 @@ mod tests {
         assert_eq!(encode(p.clone(), EioVersion::V3, false), text("b4AQID"));
         assert_eq!(encode(p.clone(), EioVersion::V4, true), Frame::Binary(Bytes::from_static(&[1, 2, 3])));
         assert_eq!(encode(p.clone(), EioVersion::V3, true), Frame::Binary(Bytes::from_static(&[4, 1, 2, 3])));
-        assert_eq!(encode(Packet::message("hé"), EioVersion::V4, false), text("4hé"));
+        // A text message's `4` is written in front of its text as it is framed.
+        let message = Frame::Message(ByteString::from_static("hé"));
+        assert_eq!(encode(Packet::message("hé"), EioVersion::V4, false), message);
+        assert_eq!(encode(Packet::message("hé"), EioVersion::V3, true), message);
+        assert_eq!(encode(Packet::text(PacketType::Pong, "x"), EioVersion::V4, true), text("3x"));
     }
 
     #[test]

@@ -173,15 +173,19 @@ fn receive(
     decoder: &mut WsDecoder,
     conn: &mut Conn,
 ) -> Option<Ending> {
+    // One reading of the clock for everything read at once, taken at the first message.
+    let mut now = None;
     loop {
         match decoder.decode(&mut conn.buf) {
             Ok(Some(WsMessage::Text(text))) => {
                 received(&shard.metrics, text.len());
-                shard.drive(sid, |s| s.on_ws_frame(ws, Frame::Text(text), Instant::now()));
+                let now = *now.get_or_insert_with(Instant::now);
+                shard.drive(sid, |s| s.on_ws_frame(ws, Frame::Text(text), now));
             }
             Ok(Some(WsMessage::Binary(data))) => {
                 received(&shard.metrics, data.len());
-                shard.drive(sid, |s| s.on_ws_frame(ws, Frame::Binary(data), Instant::now()));
+                let now = *now.get_or_insert_with(Instant::now);
+                shard.drive(sid, |s| s.on_ws_frame(ws, Frame::Binary(data), now));
             }
             Ok(Some(WsMessage::Ping(data))) => ws_codec::write_pong(&data, conn.out()),
             Ok(Some(WsMessage::Pong(_))) => {}
@@ -259,6 +263,10 @@ fn encode(frames: &mut Vec<Frame>, writer: &mut WsWriter, out: &mut BytesMut, me
             Frame::Binary(data) => {
                 bytes += data.len();
                 writer.binary(&data, out);
+            }
+            Frame::Message(text) => {
+                bytes += 1 + text.len();
+                writer.message(&text, out);
             }
             Frame::Prebuilt(frame) => {
                 bytes += ws_codec::server_frame_payload(&frame).len();

@@ -159,6 +159,12 @@ impl Event {
         RawArgs { json: self.args.clone(), attachments: self.attachments.clone() }
     }
 
+    /// [`Event::raw_args`] for an event that is done with: its arguments move out, not copied
+    /// (take its ack first).
+    pub fn into_raw_args(self) -> RawArgs {
+        RawArgs { json: self.args, attachments: self.attachments }
+    }
+
     /// Whether the client asked for an acknowledgement.
     pub fn wants_ack(&self) -> bool {
         self.ack.is_some()

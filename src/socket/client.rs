@@ -33,6 +33,16 @@ mod msgpack_tests;
 #[cfg(test)]
 mod tests;
 
+thread_local! {
+    /// The action queue of the last connection that emptied its own: each message's actions
+    /// are pushed and pulled within one step, so a queue passed from connection to connection
+    /// spares an allocation per message, and an idle connection still keeps none.
+    static SPARE_ACTIONS: std::cell::Cell<VecDeque<Action>> = const { std::cell::Cell::new(VecDeque::new()) };
+}
+
+/// The largest action queue kept as the shard's spare.
+const SPARE_ACTIONS_MAX: usize = 16;
+
 /// Per-connection limits (Node's `connectTimeout` server option, socket.io-parser's
 /// `maxAttachments`).
 #[derive(Clone, Copy, Debug)]
@@ -192,10 +202,22 @@ impl SioClient {
     pub fn poll_action(&mut self) -> Option<Action> {
         let action = self.actions.pop_front();
         if action.is_none() && self.actions.capacity() != 0 {
-            // An idle connection keeps no action queue (four actions take most of a KiB).
-            self.actions = VecDeque::new();
+            // An idle connection keeps no action queue (four actions take most of a KiB): it
+            // goes back to the shard, for the next connection's next message.
+            let queue = std::mem::take(&mut self.actions);
+            if queue.capacity() <= SPARE_ACTIONS_MAX {
+                SPARE_ACTIONS.set(queue);
+            }
         }
         action
+    }
+
+    /// Queues an output, in the shard's spare queue when the connection has none.
+    fn push(&mut self, action: Action) {
+        if self.actions.capacity() == 0 {
+            self.actions = SPARE_ACTIONS.take();
+        }
+        self.actions.push_back(action);
     }
 
     /// When [`SioClient::on_timeout`] must run: the connect timeout, until a namespace is joined.
@@ -220,7 +242,7 @@ impl SioClient {
     }
 
     /// One text message from the engine: a packet, or the header of a binary one.
-    pub fn on_text(&mut self, text: ByteString, _now: Instant) {
+    pub fn on_text(&mut self, text: ByteString) {
         if self.state != State::Open {
             return;
         }
@@ -237,7 +259,7 @@ impl SioClient {
     }
 
     /// One binary message from the engine: the next attachment of the pending binary packet.
-    pub fn on_binary(&mut self, data: Bytes, _now: Instant) {
+    pub fn on_binary(&mut self, data: Bytes) {
         if self.state != State::Open {
             return;
         }
@@ -340,7 +362,7 @@ impl SioClient {
         let (nsp, socket) = self.sockets.remove(i);
         self.send_packet(&Packet::disconnect(nsp.clone()), &[]);
         let reason = DisconnectReason::ServerNamespaceDisconnect;
-        self.actions.push_back(Action::Disconnect { nsp, socket, reason });
+        self.push(Action::Disconnect { nsp, socket, reason });
         true
     }
 
@@ -359,7 +381,7 @@ impl SioClient {
         if self.state != State::Open {
             return;
         }
-        self.actions.push_back(Action::CloseEngine(DisconnectReason::ForcedServerClose));
+        self.push(Action::CloseEngine(DisconnectReason::ForcedServerClose));
         self.finish(DisconnectReason::ForcedServerClose);
     }
 
@@ -382,7 +404,7 @@ impl SioClient {
         if self.state != State::Open {
             return false;
         }
-        self.actions.push_back(Action::Send(EnginePayload::Binary(bytes)));
+        self.push(Action::Send(EnginePayload::Binary(bytes)));
         true
     }
 
@@ -392,9 +414,9 @@ impl SioClient {
         if self.state != State::Open {
             return false;
         }
-        self.actions.push_back(Action::Send(EnginePayload::Text(text)));
+        self.push(Action::Send(EnginePayload::Text(text)));
         for data in attachments {
-            self.actions.push_back(Action::Send(EnginePayload::Binary(data.clone())));
+            self.push(Action::Send(EnginePayload::Binary(data.clone())));
         }
         true
     }
@@ -439,18 +461,18 @@ impl SioClient {
                 self.request_connect(nsp, auth);
             }
             (Some(socket), PacketKind::Event | PacketKind::BinaryEvent) => {
-                self.actions.push_back(Action::Event { nsp, socket, packet, attachments });
+                self.push(Action::Event { nsp, socket, packet, attachments });
             }
             (Some(socket), PacketKind::Ack | PacketKind::BinaryAck) => {
                 // Without an id no callback can match (Node: "bad ack").
                 if let Some(id) = packet.id {
-                    self.actions.push_back(Action::Ack { nsp, socket, id, packet, attachments });
+                    self.push(Action::Ack { nsp, socket, id, packet, attachments });
                 }
             }
             (Some(socket), PacketKind::Disconnect) => {
                 self.sockets.retain(|(n, _)| *n != nsp);
                 let reason = DisconnectReason::ClientNamespaceDisconnect;
-                self.actions.push_back(Action::Disconnect { nsp, socket, reason });
+                self.push(Action::Disconnect { nsp, socket, reason });
             }
             // A CONNECT for a joined namespace, a CONNECT_ERROR, anything for a namespace not
             // joined (Node: "invalid state").
@@ -461,11 +483,11 @@ impl SioClient {
     /// Node's `onerror`: each socket hears the error, then the engine is closed; the sockets
     /// leave when the engine reports its close.
     fn parse_error(&mut self, error: ParseError) {
-        for (nsp, socket) in &self.sockets {
-            let (nsp, socket) = (nsp.clone(), *socket);
-            self.actions.push_back(Action::Error { nsp, socket, error });
+        for i in 0..self.sockets.len() {
+            let (nsp, socket) = self.sockets[i].clone();
+            self.push(Action::Error { nsp, socket, error });
         }
-        self.actions.push_back(Action::CloseEngine(DisconnectReason::ParseError));
+        self.push(Action::CloseEngine(DisconnectReason::ParseError));
         self.state = State::Closing;
         self.pending.clear();
         self.deadline = None;
@@ -473,7 +495,7 @@ impl SioClient {
 
     fn request_connect(&mut self, nsp: ByteString, auth: ByteString) {
         self.pending.push(nsp.clone());
-        self.actions.push_back(Action::Connect { nsp, auth });
+        self.push(Action::Connect { nsp, auth });
     }
 
     fn take_pending(&mut self, nsp: &str) -> Option<ByteString> {
@@ -494,7 +516,7 @@ impl SioClient {
         self.pending.clear();
         self.deadline = None;
         for (nsp, socket) in std::mem::take(&mut self.sockets) {
-            self.actions.push_back(Action::Disconnect { nsp, socket, reason });
+            self.push(Action::Disconnect { nsp, socket, reason });
         }
     }
 }

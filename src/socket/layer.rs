@@ -528,10 +528,9 @@ impl EngineHandler for LayerHandler {
     }
 
     fn on_message(&self, engine: &EngineSocket, data: Data) {
-        let now = Instant::now();
         match data {
-            Data::Text(text) => self.0.drive(engine, |c| c.on_text(text, now)),
-            Data::Binary(bytes) => self.0.drive(engine, |c| c.on_binary(bytes, now)),
+            Data::Text(text) => self.0.drive(engine, |c| c.on_text(text)),
+            Data::Binary(bytes) => self.0.drive(engine, |c| c.on_binary(bytes)),
         }
     }
 

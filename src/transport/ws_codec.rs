@@ -219,11 +219,17 @@ pub fn write_frame(opcode: OpCode, payload: &[u8], out: &mut BytesMut) {
 
 /// Appends one unmasked, final server frame, RSV1 set for a compressed payload.
 fn write_frame_rsv1(opcode: OpCode, rsv1: bool, payload: &[u8], out: &mut BytesMut) {
+    write_frame_parts(opcode, rsv1, &[], payload, out);
+}
+
+/// Appends one unmasked, final server frame whose payload is `prefix` then `payload`.
+fn write_frame_parts(opcode: OpCode, rsv1: bool, prefix: &[u8], payload: &[u8], out: &mut BytesMut) {
     let header = FrameHeader { is_final: true, rsv1, opcode, ..FrameHeader::default() };
-    let len = payload.len() as u64;
-    out.reserve(header.len(len) + payload.len());
+    let len = prefix.len() + payload.len();
+    out.reserve(header.len(len as u64) + len);
     let mut w = BytesMutWriter(out);
-    header.format(len, &mut w).expect("writing to memory cannot fail");
+    header.format(len as u64, &mut w).expect("writing to memory cannot fail");
+    out.extend_from_slice(prefix);
     out.extend_from_slice(payload);
 }
 
@@ -276,6 +282,19 @@ impl WsWriter {
 
     pub fn binary(&mut self, data: &[u8], out: &mut BytesMut) {
         self.data(DataOp::Binary, data, out);
+    }
+
+    /// The Engine.IO message packet `4` + `text` as one text frame, the `4` written in front
+    /// of the text as it is framed (compressed together when this connection compresses).
+    pub fn message(&mut self, text: &str, out: &mut BytesMut) {
+        let len = 1 + text.len();
+        if self.deflater.as_ref().is_some_and(|d| d.wants(len)) {
+            let mut joined = Vec::with_capacity(len);
+            joined.push(b'4');
+            joined.extend_from_slice(text.as_bytes());
+            return self.data(DataOp::Text, &joined, out);
+        }
+        write_frame_parts(OpCode::Data(DataOp::Text), false, b"4", text.as_bytes(), out);
     }
 
     /// A whole unmasked text frame written once for many connections: copied as it is, unless
@@ -515,6 +534,25 @@ mod tests {
             WsWriter::new(Some(Deflater::new(&params, 100))).text(&text, &mut want);
             assert_eq!(plain(&mut WsWriter::new(Some(Deflater::new(&params, 100)))), want, "{len} bytes");
         }
+    }
+
+    #[test]
+    fn a_message_frame_is_the_text_frame_of_4_and_its_text() {
+        let no_context = deflate("permessage-deflate; server_no_context_takeover");
+        for len in [0, 1, 124, 125, 126, 65534, 65535, 70_000] {
+            let text = "x".repeat(len);
+            let joined = format!("4{text}");
+            for threshold in [None, Some(1024)] {
+                let writer = || WsWriter::new(threshold.map(|t| Deflater::new(&no_context, t)));
+                let (mut message, mut plain) = (BytesMut::new(), BytesMut::new());
+                writer().message(&text, &mut message);
+                writer().text(&joined, &mut plain);
+                assert_eq!(message, plain, "{len} bytes, threshold {threshold:?}");
+            }
+        }
+        let mut out = BytesMut::new();
+        WsWriter::default().message("hi", &mut out);
+        assert_eq!(&out[..], b"\x81\x034hi");
     }
 
     #[test]

@@ -38,13 +38,13 @@ fn a_conversation_in_binary_messages() {
     let now = Instant::now();
     let mut c = client(now);
     let auth = Value::Object(vec![("token".into(), "x".into())]);
-    c.on_binary(map(vec![("type", 0.into()), ("data", auth), ("nsp", "/".into())]), now);
+    c.on_binary(map(vec![("type", 0.into()), ("data", auth), ("nsp", "/".into())]));
     assert_eq!(drain(&mut c), [Action::Connect { nsp: "/".into(), auth: r#"{"token":"x"}"#.into() }]);
     assert!(c.accept("/", Sid::parse(SOCKET.as_bytes()).unwrap(), now));
     assert_eq!(drain(&mut c), [sent(msgpack::connect_ok("/", SOCKET, None))]);
 
     let args = Value::Array(vec!["up".into(), Value::Array(vec![vec![1u8, 2].into()])]);
-    c.on_binary(map(vec![("type", 2.into()), ("data", args), ("nsp", "/".into()), ("id", 4.into())]), now);
+    c.on_binary(map(vec![("type", 2.into()), ("data", args), ("nsp", "/".into()), ("id", 4.into())]));
     let [Action::Event { nsp, packet, attachments, .. }] = &drain(&mut c)[..] else { panic!("one event") };
     assert_eq!((&**nsp, packet.kind, packet.id), ("/", PacketKind::BinaryEvent, Some(4)));
     assert_eq!(packet.data.as_deref(), Some(r#"["up",[{"_placeholder":true,"num":0}]]"#));
@@ -56,12 +56,12 @@ fn a_conversation_in_binary_messages() {
     assert_eq!(drain(&mut c), [sent(want)]);
 
     // A CONNECT to another namespace, refused by a middleware without data.
-    c.on_binary(map(vec![("type", 0.into()), ("nsp", "/admin".into())]), now);
+    c.on_binary(map(vec![("type", 0.into()), ("nsp", "/admin".into())]));
     assert_eq!(drain(&mut c), [Action::Connect { nsp: "/admin".into(), auth: "{}".into() }]);
     let refusal = ConnectRefusal::Middleware { message: "no".into(), data: None };
     assert!(c.refuse("/admin", refusal));
     assert_eq!(drain(&mut c), [sent(msgpack::connect_error("/admin", "no", None))]);
-    c.on_binary(map(vec![("type", 0.into()), ("nsp", "/nope".into())]), now);
+    c.on_binary(map(vec![("type", 0.into()), ("nsp", "/nope".into())]));
     drain(&mut c);
     assert!(c.refuse("/nope", ConnectRefusal::InvalidNamespace));
     assert_eq!(drain(&mut c), [sent(msgpack::invalid_namespace("/nope"))]);
@@ -71,12 +71,12 @@ fn a_conversation_in_binary_messages() {
 fn a_text_message_is_a_parse_error() {
     let now = Instant::now();
     let mut c = client(now);
-    c.on_binary(map(vec![("type", 0.into()), ("nsp", "/".into())]), now);
+    c.on_binary(map(vec![("type", 0.into()), ("nsp", "/".into())]));
     drain(&mut c);
     let socket = Sid::parse(SOCKET.as_bytes()).unwrap();
     assert!(c.accept("/", socket, now));
     drain(&mut c);
-    c.on_text(ByteString::from_static("2[\"echo\"]"), now);
+    c.on_text(ByteString::from_static("2[\"echo\"]"));
     assert_eq!(
         drain(&mut c),
         [
@@ -84,6 +84,6 @@ fn a_text_message_is_a_parse_error() {
             Action::CloseEngine(DisconnectReason::ParseError),
         ]
     );
-    c.on_binary(Bytes::from_static(b"\x93\x01"), now);
+    c.on_binary(Bytes::from_static(b"\x93\x01"));
     assert_eq!(drain(&mut c), [], "nothing is read once closing");
 }

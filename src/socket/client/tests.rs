@@ -47,15 +47,15 @@ fn disconnect(nsp: &str, socket: &str, reason: DisconnectReason) -> Action {
 }
 
 /// Feeds a text message and returns what came out.
-fn feed(c: &mut SioClient, msg: &str, now: Instant) -> Vec<Action> {
-    c.on_text(ByteString::from(msg), now);
+fn feed(c: &mut SioClient, msg: &str) -> Vec<Action> {
+    c.on_text(ByteString::from(msg));
     drain(c)
 }
 
 /// Joins `nsp` the way a v5 client does and checks the ack's bytes.
 fn join_v5(c: &mut SioClient, nsp: &str, socket: &str, now: Instant) {
     let header = if nsp == "/" { String::new() } else { format!("{nsp},") };
-    assert_eq!(feed(c, &format!("0{header}"), now), [connect(nsp, "{}")]);
+    assert_eq!(feed(c, &format!("0{header}")), [connect(nsp, "{}")]);
     assert!(c.accept(nsp, sid(socket), now));
     assert_eq!(drain(c), [text(&format!(r#"0{header}{{"sid":"{socket}"}}"#))]);
 }
@@ -65,13 +65,13 @@ fn v5_connect_accepted() {
     let now = Instant::now();
     let mut c = client(SioVersion::V5, now);
     assert_eq!(drain(&mut c), [], "v5 clients connect to / themselves");
-    assert_eq!(feed(&mut c, "0", now), [connect("/", "{}")]);
+    assert_eq!(feed(&mut c, "0"), [connect("/", "{}")]);
     assert!(!c.is_connected("/"), "not before the application answers");
     assert!(c.accept("/", sid(SOCKET), now));
     assert_eq!(drain(&mut c), [text(r#"0{"sid":"wZX3oN0bSVIhsaknAAAI"}"#)]);
     assert!(!c.accept("/", sid(OTHER), now), "answered already");
 
-    assert_eq!(feed(&mut c, r#"0/admin,{"token":"abc"}"#, now), [connect("/admin", r#"{"token":"abc"}"#)]);
+    assert_eq!(feed(&mut c, r#"0/admin,{"token":"abc"}"#), [connect("/admin", r#"{"token":"abc"}"#)]);
     assert!(c.accept("/admin", sid(OTHER), now));
     assert_eq!(drain(&mut c), [text(r#"0/admin,{"sid":"yAkqqFkAO5V0NHFBAAAB"}"#)]);
     assert_eq!(c.namespaces().collect::<Vec<_>>(), [("/", sid(SOCKET)), ("/admin", sid(OTHER))]);
@@ -100,13 +100,13 @@ fn v5_connect_refused() {
     ];
     for (nsp, refusal, want) in table {
         let msg = if *nsp == "/" { "0".to_owned() } else { format!("0{nsp},") };
-        assert_eq!(feed(&mut c, &msg, now), [connect(nsp, "{}")]);
+        assert_eq!(feed(&mut c, &msg), [connect(nsp, "{}")]);
         assert!(c.refuse(nsp, refusal.clone()));
         assert_eq!(drain(&mut c), [text(want)], "{nsp}");
         assert!(!c.is_connected(nsp));
     }
     // A refused namespace may be asked for again.
-    assert_eq!(feed(&mut c, "0/admin,", now), [connect("/admin", "{}")]);
+    assert_eq!(feed(&mut c, "0/admin,"), [connect("/admin", "{}")]);
     assert!(!c.refuse("/nope", ConnectRefusal::InvalidNamespace));
 }
 
@@ -121,16 +121,16 @@ fn v4_auto_connect_and_query() {
     assert_eq!(drain(&mut c), [text("0")]);
 
     assert_eq!(
-        feed(&mut c, "0/admin?token=abc&x=a%20b,", now),
+        feed(&mut c, "0/admin?token=abc&x=a%20b,"),
         [connect("/admin", r#"{"token":"abc","x":"a b"}"#)]
     );
     assert!(c.accept("/admin", sid(OTHER), now));
     assert_eq!(drain(&mut c), [text("0/admin,")]);
     // The query is not part of the namespace's name, in any packet.
-    let got = feed(&mut c, r#"2/admin?x=1,["hi"]"#, now);
+    let got = feed(&mut c, r#"2/admin?x=1,["hi"]"#);
     assert!(matches!(&got[..], [Action::Event { nsp, .. }] if nsp == "/admin"), "{got:?}");
     // v4 ignores a CONNECT's data: its auth is the query.
-    assert_eq!(feed(&mut c, r#"0/chat,{"a":1}"#, now), [connect("/chat", "{}")]);
+    assert_eq!(feed(&mut c, r#"0/chat,{"a":1}"#), [connect("/chat", "{}")]);
 }
 
 #[test]
@@ -154,7 +154,7 @@ fn v4_connect_refused() {
     ];
     for (nsp, refusal, want) in table {
         if *nsp != "/" {
-            assert_eq!(feed(&mut c, &format!("0{nsp}?q=1,"), now), [connect(nsp, r#"{"q":"1"}"#)]);
+            assert_eq!(feed(&mut c, &format!("0{nsp}?q=1,")), [connect(nsp, r#"{"q":"1"}"#)]);
         }
         assert!(c.refuse(nsp, refusal.clone()));
         assert_eq!(drain(&mut c), [text(want)], "{nsp}");
@@ -168,20 +168,20 @@ fn events_and_acks_are_routed() {
     join_v5(&mut c, "/", SOCKET, now);
     join_v5(&mut c, "/admin", OTHER, now);
 
-    let got = feed(&mut c, r#"2/admin,7["hello",1]"#, now);
+    let got = feed(&mut c, r#"2/admin,7["hello",1]"#);
     let [Action::Event { nsp, socket, packet, attachments }] = &got[..] else { panic!("{got:?}") };
     assert_eq!((&**nsp, *socket, packet.id, attachments.len()), ("/admin", sid(OTHER), Some(7), 0));
     assert_eq!(packet.event().unwrap().name, "hello");
 
-    let got = feed(&mut c, r#"2["no ack"]"#, now);
+    let got = feed(&mut c, r#"2["no ack"]"#);
     assert!(
         matches!(&got[..], [Action::Event { socket, packet, .. }] if *socket == sid(SOCKET) && packet.id.is_none())
     );
 
-    let got = feed(&mut c, r#"3/admin,4["ok"]"#, now);
+    let got = feed(&mut c, r#"3/admin,4["ok"]"#);
     let [Action::Ack { nsp, id, packet, .. }] = &got[..] else { panic!("{got:?}") };
     assert_eq!((&**nsp, *id, packet.ack_args().unwrap().len()), ("/admin", 4, 1));
-    assert_eq!(feed(&mut c, "3[1]", now), [], "an ack without id matches nothing");
+    assert_eq!(feed(&mut c, "3[1]"), [], "an ack without id matches nothing");
 
     assert!(c.send_packet(&Packet::new_ack("/admin", 7, &["1", r#""x""#]), &[]));
     assert!(c.send_packet(&Packet::new_event("/", "news", &["{}"], Some(3)), &[]));
@@ -194,18 +194,18 @@ fn binary_packets_both_ways() {
     let mut c = client(SioVersion::V5, now);
     join_v5(&mut c, "/admin", OTHER, now);
     let header = r#"52-/admin,9["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#;
-    assert_eq!(feed(&mut c, header, now), []);
-    c.on_binary(Bytes::from_static(b"\x01\x02"), now);
+    assert_eq!(feed(&mut c, header), []);
+    c.on_binary(Bytes::from_static(b"\x01\x02"));
     assert_eq!(drain(&mut c), []);
-    c.on_binary(Bytes::from_static(b"\x03"), now);
+    c.on_binary(Bytes::from_static(b"\x03"));
     let got = drain(&mut c);
     let [Action::Event { packet, attachments, .. }] = &got[..] else { panic!("{got:?}") };
     assert_eq!((packet.kind, packet.id), (PacketKind::BinaryEvent, Some(9)));
     assert_eq!(attachments, &[&b"\x01\x02"[..], b"\x03"]);
 
     let ack = r#"61-/admin,5[{"_placeholder":true,"num":0}]"#;
-    assert_eq!(feed(&mut c, ack, now), []);
-    c.on_binary(Bytes::from_static(b"z"), now);
+    assert_eq!(feed(&mut c, ack), []);
+    c.on_binary(Bytes::from_static(b"z"));
     let got = drain(&mut c);
     assert!(
         matches!(&got[..], [Action::Ack { id: 5, attachments, .. }] if attachments.len() == 1),
@@ -225,7 +225,7 @@ fn disconnect_both_directions() {
     join_v5(&mut c, "/", SOCKET, now);
     join_v5(&mut c, "/admin", OTHER, now);
 
-    assert_eq!(feed(&mut c, "1/admin,", now), [disconnect("/admin", OTHER, ClientNamespaceDisconnect)]);
+    assert_eq!(feed(&mut c, "1/admin,"), [disconnect("/admin", OTHER, ClientNamespaceDisconnect)]);
     assert!(!c.is_connected("/admin"));
     join_v5(&mut c, "/admin", OTHER, now);
 
@@ -263,14 +263,14 @@ fn engine_close_disconnects_every_socket() {
     let mut c = client(SioVersion::V5, now);
     join_v5(&mut c, "/", SOCKET, now);
     join_v5(&mut c, "/admin", OTHER, now);
-    assert_eq!(feed(&mut c, "0/late,", now), [connect("/late", "{}")]);
+    assert_eq!(feed(&mut c, "0/late,"), [connect("/late", "{}")]);
     c.on_engine_close(PingTimeout);
     assert_eq!(
         drain(&mut c),
         [disconnect("/", SOCKET, PingTimeout), disconnect("/admin", OTHER, PingTimeout)]
     );
     assert!(!c.accept("/late", sid(SOCKET), now), "Node: next called after client was closed");
-    assert_eq!(feed(&mut c, r#"2["x"]"#, now), []);
+    assert_eq!(feed(&mut c, r#"2["x"]"#), []);
     assert!(!c.send_packet(&Packet::disconnect("/"), &[]));
     c.on_engine_close(TransportClose);
     assert_eq!(drain(&mut c), []);
@@ -310,8 +310,8 @@ fn parse_error_closes_and_mutes() {
     let now = Instant::now();
     let mut c = client(SioVersion::V5, now);
     join_v5(&mut c, "/", SOCKET, now);
-    assert_eq!(feed(&mut c, "0/admin,", now), [connect("/admin", "{}")]);
-    let got = feed(&mut c, r#"2["disconnect"]"#, now);
+    assert_eq!(feed(&mut c, "0/admin,"), [connect("/admin", "{}")]);
+    let got = feed(&mut c, r#"2["disconnect"]"#);
     let error = ParseError::ReservedEventName;
     assert_eq!(
         got,
@@ -321,7 +321,7 @@ fn parse_error_closes_and_mutes() {
         ]
     );
     assert!(!c.is_open());
-    assert_eq!(feed(&mut c, r#"2["fine"]"#, now), [], "nothing is read after the error");
+    assert_eq!(feed(&mut c, r#"2["fine"]"#), [], "nothing is read after the error");
     assert!(!c.send_packet(&Packet::disconnect("/"), &[]), "nor written");
     assert!(!c.accept("/admin", sid(OTHER), now));
     assert_eq!(c.next_deadline(), None);
@@ -332,9 +332,9 @@ fn parse_error_closes_and_mutes() {
     for (msg, bin) in table {
         let mut c = client(SioVersion::V5, now);
         if msg.is_empty() {
-            c.on_binary(Bytes::from_static(bin), now);
+            c.on_binary(Bytes::from_static(bin));
         } else {
-            c.on_text(ByteString::from(*msg), now);
+            c.on_text(ByteString::from(*msg));
         }
         assert_eq!(drain(&mut c), [Action::CloseEngine(DisconnectReason::ParseError)], "{msg:?}");
     }
@@ -354,7 +354,7 @@ fn invalid_state_closes() {
         let mut c = client(SioVersion::V5, now);
         join_v5(&mut c, "/", SOCKET, now);
         assert_eq!(
-            feed(&mut c, msg, now),
+            feed(&mut c, msg),
             [Action::CloseEngine(ForcedServerClose), disconnect("/", SOCKET, ForcedServerClose)],
             "{what}"
         );
@@ -363,15 +363,15 @@ fn invalid_state_closes() {
     }
     // Before any namespace is joined, an event closes just the same.
     let mut c = client(SioVersion::V5, now);
-    assert_eq!(feed(&mut c, r#"2["x"]"#, now), [Action::CloseEngine(ForcedServerClose)]);
+    assert_eq!(feed(&mut c, r#"2["x"]"#), [Action::CloseEngine(ForcedServerClose)]);
 }
 
 #[test]
 fn duplicate_pending_connect_is_ignored() {
     let now = Instant::now();
     let mut c = client(SioVersion::V5, now);
-    assert_eq!(feed(&mut c, "0/admin,", now), [connect("/admin", "{}")]);
-    assert_eq!(feed(&mut c, "0/admin,", now), []);
+    assert_eq!(feed(&mut c, "0/admin,"), [connect("/admin", "{}")]);
+    assert_eq!(feed(&mut c, "0/admin,"), []);
     assert!(c.accept("/admin", sid(OTHER), now));
     assert!(!c.accept("/admin", sid(SOCKET), now));
 }
@@ -496,18 +496,18 @@ proptest! {
         let mut c = client(version, t0);
         let mut seen = Seen::default();
         if eager {
-            c.on_text(ByteString::from_static("0/a,"), t0);
+            c.on_text(ByteString::from_static("0/a,"));
             if !v4 {
-                c.on_text(ByteString::from_static("0"), t0);
+                c.on_text(ByteString::from_static("0"));
             }
         }
         for step in steps {
             match step {
-                Step::Text(t) => c.on_text(t.into(), t0),
-                Step::Binary(b) => c.on_binary(b.into(), t0),
+                Step::Text(t) => c.on_text(t.into()),
+                Step::Binary(b) => c.on_binary(b.into()),
                 Step::WithAttachment(t) => {
-                    c.on_text(t.into(), t0);
-                    c.on_binary(Bytes::from_static(b"\x00"), t0);
+                    c.on_text(t.into());
+                    c.on_binary(Bytes::from_static(b"\x00"));
                 }
                 Step::Accept(i) if !seen.asked.is_empty() => {
                     let nsp = seen.asked[i % seen.asked.len()].clone();
