@@ -65,8 +65,10 @@ pub struct Rooms<K> {
 /// The rooms one socket is in.
 #[derive(Debug, Clone, Default)]
 struct Joined {
-    /// Stored rooms, in the order the socket joined them (Node's `socket.rooms` order).
-    rooms: Vec<Room>,
+    /// Stored rooms, in the order the socket joined them (Node's `socket.rooms` order). A
+    /// boxed slice, not a `Vec`: most sockets join none, and every socket has an entry in a
+    /// map that keeps up to twice as many buckets as entries.
+    rooms: Box<[Room]>,
     /// Where its own room comes in that order (before `rooms[own]`); `None` when not in it.
     own: Option<u32>,
 }
@@ -133,7 +135,9 @@ impl<K: RoomKey> Rooms<K> {
                 }
             }
             if let Some(joined) = self.sockets.get_mut(&socket) {
-                joined.rooms.push(room);
+                let mut rooms = std::mem::take(&mut joined.rooms).into_vec();
+                rooms.push(room);
+                joined.rooms = rooms.into_boxed_slice();
             }
         }
     }
@@ -174,7 +178,9 @@ impl<K: RoomKey> Rooms<K> {
         let Some(at) = joined.rooms.iter().position(|r| &**r == room) else {
             return false;
         };
-        joined.rooms.remove(at);
+        let mut rooms = std::mem::take(&mut joined.rooms).into_vec();
+        rooms.remove(at);
+        joined.rooms = rooms.into_boxed_slice();
         if let Some(own) = joined.own.as_mut().filter(|own| at < **own as usize) {
             *own -= 1;
         }
@@ -193,7 +199,7 @@ impl<K: RoomKey> Rooms<K> {
         if joined.own.is_some() && socket.own_room(|name| !self.rooms.contains_key(name)) == Some(true) {
             self.own_only -= 1;
         }
-        for room in &joined.rooms {
+        for room in joined.rooms.iter() {
             self.leave(socket, room);
         }
         names

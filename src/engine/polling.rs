@@ -169,48 +169,49 @@ impl Session {
         if self.transport != TransportKind::Polling {
             return PollGet::BadRequest;
         }
-        if self.polling.parked.is_some() {
+        if self.polling_mut().parked.is_some() {
             self.close_with(DisconnectReason::TransportError, now);
             return PollGet::Overlap;
         }
-        let ticket = PollTicket(self.polling.next_ticket);
-        self.polling.next_ticket = self.polling.next_ticket.wrapping_add(1);
-        self.polling.parked = Some(ticket);
-        self.polling.parked_at = Some(now);
+        let polling = self.polling_mut();
+        let ticket = PollTicket(polling.next_ticket);
+        polling.next_ticket = polling.next_ticket.wrapping_add(1);
+        polling.parked = Some(ticket);
+        polling.parked_at = Some(now);
         match self.state {
             State::Closing { reason, stage: Closing::AwaitDrain } => {
                 let packets = std::mem::take(&mut self.queue);
-                self.polling.parked = None;
+                self.polling_mut().parked = None;
                 self.answer_poll(ticket, &packets);
                 self.await_closing_poll(reason, now);
             }
             State::Closing { reason, stage: Closing::ClientClosed { .. } } => {
-                self.polling.parked = None;
+                self.polling_mut().parked = None;
                 self.answer_poll(ticket, &[Packet::empty(PacketType::Noop)]);
                 self.close_with(reason, now);
             }
             State::Closing { reason, stage: Closing::AwaitPoll { .. } } => {
-                self.polling.parked = None;
+                self.polling_mut().parked = None;
                 let last = [Packet::empty(PacketType::Noop), Packet::empty(PacketType::Close)];
                 self.answer_poll(ticket, &last);
                 self.close_with(reason, now);
             }
             State::Open | State::Closed { .. } => self.flush(),
         }
-        self.polling.take_answer(ticket).map_or(PollGet::Wait(ticket), PollGet::from)
+        self.polling_mut().take_answer(ticket).map_or(PollGet::Wait(ticket), PollGet::from)
     }
 
     /// The answer for a parked GET: `Ready(Some(body))` once decided, `Pending` (with `waker`
     /// registered) until then, `Ready(None)` if the ticket is unknown (aborted, or the session
     /// was dropped): close the connection.
     pub fn poll_response(&mut self, ticket: PollTicket, waker: &Waker) -> Poll<Option<PollAnswer>> {
-        if let Some(body) = self.polling.take_answer(ticket) {
+        if let Some(body) = self.polling_mut().take_answer(ticket) {
             return Poll::Ready(Some(body));
         }
-        if self.polling.parked != Some(ticket) {
+        if self.polling_mut().parked != Some(ticket) {
             return Poll::Ready(None);
         }
-        match &mut self.polling.waker {
+        match &mut self.polling_mut().waker {
             Some(w) if w.will_wake(waker) => {}
             slot => *slot = Some(waker.clone()),
         }
@@ -220,12 +221,13 @@ impl Session {
     /// The parked GET's connection closed before its answer (Node: "poll connection closed
     /// prematurely", a transport error).
     pub fn on_poll_aborted(&mut self, ticket: PollTicket, now: Instant) {
-        if self.polling.parked == Some(ticket) {
-            self.polling.parked = None;
-            self.polling.waker = None;
+        let polling = self.polling_mut();
+        if polling.parked == Some(ticket) {
+            polling.parked = None;
+            polling.waker = None;
             self.close_with(DisconnectReason::TransportError, now);
         } else {
-            self.polling.take_answer(ticket);
+            self.polling_mut().take_answer(ticket);
         }
     }
 
@@ -241,17 +243,19 @@ impl Session {
             return Err(PostReply::BadRequest);
         }
         let binary = content_type.is_some_and(|v| v.trim_ascii() == b"application/octet-stream");
-        if matches!(self.polling.post, PostState::InFlight(_)) || (binary && self.version == EioVersion::V4) {
+        if matches!(self.polling_mut().post, PostState::InFlight(_))
+            || (binary && self.version == EioVersion::V4)
+        {
             self.close_with(DisconnectReason::TransportError, now);
             return Err(PostReply::Rejected);
         }
-        self.polling.post = PostState::InFlight(PayloadFormat::for_request(self.version, content_type));
+        self.polling_mut().post = PostState::InFlight(PayloadFormat::for_request(self.version, content_type));
         Ok(())
     }
 
     /// The body of the POST begun with [`Session::begin_post`].
     pub fn finish_post(&mut self, body: Bytes, now: Instant) -> PostReply {
-        let format = match std::mem::take(&mut self.polling.post) {
+        let format = match std::mem::take(&mut self.polling_mut().post) {
             PostState::InFlight(format) => format,
             PostState::Cancelled | PostState::Idle => return PostReply::Aborted,
         };
@@ -280,7 +284,7 @@ impl Session {
     /// The POST's connection failed while its body was read (Node: "data request connection
     /// closed prematurely", a transport error).
     pub fn abort_post(&mut self, now: Instant) {
-        if matches!(std::mem::take(&mut self.polling.post), PostState::InFlight(_)) {
+        if matches!(std::mem::take(&mut self.polling_mut().post), PostState::InFlight(_)) {
             self.close_with(DisconnectReason::TransportError, now);
         }
     }
@@ -301,7 +305,7 @@ impl Session {
     /// [`EngineConfig::reorder_window`]: super::EngineConfig::reorder_window
     fn on_polling_client_close(&mut self, now: Instant) {
         let reason = DisconnectReason::TransportClose;
-        if let Some(ticket) = self.polling.parked.take() {
+        if let Some(ticket) = self.polling_mut().parked.take() {
             self.answer_poll(ticket, &[Packet::empty(PacketType::Noop)]);
         } else if self.state == State::Open && !self.config.reorder_window.is_zero() {
             let deadline = now + self.config.reorder_window;

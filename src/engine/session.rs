@@ -118,10 +118,12 @@ pub struct Session {
     pub(super) queue: OutQueue,
     pub(super) heartbeat: Heartbeat,
     pub(super) events: VecDeque<EngineEvent>,
-    pub(super) polling: PollingSide,
+    /// Boxed, and only once the session polls: a session opened on its WebSocket never has one.
+    pub(super) polling: Option<Box<PollingSide>>,
     /// The active WebSocket, a probing one, and ones still to be told to close.
     pub(super) sockets: Vec<WsConn>,
-    pub(super) upgrade: Option<Upgrade>,
+    /// Boxed: only while a polling session probes its WebSocket.
+    pub(super) upgrade: Option<Box<Upgrade>>,
     next_ws: u32,
     /// Node's `writable` for the WebSocket: the active WebSocket's writer is between writes
     /// (it found nothing to write the last time it drained), so the next packet goes out at
@@ -151,7 +153,7 @@ impl Session {
         now: Instant,
     ) -> Session {
         let mut session = Session::new(config, version, TransportKind::Polling, now);
-        session.polling.supports_binary = supports_binary;
+        session.polling_mut().supports_binary = supports_binary;
         session.queue.push(Packet::text(PacketType::Open, open));
         session
     }
@@ -183,7 +185,7 @@ impl Session {
             upgraded: false,
             queue: OutQueue::default(),
             events: VecDeque::new(),
-            polling: PollingSide::default(),
+            polling: None,
             sockets: Vec::new(),
             upgrade: None,
             next_ws: 0,
@@ -281,7 +283,7 @@ impl Session {
         }
         match self.transport {
             TransportKind::Polling => {
-                if let Some(ticket) = self.polling.parked.take() {
+                if let Some(ticket) = self.take_parked() {
                     let packets = std::mem::take(&mut self.queue);
                     self.answer_poll(ticket, &packets);
                 }
@@ -313,7 +315,7 @@ impl Session {
                 self.state = State::Closing { reason, stage: Closing::AwaitDrain };
             }
             TransportKind::Polling => {
-                if let Some(ticket) = self.polling.parked.take() {
+                if let Some(ticket) = self.take_parked() {
                     self.answer_poll(ticket, &[Packet::empty(PacketType::Close)]);
                     self.close_with(reason, now);
                 } else {
@@ -332,7 +334,7 @@ impl Session {
     pub(super) fn await_closing_poll(&mut self, reason: DisconnectReason, now: Instant) {
         let deadline = now + self.config.polling_close_timeout;
         self.state = State::Closing { reason, stage: Closing::AwaitPoll { deadline } };
-        self.polling.cancel_post();
+        self.cancel_post();
     }
 
     /// Node `onClose` + `clearTransport`: the end of the session, whatever the cause.
@@ -341,10 +343,10 @@ impl Session {
             return;
         }
         self.state = State::Closed { linger: Some(now + self.config.closed_linger) };
-        if let Some(ticket) = self.polling.parked.take() {
+        if let Some(ticket) = self.take_parked() {
             self.answer_poll(ticket, &[Packet::empty(PacketType::Close)]);
         }
-        self.polling.cancel_post();
+        self.cancel_post();
         self.upgrade = None;
         for conn in &mut self.sockets {
             conn.role = WsRole::Closing;
@@ -380,7 +382,7 @@ impl Session {
             } => Some(deadline),
             State::Closing { .. } | State::Open => None,
         };
-        let upgrade = self.upgrade.as_ref().map(Upgrade::next_deadline);
+        let upgrade = self.upgrade.as_deref().map(Upgrade::next_deadline);
         [Some(self.heartbeat.deadline()), closing, upgrade].into_iter().flatten().min()
     }
 
@@ -390,7 +392,9 @@ impl Session {
             State::Closed { linger: Some(at) } if at <= now => {
                 // Nobody collected the last outputs in time: drop them.
                 self.sockets.clear();
-                self.polling.answered.clear();
+                if let Some(polling) = self.polling.as_deref_mut() {
+                    polling.answered.clear();
+                }
                 self.state = State::Closed { linger: None };
                 return;
             }
@@ -433,7 +437,7 @@ impl Session {
     pub fn is_finished(&self) -> bool {
         matches!(self.state, State::Closed { .. })
             && self.events.is_empty()
-            && self.polling.answered.is_empty()
+            && self.polling.as_ref().is_none_or(|p| p.answered.is_empty())
             && self.sockets.is_empty()
     }
 
@@ -447,8 +451,26 @@ impl Session {
     }
 
     pub(super) fn answer_poll(&mut self, ticket: PollTicket, packets: &[Packet]) {
-        let body = self.polling.encode(self.version, packets);
-        self.polling.answer(ticket, PollAnswer::Body(body));
+        let version = self.version;
+        let polling = self.polling_mut();
+        let body = polling.encode(version, packets);
+        polling.answer(ticket, PollAnswer::Body(body));
+    }
+
+    /// The polling side, made on first use.
+    pub(super) fn polling_mut(&mut self) -> &mut PollingSide {
+        self.polling.get_or_insert_default()
+    }
+
+    /// The parked GET, taken; `None` when none is (or the session never polled).
+    pub(super) fn take_parked(&mut self) -> Option<PollTicket> {
+        self.polling.as_deref_mut()?.parked.take()
+    }
+
+    pub(super) fn cancel_post(&mut self) {
+        if let Some(polling) = self.polling.as_deref_mut() {
+            polling.cancel_post();
+        }
     }
 }
 

@@ -40,7 +40,8 @@ impl Upgrade {
 
 impl Session {
     pub(super) fn start_upgrade(&mut self, probe: WsId, now: Instant) {
-        self.upgrade = Some(Upgrade { probe, deadline: now + self.config.upgrade_timeout, check_at: None });
+        self.upgrade =
+            Some(Box::new(Upgrade { probe, deadline: now + self.config.upgrade_timeout, check_at: None }));
     }
 
     pub(super) fn on_probe_frame(&mut self, packet: Result<Option<Packet>, DecodeError>, now: Instant) {
@@ -70,15 +71,17 @@ impl Session {
         let Some(upgrade) = self.upgrade.take() else {
             return;
         };
-        if let Some(ticket) = self.polling.parked.take() {
-            let recent = self.polling.parked_at.is_some_and(|at| now < at + self.config.reorder_window);
+        if let Some(polling) = self.polling.as_deref_mut()
+            && let Some(ticket) = polling.parked.take()
+        {
+            let recent = polling.parked_at.is_some_and(|at| now < at + self.config.reorder_window);
             if recent {
-                self.polling.answer(ticket, PollAnswer::BadRequest);
+                polling.answer(ticket, PollAnswer::BadRequest);
             } else {
                 self.answer_poll(ticket, &[Packet::empty(PacketType::Close)]);
             }
         }
-        self.polling.cancel_post();
+        self.cancel_post();
         self.upgraded = true;
         self.transport = TransportKind::WebSocket;
         if let Some(conn) = self.socket_mut(upgrade.probe) {
@@ -118,7 +121,7 @@ impl Session {
         if upgrade.check_at.is_some_and(|at| at <= now) {
             upgrade.check_at = Some(now + NOOP_INTERVAL);
             if self.transport == TransportKind::Polling
-                && let Some(ticket) = self.polling.parked.take()
+                && let Some(ticket) = self.take_parked()
             {
                 self.answer_poll(ticket, &[Packet::empty(PacketType::Noop)]);
             }

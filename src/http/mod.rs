@@ -33,5 +33,5 @@ mod framing;
 pub use cors::{Cors, Origins};
 pub use error::EngineError;
 pub use query::EngineQuery;
-pub use request::{HttpError, Limits, Method, Request, Version, parse};
+pub use request::{HttpError, Limits, Method, Request, Version, parse, parse_kept_head};
 pub use response::{ReplyInfo, Responder};

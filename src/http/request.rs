@@ -202,6 +202,25 @@ pub fn parse(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Request>, Htt
     Ok(Some(layout.into_request(whole.slice(..head_len), body)))
 }
 
+/// A head kept on its own (the bytes of [`Request::to_owned_head`]) read back as that request:
+/// the same fields, no body. `None` if `head` is not one whole head.
+pub fn parse_kept_head(head: Bytes) -> Option<Request> {
+    let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS_CAP];
+    // It was accepted once under the server's limits; these only keep the parser's own bounds.
+    let limits =
+        Limits { max_header_bytes: u32::MAX as usize, max_headers: MAX_HEADERS_CAP, max_body_bytes: 0 };
+    let layout = {
+        let (req, head_len) = scan_head(&head, &limits, &mut slots).ok()??;
+        if head_len != head.len() {
+            return None;
+        }
+        let version = if req.version == Some(0) { Version::Http10 } else { Version::Http11 };
+        let facts = facts(version, req.headers).ok()?;
+        Layout::new(&head, &req, version, facts).ok()?
+    };
+    Some(layout.into_request(head, Bytes::new()))
+}
+
 /// Parses only the head at the front of `buf`, without waiting for the body: lets the caller
 /// answer `100 Continue`, or refuse a declared length, before the body arrives.
 pub fn peek_head(buf: &[u8], limits: &Limits) -> Result<Option<HeadInfo>, HttpError> {

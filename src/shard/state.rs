@@ -6,10 +6,13 @@
 //! are the events delivered — so a handler may send to any session, its own included.
 
 use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::Instant;
+
+use bytes::Bytes;
 
 use crate::engine::{
     DisconnectReason, EngineConfig, EngineEvent, SendError, Session, SessionTable, ShrinkSparse,
@@ -119,11 +122,32 @@ impl Drop for Drained<'_> {
 struct Meta {
     /// An index into [`Shard::endpoints`] (a handful).
     endpoint: u32,
-    handshake: Rc<Handshake>,
+    handshake: Box<KeptHandshake>,
     /// The transport in use, as the metrics count it.
     transport: TransportKind,
+}
+
+/// A session's handshake as kept for its life: the head's bytes and the client's address,
+/// read back into a [`Handshake`] when asked ([`Shard::handshake`]: the Socket.IO connect,
+/// `socket.handshake`). Most sessions are asked once or twice; the parsed request (150 bytes
+/// more, per session) is not worth keeping between.
+struct KeptHandshake {
+    head: Box<[u8]>,
+    remote: Option<SocketAddr>,
     /// The JSONP callback index when the handshake had `j` (Node decides it once, there).
     jsonp: Option<Rc<str>>,
+}
+
+impl KeptHandshake {
+    fn new(handshake: Handshake, jsonp: Option<Rc<str>>) -> Box<Self> {
+        let Handshake { request, remote } = handshake;
+        Box::new(KeptHandshake { head: Box::from(&request.head()[..]), remote, jsonp })
+    }
+
+    fn read(&self) -> Option<Handshake> {
+        let request = crate::http::parse_kept_head(Bytes::copy_from_slice(&self.head))?;
+        Some(Handshake { request, remote: self.remote })
+    }
 }
 
 /// How a new session starts.
@@ -218,7 +242,6 @@ impl Shard {
     ) -> (Sid, Option<WsId>) {
         let jsonp =
             crate::http::EngineQuery::parse(handshake.request.query()).jsonp_index().map(|j| Rc::from(&*j));
-        let handshake = Rc::new(handshake);
         let open_packet = |sid| OpenPacket {
             sid,
             upgrade_to_websocket: opening == Opening::Polling && self.engine.allow_upgrades,
@@ -255,7 +278,8 @@ impl Shard {
             tracing::debug!(shard = self.id, %sid, ?transport, eio, remote = ?handshake.remote, "handshake");
             let open = {
                 let mut meta = self.meta.borrow_mut();
-                meta.insert(sid, Meta { endpoint: endpoint as u32, handshake, transport, jsonp });
+                let handshake = KeptHandshake::new(handshake, jsonp);
+                meta.insert(sid, Meta { endpoint: endpoint as u32, handshake, transport });
                 meta.len()
             };
             self.peak.set(self.peak.get().max(open));
@@ -274,12 +298,14 @@ impl Shard {
     }
 
     pub(crate) fn handshake(&self, sid: Sid) -> Option<Rc<Handshake>> {
-        self.meta.borrow().get(&sid).map(|m| m.handshake.clone())
+        let handshake = self.meta.borrow().get(&sid)?.handshake.read();
+        debug_assert!(handshake.is_some(), "a kept head parses again");
+        handshake.map(Rc::new)
     }
 
     /// The JSONP callback index of a session that polls by JSONP (its handshake had `j`).
     pub(crate) fn jsonp(&self, sid: Sid) -> Option<Rc<str>> {
-        self.meta.borrow().get(&sid).and_then(|m| m.jsonp.clone())
+        self.meta.borrow().get(&sid).and_then(|m| m.handshake.jsonp.clone())
     }
 
     pub(crate) fn socket(self: &Rc<Self>, sid: Sid) -> EngineSocket {

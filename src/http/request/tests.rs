@@ -60,7 +60,11 @@ fn owned_heads_find_their_fields_again() {
         assert_eq!(owned.target(), req.target());
         assert_eq!(owned.to_owned_head(), owned);
         assert_ne!(owned.head().as_ptr(), req.head().as_ptr(), "copied out of the read buffer");
+        // Kept as bytes alone, it reads back as the same request.
+        assert_eq!(super::parse_kept_head(owned.head().clone()), Some(owned));
     }
+    assert_eq!(super::parse_kept_head(Bytes::from_static(b"GET / HTTP/1.1\r\nHost: a\r\n")), None);
+    assert_eq!(super::parse_kept_head(Bytes::from_static(b"GET / HTTP/1.1\r\n\r\nmore")), None);
 }
 
 #[test]
