@@ -8,7 +8,11 @@
 //! Two queueing forms: `prebuilt` is what the Socket.IO layer sends (`Packet::prebuilt_message`:
 //! every connection copies the one frame built for all); `per_socket` queues a plain
 //! `Packet::message`, which each connection frames anew. `select` is the encode and the
-//! selection alone. Times are per delivery (`Throughput::Elements` = recipients).
+//! selection alone. `keyed` is `prebuilt` reaching each session from the slot its handle
+//! remembers (`SessionTable::get_mut_at`, as `EngineSocket` does) instead of hashing its sid;
+//! `burst` is the busy case: 32 broadcasts queued before the writers run once, each session's
+//! queue refilled after its last drain. Times are per delivery (`Throughput::Elements` =
+//! recipients).
 //! Run with `taskset -c 1 cargo bench --bench fanout`; `cargo test --benches` runs each case once.
 
 use std::hint::black_box;
@@ -31,10 +35,14 @@ use tpcio::prelude::Value;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const ROOM: &str = "news";
+/// Broadcasts queued before the writers run, in the `burst` case.
+const BURST: usize = 32;
 const WIRE: &str = r#"42["news",{"user":"alice","text":"hello world","ts":1700000000000}]"#;
 
 struct Conn {
     sid: Sid,
+    /// Where the table keeps the session.
+    key: usize,
     ws: WsId,
     out: BytesMut,
 }
@@ -63,9 +71,9 @@ impl Shard {
             let sid = Sid::generate(0, 1);
             let open = ByteString::from(format!(r#"{{"sid":"{}"}}"#, sid.as_str()));
             let (session, ws) = Session::websocket(config.clone(), EioVersion::V4, true, open, now);
-            if table.insert(sid, session).is_ok() {
+            if let Ok(key) = table.insert(sid, session).map(|s| s.key()) {
                 rooms.add_all(sid, [ByteString::from(sid.as_str()), ByteString::from_static(ROOM)]);
-                conns.push(Conn { sid, ws, out: BytesMut::with_capacity(256) });
+                conns.push(Conn { sid, key, ws, out: BytesMut::with_capacity(256) });
             }
         }
         let message = Value::Object(vec![
@@ -106,6 +114,14 @@ impl Shard {
         }
     }
 
+    /// [`Shard::queue`] (prebuilt) from each connection's remembered slot.
+    fn queue_keyed(&mut self, packet: &EncodedPacket) {
+        for conn in &self.conns {
+            let Some(mut session) = self.table.get_mut_at(&conn.sid, conn.key) else { continue };
+            let _ = session.send(Packet::prebuilt_message(packet.text().clone(), packet.ws_frame().clone()));
+        }
+    }
+
     /// Every connection's writer, woken: its frames into its buffer, then parked again.
     /// Returns the bytes written.
     fn write_all(&mut self) -> usize {
@@ -113,7 +129,10 @@ impl Shard {
         for conn in &mut self.conns {
             let Some(mut session) = self.table.get_mut(&conn.sid) else { continue };
             conn.out.clear();
+            // As the connection's loop does: woken with the first packet queued to an idle
+            // writer, it takes what was queued since before it writes.
             let _ = session.poll_ws(conn.ws, Waker::noop(), &mut self.frames);
+            let _ = session.drain_ws(conn.ws, &mut self.frames);
             for frame in self.frames.drain(..) {
                 match frame {
                     Frame::Text(text) => self.writer.text(&text, &mut conn.out),
@@ -135,6 +154,21 @@ impl Shard {
         self.queue(&packet, prebuilt);
         self.write_all()
     }
+
+    fn broadcast_keyed(&mut self) -> usize {
+        let packet = self.select();
+        self.queue_keyed(&packet);
+        self.write_all()
+    }
+
+    /// `n` broadcasts, then one write pass (each frame is written as in [`Shard::write_all`]).
+    fn burst(&mut self, n: usize) -> usize {
+        for _ in 0..n {
+            let packet = self.select();
+            self.queue_keyed(&packet);
+        }
+        self.write_all()
+    }
 }
 
 fn fanout(c: &mut Criterion) {
@@ -151,6 +185,11 @@ fn fanout(c: &mut Criterion) {
         });
         g.bench_function(BenchmarkId::new("prebuilt", sockets), |b| b.iter(|| shard.broadcast(true)));
         g.bench_function(BenchmarkId::new("per_socket", sockets), |b| b.iter(|| shard.broadcast(false)));
+        assert_eq!(shard.broadcast_keyed(), sockets * (2 + WIRE.len()));
+        g.bench_function(BenchmarkId::new("keyed", sockets), |b| b.iter(|| shard.broadcast_keyed()));
+        assert_eq!(shard.burst(BURST), BURST * sockets * (2 + WIRE.len()));
+        g.throughput(Throughput::Elements((BURST * sockets) as u64));
+        g.bench_function(BenchmarkId::new("burst", sockets), |b| b.iter(|| shard.burst(BURST)));
     }
     g.finish();
 }

@@ -393,12 +393,13 @@ impl Layer {
         let metrics = self.ctx().metrics();
         let mut delivered = 0;
         let mut name: Option<Option<ByteString>> = None;
+        // Asked again only after a call: the default hook says no once it ran.
+        let mut outgoing = ns.handler.wants_outgoing();
         for (id, engine) in recipients {
-            if ns.handler.wants_outgoing()
-                && let Some(event) = name.get_or_insert_with(|| event_name(packet))
-            {
+            if outgoing && let Some(event) = name.get_or_insert_with(|| event_name(packet)) {
                 let socket = SocketRef { layer: self.rc(), ns: ns.clone(), id: *id, engine: engine.clone() };
                 ns.handler.on_outgoing(&socket, event);
+                outgoing = ns.handler.wants_outgoing();
             }
             if let Some((ack_id, sink)) = ack {
                 ns.register_broadcast_ack(*id, ack_id, sink.clone());

@@ -17,7 +17,16 @@ use crate::protocol::Packet;
 pub(crate) struct OutQueue {
     packets: Vec<Packet>,
     bytes: usize,
+    /// How many packets [`OutQueue::take_all`] took last: the storage a refill starts with,
+    /// so a session that gets bursts (a busy broadcast) does not grow it packet by packet
+    /// each time, while an idle one keeps none.
+    last_taken: u32,
 }
+
+/// The least storage a refill starts with (what `Vec` would grow to on its first push).
+const MIN_REFILL: usize = 4;
+/// The most: a longer burst grows from there.
+const MAX_REFILL: usize = 256;
 
 /// What one packet counts against the byte bound.
 fn size(packet: &Packet) -> usize {
@@ -36,7 +45,17 @@ impl OutQueue {
 
     pub(crate) fn push(&mut self, packet: Packet) {
         self.bytes += size(&packet);
+        if self.packets.capacity() == 0 {
+            self.packets.reserve_exact((self.last_taken as usize).clamp(MIN_REFILL, MAX_REFILL));
+        }
         self.packets.push(packet);
+    }
+
+    /// Takes every packet out with its storage: an emptied queue holds no memory.
+    pub(crate) fn take_all(&mut self) -> Vec<Packet> {
+        self.bytes = 0;
+        self.last_taken = u32::try_from(self.packets.len()).unwrap_or(u32::MAX);
+        std::mem::take(&mut self.packets)
     }
 
     /// The bytes queued, as counted against [`EngineConfig::max_buffered_bytes`].
@@ -118,5 +137,20 @@ mod tests {
         assert!(queue.is_full_for(&Packet::message("c"), &by_count));
         queue.clear();
         assert_eq!((queue.len(), queue.bytes()), (0, 0));
+    }
+
+    #[test]
+    fn a_refill_starts_with_the_last_burst_storage_and_an_emptied_queue_holds_none() {
+        let mut queue = OutQueue::default();
+        for i in 0..20 {
+            queue.push(Packet::message(i.to_string()));
+        }
+        let taken = queue.take_all();
+        assert_eq!((taken.len(), queue.len(), queue.bytes(), queue.packets.capacity()), (20, 0, 0, 0));
+        queue.push(Packet::message("again"));
+        assert_eq!(queue.packets.capacity(), 20, "room for the burst the last take saw");
+        assert_eq!(queue.take_all().len(), 1);
+        queue.push(Packet::message("once"));
+        assert_eq!(queue.packets.capacity(), MIN_REFILL);
     }
 }

@@ -117,6 +117,21 @@ impl<K: Copy + Eq + Hash> SessionTable<K> {
         Some(SessionRef { table: self, key })
     }
 
+    /// [`SessionTable::get_mut`] starting from the slot `key` (from [`SessionTable::key_of`]
+    /// or [`SessionRef::key`]): no hashing when the slot still holds `sid`, the index otherwise
+    /// (a slot is reused once its session is gone).
+    pub fn get_mut_at(&mut self, sid: &K, key: usize) -> Option<SessionRef<'_, K>> {
+        if self.slots.get(key).is_some_and(|slot| slot.sid == *sid) {
+            return Some(SessionRef { table: self, key });
+        }
+        self.get_mut(sid)
+    }
+
+    /// Where `sid` is kept now, for [`SessionTable::get_mut_at`].
+    pub fn key_of(&self, sid: &K) -> Option<usize> {
+        self.index.get(sid).copied()
+    }
+
     /// Takes a session out, whatever its state.
     pub fn remove(&mut self, sid: &K) -> Option<Session> {
         let key = self.index.remove(sid)?;
@@ -200,6 +215,11 @@ pub struct SessionRef<'a, K: Copy + Eq + Hash> {
 impl<K: Copy + Eq + Hash> SessionRef<'_, K> {
     pub fn sid(&self) -> K {
         self.table.slots[self.key].sid
+    }
+
+    /// The slot the session is kept in, while it lives.
+    pub fn key(&self) -> usize {
+        self.key
     }
 }
 
@@ -308,6 +328,25 @@ mod tests {
         assert!(table.remove(&7).is_some());
         assert!(table.is_empty());
         assert_eq!(table.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_kept_key_finds_its_session_and_never_another() {
+        let t0 = Instant::now();
+        let config = Rc::new(EngineConfig::default());
+        let mut table = SessionTable::new(t0);
+        let (a, _) = ws_session(&config, t0);
+        let key = table.insert(1u32, a).map(|s| s.key()).expect("inserted");
+        assert_eq!(table.key_of(&1), Some(key));
+        assert_eq!(table.get_mut_at(&1, key).map(|s| s.sid()), Some(1));
+        // A stale or made-up key falls back to the index.
+        assert_eq!(table.get_mut_at(&1, key + 5).map(|s| s.sid()), Some(1));
+        // The slot is reused by another session: the old sid no longer reaches it.
+        assert!(table.remove(&1).is_some());
+        let (b, _) = ws_session(&config, t0);
+        assert_eq!(table.insert(2, b).map(|s| s.key()).ok(), Some(key));
+        assert!(table.get_mut_at(&1, key).is_none());
+        assert_eq!(table.get_mut_at(&2, key).map(|s| s.sid()), Some(2));
     }
 
     #[test]

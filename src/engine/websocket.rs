@@ -168,7 +168,7 @@ impl Session {
                 self.ws_pause = self.ws_batch_pause.take();
                 if n == self.queue.len() {
                     // The queue's storage goes with its packets: an idle session keeps none.
-                    let queue = std::mem::take(&mut self.queue);
+                    let queue = self.queue.take_all();
                     out.extend(queue.into_iter().map(|p| ws_message::encode(p, version, binary)));
                 } else {
                     out.extend(self.queue.drain_front(n).map(|p| ws_message::encode(p, version, binary)));

@@ -20,7 +20,7 @@ use crate::protocol::{Data, EioVersion, Packet};
 use crate::shard::ShardId;
 use crate::shard::ShardMsg;
 use crate::shard::mesh::Mesh;
-use crate::shard::state::Shard;
+use crate::shard::state::{Shard, SlotKey};
 
 /// What an application does with Engine.IO sessions.
 pub trait EngineHandler: 'static {
@@ -89,6 +89,8 @@ where
 pub struct EngineSocket {
     pub(crate) shard: Rc<Shard>,
     pub(crate) sid: Sid,
+    /// Where the shard's table kept the session when the handle was made.
+    pub(crate) key: SlotKey,
 }
 
 impl EngineSocket {
@@ -119,7 +121,7 @@ impl EngineSocket {
 
     /// Queues a packet. `Err` hands the packet back when the session is closed or its queue is full.
     pub fn send(&self, packet: Packet) -> Result<(), SendError> {
-        self.shard.send(self.sid, packet)
+        self.shard.send(self.sid, self.key, packet)
     }
 
     /// Sends a text message.
@@ -138,7 +140,7 @@ impl EngineSocket {
     /// [`Session::write_boundary`]: crate::engine::Session::write_boundary
     pub fn write_boundary(&self) {
         let gap = self.shard.engine.first_write_gap;
-        self.shard.drive(self.sid, |s| s.write_boundary(gap));
+        self.shard.drive_at(self.sid, self.key, |s| s.write_boundary(gap));
     }
 
     /// Closes the session ("forced close"): queued packets are flushed first, then a close packet.

@@ -20,7 +20,7 @@ use crate::engine::{TransportKind, WsId, WsStatus};
 use crate::metrics::{Direction, ShardMetrics};
 use crate::protocol::Frame;
 use crate::protocol::sid::Sid;
-use crate::shard::state::{ConnGuard, Shard};
+use crate::shard::state::{ConnGuard, Shard, SlotKey};
 use crate::transport::deflate::{DeflateParams, Deflater, Inflater};
 use crate::transport::ws_codec::{self, WsDecoder, WsMessage, WsWriter};
 
@@ -88,12 +88,14 @@ fn run_websocket(
 ) -> impl Future<Output = ()> {
     async move {
         let shard = open.shard();
+        // Where the session is kept: every drive below starts there rather than at its sid's hash.
+        let key = shard.key_of(sid);
         let mut status = WsStatus::Open;
         // The `101` goes out on its own, before the first frame, as the `ws` server writes it:
         // a client that reads them together may see the open packet before it listens for it.
         if !conn.out.is_empty() {
             if conn.flush().await.is_err() {
-                shard.drive(sid, |s| s.on_ws_error(ws, Instant::now()));
+                shard.drive_at(sid, key, |s| s.on_ws_error(ws, Instant::now()));
                 return;
             }
             // A session opened on this WebSocket: its open packet comes a little later (see
@@ -105,7 +107,7 @@ fn run_websocket(
             }
         }
         loop {
-            if let Some(ending) = receive(shard, sid, ws, &mut decoder, &mut conn) {
+            if let Some(ending) = receive(shard, sid, key, ws, &mut decoder, &mut conn) {
                 return Box::pin(client_ended(shard, conn, sid, ws, ending)).await;
             }
             // What the session has for this socket, in one write, and the pause to take after
@@ -113,7 +115,7 @@ fn run_websocket(
             let mut pause = None;
             if status == WsStatus::Open {
                 status = with_frames(|frames| {
-                    let drained = shard.drive(sid, |s| (s.drain_ws(ws, frames), s.take_ws_pause()));
+                    let drained = shard.drive_at(sid, key, |s| (s.drain_ws(ws, frames), s.take_ws_pause()));
                     let (status, after) = drained.unwrap_or((WsStatus::Close, None));
                     pause = after;
                     encode(frames, &mut writer, &mut conn.out, &shard.metrics);
@@ -124,7 +126,7 @@ fn run_websocket(
                 return Box::pin(server_close(conn, decoder)).await;
             }
             if conn.flush().await.is_err() {
-                shard.drive(sid, |s| s.on_ws_error(ws, Instant::now()));
+                shard.drive_at(sid, key, |s| s.on_ws_error(ws, Instant::now()));
                 return;
             }
             if let Some(pause) = pause {
@@ -136,7 +138,7 @@ fn run_websocket(
                 let Conn { stream, buf, out, .. } = &mut conn;
                 let output = std::future::poll_fn(|cx| {
                     with_frames(|frames| {
-                        let polled = shard.drive(sid, |s| s.poll_ws(ws, cx.waker(), frames));
+                        let polled = shard.drive_at(sid, key, |s| s.poll_ws(ws, cx.waker(), frames));
                         encode(frames, &mut writer, out, &shard.metrics);
                         match polled {
                             Some(Poll::Ready(status)) => Poll::Ready(Woke::Output(status)),
@@ -152,11 +154,11 @@ fn run_websocket(
                 Woke::Output(s) => status = s,
                 Woke::Read(Ok(n)) if n > 0 => {}
                 Woke::Read(Ok(_)) => {
-                    shard.drive(sid, |s| s.on_ws_closed(ws, Instant::now()));
+                    shard.drive_at(sid, key, |s| s.on_ws_closed(ws, Instant::now()));
                     return;
                 }
                 Woke::Read(Err(_)) => {
-                    shard.drive(sid, |s| s.on_ws_error(ws, Instant::now()));
+                    shard.drive_at(sid, key, |s| s.on_ws_error(ws, Instant::now()));
                     return;
                 }
             }
@@ -169,6 +171,7 @@ fn run_websocket(
 fn receive(
     shard: &Rc<Shard>,
     sid: Sid,
+    key: SlotKey,
     ws: WsId,
     decoder: &mut WsDecoder,
     conn: &mut Conn,
@@ -180,12 +183,12 @@ fn receive(
             Ok(Some(WsMessage::Text(text))) => {
                 received(&shard.metrics, text.len());
                 let now = *now.get_or_insert_with(Instant::now);
-                shard.drive(sid, |s| s.on_ws_frame(ws, Frame::Text(text), now));
+                shard.drive_at(sid, key, |s| s.on_ws_frame(ws, Frame::Text(text), now));
             }
             Ok(Some(WsMessage::Binary(data))) => {
                 received(&shard.metrics, data.len());
                 let now = *now.get_or_insert_with(Instant::now);
-                shard.drive(sid, |s| s.on_ws_frame(ws, Frame::Binary(data), now));
+                shard.drive_at(sid, key, |s| s.on_ws_frame(ws, Frame::Binary(data), now));
             }
             Ok(Some(WsMessage::Ping(data))) => ws_codec::write_pong(&data, conn.out()),
             Ok(Some(WsMessage::Pong(_))) => {}

@@ -63,6 +63,11 @@ pub(crate) struct Shard {
     pub(crate) admission: Rc<Admission>,
 }
 
+/// Where a shard's session table keeps a session (its slab key), remembered by the handles
+/// to it; [`NO_KEY`] when not known.
+pub(crate) type SlotKey = u32;
+pub(crate) const NO_KEY: SlotKey = SlotKey::MAX;
+
 /// Sessions that must have closed since the peak before memory is reclaimed.
 const RECLAIM_MIN: usize = 256;
 
@@ -308,8 +313,20 @@ impl Shard {
         self.meta.borrow().get(&sid).and_then(|m| m.handshake.jsonp.clone())
     }
 
+    /// A handle to the session `sid`, which remembers where the table keeps it.
     pub(crate) fn socket(self: &Rc<Self>, sid: Sid) -> EngineSocket {
-        EngineSocket { shard: self.clone(), sid }
+        let key = self.key_of(sid);
+        self.socket_at(sid, key)
+    }
+
+    fn socket_at(self: &Rc<Self>, sid: Sid, key: SlotKey) -> EngineSocket {
+        EngineSocket { shard: self.clone(), sid, key }
+    }
+
+    /// Where the table keeps `sid` now ([`NO_KEY`] if nowhere), for [`Shard::drive_at`].
+    pub(crate) fn key_of(&self, sid: Sid) -> SlotKey {
+        let table = self.table.try_borrow().ok();
+        table.and_then(|t| t.key_of(&sid)).and_then(|k| SlotKey::try_from(k).ok()).unwrap_or(NO_KEY)
     }
 
     /// Reads the session without changing it.
@@ -320,22 +337,34 @@ impl Shard {
 
     /// Applies an input to the session, then delivers what it caused. `None` if the session is gone.
     pub(crate) fn drive<R>(self: &Rc<Self>, sid: Sid, f: impl FnOnce(&mut Session) -> R) -> Option<R> {
-        let (r, events, deadline) = {
+        self.drive_at(sid, NO_KEY, f)
+    }
+
+    /// [`Shard::drive`] from where the table kept `sid` when `key` was taken: a broadcast
+    /// reaches each session without hashing its sid (the slot is checked to still hold it).
+    pub(crate) fn drive_at<R>(
+        self: &Rc<Self>,
+        sid: Sid,
+        key: SlotKey,
+        f: impl FnOnce(&mut Session) -> R,
+    ) -> Option<R> {
+        let (r, events, deadline, key) = {
             let mut table = self.table.borrow_mut();
-            let mut session = table.get_mut(&sid)?;
+            let mut session = table.get_mut_at(&sid, key as usize)?;
             let r = f(&mut session);
-            (r, session.take_events(), session.next_deadline())
+            let key = SlotKey::try_from(session.key()).unwrap_or(NO_KEY);
+            (r, session.take_events(), session.next_deadline(), key)
             // Dropping the guard re-arms the session's timer, or forgets a finished session.
         };
         self.wake_timer_for(deadline);
-        self.deliver(sid, events);
+        self.deliver(sid, key, events);
         Some(r)
     }
 
-    pub(crate) fn send(self: &Rc<Self>, sid: Sid, packet: Packet) -> Result<(), SendError> {
+    pub(crate) fn send(self: &Rc<Self>, sid: Sid, key: SlotKey, packet: Packet) -> Result<(), SendError> {
         let message = packet.kind == PacketType::Message;
         let mut packet = Some(packet);
-        let sent = self.drive(sid, |s| s.send(packet.take().expect("the closure runs once")));
+        let sent = self.drive_at(sid, key, |s| s.send(packet.take().expect("the closure runs once")));
         let result = match (sent, packet) {
             (Some(result), _) => result,
             (None, Some(packet)) => Err(SendError::Closed(packet)),
@@ -368,14 +397,14 @@ impl Shard {
         }
     }
 
-    fn deliver(self: &Rc<Self>, sid: Sid, events: impl IntoIterator<Item = EngineEvent>) {
+    fn deliver(self: &Rc<Self>, sid: Sid, key: SlotKey, events: impl IntoIterator<Item = EngineEvent>) {
         let mut events = events.into_iter().peekable();
         if events.peek().is_none() {
             return;
         }
         let Some(endpoint) = self.meta.borrow().get(&sid).map(|m| m.endpoint as usize) else { return };
         let handler = &self.endpoints[endpoint].1;
-        let socket = self.socket(sid);
+        let socket = self.socket_at(sid, key);
         for ev in events {
             match ev {
                 EngineEvent::Message(data) => {
@@ -454,7 +483,7 @@ impl Shard {
 
     fn deliver_all(self: &Rc<Self>, events: Vec<(Sid, EngineEvent)>) {
         for (sid, ev) in events {
-            self.deliver(sid, [ev]);
+            self.deliver(sid, NO_KEY, [ev]);
         }
     }
 
